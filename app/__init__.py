@@ -1,0 +1,3 @@
+"""SmartVideoEditor: long videos in, clean highlight reels out."""
+
+__version__ = "0.1.0"

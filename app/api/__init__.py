@@ -1,0 +1,1 @@
+"""HTTP API: routes, schemas, problem+json errors, auth."""

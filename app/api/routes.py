@@ -1,0 +1,159 @@
+"""The HTTP endpoints: thin, each delegating to the store, the runner or a check."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response
+from pydantic import BaseModel
+
+from app import metrics
+from app.api.deps import ClientDep, ServicesDep
+from app.api.problems import Problem
+from app.db import IdempotencyConflict
+from app.jobs import TERMINAL, JobView, Status
+from app.runner import cancelled_webhook
+from app.sources import SourceError, resolve_source
+from app.spec import JobSpec
+from app.webhooks import check_url
+
+router = APIRouter()
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+
+
+class JobPage(BaseModel):
+    """A page of jobs, newest first; pass `next_cursor` as `cursor` for the next page."""
+
+    items: list[JobView]
+    next_cursor: str | None
+
+
+class Health(BaseModel):
+    """Liveness or readiness, with what was checked."""
+
+    status: str
+    checks: dict[str, str] = {}
+
+
+@router.post("/jobs", status_code=202, response_model=JobView, tags=["jobs"], responses={401: PROBLEM, 422: PROBLEM})
+async def submit_job(
+    spec: JobSpec,
+    response: Response,
+    services: ServicesDep,
+    client: ClientDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> JobView:
+    """Queue a reel of `input_path` (relative to MEDIA_ROOT); returns at once with the job's id."""
+    settings = services.settings
+    try:
+        resolve_source(settings.media_root, spec.input_path)
+    except SourceError as exc:
+        raise Problem(422, exc.code, exc.message) from exc
+    if spec.webhook_url is not None:
+        if reason := check_url(spec.webhook_url):
+            raise Problem(422, "invalid_webhook_url", reason)
+        if not settings.webhook_secret:
+            raise Problem(
+                422,
+                "webhooks_not_configured",
+                "This server has no WEBHOOK_SECRET, so it cannot sign webhooks; omit webhook_url.",
+            )
+    body_hash = hashlib.sha256(json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+    try:
+        row, created = await services.store.create(
+            spec, client_id=client, idempotency_key=idempotency_key, request_hash=body_hash
+        )
+    except IdempotencyConflict as exc:
+        raise Problem(
+            422,
+            "idempotency_key_reused",
+            "This Idempotency-Key was already used with a different request body; use a new key.",
+        ) from exc
+    if created:
+        metrics.jobs_submitted.inc()
+    response.headers["Location"] = f"/jobs/{row.id}"
+    return JobView.of(row)
+
+
+@router.get("/jobs/{job_id}", response_model=JobView, tags=["jobs"], responses={404: PROBLEM})
+async def get_job(job_id: uuid.UUID, services: ServicesDep, client: ClientDep) -> JobView:
+    """A job's status, progress, and its result or error."""
+    row = await services.store.get(job_id)
+    if row is None:
+        raise Problem(404, "job_not_found", f"No job {job_id}.")
+    return JobView.of(row)
+
+
+@router.get("/jobs", response_model=JobPage, tags=["jobs"], responses={422: PROBLEM})
+async def list_jobs(
+    services: ServicesDep,
+    client: ClientDep,
+    status: Status | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> JobPage:
+    """Jobs newest first, optionally of one status."""
+    rows = await services.store.page(status=status, limit=limit + 1, before=_decode_cursor(cursor))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = _encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+    return JobPage(items=[JobView.of(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.delete(
+    "/jobs/{job_id}", status_code=202, response_model=JobView, tags=["jobs"], responses={404: PROBLEM, 409: PROBLEM}
+)
+async def cancel_job(job_id: uuid.UUID, services: ServicesDep, client: ClientDep) -> JobView:
+    """Cancel a queued or running job; a running one stops within seconds."""
+    row = await services.store.request_cancel(job_id, cancelled_webhook)
+    if row is None:
+        raise Problem(404, "job_not_found", f"No job {job_id}.")
+    if row.status in TERMINAL and row.status != "cancelled":
+        raise Problem(409, "job_finished", f"Job {job_id} already {row.status}; there is nothing to cancel.")
+    if services.runner is not None and row.status == "running":
+        services.runner.cancel_local(job_id)
+    return JobView.of(row)
+
+
+@router.get("/healthz", response_model=Health, tags=["health"])
+async def healthz() -> Health:
+    """The process is up."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health, tags=["health"], responses={503: PROBLEM})
+async def readyz(services: ServicesDep) -> Health:
+    """PostgreSQL and Redis answer."""
+    checks: dict[str, str] = {}
+    try:
+        await services.store.pool.fetchval("SELECT 1")
+        checks["postgres"] = "ok"
+    except Exception as exc:
+        checks["postgres"] = f"error: {type(exc).__name__}"
+    try:
+        await services.redis.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"error: {type(exc).__name__}"
+    if any(v != "ok" for v in checks.values()):
+        raise Problem(503, "not_ready", "A dependency is not answering.", checks=checks)
+    return Health(status="ok", checks=checks)
+
+
+def _encode_cursor(created_at: datetime, job_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{job_id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if not cursor:
+        return None
+    try:
+        created, job_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(created), uuid.UUID(job_id)
+    except ValueError as exc:
+        raise Problem(422, "invalid_cursor", "cursor is not one this API returned; start again without it.") from exc

@@ -1,0 +1,164 @@
+"""smartedit serve | api | worker | process: the service's entry points."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import secrets
+import signal
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from app.config import Settings
+
+log = logging.getLogger("smartedit")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the chosen command."""
+    parser = argparse.ArgumentParser(prog="smartedit", description="Long videos in, highlight reels out.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="API and worker in one process (embedded PostgreSQL/Redis when none is set)")
+    commands.add_parser("api", help="the HTTP API alone")
+    commands.add_parser("worker", help="the job runner alone; /metrics on PROMETHEUS_PORT")
+    process = commands.add_parser("process", help="render one reel in-process, without a server")
+    process.add_argument("input", type=Path, help="source video")
+    process.add_argument("-o", "--output", type=Path, required=True, help="where to write the reel (.mp4)")
+    process.add_argument("--highlights", type=Path, help="JSON file: a list of {start_time, end_time, score?}")
+    process.add_argument("--aspect-ratio", default="source", choices=["source", "16:9", "9:16", "1:1", "4:5"])
+    process.add_argument("--crf", type=int, default=18)
+    process.add_argument("--preset", default="fast")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    if args.command == "process":
+        return asyncio.run(_process(settings, args))
+    if args.command == "worker":
+        with _services(settings, embedded=False) as ready:
+            return asyncio.run(_worker(ready))
+    with _services(settings, embedded=args.command == "serve") as ready:
+        import uvicorn
+
+        from app.main import create_app
+
+        uvicorn.run(
+            create_app(ready, run_worker=args.command == "serve"),
+            host=ready.host,
+            port=ready.port,
+            log_level="info",
+            timeout_graceful_shutdown=int(ready.shutdown_grace_seconds),
+        )
+    return 0
+
+
+@contextlib.contextmanager
+def _services(settings: Settings, *, embedded: bool) -> Iterator[Settings]:
+    """Settings with PostgreSQL and Redis filled in: embedded servers for what is not configured."""
+    missing_pg, missing_redis = settings.postgres_host is None, settings.redis_host is None
+    if not (missing_pg or missing_redis):
+        yield settings
+        return
+    if not embedded:
+        raise SystemExit("POSTGRES_HOST and REDIS_HOST must be set (only `smartedit serve` starts embedded servers)")
+    from app.embedded import embedded_services, ensure_database
+
+    with embedded_services(settings.data_dir, postgres=missing_pg, redis=missing_redis) as servers:
+        update: dict[str, object] = {}
+        if missing_pg:
+            update |= {
+                "postgres_host": servers.postgres_host,
+                "postgres_port": servers.postgres_port,
+                "postgres_user": servers.postgres_user,
+                "postgres_password": "",
+            }
+        if missing_redis:
+            update |= {"redis_host": servers.redis_host, "redis_port": servers.redis_port}
+        if not settings.webhook_secret:
+            update["webhook_secret"] = _local_webhook_secret(settings.data_dir)
+        ready = settings.model_copy(update=update)
+        asyncio.run(
+            ensure_database(
+                str(ready.postgres_host),
+                ready.postgres_port,
+                ready.postgres_user,
+                ready.postgres_db,
+                password=ready.postgres_password or None,
+            )
+        )
+        log.info(
+            "embedded PostgreSQL on %s:%s, Redis on %s:%s, data in %s",
+            ready.postgres_host,
+            ready.postgres_port,
+            ready.redis_host,
+            ready.redis_port,
+            settings.data_dir,
+        )
+        yield ready
+
+
+def _local_webhook_secret(data_dir: Path) -> str:
+    # A single-machine install signs webhooks with a secret kept beside its data, made once.
+    path = data_dir / "webhook_secret"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+async def _worker(settings: Settings) -> int:
+    from prometheus_client import start_http_server
+
+    from app.main import open_services
+
+    if settings.prometheus_port:
+        start_http_server(settings.prometheus_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with open_services(settings, run_worker=True):
+        log.info("worker running; SIGTERM stops it")
+        await stop.wait()
+    return 0
+
+
+async def _process(settings: Settings, args: argparse.Namespace) -> int:
+    from app.checkpoint import MemoryCheckpoints
+    from app.errors import InputError
+    from app.media.ffmpeg import find_binaries
+    from app.pipeline import SmartVideoEditor
+    from app.spec import Highlight, JobSpec, OutputOptions
+
+    highlights = None
+    if args.highlights:
+        highlights = [Highlight.model_validate(h) for h in json.loads(args.highlights.read_text())]
+    spec = JobSpec(
+        input_path=str(args.input),
+        highlights=highlights,
+        output=OutputOptions(aspect_ratio=args.aspect_ratio, crf=args.crf, preset=args.preset),
+    )
+    editor = SmartVideoEditor(
+        binaries=find_binaries(settings.ffmpeg_path),
+        checkpoints=MemoryCheckpoints(),
+        temp_dir=settings.temp_dir,
+        max_source_seconds=settings.max_source_seconds,
+        render_parallelism=settings.render_parallelism,
+    )
+    try:
+        result = await editor.process_job(uuid.uuid4().hex, args.input.resolve(), spec, args.output.resolve())
+    except InputError as exc:
+        print(json.dumps({"error": {"code": exc.code, "message": exc.message}}), file=sys.stderr)
+        return 2
+    print(result.model_dump_json(indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

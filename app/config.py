@@ -1,0 +1,84 @@
+"""Every setting of the service, read from the environment in this one place."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Service configuration; each field is the upper-case env var of the same name.
+
+    The brief's names are kept (POSTGRES_*, REDIS_*, CHECKPOINT_TTL, FFMPEG_PATH, TEMP_DIR,
+    PROMETHEUS_PORT, BUDGET_LIMIT, MAX_POOL_SIZE). With no POSTGRES_HOST / REDIS_HOST,
+    `smartedit serve` starts embedded servers under DATA_DIR and fills these in.
+    """
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    # PostgreSQL: job store. None means "start the embedded server" (serve only).
+    postgres_host: str | None = None
+    postgres_port: int = 5432
+    postgres_db: str = "smartedit"
+    postgres_user: str = "postgres"
+    postgres_password: str = ""
+    max_pool_size: int = Field(default=32, ge=2)
+
+    # Redis: stage checkpoints. None means "start the embedded server" (serve only).
+    redis_host: str | None = None
+    redis_port: int = 6379
+    redis_db: int = 0
+    checkpoint_ttl: int = Field(default=86_400, ge=60, description="seconds a checkpoint is kept")
+
+    # Media and files.
+    ffmpeg_path: str | None = Field(default=None, description="ffmpeg binary; ffprobe is looked up beside it")
+    media_root: Path = Path("media")
+    output_root: Path = Path("output")
+    temp_dir: Path = Path(".smartedit/tmp")
+    data_dir: Path = Path(".smartedit")
+
+    # HTTP and metrics.
+    port: int = 8000
+    host: str = "127.0.0.1"
+    prometheus_port: int | None = Field(default=None, description="separate /metrics port for `smartedit worker`")
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # Runner.
+    worker_concurrency: int = Field(default=1, ge=1, le=64)
+    lease_seconds: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1)
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    poll_interval_seconds: float = Field(default=5.0, gt=0)
+
+    # Webhooks.
+    webhook_secret: str | None = None
+    webhook_allow_private: bool = False
+
+    # Limits and cost.
+    budget_limit: float = Field(default=5.00, ge=0, description="USD a job may spend on paid APIs")
+    max_source_seconds: float = Field(default=4 * 3600, gt=0)
+    render_parallelism: int = Field(default=1, ge=1, le=8)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
+
+    @cached_property
+    def postgres_dsn(self) -> str:
+        """asyncpg DSN for the configured (or embedded) PostgreSQL."""
+        password = f":{self.postgres_password}" if self.postgres_password else ""
+        return (
+            f"postgresql://{self.postgres_user}{password}@{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
+        )
+
+    @cached_property
+    def redis_url(self) -> str:
+        """redis-py URL for the configured (or embedded) Redis."""
+        return f"redis://{self.redis_host}:{self.redis_port}/{self.redis_db}"

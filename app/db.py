@@ -1,0 +1,413 @@
+"""PostgreSQL: the pool, the migration runner, and every query the service makes (JobStore)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from app.jobs import JobRow
+from app.spec import JobSpec
+
+
+def _migrations_dir() -> Path:
+    # A checkout keeps them beside the package; an installed wheel under <prefix>/share/smartedit.
+    beside = Path(__file__).resolve().parent.parent / "migrations"
+    return beside if beside.is_dir() else Path(sys.prefix) / "share" / "smartedit" / "migrations"
+
+
+MIGRATIONS_DIR = _migrations_dir()
+JOBS_CHANNEL = "smartedit_jobs"
+CANCEL_CHANNEL = "smartedit_cancel"
+_MIGRATION_LOCK = 0x5E_DB_0001  # pg_advisory_lock key: one migrator at a time across all processes
+IDEMPOTENCY_HOURS = 24
+
+
+Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy  # what pool.acquire() hands out
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was used before with a different request body."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job this worker now holds, and the token that fences every write it makes."""
+
+    job: JobRow
+    token: uuid.UUID
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A webhook to enqueue in the same transaction as the job's final status."""
+
+    event_type: str
+    url: str
+    payload: dict[str, Any]
+
+
+WebhookFor = Callable[[JobRow], Webhook | None]  # builds the webhook from the job's final row, if it wants one
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A pending webhook delivery claimed for sending."""
+
+    id: uuid.UUID
+    job_id: uuid.UUID
+    event_type: str
+    url: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, max_size: int) -> asyncpg.Pool:
+    """A pool whose connections speak jsonb as Python objects."""
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max_size, init=_init_connection)
+    assert pool is not None
+    return pool
+
+
+async def migrate(pool: asyncpg.Pool, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply NNN_name.sql files not yet applied, in order, under an advisory lock; returns those applied."""
+    applied: list[str] = []
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, "
+                "applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            for path in sorted(directory.glob("[0-9][0-9][0-9]_*.sql")):
+                if path.stem in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(path.read_text())
+                    await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", path.stem)
+                applied.append(path.stem)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+    return applied
+
+
+def _row(r: asyncpg.Record | None) -> JobRow:
+    assert r is not None, "the query returns the row it just wrote"
+    return JobRow(
+        id=r["id"],
+        status=r["status"],
+        stage=r["stage"],
+        progress=r["progress"],
+        spec=JobSpec.model_validate(r["spec"]),
+        result=r["result"],
+        error=r["error"],
+        attempts=r["attempts"],
+        lease_token=r["lease_token"],
+        cancel_requested=r["cancel_requested"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        finished_at=r["finished_at"],
+    )
+
+
+_FINISH = """
+UPDATE jobs SET status = $3, result = $4, error = $5, finished_at = now(), updated_at = now(),
+       progress = CASE WHEN $3 = 'completed' THEN 1 ELSE progress END, lease_token = NULL, lease_expires_at = NULL
+WHERE id = $1 AND lease_token = $2 AND status = 'running'
+RETURNING *
+"""
+
+
+class JobStore:
+    """Every job query; a worker's writes carry its lease token and change nothing once the lease is lost."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def create(
+        self, spec: JobSpec, *, client_id: str = "", idempotency_key: str | None = None, request_hash: str | None = None
+    ) -> tuple[JobRow, bool]:
+        """Insert a queued job, or return the job this idempotency key made before (created=False)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            if idempotency_key is not None:
+                # Serialise requests with the same key so concurrent retries make one job.
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{client_id}\x00{idempotency_key}"
+                )
+                old = await conn.fetchrow(
+                    "SELECT * FROM jobs WHERE client_id = $1 AND idempotency_key = $2", client_id, idempotency_key
+                )
+                if old is not None and old["created_at"] > await conn.fetchval(
+                    "SELECT now() - make_interval(hours => $1)", IDEMPOTENCY_HOURS
+                ):
+                    if old["request_hash"] != request_hash:
+                        raise IdempotencyConflict(idempotency_key)
+                    return _row(old), False
+                if old is not None:  # expired: the key is free again
+                    await conn.execute("UPDATE jobs SET idempotency_key = NULL WHERE id = $1", old["id"])
+            row = await conn.fetchrow(
+                "INSERT INTO jobs (id, input_path, spec, client_id, idempotency_key, request_hash) "
+                "VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
+                uuid.uuid4(),
+                spec.input_path,
+                spec.model_dump(mode="json"),
+                client_id,
+                idempotency_key,
+                request_hash,
+            )
+            job = _row(row)
+            await conn.execute("SELECT pg_notify($1, $2)", JOBS_CHANNEL, str(job.id))
+            return job, True
+
+    async def get(self, job_id: uuid.UUID) -> JobRow | None:
+        """One job, or None."""
+        row = await self.pool.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
+        return _row(row) if row else None
+
+    async def page(
+        self, *, status: str | None, limit: int, before: tuple[datetime, uuid.UUID] | None = None
+    ) -> list[JobRow]:
+        """Newest first, keyset-paged by (created_at, id)."""
+        rows = await self.pool.fetch(
+            "SELECT * FROM jobs WHERE ($1::text IS NULL OR status = $1) "
+            "AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3)) "
+            "ORDER BY created_at DESC, id DESC LIMIT $4",
+            status,
+            before[0] if before else None,
+            before[1] if before else None,
+            limit,
+        )
+        return [_row(r) for r in rows]
+
+    async def claim(self, owner: str, lease_seconds: float) -> Claim | None:
+        """Take the oldest due job (queued, or running with an expired lease) and lease it."""
+        token = uuid.uuid4()
+        row = await self.pool.fetchrow(
+            """
+            WITH next AS (
+                SELECT id FROM jobs
+                WHERE (status = 'queued' AND run_after <= now())
+                   OR (status = 'running' AND lease_expires_at < now())
+                ORDER BY run_after, created_at
+                LIMIT 1 FOR UPDATE SKIP LOCKED
+            )
+            UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, lease_token = $1, lease_owner = $2,
+                   lease_expires_at = now() + make_interval(secs => $3), updated_at = now()
+            FROM next WHERE j.id = next.id
+            RETURNING j.*
+            """,
+            token,
+            owner,
+            lease_seconds,
+        )
+        return Claim(_row(row), token) if row else None
+
+    async def renew(self, job_id: uuid.UUID, token: uuid.UUID, lease_seconds: float) -> tuple[bool, bool]:
+        """Extend the lease; returns (still held, cancel requested)."""
+        row = await self.pool.fetchrow(
+            "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3) "
+            "WHERE id = $1 AND lease_token = $2 AND status = 'running' RETURNING cancel_requested",
+            job_id,
+            token,
+            lease_seconds,
+        )
+        return (row is not None, bool(row and row["cancel_requested"]))
+
+    async def set_progress(self, job_id: uuid.UUID, token: uuid.UUID, stage: str, progress: float) -> bool:
+        """Record the running stage and overall progress; False when the lease is gone."""
+        status = await self.pool.execute(
+            "UPDATE jobs SET stage = $3, progress = $4, updated_at = now() WHERE id = $1 AND lease_token = $2",
+            job_id,
+            token,
+            stage,
+            progress,
+        )
+        return status.endswith(" 1")
+
+    async def record_event(
+        self, job_id: uuid.UUID, token: uuid.UUID, stage: str, event: str, seconds: float | None
+    ) -> bool:
+        """Log a stage start/end/skip for this attempt, only while the lease is held."""
+        status = await self.pool.execute(
+            "INSERT INTO job_events (job_id, attempt, stage, event, seconds) "
+            "SELECT id, attempts, $3, $4, $5 FROM jobs WHERE id = $1 AND lease_token = $2",
+            job_id,
+            token,
+            stage,
+            event,
+            seconds,
+        )
+        return status.endswith(" 1")
+
+    async def events(self, job_id: uuid.UUID) -> list[dict[str, Any]]:
+        """The job's stage events, oldest first."""
+        rows = await self.pool.fetch(
+            "SELECT attempt, stage, event, seconds, created_at FROM job_events WHERE job_id = $1 ORDER BY id", job_id
+        )
+        return [dict(r) for r in rows]
+
+    async def finish(
+        self,
+        job_id: uuid.UUID,
+        token: uuid.UUID,
+        status: str,
+        *,
+        result: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+        webhook_for: WebhookFor | None = None,
+        source_hash: str | None = None,
+    ) -> JobRow | None:
+        """Move a held job to a final status and enqueue its webhook, atomically; None when the lease is gone."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(_FINISH, job_id, token, status, result, error)
+            if row is None:
+                return None
+            if source_hash:
+                await conn.execute("UPDATE jobs SET source_hash = $2 WHERE id = $1", job_id, source_hash)
+            job = _row(row)
+            if webhook_for is not None and (hook := webhook_for(job)) is not None:
+                await _enqueue_webhook(conn, job_id, hook)
+            return job
+
+    async def retry_later(self, job_id: uuid.UUID, token: uuid.UUID, delay: float, error: dict[str, Any]) -> bool:
+        """Give a held job back to the queue, due after `delay` seconds."""
+        status = await self.pool.execute(
+            "UPDATE jobs SET status = 'queued', lease_token = NULL, lease_expires_at = NULL, error = $3, "
+            "run_after = now() + make_interval(secs => $4), updated_at = now() "
+            "WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+            job_id,
+            token,
+            error,
+            delay,
+        )
+        return status.endswith(" 1")
+
+    async def release(self, job_id: uuid.UUID, token: uuid.UUID) -> bool:
+        """Give a held job back to the queue at once (shutdown); its checkpoints let the next claim resume."""
+        status = await self.pool.execute(
+            "UPDATE jobs SET status = 'queued', lease_token = NULL, lease_expires_at = NULL, run_after = now(), "
+            "updated_at = now() WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+            job_id,
+            token,
+        )
+        return status.endswith(" 1")
+
+    async def request_cancel(self, job_id: uuid.UUID, webhook_for: WebhookFor | None = None) -> JobRow | None:
+        """Cancel a queued job outright; flag a running one and tell its worker. None if no such job."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT *, coalesce(lease_expires_at < now(), false) AS lapsed FROM jobs WHERE id = $1 FOR UPDATE",
+                job_id,
+            )
+            if row is None or row["status"] not in ("queued", "running"):
+                return _row(row) if row else None
+            # A running job whose worker vanished has nobody to stop it: cancel it here.
+            if row["status"] == "queued" or row["lapsed"]:
+                row = await conn.fetchrow(
+                    "UPDATE jobs SET status = 'cancelled', cancel_requested = true, lease_token = NULL, "
+                    "lease_expires_at = NULL, finished_at = now(), updated_at = now() WHERE id = $1 RETURNING *",
+                    job_id,
+                )
+                if webhook_for is not None and (hook := webhook_for(_row(row))) is not None:
+                    await _enqueue_webhook(conn, job_id, hook)
+            else:
+                row = await conn.fetchrow(
+                    "UPDATE jobs SET cancel_requested = true, updated_at = now() WHERE id = $1 RETURNING *", job_id
+                )
+                await conn.execute("SELECT pg_notify($1, $2)", CANCEL_CHANNEL, str(job_id))
+            return _row(row)
+
+    async def status_counts(self) -> dict[str, int]:
+        """How many jobs are in each status (queue depth for the metrics)."""
+        rows = await self.pool.fetch("SELECT status, count(*) AS n FROM jobs GROUP BY status")
+        return {r["status"]: r["n"] for r in rows}
+
+    async def claim_deliveries(self, limit: int, lease_seconds: float) -> Sequence[Delivery]:
+        """Due pending webhook deliveries, leased so that no other process sends them meanwhile."""
+        rows = await self.pool.fetch(
+            """
+            WITH due AS (
+                SELECT id FROM webhook_deliveries
+                WHERE status = 'pending' AND next_attempt_at <= now()
+                  AND (lease_expires_at IS NULL OR lease_expires_at < now())
+                ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
+            )
+            UPDATE webhook_deliveries d SET lease_expires_at = now() + make_interval(secs => $2)
+            FROM due WHERE d.id = due.id
+            RETURNING d.id, d.job_id, d.event_type, d.url, d.payload, d.attempts, d.created_at
+            """,
+            limit,
+            lease_seconds,
+        )
+        return [Delivery(**dict(r)) for r in rows]
+
+    async def record_delivery_attempt(
+        self,
+        delivery_id: uuid.UUID,
+        *,
+        attempt: int,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: float,
+        outcome: str,
+        retry_in: float | None,
+    ) -> None:
+        """Log one attempt and move the delivery on: delivered, failed, or due again after `retry_in` s."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                delivery_id,
+                attempt,
+                status_code,
+                error,
+                duration_ms,
+            )
+            await conn.execute(
+                "UPDATE webhook_deliveries SET attempts = $2, status = $3, lease_expires_at = NULL, "
+                "next_attempt_at = now() + make_interval(secs => coalesce($4, 0)), "
+                "delivered_at = CASE WHEN $3 = 'delivered' THEN now() END WHERE id = $1",
+                delivery_id,
+                attempt,
+                outcome,
+                retry_in,
+            )
+
+    async def deliveries(self, job_id: uuid.UUID) -> list[dict[str, Any]]:
+        """The job's webhook deliveries with their attempts, for inspection."""
+        rows = await self.pool.fetch(
+            "SELECT d.id, d.event_type, d.status, d.attempts, "
+            "coalesce(json_agg(a.* ORDER BY a.attempt) FILTER (WHERE a.id IS NOT NULL), '[]') AS tries "
+            "FROM webhook_deliveries d LEFT JOIN webhook_attempts a ON a.delivery_id = d.id "
+            "WHERE d.job_id = $1 GROUP BY d.id ORDER BY d.created_at",
+            job_id,
+        )
+        return [
+            {**dict(r), "tries": json.loads(r["tries"]) if isinstance(r["tries"], str) else r["tries"]} for r in rows
+        ]
+
+
+async def _enqueue_webhook(conn: Conn, job_id: uuid.UUID, hook: Webhook) -> None:
+    # UNIQUE (job_id, event_type): a job announces each final event once, however often it is finished.
+    await conn.execute(
+        "INSERT INTO webhook_deliveries (id, job_id, event_type, url, payload) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (job_id, event_type) DO NOTHING",
+        uuid.uuid4(),
+        job_id,
+        hook.event_type,
+        hook.url,
+        hook.payload,
+    )

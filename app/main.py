@@ -1,0 +1,102 @@
+"""create_app(): the FastAPI app; its lifespan owns the pool, Redis, the runner and the webhook sender."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_fastapi_instrumentator import Instrumentator
+from redis.asyncio import Redis
+
+from app import __version__, metrics
+from app.api import problems
+from app.api.deps import Services
+from app.api.routes import router
+from app.checkpoint import RedisCheckpoints
+from app.config import Settings
+from app.db import JobStore, create_pool, migrate
+from app.media.ffmpeg import find_binaries
+from app.pipeline import SmartVideoEditor
+from app.runner import Runner
+from app.webhooks import WebhookSender
+
+log = logging.getLogger(__name__)
+_GAUGE_SECONDS = 5.0
+
+
+@asynccontextmanager
+async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterator[Services]:
+    """Connect to PostgreSQL (migrating it) and Redis; start the runner and webhook sender when asked."""
+    pool = await create_pool(settings.postgres_dsn, max_size=settings.max_pool_size)
+    redis = Redis.from_url(settings.redis_url)
+    store = JobStore(pool)
+    runner: Runner | None = None
+    sender: WebhookSender | None = None
+    gauges = asyncio.create_task(_refresh_gauges(store), name="gauges")
+    try:
+        applied = await migrate(pool)
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        if run_worker:
+            checkpoints = RedisCheckpoints(redis, ttl=settings.checkpoint_ttl)
+            for directory in (settings.output_root, settings.temp_dir):
+                directory.mkdir(parents=True, exist_ok=True)
+            editor = SmartVideoEditor(
+                binaries=find_binaries(settings.ffmpeg_path),
+                checkpoints=checkpoints,
+                temp_dir=settings.temp_dir,
+                max_source_seconds=settings.max_source_seconds,
+                render_parallelism=settings.render_parallelism,
+            )
+            runner = Runner(settings, store, editor, checkpoints)
+            await runner.start()
+            if settings.webhook_secret:
+                sender = WebhookSender(
+                    store, secret=settings.webhook_secret, allow_private=settings.webhook_allow_private
+                )
+                sender.start()
+        yield Services(settings=settings, store=store, redis=redis, runner=runner)
+    finally:
+        gauges.cancel()
+        if runner is not None:
+            await runner.stop()
+        if sender is not None:
+            await sender.stop()
+        with contextlib.suppress(Exception):
+            await pool.close()
+        with contextlib.suppress(Exception):
+            await redis.aclose()
+
+
+async def _refresh_gauges(store: JobStore) -> None:
+    while True:
+        with contextlib.suppress(Exception):
+            counts = await store.status_counts()
+            metrics.queue_depth.set(counts.get("queued", 0))
+        await asyncio.sleep(_GAUGE_SECONDS)
+
+
+def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> FastAPI:
+    """The service: API routes, problem+json errors, /metrics; with the runner unless `run_worker` is False."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_services(settings, run_worker=run_worker) as services:
+            app.state.services = services
+            yield
+
+    app = FastAPI(
+        title="SmartVideoEditor",
+        version=__version__,
+        summary="Long videos in, loudness-normalised BT.709 highlight reels out.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(router)
+    Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(app, include_in_schema=False)
+    return app

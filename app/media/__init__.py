@@ -1,0 +1,1 @@
+"""ffmpeg and ffprobe plumbing; knows nothing of jobs."""

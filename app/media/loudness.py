@@ -1,0 +1,116 @@
+"""EBU R128 loudness of time ranges of a file, with ffmpeg's ebur128 filter, in one process."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.media.ffmpeg import run
+
+# Every measure and every render converts audio the same way first, so the gain computed from a
+# measure is exact for the render (mono upmixed to stereo changes BS.1770 loudness by +3 LU).
+AUDIO_FORMAT = "aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
+SILENCE_LUFS = -70.0  # ebur128 reports this when every block is gated out
+
+_SUMMARY = re.compile(r"^\[(?P<name>m\d+) @ [^\]]+\] Summary:")
+_INTEGRATED = re.compile(r"^\s*I:\s+(?P<v>-?[\d.]+|-inf) LUFS")
+_PEAK = re.compile(r"^\s*Peak:\s+(?P<v>-?[\d.]+|-inf) dBFS")
+_SHORT_TERM = re.compile(r"lavfi\.r128\.S=(?P<v>-?[\d.]+|-inf|nan)")
+_PTS = re.compile(r"pts_time:(?P<t>[\d.]+)")
+
+
+@dataclass(frozen=True)
+class Loudness:
+    """Integrated loudness (LUFS) and true peak (dBTP) of one range."""
+
+    integrated: float
+    true_peak: float
+
+    @property
+    def silent(self) -> bool:
+        """True when nothing rose above the absolute gate: no gain can fix silence."""
+        return self.integrated <= SILENCE_LUFS + 0.5
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """[start, start + duration) in seconds."""
+
+    start: float
+    duration: float
+
+
+async def measure_ranges(ffmpeg: str, path: Path, ranges: Sequence[TimeRange]) -> list[Loudness]:
+    """Loudness of each range of `path`'s first audio stream, all ranges in one ffmpeg run."""
+    if not ranges:
+        return []
+    args = ["-hide_banner", "-nostats", "-v", "info"]
+    for r in ranges:
+        args += ["-ss", f"{r.start:.6f}", "-t", f"{r.duration:.6f}", "-i", str(path)]
+    chains = [f"[{i}:a:0]{AUDIO_FORMAT},ebur128@m{i}=peak=true:framelog=quiet[m{i}]" for i in range(len(ranges))]
+    args += ["-filter_complex", ";".join(chains)]
+    for i in range(len(ranges)):
+        args += ["-map", f"[m{i}]"]
+    args += ["-f", "null", "-"]
+    result = await run(ffmpeg, args, stderr_lines=100 * len(ranges) + 400)
+    return _parse_summaries(result.stderr, len(ranges))
+
+
+def _parse_summaries(stderr: str, count: int) -> list[Loudness]:
+    # ffmpeg configures the graph twice and each configuration prints a summary: keep the last.
+    found: dict[int, Loudness] = {}
+    current: int | None = None
+    integrated = SILENCE_LUFS
+    for line in stderr.splitlines():
+        if m := _SUMMARY.match(line):
+            current = int(m["name"][1:])
+        elif current is not None and (m := _INTEGRATED.match(line)):
+            integrated = _db(m["v"])
+        elif current is not None and (m := _PEAK.match(line)):
+            found[current] = Loudness(max(integrated, SILENCE_LUFS), _db(m["v"]))
+            current = None
+    missing = [i for i in range(count) if i not in found]
+    if missing:
+        raise ValueError(f"ebur128 printed no summary for ranges {missing}")
+    return [found[i] for i in range(count)]
+
+
+async def short_term_curve(ffmpeg: str, path: Path, *, step: float = 0.5) -> list[tuple[float, float]]:
+    """(time, short-term loudness) every `step` seconds over the whole file: the loudness envelope."""
+    samples = int(48000 * step)
+    graph = (
+        f"[0:a:0]{AUDIO_FORMAT},asetnsamples=n={samples}:p=0,ebur128=metadata=1,"
+        "ametadata=mode=print:key=lavfi.r128.S:file=/dev/stdout[m]"
+    )
+    args = [
+        "-hide_banner",
+        "-nostats",
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-filter_complex",
+        graph,
+        "-map",
+        "[m]",
+        "-f",
+        "null",
+        "-",
+    ]
+    result = await run(ffmpeg, args, capture_stdout=True)
+    curve: list[tuple[float, float]] = []
+    t = 0.0
+    for line in result.stdout.decode("ascii", "replace").splitlines():
+        if m := _PTS.search(line):
+            t = float(m["t"])
+        elif m := _SHORT_TERM.search(line):
+            curve.append((t, max(_db(m["v"]), SILENCE_LUFS)))
+    return curve
+
+
+def _db(text: str) -> float:
+    value = float(text)
+    return SILENCE_LUFS if math.isnan(value) or math.isinf(value) else value

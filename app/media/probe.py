@@ -1,0 +1,144 @@
+"""ffprobe into typed facts about a media file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from app.media.ffmpeg import run
+
+
+@dataclass(frozen=True)
+class VideoStream:
+    """The first video stream's format and colour facts, as ffprobe reports them."""
+
+    codec: str
+    width: int
+    height: int
+    frame_rate: str  # rational as ffprobe writes it, e.g. "30000/1001"
+    pix_fmt: str | None
+    color_primaries: str | None
+    color_transfer: str | None
+    color_space: str | None
+    color_range: str | None
+    rotation: int = 0
+    duration: float | None = None
+
+    @property
+    def fps(self) -> Fraction:
+        """Frame rate as an exact fraction."""
+        return Fraction(self.frame_rate)
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """Width and height after the rotation ffmpeg applies on decode."""
+        if self.rotation % 180:
+            return self.height, self.width
+        return self.width, self.height
+
+
+@dataclass(frozen=True)
+class AudioStream:
+    """The first audio stream's layout."""
+
+    codec: str
+    channels: int
+    sample_rate: int
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What ffprobe says about a file."""
+
+    format_name: str
+    duration: float
+    size: int
+    video: VideoStream | None
+    audio: AudioStream | None
+
+
+async def probe(ffprobe: str, path: Path) -> MediaInfo:
+    """Probe `path`; raises FFmpegError when ffprobe cannot read it."""
+    result = await run(
+        ffprobe,
+        ["-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
+        capture_stdout=True,
+    )
+    return parse_probe(json.loads(result.stdout or b"{}"))
+
+
+def parse_probe(data: dict[str, Any]) -> MediaInfo:
+    """Turn ffprobe's JSON into MediaInfo."""
+    fmt = data.get("format", {})
+    streams = data.get("streams", [])
+    video = next((s for s in streams if s.get("codec_type") == "video" and not _is_cover_art(s)), None)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    duration = _float(fmt.get("duration")) or _float((video or {}).get("duration")) or 0.0
+    return MediaInfo(
+        format_name=str(fmt.get("format_name", "")),
+        duration=duration,
+        size=int(fmt.get("size", 0) or 0),
+        video=_video(video) if video else None,
+        audio=_audio(audio) if audio else None,
+    )
+
+
+def _is_cover_art(stream: dict[str, Any]) -> bool:
+    return bool(stream.get("disposition", {}).get("attached_pic"))
+
+
+def _video(s: dict[str, Any]) -> VideoStream:
+    rate = s.get("r_frame_rate") or "0/1"
+    avg = s.get("avg_frame_rate") or "0/1"
+    # r_frame_rate is the container's base rate; phones' VFR files report silly values (90000/1).
+    if _fraction(rate) <= 0 or _fraction(rate) > 120:
+        rate = avg
+    return VideoStream(
+        codec=str(s.get("codec_name", "unknown")),
+        width=int(s.get("width", 0)),
+        height=int(s.get("height", 0)),
+        frame_rate=rate if _fraction(rate) > 0 else "30/1",
+        pix_fmt=s.get("pix_fmt"),
+        color_primaries=_tag(s.get("color_primaries")),
+        color_transfer=_tag(s.get("color_transfer")),
+        color_space=_tag(s.get("color_space")),
+        color_range=_tag(s.get("color_range")),
+        rotation=_rotation(s),
+        duration=_float(s.get("duration")),
+    )
+
+
+def _audio(s: dict[str, Any]) -> AudioStream:
+    return AudioStream(
+        codec=str(s.get("codec_name", "unknown")),
+        channels=int(s.get("channels", 0) or 0),
+        sample_rate=int(s.get("sample_rate", 0) or 0),
+    )
+
+
+def _rotation(s: dict[str, Any]) -> int:
+    for side in s.get("side_data_list", []):
+        if "rotation" in side:
+            return int(side["rotation"]) % 360
+    return int(s.get("tags", {}).get("rotate", 0)) % 360
+
+
+def _tag(value: Any) -> str | None:
+    return None if value in (None, "", "unknown", "unspecified", "reserved") else str(value)
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _fraction(text: str) -> Fraction:
+    try:
+        return Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        return Fraction(0)

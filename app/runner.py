@@ -1,0 +1,332 @@
+"""The background runner: claims jobs, holds their leases, runs the pipeline, records what happens."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import functools
+import logging
+import os
+import random
+import shutil
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import redis.exceptions
+
+from app import metrics
+from app.checkpoint import Checkpoints
+from app.config import Settings
+from app.db import CANCEL_CHANNEL, JOBS_CHANNEL, Claim, JobStore, Webhook, WebhookFor
+from app.errors import InputError, TransientError, VerificationError
+from app.jobs import JobRow, JobView
+from app.media.ffmpeg import FFmpegError
+from app.pipeline import Hooks, JobResult, SmartVideoEditor
+from app.sources import SourceError, resolve_source
+
+log = logging.getLogger(__name__)
+
+_PROGRESS_INTERVAL = 1.0  # seconds between progress writes: enough for a progress bar, light on the DB
+_TRANSIENT = (
+    TransientError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    ConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    TimeoutError,
+)
+
+
+@dataclass
+class Heartbeat:
+    """Renews a job's lease every third of its length; calls `on_lost` when it is gone or cancelled."""
+
+    store: JobStore
+    job_id: uuid.UUID
+    token: uuid.UUID
+    lease_seconds: float
+    on_lost: Any  # Callable[[str], None]: "lease" or "cancel"
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Heartbeat:
+        self._task = asyncio.create_task(self._beat(), name=f"heartbeat-{self.job_id}")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._task:
+            await self._task
+
+    async def _beat(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=self.lease_seconds / 3)
+                return
+            try:
+                held, cancel = await self.store.renew(self.job_id, self.token, self.lease_seconds)
+            except Exception:  # a blip in the database: keep beating, the lease has slack
+                log.warning("lease renewal of %s failed; retrying", self.job_id, exc_info=True)
+                continue
+            if not held:
+                self.on_lost("lease")
+                return
+            if cancel:
+                self.on_lost("cancel")
+
+
+@dataclass
+class _Active:
+    task: asyncio.Task[None]
+    reason: str | None = None  # why we cancelled it: "cancel", "lease" or "shutdown"
+
+    def stop(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+            self.task.cancel()
+
+
+class Runner:
+    """Claims up to WORKER_CONCURRENCY jobs at a time; wakes on NOTIFY, polls as a fallback."""
+
+    def __init__(self, settings: Settings, store: JobStore, editor: SmartVideoEditor, checkpoints: Checkpoints) -> None:
+        self.settings = settings
+        self.store = store
+        self.editor = editor
+        self.checkpoints = checkpoints
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._active: dict[uuid.UUID, _Active] = {}
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+
+    async def start(self) -> None:
+        """Listen for new jobs and cancels, and start the claim loop."""
+        await self._listen()
+        self._loop_task = asyncio.create_task(self._loop(), name="runner")
+
+    async def stop(self) -> None:
+        """Stop claiming; stop running jobs and hand them back to the queue so another start resumes them."""
+        self._stopping.set()
+        self._wake.set()
+        if self._loop_task:
+            await self._loop_task
+        for active in list(self._active.values()):
+            active.stop("shutdown")
+        tasks = [a.task for a in self._active.values()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_seconds)
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close(timeout=2)
+
+    def cancel_local(self, job_id: uuid.UUID) -> bool:
+        """Stop a job this process runs (after DELETE /jobs/{id}); False when it is not ours."""
+        active = self._active.get(job_id)
+        if active:
+            active.stop("cancel")
+        return active is not None
+
+    async def _listen(self) -> None:
+        try:
+            self._listener = await asyncpg.connect(self.settings.postgres_dsn)
+            await self._listener.add_listener(JOBS_CHANNEL, lambda *_: self._wake.set())
+            await self._listener.add_listener(CANCEL_CHANNEL, self._on_cancel)
+        except (OSError, asyncpg.PostgresError):
+            log.warning("LISTEN failed; falling back to polling", exc_info=True)
+
+    def _on_cancel(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        with contextlib.suppress(ValueError):
+            self.cancel_local(uuid.UUID(str(payload)))
+
+    async def _loop(self) -> None:
+        while not self._stopping.is_set():
+            claimed = False
+            if len(self._active) < self.settings.worker_concurrency:
+                try:
+                    claim = await self.store.claim(self.owner, self.settings.lease_seconds)
+                except Exception:
+                    log.warning("claim failed; will retry", exc_info=True)
+                    claim = None
+                if claim is not None:
+                    claimed = True
+                    task = asyncio.create_task(self._execute(claim), name=f"job-{claim.job.id}")
+                    self._active[claim.job.id] = _Active(task)
+                    task.add_done_callback(functools.partial(self._done, claim.job.id))
+            if claimed:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_interval_seconds)
+
+    def _done(self, job_id: uuid.UUID, _task: asyncio.Task[None]) -> None:
+        self._active.pop(job_id, None)
+        self._wake.set()
+
+    async def _execute(self, claim: Claim) -> None:
+        job, token = claim.job, claim.token
+        active = self._active.get(job.id) or _Active(asyncio.current_task())  # type: ignore[arg-type]
+        execution = _Execution(self, job, token)
+        metrics.jobs_running.inc()
+        try:
+            if job.cancel_requested:
+                await execution.finish("cancelled")
+                return
+            if job.attempts > self.settings.max_attempts:
+                await execution.fail(
+                    "too_many_attempts",
+                    f"The job was attempted {job.attempts - 1} times and did not finish; giving up.",
+                )
+                return
+            async with Heartbeat(self.store, job.id, token, self.settings.lease_seconds, active.stop):
+                await execution.run()
+        except asyncio.CancelledError:
+            await asyncio.shield(execution.stopped(active.reason))
+        except Exception:
+            log.exception("job %s: unexpected error while recording its outcome", job.id)
+        finally:
+            metrics.jobs_running.dec()
+
+
+class _Execution:
+    """One attempt at one job: runs the pipeline and turns its outcome into store writes."""
+
+    def __init__(self, runner: Runner, job: JobRow, token: uuid.UUID) -> None:
+        self.runner = runner
+        self.job = job
+        self.token = token
+        self.stage = job.stage or "validate"
+        self._last_progress = 0.0
+
+    async def run(self) -> None:
+        settings = self.runner.settings
+        try:
+            source = resolve_source(settings.media_root, self.job.spec.input_path)
+        except SourceError as exc:
+            await self.fail(exc.code, exc.message)
+            return
+        output = settings.output_root / f"{self.job.id}.mp4"
+        hooks = Hooks(on_stage=self._on_stage, on_progress=self._on_progress)
+        try:
+            result = await self.runner.editor.process_job(str(self.job.id), source, self.job.spec, output, hooks)
+        except InputError as exc:
+            await self.fail(exc.code, exc.message)
+        except VerificationError as exc:
+            await self.fail("verification_failed", f"The reel did not pass verification: {exc}")
+        except FFmpegError as exc:
+            if exc.killed_by_signal:
+                await self.retry(exc)
+            else:
+                await self.fail("processing_failed", f"ffmpeg could not process the source: {exc}")
+        except OSError as exc:
+            await (self.retry(exc) if exc.errno in (errno.ENOSPC, errno.EIO) else self.fail("io_error", str(exc)))
+        except _TRANSIENT as exc:
+            await self.retry(exc)
+        else:
+            await self.complete(result)
+
+    async def complete(self, result: JobResult) -> None:
+        data = result.model_dump(mode="json")
+        row = await self.runner.store.finish(
+            self.job.id, self.token, "completed", result=data, webhook_for=_webhook("job.completed")
+        )
+        if row is None:
+            return
+        await self.runner.checkpoints.clear(str(self.job.id))
+        metrics.jobs_finished.labels("completed").inc()
+        metrics.segments_detected.observe(result.segments_processed)
+        for segment in result.segments:
+            metrics.highlight_score.observe(segment.score)
+        for stage, seconds in result.stage_seconds.items():
+            metrics.processing_ratio.labels(stage).set(seconds / max(result.source_duration, 1e-9))
+        metrics.processing_ratio.labels("total").set(result.processing_ratio)
+        if result.loudness_spread_lu is not None:
+            metrics.loudness_spread.set(result.loudness_spread_lu)
+        if result.audio_loudness is not None:
+            metrics.output_loudness.set(result.audio_loudness)
+
+    async def fail(self, code: str, message: str) -> None:
+        metrics.errors.labels(self.stage, code).inc()
+        await self.finish("failed", error={"code": code, "message": message})
+
+    async def retry(self, exc: BaseException) -> None:
+        settings = self.runner.settings
+        metrics.errors.labels(self.stage, type(exc).__name__).inc()
+        if self.job.attempts >= settings.max_attempts:
+            await self.finish(
+                "failed",
+                error={
+                    "code": "retries_exhausted",
+                    "message": (f"Gave up after {self.job.attempts} attempts; the last failure was: {exc}"),
+                },
+            )
+            return
+        delay = min(300.0, 5.0 * 2 ** (self.job.attempts - 1)) * random.uniform(0.5, 1.5)
+        log.warning("job %s: transient failure (%s); retrying in %.0f s", self.job.id, exc, delay)
+        await self.runner.store.retry_later(
+            self.job.id, self.token, delay, {"code": "retrying", "message": f"Retrying after: {exc}"}
+        )
+
+    async def finish(self, status: str, *, error: dict[str, str] | None = None) -> None:
+        row = await self.runner.store.finish(
+            self.job.id, self.token, status, error=error, webhook_for=_webhook(f"job.{status}")
+        )
+        if row is not None:
+            metrics.jobs_finished.labels(status).inc()
+            await self.runner.checkpoints.clear(str(self.job.id))
+            shutil.rmtree(self.runner.editor.work_dir(str(self.job.id)), ignore_errors=True)
+
+    async def stopped(self, reason: str | None) -> None:
+        """The job's task was cancelled: record why, without raising."""
+        try:
+            if reason == "cancel":
+                await self.finish("cancelled")
+            elif reason == "shutdown":
+                await self.runner.store.release(self.job.id, self.token)
+            # "lease": another worker owns the job now; anything we wrote would be refused anyway.
+        except Exception:
+            log.exception("job %s: could not record the stop (%s)", self.job.id, reason)
+
+    async def _on_stage(self, stage: str, event: str, seconds: float | None) -> None:
+        self.stage = stage
+        if event == "end" and seconds is not None:
+            metrics.stage_duration.labels(stage).observe(seconds)
+        if not await self.runner.store.record_event(self.job.id, self.token, stage, event, seconds):
+            raise asyncio.CancelledError  # the lease is gone: stop working for nothing
+
+    async def _on_progress(self, stage: str, progress: float) -> None:
+        now = time.monotonic()
+        if now - self._last_progress < _PROGRESS_INTERVAL and progress < 1.0:
+            return
+        self._last_progress = now
+        await self.runner.store.set_progress(self.job.id, self.token, stage, progress)
+
+
+def _webhook(event_type: str) -> WebhookFor:
+    def build(job: JobRow) -> Webhook | None:
+        url = job.spec.webhook_url
+        if not url:
+            return None
+        return Webhook(
+            event_type,
+            url,
+            {
+                "type": event_type,
+                "timestamp": job.updated_at.isoformat(),
+                "data": JobView.of(job).model_dump(mode="json"),
+            },
+        )
+
+    return build
+
+
+cancelled_webhook = _webhook("job.cancelled")

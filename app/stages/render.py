@@ -1,0 +1,204 @@
+"""Stage 3: each clip encoded once (seek, framing, colour, gain, fades), then joined without re-encoding video."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from app.media.ffmpeg import Binaries, ProgressCallback, run
+from app.media.files import part_name, publish
+from app.media.loudness import AUDIO_FORMAT
+from app.spec import OutputOptions
+from app.stages.analyze import Plan, Segment
+from app.stages.colour import colour_filter
+from app.stages.validate import SourceInfo
+
+LOUDNESS_TARGET = -16.0  # LUFS
+TRUE_PEAK_CEILING = -1.0  # dBTP
+MAX_GAIN_DB = 30.0  # beyond this we would only be amplifying noise
+FADE_SECONDS = 0.5
+SAMPLE_RATE = 48000
+AAC_BITRATE = "192k"
+
+
+class RenderedFile(BaseModel):
+    """A finished file and what proves it is the one we wrote."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    size: int
+    sha256: str
+
+
+def gain_db(segment: Segment) -> float:
+    """Plain gain that brings the clip to the target; 0 for silence or no audio."""
+    if segment.loudness is None or segment.loudness <= -69.5:
+        return 0.0
+    return max(-MAX_GAIN_DB, min(MAX_GAIN_DB, LOUDNESS_TARGET - segment.loudness))
+
+
+def needs_limiter(segment: Segment) -> bool:
+    """True when the gain would push the true peak past the ceiling."""
+    return segment.true_peak is not None and segment.true_peak + gain_db(segment) > TRUE_PEAK_CEILING
+
+
+def segment_args(
+    source: SourceInfo, plan: Plan, segment: Segment, options: OutputOptions, out: Path, *, has_audio: bool
+) -> list[str]:
+    """The one ffmpeg command that turns a source range into a finished clip."""
+    fps = Fraction(plan.frame_rate)
+    samples = round(segment.frames / fps * SAMPLE_RATE)
+    args = [
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-v",
+        "error",
+        "-ss",
+        f"{segment.start:.6f}",
+        "-t",
+        f"{segment.duration + 1:.6f}",
+        "-i",
+        source.path,
+    ]
+    audio_in = "[0:a:0]"
+    if not has_audio:
+        args += ["-f", "lavfi", "-i", f"anullsrc=r={SAMPLE_RATE}:cl=stereo"]
+        audio_in = "[1:a]"
+    graph = f"[0:v:0]{video_chain(source, plan, segment)}[v];{audio_in}{audio_chain(segment, samples, has_audio)}[a]"
+    return [
+        *args,
+        "-filter_complex",
+        graph,
+        "-map",
+        "[v]",
+        "-map",
+        "[a]",
+        "-frames:v",
+        str(segment.frames),
+        "-c:v",
+        "libx264",
+        "-crf",
+        str(options.crf),
+        "-preset",
+        options.preset,
+        "-pix_fmt",
+        "yuv420p",
+        "-color_primaries",
+        "bt709",
+        "-color_trc",
+        "bt709",
+        "-colorspace",
+        "bt709",
+        "-color_range",
+        "tv",
+        "-c:a",
+        "pcm_s24le",
+        "-f",
+        "mov",
+        str(out),
+    ]
+
+
+def video_chain(source: SourceInfo, plan: Plan, segment: Segment) -> str:
+    """fps, framing, colour and fades, in that order."""
+    filters = [f"fps={plan.frame_rate}"]
+    if plan.framing:
+        f = plan.framing
+        filters.append(f"crop={f.width}:{f.height}:{f.x}:{f.y}")
+    elif source.width % 2 or source.height % 2:
+        filters.append(f"crop={source.width - source.width % 2}:{source.height - source.height % 2}:0:0")
+    if colour := colour_filter(source):
+        filters.append(colour)
+    if segment.transition == "fade":
+        filters += [
+            f"fade=t=in:st=0:d={FADE_SECONDS}",
+            f"fade=t=out:st={segment.duration - FADE_SECONDS:.6f}:d={FADE_SECONDS}",
+        ]
+    return ",".join(filters)
+
+
+def audio_chain(segment: Segment, samples: int, has_audio: bool) -> str:
+    """Gain (true-peak guarded), fades, and padding/trim to exactly the video's length."""
+    filters = [AUDIO_FORMAT] if has_audio else []
+    if has_audio and (gain := gain_db(segment)):
+        filters.append(f"volume={gain:.3f}dB")
+    if has_audio and needs_limiter(segment):
+        # alimiter limits sample peaks; leaving 0.5 dB extra keeps inter-sample peaks under the ceiling.
+        ceiling = 10 ** ((TRUE_PEAK_CEILING - 0.5) / 20)
+        filters.append(f"alimiter=limit={ceiling:.4f}:level=false:latency=true")
+    if segment.transition == "fade":
+        filters += [
+            f"afade=t=in:d={FADE_SECONDS}",
+            f"afade=t=out:st={segment.duration - FADE_SECONDS:.6f}:d={FADE_SECONDS}",
+        ]
+    filters += ["apad", f"atrim=end_sample={samples}"]
+    return ",".join(filters)
+
+
+async def render_segment(
+    source: SourceInfo,
+    plan: Plan,
+    segment: Segment,
+    options: OutputOptions,
+    out: Path,
+    *,
+    binaries: Binaries,
+    on_progress: ProgressCallback | None = None,
+) -> RenderedFile:
+    """Encode one clip to `out` (written under a temp name, renamed when complete)."""
+    part = part_name(out)
+    args = segment_args(source, plan, segment, options, part, has_audio=source.has_audio)
+    await run(binaries.ffmpeg, args, duration=segment.duration, on_progress=on_progress)
+    return await _publish(part, out)
+
+
+async def concat(clips: Sequence[RenderedFile], out: Path, *, binaries: Binaries, work_dir: Path) -> RenderedFile:
+    """Join the clips: video copied, audio encoded to AAC once so no joint has an encoder gap."""
+    listing = work_dir / "concat.txt"
+    listing.write_text("ffconcat version 1.0\n" + "".join(f"file '{Path(c.path).name}'\n" for c in clips))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    part = part_name(out)
+    await run(
+        binaries.ffmpeg,
+        [
+            "-hide_banner",
+            "-nostdin",
+            "-y",
+            "-v",
+            "error",
+            "-f",
+            "concat",
+            "-safe",
+            "0",
+            "-i",
+            str(listing),
+            "-map",
+            "0:v:0",
+            "-map",
+            "0:a:0",
+            "-c:v",
+            "copy",
+            "-c:a",
+            "aac",
+            "-b:a",
+            AAC_BITRATE,
+            "-ar",
+            str(SAMPLE_RATE),
+            "-movflags",
+            "+faststart",
+            "-f",
+            "mp4",
+            str(part),
+        ],
+    )
+    return await _publish(part, out)
+
+
+async def _publish(part: Path, out: Path) -> RenderedFile:
+    size, digest = await publish(part, out)
+    return RenderedFile(path=str(out), size=size, sha256=digest)

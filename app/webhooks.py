@@ -1,0 +1,165 @@
+"""Signed webhook delivery (Standard Webhooks) from the PostgreSQL outbox, with retries and an SSRF guard."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import socket
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from standardwebhooks import Webhook as Signer
+
+from app import metrics
+from app.db import Delivery, JobStore
+
+log = logging.getLogger(__name__)
+
+# Seconds to wait after attempt N fails: about 5 s, 30 s, 2 min, 10 min, 30 min, then hourly for a day.
+RETRY_SCHEDULE: tuple[float, ...] = (5, 30, 120, 600, 1800, *([3600.0] * 23))
+TIMEOUT_SECONDS = 10.0
+_LEASE_SECONDS = 60.0
+
+
+class UnsafeTarget(Exception):
+    """The webhook URL resolves to an address we refuse to call."""
+
+
+def check_url(url: str) -> str | None:
+    """A reason the URL cannot be a webhook target (scheme, host), or None if it may be."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return "webhook_url must be an http or https URL"
+    if not parts.hostname:
+        return "webhook_url has no host"
+    if parts.username or parts.password:
+        return "webhook_url must not carry credentials"
+    return None
+
+
+async def resolve_public(host: str, port: int, *, allow_private: bool) -> str:
+    """Resolve `host` now and return an address to connect to; refuse private/loopback/link-local ones."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses = [str(info[4][0]) for info in infos]
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if allow_private or ip.is_global:
+            return address
+    raise UnsafeTarget(
+        f"{host} resolves to {', '.join(addresses)}: private, loopback or link-local targets are refused"
+    )
+
+
+class WebhookSender:
+    """Sends due deliveries; every attempt is recorded, each delivery keeps one webhook-id."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        *,
+        secret: str,
+        allow_private: bool,
+        poll_seconds: float = 1.0,
+        schedule: Sequence[float] = RETRY_SCHEDULE,
+    ) -> None:
+        self.store = store
+        self.signer = Signer(secret)
+        self.allow_private = allow_private
+        self.poll_seconds = poll_seconds
+        self.schedule = tuple(schedule)
+        self._client = httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False)
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def start(self) -> None:
+        """Begin sending in the background."""
+        self._task = asyncio.create_task(self._loop(), name="webhooks")
+
+    def wake(self) -> None:
+        """Look for due deliveries now rather than at the next poll."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop sending; pending deliveries stay in the outbox for the next start."""
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._client.aclose()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                due = await self.store.claim_deliveries(10, _LEASE_SECONDS)
+                await asyncio.gather(*(self.send(d) for d in due))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("webhook loop error; retrying", exc_info=True)
+                due = []
+            if not due:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+
+    async def send(self, delivery: Delivery) -> None:
+        """One attempt at one delivery, recorded with its outcome."""
+        attempt = delivery.attempts + 1
+        body = json.dumps(delivery.payload, separators=(",", ":"))
+        started = time.perf_counter()
+        status_code: int | None = None
+        error: str | None = None
+        refused = False
+        try:
+            status_code = await self._post(delivery, body)
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        except UnsafeTarget as exc:
+            error, refused = str(exc), True
+        except (httpx.HTTPError, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if error is None:
+            outcome, retry_in = "delivered", None
+        elif refused or attempt > len(self.schedule):
+            outcome, retry_in = "failed", None
+        else:
+            outcome, retry_in = "pending", self.schedule[attempt - 1]
+        metrics.webhook_deliveries.labels("retry" if outcome == "pending" else outcome).inc()
+        await self.store.record_delivery_attempt(
+            delivery.id,
+            attempt=attempt,
+            status_code=status_code,
+            error=error,
+            duration_ms=elapsed_ms,
+            outcome=outcome,
+            retry_in=retry_in,
+        )
+
+    async def _post(self, delivery: Delivery, body: str) -> int:
+        parts = urlsplit(delivery.url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        # Connect to the address we checked, so DNS cannot answer differently between check and connect.
+        address = await resolve_public(host, port, allow_private=self.allow_private)
+        netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+        pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+        timestamp = int(time.time())
+        msg_id = f"msg_{delivery.id.hex}"
+        signature = self.signer.sign(msg_id, datetime.fromtimestamp(timestamp, UTC), body)
+        headers = {
+            "content-type": "application/json",
+            "host": parts.netloc.rsplit("@", 1)[-1],
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature,
+            "user-agent": "SmartVideoEditor-Webhooks/1",
+        }
+        response = await self._client.post(pinned, content=body, headers=headers, extensions={"sni_hostname": host})
+        return response.status_code

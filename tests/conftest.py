@@ -1,0 +1,132 @@
+"""Shared fixtures: real PostgreSQL and Redis (the machine's when configured, else embedded), real ffmpeg."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from app.config import Settings
+from app.main import create_app
+
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+@dataclass(frozen=True)
+class Infra:
+    """Where this test session's PostgreSQL database and Redis database are."""
+
+    pg_host: str
+    pg_port: int
+    pg_user: str
+    pg_password: str
+    database: str
+    redis_host: str
+    redis_port: int
+    redis_db: int
+
+
+def _worker_index() -> int:
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    """A fresh database for this session (dropped at the end) and a Redis database of its own."""
+    import asyncio
+
+    from app.embedded import embedded_services, ensure_database
+
+    env_pg, env_redis = os.environ.get("POSTGRES_HOST"), os.environ.get("REDIS_HOST")
+    with contextlib.ExitStack() as stack:
+        servers = None
+        if not (env_pg and env_redis):
+            servers = stack.enter_context(
+                embedded_services(tmp_path_factory.mktemp("embedded"), postgres=not env_pg, redis=not env_redis)
+            )
+        pg_host = env_pg or str(servers and servers.postgres_host)
+        pg_port = int(os.environ.get("POSTGRES_PORT", 5432)) if env_pg else int(servers.postgres_port)  # type: ignore[union-attr,arg-type]
+        pg_user = os.environ.get("POSTGRES_USER", "postgres")
+        pg_password = os.environ.get("POSTGRES_PASSWORD", "")
+        database = f"smartedit_test_{uuid.uuid4().hex[:10]}"
+        asyncio.run(ensure_database(pg_host, pg_port, pg_user, database, password=pg_password or None))
+        redis_host = env_redis or str(servers and servers.redis_host)
+        redis_port = int(os.environ.get("REDIS_PORT", 6379)) if env_redis else int(servers.redis_port)  # type: ignore[union-attr,arg-type]
+        # The machine's Redis is shared: each xdist worker takes a database index of its own and flushes only it.
+        yield Infra(pg_host, pg_port, pg_user, pg_password, database, redis_host, redis_port, 8 + _worker_index())
+        asyncio.run(_drop_database(pg_host, pg_port, pg_user, pg_password, database))
+
+
+async def _drop_database(host: str, port: int, user: str, password: str, database: str) -> None:
+    conn = await asyncpg.connect(host=host, port=port, user=user, password=password or None, database="postgres")
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def make_settings(infra: Infra, root: Path, **overrides: object) -> Settings:
+    """Settings for a service under `root`, against the session's databases."""
+    for sub in ("media", "output", "tmp", "data"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    values: dict[str, object] = {
+        "postgres_host": infra.pg_host,
+        "postgres_port": infra.pg_port,
+        "postgres_user": infra.pg_user,
+        "postgres_password": infra.pg_password,
+        "postgres_db": infra.database,
+        "max_pool_size": 5,
+        "redis_host": infra.redis_host,
+        "redis_port": infra.redis_port,
+        "redis_db": infra.redis_db,
+        "media_root": root / "media",
+        "output_root": root / "output",
+        "temp_dir": root / "tmp",
+        "data_dir": root / "data",
+        "webhook_secret": WEBHOOK_SECRET,
+        "webhook_allow_private": True,
+        "poll_interval_seconds": 0.5,
+        "lease_seconds": 10.0,
+        "worker_concurrency": 1,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(infra: Infra, tmp_path: Path) -> Settings:
+    """Settings for one test's service, with its own media, output and temp directories."""
+    return make_settings(infra, tmp_path)
+
+
+@pytest.fixture
+async def redis(infra: Infra) -> AsyncIterator[Redis]:
+    """A client on the session's Redis database."""
+    client = Redis(host=infra.redis_host, port=infra.redis_port, db=infra.redis_db)
+    yield client
+    await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def running_service(settings: Settings, *, run_worker: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app with its lifespan (pool, Redis, runner), reached in-process over ASGI."""
+    app = create_app(settings, run_worker=run_worker)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://smartedit.test") as client:
+            yield client
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on a running service (API and runner)."""
+    async with running_service(settings) as c:
+        yield c

@@ -1,0 +1,1 @@
+"""Helpers the tests share: generated media and independent meters."""

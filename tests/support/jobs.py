@@ -1,0 +1,34 @@
+"""Helpers to drive jobs through the API the way a client would."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+
+FINAL = {"completed", "failed", "cancelled"}
+
+
+async def submit(client: httpx.AsyncClient, input_path: str, **body: Any) -> dict[str, Any]:
+    """POST /jobs and return the accepted job."""
+    response = await client.post("/jobs", json={"input_path": input_path, **body})
+    assert response.status_code == 202, response.text
+    assert response.headers["location"] == f"/jobs/{response.json()['id']}"
+    job: dict[str, Any] = response.json()
+    return job
+
+
+async def wait_final(client: httpx.AsyncClient, job_id: str, *, timeout: float = 240.0) -> dict[str, Any]:
+    """Poll GET /jobs/{id} until the job reaches a final status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await client.get(f"/jobs/{job_id}")
+        assert response.status_code == 200, response.text
+        job: dict[str, Any] = response.json()
+        if job["status"] in FINAL:
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} still {job['status']} at {job['stage']} after {timeout} s")
+        await asyncio.sleep(0.2)

