@@ -17,6 +17,8 @@ from redis.asyncio import Redis
 from app.config import Settings
 from app.main import create_app
 
+pytest_plugins = ["tests.support.cache"]
+
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 

@@ -1,0 +1,44 @@
+"""Reading ebur128's summaries: the last of each named instance wins."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.media.loudness import Loudness, _parse_summaries
+
+STDERR = """
+[m1 @ 0x1] Summary:
+  Integrated loudness:
+    I:         -70.0 LUFS
+  True peak:
+    Peak:       -inf dBFS
+[m0 @ 0x2] Summary:
+  Integrated loudness:
+    I:         -70.0 LUFS
+  True peak:
+    Peak:       -inf dBFS
+[m1 @ 0x3] Summary:
+  Integrated loudness:
+    I:         -37.2 LUFS
+  True peak:
+    Peak:      -27.1 dBFS
+[m0 @ 0x4] Summary:
+  Integrated loudness:
+    I:         -31.1 LUFS
+  True peak:
+    Peak:      -21.9 dBFS
+"""
+
+
+def test_summaries_map_to_their_ranges_in_order() -> None:
+    assert _parse_summaries(STDERR, 2) == [Loudness(-31.1, -21.9), Loudness(-37.2, -27.1)]
+
+
+def test_a_missing_summary_is_an_error_not_a_silent_zero() -> None:
+    with pytest.raises(ValueError, match=r"\[2\]"):
+        _parse_summaries(STDERR, 3)
+
+
+def test_silence_is_recognised() -> None:
+    assert Loudness(-70.0, -200.0).silent
+    assert not Loudness(-40.0, -30.0).silent

@@ -1,0 +1,137 @@
+"""The render command: one encode with colour, gain, guard and fades inside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.spec import OutputOptions
+from app.stages.analyze import Framing, Plan, Segment, framing_for
+from app.stages.colour import colour_filter, source_colorimetry
+from app.stages.render import gain_db, needs_limiter, segment_args
+from app.stages.validate import SourceInfo
+
+
+def source(**kw: object) -> SourceInfo:
+    values: dict[str, object] = dict(
+        path="/m/s.mp4",
+        size=1,
+        sha256="0",
+        duration=100.0,
+        width=1920,
+        height=1080,
+        frame_rate="30/1",
+        codec="h264",
+        pix_fmt="yuv420p",
+        color_primaries="bt709",
+        color_transfer="bt709",
+        color_space="bt709",
+        color_range="tv",
+        has_audio=True,
+        audio_channels=2,
+    )
+    values.update(kw)
+    return SourceInfo(**values)  # type: ignore[arg-type]
+
+
+def segment(**kw: object) -> Segment:
+    values: dict[str, object] = dict(
+        index=0, start=10.0, frames=600, duration=20.0, score=0.5, transition="fade", loudness=-30.0, true_peak=-20.0
+    )
+    values.update(kw)
+    return Segment(**values)  # type: ignore[arg-type]
+
+
+PLAN = Plan(segments=[], framing=None, frame_rate="30/1", auto_selected=False)
+
+
+def graph(args: list[str]) -> str:
+    return args[args.index("-filter_complex") + 1]
+
+
+def test_bt709_source_is_only_tagged_not_converted() -> None:
+    assert colour_filter(source()) == ""
+    args = segment_args(source(), PLAN, segment(), OutputOptions(), Path("o.mov"), has_audio=True)
+    assert "zscale" not in graph(args)
+    assert args[args.index("-colorspace") + 1] == "bt709"
+
+
+def test_bt601_source_is_converted_with_zscale() -> None:
+    sd = source(width=720, height=480, color_primaries="smpte170m", color_transfer="smpte170m", color_space="smpte170m")
+    f = colour_filter(sd)
+    assert "zscale=matrixin=smpte170m:primariesin=smpte170m" in f and "matrix=bt709" in f
+
+
+def test_untagged_sd_is_assumed_bt601_and_untagged_hd_bt709() -> None:
+    untagged = dict(color_primaries=None, color_transfer=None, color_space=None, color_range=None)
+    assert source_colorimetry(source(width=640, height=480, **untagged)).matrix == "smpte170m"
+    assert source_colorimetry(source(width=720, height=576, **untagged)).matrix == "bt470bg"
+    assert source_colorimetry(source(**untagged)).is_bt709_limited
+
+
+def test_full_range_source_is_brought_to_limited_range() -> None:
+    assert "rangein=full" in colour_filter(source(pix_fmt="yuvj420p"))
+
+
+def test_seek_is_before_the_input_for_accurate_fast_seeking() -> None:
+    args = segment_args(source(), PLAN, segment(), OutputOptions(), Path("o.mov"), has_audio=True)
+    assert args.index("-ss") < args.index("-i")
+    assert args[args.index("-frames:v") + 1] == "600"
+
+
+def test_gain_brings_the_clip_to_minus_16() -> None:
+    assert gain_db(segment(loudness=-30.0)) == pytest.approx(14.0)
+    assert gain_db(segment(loudness=-10.0)) == pytest.approx(-6.0)
+
+
+def test_silence_gets_no_gain() -> None:
+    assert gain_db(segment(loudness=-70.0)) == 0.0
+    assert gain_db(segment(loudness=None)) == 0.0
+
+
+def test_limiter_only_when_gain_would_break_the_true_peak_ceiling() -> None:
+    assert not needs_limiter(segment(loudness=-30.0, true_peak=-20.0))
+    assert needs_limiter(segment(loudness=-30.0, true_peak=-10.0))
+    args = segment_args(
+        source(), PLAN, segment(loudness=-30.0, true_peak=-10.0), OutputOptions(), Path("o.mov"), has_audio=True
+    )
+    assert "alimiter" in graph(args)
+
+
+def test_audio_is_trimmed_to_the_video_length_in_samples() -> None:
+    args = segment_args(source(), PLAN, segment(), OutputOptions(), Path("o.mov"), has_audio=True)
+    assert "atrim=end_sample=960000" in graph(args)
+
+
+def test_cut_transition_has_no_fades() -> None:
+    args = segment_args(source(), PLAN, segment(transition="cut"), OutputOptions(), Path("o.mov"), has_audio=True)
+    assert "fade" not in graph(args)
+
+
+def test_silent_source_gets_a_silent_track() -> None:
+    args = segment_args(
+        source(has_audio=False), PLAN, segment(loudness=None), OutputOptions(), Path("o.mov"), has_audio=False
+    )
+    assert "anullsrc" in " ".join(args) and "volume" not in graph(args)
+
+
+def test_crf_and_preset_reach_the_encoder() -> None:
+    args = segment_args(
+        source(), PLAN, segment(), OutputOptions(crf=23, preset="veryfast"), Path("o.mov"), has_audio=True
+    )
+    assert args[args.index("-crf") + 1] == "23" and args[args.index("-preset") + 1] == "veryfast"
+
+
+@pytest.mark.parametrize(
+    ("aspect", "size", "expected"),
+    [
+        ("9:16", (1920, 1080), Framing(width=606, height=1080, x=656, y=0)),
+        ("1:1", (1920, 1080), Framing(width=1080, height=1080, x=420, y=0)),
+        ("16:9", (1080, 1920), Framing(width=1080, height=606, x=0, y=656)),
+        ("16:9", (1920, 1080), None),
+        ("source", (1920, 1080), None),
+    ],
+)
+def test_framing_is_a_centred_even_crop(aspect: str, size: tuple[int, int], expected: Framing | None) -> None:
+    assert framing_for(aspect, *size) == expected  # type: ignore[arg-type]
