@@ -15,6 +15,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import uvicorn
+
 from app.config import Settings
 
 log = logging.getLogger("smartedit")
@@ -43,18 +45,27 @@ def main(argv: list[str] | None = None) -> int:
         with _services(settings, embedded=False) as ready:
             return asyncio.run(_worker(ready))
     with _services(settings, embedded=args.command == "serve") as ready:
-        import uvicorn
-
         from app.main import create_app
 
-        uvicorn.run(
-            create_app(ready, run_worker=args.command == "serve"),
-            host=ready.host,
-            port=ready.port,
-            log_level="info",
-            timeout_graceful_shutdown=int(ready.shutdown_grace_seconds),
+        app = create_app(ready, run_worker=args.command == "serve")
+        config = uvicorn.Config(
+            app, host=ready.host, port=ready.port, timeout_graceful_shutdown=int(ready.shutdown_grace_seconds)
         )
+        _QuietServer(config).run()
     return 0
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn's server, minus re-raising SIGTERM after shutdown: the embedded servers must still stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
