@@ -1,4 +1,9 @@
-"""Stage checkpoints in Redis: what a resumed job may skip. Every Redis key is built here."""
+"""Stage checkpoints in Redis: what a resumed job may skip. Every Redis key is built here.
+
+A job's checkpoints are one hash. The worker holding the job writes its lease token into the
+hash when it starts; every later save is a script that writes only while that token is still
+the hash's, so a worker that lost its lease cannot overwrite the checkpoints of a newer attempt.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,17 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 
 STAGES = ("validate", "analyze", "render", "verify")
+_LEASE_FIELD = "_lease"
+
+# KEYS[1] hash; ARGV: token, field, value, ttl. Writes only while the hash belongs to `token`.
+_FENCED_SAVE = """
+if redis.call('HGET', KEYS[1], '_lease') == ARGV[1] then
+  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+  return 1
+end
+return 0
+"""
 
 
 def _key(job_id: str) -> str:
@@ -15,7 +31,7 @@ def _key(job_id: str) -> str:
 
 
 class Checkpoints(Protocol):
-    """Where the pipeline records finished work; Redis in the service, memory for one-shot runs."""
+    """Where the pipeline records finished work for one attempt at one job."""
 
     async def save_stage_data(self, job_id: str, stage: str, **data: Any) -> None:
         """Record that `stage` finished with `data` (JSON-serialisable)."""
@@ -37,23 +53,29 @@ async def get_resume_point(store: Checkpoints, job_id: str) -> dict[str, Any] | 
 
 
 class RedisCheckpoints:
-    """Checkpoints as one Redis hash per job (field = stage), expiring after `ttl` seconds."""
+    """Checkpoints of jobs held under one lease token, as one Redis hash per job expiring after `ttl` s."""
 
-    def __init__(self, redis: Redis, *, ttl: int) -> None:
+    def __init__(self, redis: Redis, *, ttl: int, token: str) -> None:
         self._redis = redis
         self._ttl = ttl
+        self._token = token
 
-    async def save_stage_data(self, job_id: str, stage: str, **data: Any) -> None:
-        """Record that `stage` finished with `data`; refreshes the TTL."""
+    async def take_over(self, job_id: str) -> None:
+        """Make this token the only one whose saves the job's hash accepts (called right after a claim)."""
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(_key(job_id), stage, json.dumps(data))
+            pipe.hset(_key(job_id), _LEASE_FIELD, self._token)
             pipe.expire(_key(job_id), self._ttl)
             await pipe.execute()
+
+    async def save_stage_data(self, job_id: str, stage: str, **data: Any) -> None:
+        """Record that `stage` finished with `data`, unless another attempt has taken the job over."""
+        script = self._redis.register_script(_FENCED_SAVE)
+        await script(keys=[_key(job_id)], args=[self._token, stage, json.dumps(data), self._ttl])
 
     async def load(self, job_id: str) -> dict[str, dict[str, Any]]:
         """Every stage recorded for the job."""
         raw = await self._redis.hgetall(_key(job_id))
-        return {_text(k): json.loads(v) for k, v in raw.items()}
+        return {_text(k): json.loads(v) for k, v in raw.items() if _text(k) != _LEASE_FIELD}
 
     async def clear(self, job_id: str) -> None:
         """Forget the job's checkpoints."""

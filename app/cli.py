@@ -157,13 +157,14 @@ async def _process(settings: Settings, args: argparse.Namespace) -> int:
     )
     editor = SmartVideoEditor(
         binaries=find_binaries(settings.ffmpeg_path),
-        checkpoints=MemoryCheckpoints(),
         temp_dir=settings.temp_dir,
         max_source_seconds=settings.max_source_seconds,
         render_parallelism=settings.render_parallelism,
     )
     try:
-        result = await editor.process_job(uuid.uuid4().hex, args.input.resolve(), spec, args.output.resolve())
+        result = await editor.process_job(
+            uuid.uuid4().hex, args.input.resolve(), spec, args.output.resolve(), checkpoints=MemoryCheckpoints()
+        )
     except InputError as exc:
         print(json.dumps({"error": {"code": exc.code, "message": exc.message}}), file=sys.stderr)
         return 2

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
 
@@ -26,11 +28,38 @@ def _migrations_dir() -> Path:
 MIGRATIONS_DIR = _migrations_dir()
 JOBS_CHANNEL = "smartedit_jobs"
 CANCEL_CHANNEL = "smartedit_cancel"
+log = logging.getLogger(__name__)
 _MIGRATION_LOCK = 0x5E_DB_0001  # pg_advisory_lock key: one migrator at a time across all processes
 IDEMPOTENCY_HOURS = 24
 
 
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy  # what pool.acquire() hands out
+
+
+# What a connection killed under us raises (pg_terminate_backend, a server restart, a network cut).
+CONNECTION_LOST: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    ConnectionError,
+)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _once_more_on_lost_connection(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    # For fenced writes only: they are safe to repeat, and the pool hands the retry a fresh connection.
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except CONNECTION_LOST:
+            log.warning("database connection lost during %s; retrying once", method.__name__)
+            return await method(*args, **kwargs)
+
+    return wrapper
 
 
 class IdempotencyConflict(Exception):
@@ -215,6 +244,23 @@ class JobStore:
         )
         return Claim(_row(row), token) if row else None
 
+    async def lease_owners(self, *, prefix: str) -> list[str]:
+        """Owners (host:pid:nonce) holding leases on running jobs, of one host."""
+        rows = await self.pool.fetch(
+            "SELECT DISTINCT lease_owner FROM jobs WHERE status = 'running' AND lease_owner LIKE $1 || '%'", prefix
+        )
+        return [r["lease_owner"] for r in rows]
+
+    async def expire_leases(self, owner: str) -> int:
+        """End the leases of a worker known to be dead, so its jobs can be claimed at once."""
+        status = await self.pool.execute(
+            "UPDATE jobs SET lease_expires_at = now() - interval '1 second' "
+            "WHERE status = 'running' AND lease_owner = $1",
+            owner,
+        )
+        return int(status.split()[-1])
+
+    @_once_more_on_lost_connection
     async def renew(self, job_id: uuid.UUID, token: uuid.UUID, lease_seconds: float) -> tuple[bool, bool]:
         """Extend the lease; returns (still held, cancel requested)."""
         row = await self.pool.fetchrow(
@@ -226,6 +272,7 @@ class JobStore:
         )
         return (row is not None, bool(row and row["cancel_requested"]))
 
+    @_once_more_on_lost_connection
     async def set_progress(self, job_id: uuid.UUID, token: uuid.UUID, stage: str, progress: float) -> bool:
         """Record the running stage and overall progress; False when the lease is gone."""
         status = await self.pool.execute(
@@ -237,6 +284,7 @@ class JobStore:
         )
         return status.endswith(" 1")
 
+    @_once_more_on_lost_connection
     async def record_event(
         self, job_id: uuid.UUID, token: uuid.UUID, stage: str, event: str, seconds: float | None
     ) -> bool:
@@ -259,6 +307,7 @@ class JobStore:
         )
         return [dict(r) for r in rows]
 
+    @_once_more_on_lost_connection
     async def finish(
         self,
         job_id: uuid.UUID,
@@ -282,6 +331,7 @@ class JobStore:
                 await _enqueue_webhook(conn, job_id, hook)
             return job
 
+    @_once_more_on_lost_connection
     async def retry_later(self, job_id: uuid.UUID, token: uuid.UUID, delay: float, error: dict[str, Any]) -> bool:
         """Give a held job back to the queue, due after `delay` seconds."""
         status = await self.pool.execute(
@@ -295,6 +345,7 @@ class JobStore:
         )
         return status.endswith(" 1")
 
+    @_once_more_on_lost_connection
     async def release(self, job_id: uuid.UUID, token: uuid.UUID) -> bool:
         """Give a held job back to the queue at once (shutdown); its checkpoints let the next claim resume."""
         status = await self.pool.execute(

@@ -16,7 +16,6 @@ from app import __version__, metrics
 from app.api import problems
 from app.api.deps import Services
 from app.api.routes import router
-from app.checkpoint import RedisCheckpoints
 from app.config import Settings
 from app.db import JobStore, create_pool, migrate
 from app.media.ffmpeg import find_binaries
@@ -42,17 +41,15 @@ async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterato
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         if run_worker:
-            checkpoints = RedisCheckpoints(redis, ttl=settings.checkpoint_ttl)
             for directory in (settings.output_root, settings.temp_dir):
                 directory.mkdir(parents=True, exist_ok=True)
             editor = SmartVideoEditor(
                 binaries=find_binaries(settings.ffmpeg_path),
-                checkpoints=checkpoints,
                 temp_dir=settings.temp_dir,
                 max_source_seconds=settings.max_source_seconds,
                 render_parallelism=settings.render_parallelism,
             )
-            runner = Runner(settings, store, editor, checkpoints)
+            runner = Runner(settings, store, editor, redis)
             await runner.start()
             if settings.webhook_secret:
                 sender = WebhookSender(

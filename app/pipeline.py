@@ -75,68 +75,46 @@ class SmartVideoEditor:
     """Runs a job's stages; knows checkpoints and files, never the job store or HTTP."""
 
     def __init__(
-        self,
-        *,
-        binaries: Binaries,
-        checkpoints: Checkpoints,
-        temp_dir: Path,
-        max_source_seconds: float,
-        render_parallelism: int = 1,
+        self, *, binaries: Binaries, temp_dir: Path, max_source_seconds: float, render_parallelism: int = 1
     ) -> None:
         self._bin = binaries
-        self._checkpoints = checkpoints
         self._temp_dir = temp_dir
         self._max_seconds = max_source_seconds
         self._parallelism = render_parallelism
 
     def work_dir(self, job_id: str) -> Path:
-        """Where a job's intermediate files live until it ends."""
+        """Where a job's intermediate files live until it ends (one subdirectory per attempt)."""
         return self._temp_dir / "jobs" / job_id
 
     async def process_job(
-        self, job_id: str, source: Path, spec: JobSpec, output: Path, hooks: Hooks = Hooks()
+        self,
+        job_id: str,
+        source: Path,
+        spec: JobSpec,
+        output: Path,
+        *,
+        checkpoints: Checkpoints,
+        attempt: str = "local",
+        hooks: Hooks = Hooks(),
     ) -> JobResult:
         """Validate, analyze, render, verify; a stage whose checkpoint still holds is skipped."""
-        run = _Run(self, job_id, hooks, await self._checkpoints.load(job_id))
-        info = await run.stage("validate", lambda: self._validate(run, source), SourceInfo)
+        run = _Run(job_id, hooks, checkpoints, await checkpoints.load(job_id))
+        info = await run.stage("validate", lambda: self._validate(source), SourceInfo)
         plan = await run.stage("analyze", lambda: analyze(info, spec, binaries=self._bin), Plan)
-        reel = await run.stage("render", lambda: self._render(run, info, plan, spec, output), RenderedFile)
+        # Each attempt writes into its own directory: a worker that lost its lease cannot clobber
+        # the files of the attempt that replaced it.
+        work = self.work_dir(job_id) / attempt
+        reel = await run.stage("render", lambda: self._render(run, work, info, plan, spec, output), RenderedFile)
         report = await run.stage("verify", lambda: self._verify(reel, plan, info), Verification)
         shutil.rmtree(self.work_dir(job_id), ignore_errors=True)
-        processing = sum(run.seconds.values())
-        return JobResult(
-            output_path=reel.path,
-            color_space="bt709",
-            audio_loudness=report.audio_loudness,
-            loudness_spread_lu=report.loudness_spread_lu,
-            segments_processed=len(plan.segments),
-            segments=[
-                SegmentResult(
-                    start=s.start,
-                    end=round(s.start + s.duration, 6),
-                    score=s.score,
-                    source_loudness=s.loudness,
-                    gain_db=round(gain_db(s), 2),
-                )
-                for s in plan.segments
-            ],
-            duration=report.duration,
-            source_duration=info.duration,
-            processing_seconds=round(processing, 3),
-            processing_ratio=round(processing / info.duration, 4),
-            stage_seconds=run.seconds,
-            auto_selected=plan.auto_selected,
-            output_size=reel.size,
-            output_sha256=reel.sha256,
-            cost_usd=0.0,
-            verification=report,
-        )
+        return _result(run, info, plan, reel, report)
 
-    async def _validate(self, run: _Run, source: Path) -> SourceInfo:
+    async def _validate(self, source: Path) -> SourceInfo:
         return await validate(source, binaries=self._bin, max_seconds=self._max_seconds)
 
-    async def _render(self, run: _Run, info: SourceInfo, plan: Plan, spec: JobSpec, output: Path) -> RenderedFile:
-        work = self.work_dir(run.job_id)
+    async def _render(
+        self, run: _Run, work: Path, info: SourceInfo, plan: Plan, spec: JobSpec, output: Path
+    ) -> RenderedFile:
         work.mkdir(parents=True, exist_ok=True)
         total = sum(s.duration for s in plan.segments)
         done: dict[int, float] = {}
@@ -146,6 +124,7 @@ class SmartVideoEditor:
             if saved and _still_there(RenderedFile.model_validate(saved)):
                 files[s.index] = RenderedFile.model_validate(saved)
                 done[s.index] = s.duration
+                await run.notify(f"segment:{s.index}", "skip", None)
         limit = asyncio.Semaphore(self._parallelism)
 
         async def one(index: int) -> None:
@@ -156,12 +135,15 @@ class SmartVideoEditor:
                 await run.progress("render", sum(done.values()) / total)
 
             async with limit:
+                await run.notify(f"segment:{index}", "start", None)
+                started = time.perf_counter()
                 out = work / f"segment_{index:02d}.mov"
                 rendered = await render_segment(
                     info, plan, segment, spec.output, out, binaries=self._bin, on_progress=progress
                 )
-                await self._checkpoints.save_stage_data(run.job_id, f"segment:{index}", **rendered.model_dump())
+                await run.checkpoints.save_stage_data(run.job_id, f"segment:{index}", **rendered.model_dump())
                 files[index] = rendered
+                await run.notify(f"segment:{index}", "end", time.perf_counter() - started)
 
         await _gather_or_cancel([one(s.index) for s in plan.segments if s.index not in files])
         return await concat([files[s.index] for s in plan.segments], output, binaries=self._bin, work_dir=work)
@@ -170,12 +152,43 @@ class SmartVideoEditor:
         return await verify(Path(reel.path), plan, binaries=self._bin, has_audio=info.has_audio)
 
 
+def _result(run: _Run, info: SourceInfo, plan: Plan, reel: RenderedFile, report: Verification) -> JobResult:
+    processing = sum(run.seconds.values())
+    return JobResult(
+        output_path=reel.path,
+        color_space="bt709",
+        audio_loudness=report.audio_loudness,
+        loudness_spread_lu=report.loudness_spread_lu,
+        segments_processed=len(plan.segments),
+        segments=[
+            SegmentResult(
+                start=s.start,
+                end=round(s.start + s.duration, 6),
+                score=s.score,
+                source_loudness=s.loudness,
+                gain_db=round(gain_db(s), 2),
+            )
+            for s in plan.segments
+        ],
+        duration=report.duration,
+        source_duration=info.duration,
+        processing_seconds=round(processing, 3),
+        processing_ratio=round(processing / info.duration, 4),
+        stage_seconds=run.seconds,
+        auto_selected=plan.auto_selected,
+        output_size=reel.size,
+        output_sha256=reel.sha256,
+        cost_usd=0.0,
+        verification=report,
+    )
+
+
 class _Run:
     """One attempt at a job: which stages were saved, and how long each took."""
 
-    def __init__(self, editor: SmartVideoEditor, job_id: str, hooks: Hooks, saved: dict[str, dict[str, Any]]) -> None:
-        self.editor = editor
+    def __init__(self, job_id: str, hooks: Hooks, checkpoints: Checkpoints, saved: dict[str, dict[str, Any]]) -> None:
         self.job_id = job_id
+        self.checkpoints = checkpoints
         self.hooks = hooks
         self.saved = saved
         self.seconds: dict[str, float] = {}
@@ -184,19 +197,19 @@ class _Run:
         saved = self.saved.get(name)
         if saved is not None and self._trusted(name, saved):
             self.seconds[name] = float(saved.get("_seconds", 0.0))
-            await self._notify(name, "skip", None)
+            await self.notify(name, "skip", None)
             await self.progress(name, 1.0)
             return model.model_validate({k: v for k, v in saved.items() if k != "_seconds"})
         # A stage redone invalidates what later stages built on it.
         self.saved = {k: v for k, v in self.saved.items() if not _depends_on(k, name)}
-        await self._notify(name, "start", None)
+        await self.notify(name, "start", None)
         started = time.perf_counter()
         value = await work()
         elapsed = time.perf_counter() - started
         self.seconds[name] = round(elapsed, 3)
-        await self.editor._checkpoints.save_stage_data(self.job_id, name, _seconds=elapsed, **value.model_dump())
+        await self.checkpoints.save_stage_data(self.job_id, name, _seconds=elapsed, **value.model_dump())
         await self.progress(name, 1.0)
-        await self._notify(name, "end", elapsed)
+        await self.notify(name, "end", elapsed)
         return value
 
     def _trusted(self, name: str, saved: dict[str, Any]) -> bool:
@@ -213,7 +226,7 @@ class _Run:
             start, width = _WEIGHTS[stage]
             await self.hooks.on_progress(stage, round(start + width * min(max(fraction, 0.0), 1.0), 4))
 
-    async def _notify(self, stage: str, event: str, seconds: float | None) -> None:
+    async def notify(self, stage: str, event: str, seconds: float | None) -> None:
         if self.hooks.on_stage:
             await self.hooks.on_stage(stage, event, seconds)
 

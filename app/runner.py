@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import psutil
 import redis.exceptions
+from redis.asyncio import Redis
 
 from app import metrics
-from app.checkpoint import Checkpoints
+from app.checkpoint import RedisCheckpoints
 from app.config import Settings
-from app.db import CANCEL_CHANNEL, JOBS_CHANNEL, Claim, JobStore, Webhook, WebhookFor
+from app.db import CANCEL_CHANNEL, CONNECTION_LOST, JOBS_CHANNEL, Claim, JobStore, Webhook, WebhookFor
 from app.errors import InputError, TransientError, VerificationError
 from app.jobs import JobRow, JobView
 from app.media.ffmpeg import FFmpegError
@@ -31,14 +33,11 @@ from app.sources import SourceError, resolve_source
 
 log = logging.getLogger(__name__)
 
+_HOST = socket.gethostname()
 _PROGRESS_INTERVAL = 1.0  # seconds between progress writes: enough for a progress bar, light on the DB
-_TRANSIENT = (
+_TRANSIENT: tuple[type[BaseException], ...] = (
     TransientError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    ConnectionError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
+    *CONNECTION_LOST,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     TimeoutError,
@@ -97,17 +96,21 @@ class _Active:
 class Runner:
     """Claims up to WORKER_CONCURRENCY jobs at a time; wakes on NOTIFY, polls as a fallback."""
 
-    def __init__(self, settings: Settings, store: JobStore, editor: SmartVideoEditor, checkpoints: Checkpoints) -> None:
+    def __init__(self, settings: Settings, store: JobStore, editor: SmartVideoEditor, redis: Redis) -> None:
         self.settings = settings
         self.store = store
         self.editor = editor
-        self.checkpoints = checkpoints
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.redis = redis
+        self.owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._active: dict[uuid.UUID, _Active] = {}
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
+
+    def checkpoints(self, token: uuid.UUID) -> RedisCheckpoints:
+        """Checkpoint access fenced by one lease token."""
+        return RedisCheckpoints(self.redis, ttl=self.settings.checkpoint_ttl, token=token.hex)
 
     async def start(self) -> None:
         """Listen for new jobs and cancels, and start the claim loop."""
@@ -150,6 +153,7 @@ class Runner:
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
+            await self._housekeeping()
             claimed = False
             if len(self._active) < self.settings.worker_concurrency:
                 try:
@@ -167,6 +171,20 @@ class Runner:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_interval_seconds)
+
+    async def _housekeeping(self) -> None:
+        try:
+            if self._listener is None or self._listener.is_closed():
+                await self._listen()  # a dropped LISTEN connection (server restart, pg_terminate_backend)
+            # A worker of this host that died (kill -9, OOM) cannot renew its lease: take its jobs back
+            # now instead of waiting for the lease to run out.
+            for owner in await self.store.lease_owners(prefix=f"{_HOST}:"):
+                pid = int(owner.split(":")[1])
+                if owner != self.owner and not _process_alive(pid):
+                    released = await self.store.expire_leases(owner)
+                    log.warning("worker %s is gone; took back %d job(s)", owner, released)
+        except Exception:
+            log.warning("housekeeping failed; will retry", exc_info=True)
 
     def _done(self, job_id: uuid.UUID, _task: asyncio.Task[None]) -> None:
         self._active.pop(job_id, None)
@@ -197,6 +215,13 @@ class Runner:
             metrics.jobs_running.dec()
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 class _Execution:
     """One attempt at one job: runs the pipeline and turns its outcome into store writes."""
 
@@ -205,6 +230,7 @@ class _Execution:
         self.job = job
         self.token = token
         self.stage = job.stage or "validate"
+        self.checkpoints = runner.checkpoints(token)
         self._last_progress = 0.0
 
     async def run(self) -> None:
@@ -217,7 +243,16 @@ class _Execution:
         output = settings.output_root / f"{self.job.id}.mp4"
         hooks = Hooks(on_stage=self._on_stage, on_progress=self._on_progress)
         try:
-            result = await self.runner.editor.process_job(str(self.job.id), source, self.job.spec, output, hooks)
+            await self.checkpoints.take_over(str(self.job.id))
+            result = await self.runner.editor.process_job(
+                str(self.job.id),
+                source,
+                self.job.spec,
+                output,
+                checkpoints=self.checkpoints,
+                attempt=self.token.hex[:12],
+                hooks=hooks,
+            )
         except InputError as exc:
             await self.fail(exc.code, exc.message)
         except VerificationError as exc:
@@ -241,7 +276,7 @@ class _Execution:
         )
         if row is None:
             return
-        await self.runner.checkpoints.clear(str(self.job.id))
+        await self.checkpoints.clear(str(self.job.id))
         metrics.jobs_finished.labels("completed").inc()
         metrics.segments_detected.observe(result.segments_processed)
         for segment in result.segments:
@@ -282,8 +317,14 @@ class _Execution:
         )
         if row is not None:
             metrics.jobs_finished.labels(status).inc()
-            await self.runner.checkpoints.clear(str(self.job.id))
-            shutil.rmtree(self.runner.editor.work_dir(str(self.job.id)), ignore_errors=True)
+            await self.checkpoints.clear(str(self.job.id))
+            self._remove_temp_files()
+
+    def _remove_temp_files(self) -> None:
+        shutil.rmtree(self.runner.editor.work_dir(str(self.job.id)), ignore_errors=True)
+        # A concat killed half-way leaves its temp name beside the output.
+        for part in self.runner.settings.output_root.glob(f".{self.job.id}.mp4.*.part"):
+            part.unlink(missing_ok=True)
 
     async def stopped(self, reason: str | None) -> None:
         """The job's task was cancelled: record why, without raising."""
@@ -297,9 +338,10 @@ class _Execution:
             log.exception("job %s: could not record the stop (%s)", self.job.id, reason)
 
     async def _on_stage(self, stage: str, event: str, seconds: float | None) -> None:
-        self.stage = stage
-        if event == "end" and seconds is not None:
-            metrics.stage_duration.labels(stage).observe(seconds)
+        if not stage.startswith("segment:"):  # clips are events, not metric labels
+            self.stage = stage
+            if event == "end" and seconds is not None:
+                metrics.stage_duration.labels(stage).observe(seconds)
         if not await self.runner.store.record_event(self.job.id, self.token, stage, event, seconds):
             raise asyncio.CancelledError  # the lease is gone: stop working for nothing
 

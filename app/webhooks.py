@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 RETRY_SCHEDULE: tuple[float, ...] = (5, 30, 120, 600, 1800, *([3600.0] * 23))
 TIMEOUT_SECONDS = 10.0
 _LEASE_SECONDS = 60.0
+_STOP_GRACE_SECONDS = TIMEOUT_SECONDS + 2  # an attempt's own timeout, plus time to record it
 
 
 class UnsafeTarget(Exception):
@@ -33,12 +34,16 @@ class UnsafeTarget(Exception):
 
 def check_url(url: str) -> str | None:
     """A reason the URL cannot be a webhook target (scheme, host), or None if it may be."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # urlsplit parses the port lazily: a bad one would raise only when the sender connects
+    except ValueError as exc:
+        return f"webhook_url is not a valid URL: {exc}"
     if parts.scheme not in ("http", "https"):
         return "webhook_url must be an http or https URL"
     if not parts.hostname:
         return "webhook_url has no host"
-    if parts.username or parts.password:
+    if parts.username is not None or parts.password is not None:
         return "webhook_url must not carry credentials"
     return None
 
@@ -76,6 +81,7 @@ class WebhookSender:
         self._client = httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False)
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
         """Begin sending in the background."""
@@ -86,15 +92,19 @@ class WebhookSender:
         self._wake.set()
 
     async def stop(self) -> None:
-        """Stop sending; pending deliveries stay in the outbox for the next start."""
+        """Stop claiming, let attempts in flight finish and be recorded; pending deliveries wait for the next start."""
+        self._stopping.set()
+        self._wake.set()
         if self._task:
+            # An attempt cut off here would stay leased, unsent by anyone, for _LEASE_SECONDS: let it end first.
+            await asyncio.wait({self._task}, timeout=_STOP_GRACE_SECONDS)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._client.aclose()
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 due = await self.store.claim_deliveries(10, _LEASE_SECONDS)
                 await asyncio.gather(*(self.send(d) for d in due))
@@ -105,6 +115,8 @@ class WebhookSender:
                 due = []
             if not due:
                 self._wake.clear()
+                if self._stopping.is_set():
+                    return
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
 
@@ -122,6 +134,8 @@ class WebhookSender:
                 error = f"HTTP {status_code}"
         except UnsafeTarget as exc:
             error, refused = str(exc), True
+        except (ValueError, httpx.InvalidURL) as exc:  # a URL stored before check_url refused it: no retry mends it
+            error, refused = f"webhook_url is not a valid URL: {exc}", True
         except (httpx.HTTPError, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         elapsed_ms = (time.perf_counter() - started) * 1000
