@@ -160,7 +160,8 @@ async def render_segment(
 async def concat(clips: Sequence[RenderedFile], out: Path, *, binaries: Binaries, work_dir: Path) -> RenderedFile:
     """Join the clips: video copied, audio encoded to AAC once so no joint has an encoder gap."""
     listing = work_dir / "concat.txt"
-    listing.write_text("ffconcat version 1.0\n" + "".join(f"file '{Path(c.path).name}'\n" for c in clips))
+    # Absolute paths: a resumed job joins clips that earlier attempts left in their own directories.
+    listing.write_text("ffconcat version 1.0\n" + "".join(f"file {_quote(c.path)}\n" for c in clips))
     out.parent.mkdir(parents=True, exist_ok=True)
     part = part_name(out)
     await run(
@@ -197,6 +198,11 @@ async def concat(clips: Sequence[RenderedFile], out: Path, *, binaries: Binaries
         ],
     )
     return await _publish(part, out)
+
+
+def _quote(path: str) -> str:
+    # ffconcat quoting: single quotes, with each ' written as '\''
+    return "'" + path.replace("'", "'\\''") + "'"
 
 
 async def _publish(part: Path, out: Path) -> RenderedFile:

@@ -1,0 +1,230 @@
+"""Never lose a job: real worker processes killed, stopped and restarted mid-render."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from app.config import Settings
+from app.db import JobStore, create_pool
+from app.media.ffmpeg import find_binaries
+from tests.conftest import Infra, make_settings, running_service
+from tests.support.cache import SourceCache
+from tests.support.jobs import submit, wait_final
+from tests.support.media import make_source
+from tests.support.processes import Process, env_for, ffmpeg_children_of
+
+pytestmark = pytest.mark.xdist_group("workers")
+
+CLIPS = [{"start_time": 2, "end_time": 17}, {"start_time": 18, "end_time": 33}, {"start_time": 34, "end_time": 49}]
+
+
+@pytest.fixture
+def settings(infra: Infra, tmp_path: Path) -> Settings:
+    return make_settings(infra, tmp_path, lease_seconds=3.0, poll_interval_seconds=0.3, shutdown_grace_seconds=10.0)
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The API alone: jobs are run only by the worker processes a test starts."""
+    async with running_service(settings, run_worker=False) as client:
+        yield client
+
+
+@pytest.fixture
+async def store(settings: Settings, api: httpx.AsyncClient) -> AsyncIterator[JobStore]:
+    pool = await create_pool(settings.postgres_dsn, max_size=2)
+    yield JobStore(pool)
+    await pool.close()
+
+
+@pytest.fixture
+def workers(settings: Settings, tmp_path: Path) -> Iterator[list[Process]]:
+    started: list[Process] = []
+    yield started
+    for w in started:
+        w.kill_group()
+
+
+def worker(settings: Settings, workers: list[Process], name: str, **env: str) -> Process:
+    process = Process("worker", env_for(settings, **env), settings.data_dir / f"{name}.log").start()
+    workers.append(process)
+    return process
+
+
+@pytest.fixture
+def talk(settings: Settings, sources: SourceCache) -> str:
+    return sources.link(
+        "talk_360p.mp4",
+        settings.media_root,
+        lambda p: make_source(p, seconds=50, size="640x360", rate="30", levels_lufs=(-30, -18, -24)),
+    )
+
+
+async def wait_for_event(store: JobStore, job_id: str, stage: str, event: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(e["stage"] == stage and e["event"] == event for e in await store.events(uuid.UUID(job_id))):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no {stage} {event} for {job_id}")
+
+
+def starts(events: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(e["stage"] for e in events if e["event"] == "start")
+
+
+def framemd5(path: Path) -> list[str]:
+    out = subprocess.run(
+        [find_binaries().ffmpeg, "-v", "error", "-i", str(path), "-map", "0:v", "-f", "framemd5", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line for line in out.splitlines() if not line.startswith("#")]
+
+
+async def test_kill_9_mid_render_resumes_from_the_last_clip_with_identical_frames(
+    settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], talk: str
+) -> None:
+    job = await submit(api, talk, highlights=CLIPS, webhook_url="http://127.0.0.1:9/hook")
+    first = worker(settings, workers, "first")
+    await wait_for_event(store, job["id"], "segment:1", "start")
+    first.kill_group()
+
+    # The encoders die with their worker (parent-death signal), not minutes later.
+    deadline = time.monotonic() + 5
+    while ffmpeg_children_of(settings.temp_dir) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert ffmpeg_children_of(settings.temp_dir) == []
+
+    resumed_at = time.monotonic()
+    worker(settings, workers, "second")
+    done = await wait_final(api, job["id"], timeout=120)
+    resume_seconds = time.monotonic() - resumed_at
+    assert done["status"] == "completed", done["error"]
+    assert done["attempts"] == 2
+    counted = starts(await store.events(uuid.UUID(job["id"])))
+    assert counted["validate"] == counted["analyze"] == counted["segment:0"] == 1, counted
+    assert counted["segment:1"] == 2 and counted["segment:2"] == 1, counted
+
+    clean = await submit(api, talk, highlights=CLIPS)
+    started = time.monotonic()
+    clean_done = await wait_final(api, clean["id"], timeout=120)
+    clean_seconds = time.monotonic() - started
+    assert framemd5(Path(done["result"]["output_path"])) == framemd5(Path(clean_done["result"]["output_path"]))
+    deliveries = await store.deliveries(uuid.UUID(job["id"]))
+    assert [d["event_type"] for d in deliveries] == ["job.completed"]
+    print(f"\nresumed after kill -9 in {resume_seconds:.1f} s; a clean run took {clean_seconds:.1f} s")
+
+
+async def test_two_workers_run_fifty_jobs_each_exactly_once(
+    settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], sources: SourceCache
+) -> None:
+    tiny = sources.link("tiny.mp4", settings.media_root, lambda p: make_source(p, seconds=15, size="128x72", rate="10"))
+    ids = [(await submit(api, tiny))["id"] for _ in range(50)]
+    worker(settings, workers, "a")
+    worker(settings, workers, "b")
+    jobs = [await wait_final(api, job_id, timeout=300) for job_id in ids]
+    assert all(j["status"] == "completed" for j in jobs), [j["error"] for j in jobs if j["error"]]
+    assert all(j["attempts"] == 1 for j in jobs)
+    for job_id in ids:
+        counted = starts(await store.events(uuid.UUID(job_id)))
+        assert set(counted.values()) == {1}, (job_id, counted)
+        assert {"validate", "analyze", "render", "verify", "segment:0"} == set(counted)
+    async with store.pool.acquire() as conn:
+        owners = await conn.fetchval(
+            "SELECT count(DISTINCT worker) FROM (SELECT split_part(lease_owner, ':', 2) AS worker FROM jobs "
+            "WHERE id = ANY($1::uuid[])) w",
+            ids,
+        )
+    assert owners == 2  # both workers took part
+
+
+async def test_a_stopped_worker_past_its_lease_cannot_write_after_another_finished(
+    settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], talk: str
+) -> None:
+    job = await submit(api, talk, highlights=CLIPS, webhook_url="http://127.0.0.1:9/hook")
+    a = worker(settings, workers, "a")
+    await wait_for_event(store, job["id"], "segment:0", "start")
+    a.signal(signal.SIGSTOP)
+    await asyncio.sleep(settings.lease_seconds + 1)
+    worker(settings, workers, "b")
+    done = await wait_final(api, job["id"], timeout=120)
+    assert done["status"] == "completed" and done["attempts"] == 2
+    events_before = await store.events(uuid.UUID(job["id"]))
+
+    a.signal(signal.SIGCONT)
+    await asyncio.sleep(6)  # A's encoder finished long ago; A wakes, tries to write, and is refused
+    assert a.alive()
+    after = await api.get(f"/jobs/{job['id']}")
+    assert after.json() == done
+    assert await store.events(uuid.UUID(job["id"])) == events_before
+    assert [d["event_type"] for d in await store.deliveries(uuid.UUID(job["id"]))] == ["job.completed"]
+
+
+async def test_redis_flushed_mid_job_still_gives_a_correct_reel(
+    settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], talk: str, redis: Redis
+) -> None:
+    job = await submit(api, talk, highlights=CLIPS)
+    worker(settings, workers, "w")
+    await wait_for_event(store, job["id"], "segment:1", "start")
+    await redis.flushdb()
+    done = await wait_final(api, job["id"], timeout=120)
+    assert done["status"] == "completed", done["error"]
+    checks = done["result"]["verification"]["checks"]
+    assert all(checks.values()), checks
+    assert abs(done["result"]["duration"] - 45.0) < 0.04
+
+
+async def test_postgres_connections_killed_mid_job_the_job_completes_once(
+    settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], talk: str
+) -> None:
+    job = await submit(api, talk, highlights=CLIPS, webhook_url="http://127.0.0.1:9/hook")
+    worker(settings, workers, "w")
+    await wait_for_event(store, job["id"], "segment:1", "start")
+    admin = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        killed = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
+    assert killed >= 2  # the worker's pool and its LISTEN connection at least
+    done = await wait_final(api, job["id"], timeout=120)
+    assert done["status"] == "completed", done["error"]
+    assert [d["event_type"] for d in await store.deliveries(uuid.UUID(job["id"]))] == ["job.completed"]
+    assert starts(await store.events(uuid.UUID(job["id"])))["verify"] == 1
+
+
+async def test_sigterm_mid_job_exits_within_the_grace_period_and_the_job_resumes(
+    settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], talk: str
+) -> None:
+    job = await submit(api, talk, highlights=CLIPS)
+    first = worker(settings, workers, "first")
+    await wait_for_event(store, job["id"], "segment:1", "start")
+    stopped_at = time.monotonic()
+    first.signal(signal.SIGTERM)
+    assert first.wait(settings.shutdown_grace_seconds + 5) == 0
+    assert time.monotonic() - stopped_at < settings.shutdown_grace_seconds
+    released = (await api.get(f"/jobs/{job['id']}")).json()
+    assert released["status"] == "queued"
+
+    worker(settings, workers, "second")
+    done = await wait_final(api, job["id"], timeout=120)
+    assert done["status"] == "completed" and done["attempts"] == 2
+    counted = starts(await store.events(uuid.UUID(job["id"])))
+    assert counted["validate"] == counted["segment:0"] == 1

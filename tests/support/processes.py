@@ -1,0 +1,119 @@
+"""Real service processes for tests that kill, stop and restart them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from app.config import Settings
+from app.embedded import free_port
+
+
+def env_for(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment that makes a child process read exactly these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "REDIS_"))}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        env[name.upper()] = ",".join(value) if isinstance(value, list) else str(value)
+    env.update(extra)
+    return env
+
+
+class Process:
+    """`python -m app.cli <command>` in its own session, logging to a file."""
+
+    def __init__(self, command: str, env: dict[str, str], log: Path) -> None:
+        self.command = command
+        self.env = env
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> Process:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", self.command],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def kill_group(self) -> None:
+        """kill -9 the process and everything in its process group."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def wait(self, timeout: float) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def tail(self, chars: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+
+class Server(Process):
+    """`smartedit serve` on a free port, reached over real HTTP."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        super().__init__("serve", {**env, "PORT": str(self.port)}, log)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start_ready(self, timeout: float = 90) -> Server:
+        self.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.alive(), self.tail()
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("serve did not become ready:\n" + self.tail())
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        job: dict[str, Any] = httpx.get(f"{self.url}/jobs/{job_id}", timeout=5).json()
+        return job
+
+    def wait_final(self, job_id: str, timeout: float = 180) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.job(job_id)
+            if job["status"] in ("completed", "failed", "cancelled"):
+                return job
+            time.sleep(0.2)
+        raise AssertionError(f"job {job_id} did not finish:\n" + self.tail())
+
+
+def ffmpeg_children_of(directory: Path) -> list[psutil.Process]:
+    """ffmpeg processes whose command line mentions `directory` (a job's temp or output dir)."""
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if "ffmpeg" in (proc.info["name"] or "") and str(directory) in cmdline:
+            found.append(proc)
+    return found

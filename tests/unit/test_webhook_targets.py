@@ -1,0 +1,65 @@
+"""Which webhook URLs and addresses the sender accepts: the URL check and the SSRF guard on literal IPs."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.webhooks import UnsafeTarget, check_url, resolve_public
+
+PRIVATE_LITERALS = [
+    "127.0.0.1",
+    "::1",
+    "10.0.0.1",
+    "169.254.169.254",
+    "192.168.1.1",
+    "fc00::1",
+    "0.0.0.0",
+    "::ffff:127.0.0.1",
+]
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("ftp://example.com/hook", "http or https"),
+        ("file:///etc/passwd", "http or https"),
+        ("example.com/hook", "http or https"),
+        ("http:///hook", "no host"),
+        ("https://", "no host"),
+        ("https://user:secret@example.com/hook", "credentials"),
+        ("https://token@example.com/hook", "credentials"),
+    ],
+)
+def test_check_url_names_why_a_url_is_refused(url: str, reason: str) -> None:
+    refusal = check_url(url)
+    assert refusal is not None and reason in refusal, refusal
+
+
+@pytest.mark.parametrize("url", ["http://example.com:99999/hook", "http://example.com:port/hook", "http://[::1/hook"])
+def test_check_url_refuses_a_malformed_url_instead_of_raising(url: str) -> None:
+    refusal = check_url(url)
+    assert refusal is not None and "webhook_url" in refusal
+
+
+@pytest.mark.parametrize(
+    "url", ["https://example.com/hook", "http://example.com:8080/a/b?c=d", "https://[2001:db8::1]:8443/hook"]
+)
+def test_check_url_accepts_http_and_https_urls(url: str) -> None:
+    assert check_url(url) is None
+
+
+@pytest.mark.parametrize("address", PRIVATE_LITERALS)
+async def test_private_loopback_and_link_local_literals_are_refused(address: str) -> None:
+    with pytest.raises(UnsafeTarget, match="refused") as refused:
+        await resolve_public(address, 443, allow_private=False)
+    assert address in str(refused.value)
+
+
+@pytest.mark.parametrize("address", PRIVATE_LITERALS)
+async def test_private_literals_are_accepted_when_allowed(address: str) -> None:
+    assert await resolve_public(address, 443, allow_private=True) == address
+
+
+@pytest.mark.parametrize("address", ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"])
+async def test_public_literals_are_accepted(address: str) -> None:
+    assert await resolve_public(address, 443, allow_private=False) == address
