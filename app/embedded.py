@@ -282,7 +282,7 @@ def _start_redis(data_dir: Path, logfile: Path, state: Path) -> tuple[RedisProce
             "--appendonly",
             "yes",
             "--appendfsync",
-            "everysec",
+            "always",  # checkpoints are a few writes a job: durability costs nothing here
             "--save",
             "",
             "--daemonize",

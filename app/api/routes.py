@@ -89,6 +89,24 @@ async def get_job(job_id: uuid.UUID, services: ServicesDep, client: ClientDep) -
     return JobView.of(row)
 
 
+class JobEvent(BaseModel):
+    """A stage (or clip, `segment:N`) starting, ending or being skipped thanks to a checkpoint."""
+
+    attempt: int
+    stage: str
+    event: str
+    seconds: float | None
+    created_at: datetime
+
+
+@router.get("/jobs/{job_id}/events", response_model=list[JobEvent], tags=["jobs"], responses={404: PROBLEM})
+async def job_events(job_id: uuid.UUID, services: ServicesDep, client: ClientDep) -> list[JobEvent]:
+    """The job's timeline: every stage and clip of every attempt, oldest first."""
+    if await services.store.get(job_id) is None:
+        raise Problem(404, "job_not_found", f"No job {job_id}.")
+    return [JobEvent(**e) for e in await services.store.events(job_id)]
+
+
 @router.get("/jobs", response_model=JobPage, tags=["jobs"], responses={422: PROBLEM})
 async def list_jobs(
     services: ServicesDep,

@@ -122,3 +122,14 @@ async def test_metrics_expose_the_contract_names(client: httpx.AsyncClient) -> N
 async def test_openapi_documents_the_job_routes(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     assert {"/jobs", "/jobs/{job_id}", "/healthz", "/readyz"} <= set(spec["paths"])
+
+
+async def test_events_show_the_timeline_of_a_job(client: httpx.AsyncClient, small_source: str) -> None:
+    job = await submit(client, small_source)
+    await wait_final(client, job["id"])
+    events = (await client.get(f"/jobs/{job['id']}/events")).json()
+    stages = [(e["stage"], e["event"]) for e in events]
+    assert stages[0] == ("validate", "start") and stages[-1] == ("verify", "end")
+    assert ("segment:0", "end") in stages
+    assert all(e["seconds"] > 0 for e in events if e["event"] == "end")
+    assert (await client.get("/jobs/00000000-0000-0000-0000-000000000000/events")).status_code == 404

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,3 +59,41 @@ def test_restarting_serve_keeps_every_job_and_its_result(server: Server, tmp_pat
     assert {job_id, queued["id"]} <= listed
     server.signal(signal.SIGTERM)
     assert server.wait(45) == 0
+
+
+def _kill_embedded_servers(data: Path) -> None:
+    # The embedded servers run in sessions of their own; a crash of the machine takes them too.
+    postmaster = data / "postgres" / "postmaster.pid"
+    redis_state = data / "redis.pid"
+    pids = [int(postmaster.read_text().split()[0]), int(redis_state.read_text().split()[0])]
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_kill_9_of_everything_mid_render_resumes_from_the_checkpoint(server: Server, tmp_path: Path) -> None:
+    make_source(tmp_path / "media" / "talk.mp4", seconds=50, size="640x360", rate="30")
+    clips = [{"start_time": 2, "end_time": 17}, {"start_time": 18, "end_time": 33}, {"start_time": 34, "end_time": 49}]
+    server.start_ready()
+    clean = httpx.post(f"{server.url}/jobs", json={"input_path": "talk.mp4", "highlights": clips}, timeout=10).json()
+    started = time.monotonic()
+    server.wait_final(clean["id"])
+    clean_seconds = time.monotonic() - started
+
+    job = httpx.post(f"{server.url}/jobs", json={"input_path": "talk.mp4", "highlights": clips}, timeout=10).json()
+    while not any(e["stage"] == "segment:1" and e["event"] == "end" for e in server.events(job["id"])):
+        time.sleep(0.05)  # two of three clips rendered and checkpointed
+    server.kill_group()
+    _kill_embedded_servers(tmp_path / "data")
+
+    restarted = time.monotonic()
+    server.start_ready()
+    done = server.wait_final(job["id"])
+    resume_seconds = time.monotonic() - restarted
+    assert done["status"] == "completed", done["error"]
+    assert done["attempts"] == 2
+    resumed = [(e["stage"], e["event"]) for e in server.events(job["id"]) if e["attempt"] == 2]
+    assert resumed[:3] == [("validate", "skip"), ("analyze", "skip"), ("render", "start")], resumed
+    assert {("segment:0", "skip"), ("segment:1", "skip"), ("segment:2", "start")} <= set(resumed), resumed
+    assert done["result"]["output_sha256"] == server.job(clean["id"])["result"]["output_sha256"]
+    assert resume_seconds < 0.75 * clean_seconds, (resume_seconds, clean_seconds)
+    print(f"\nembedded: resumed in {resume_seconds:.1f} s (restart included), clean run {clean_seconds:.1f} s")

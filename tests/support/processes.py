@@ -99,6 +99,10 @@ class Server(Process):
         job: dict[str, Any] = httpx.get(f"{self.url}/jobs/{job_id}", timeout=5).json()
         return job
 
+    def events(self, job_id: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = httpx.get(f"{self.url}/jobs/{job_id}/events", timeout=5).json()
+        return events
+
     def wait_final(self, job_id: str, timeout: float = 180) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
