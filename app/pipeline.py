@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -246,8 +246,12 @@ def _still_there(f: RenderedFile) -> bool:
     return matches(Path(f.path), f.size, f.sha256)
 
 
-async def _gather_or_cancel(tasks: list[Awaitable[None]]) -> None:
-    # If one clip fails, stop the others at once instead of letting them finish for nothing.
-    async with asyncio.TaskGroup() as group:
-        for t in tasks:
-            group.create_task(t)  # type: ignore[arg-type]
+async def _gather_or_cancel(tasks: list[Coroutine[Any, Any, None]]) -> None:
+    # If one clip fails, stop the others at once instead of letting them finish for nothing, and
+    # raise that clip's own error (not a group) so the runner can tell bad input from a crash.
+    try:
+        async with asyncio.TaskGroup() as group:
+            for t in tasks:
+                group.create_task(t)
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None

@@ -266,6 +266,9 @@ class _Execution:
             await (self.retry(exc) if exc.errno in (errno.ENOSPC, errno.EIO) else self.fail("io_error", str(exc)))
         except _TRANSIENT as exc:
             await self.retry(exc)
+        except Exception as exc:  # a bug of ours: retried, and the job fails with a reason once attempts run out
+            log.exception("job %s: unexpected error", self.job.id)
+            await self.retry(exc)
         else:
             await self.complete(result)
 

@@ -228,3 +228,86 @@ async def test_sigterm_mid_job_exits_within_the_grace_period_and_the_job_resumes
     assert done["status"] == "completed" and done["attempts"] == 2
     counted = starts(await store.events(uuid.UUID(job["id"])))
     assert counted["validate"] == counted["segment:0"] == 1
+
+
+async def test_delete_stops_a_running_job_within_two_seconds_and_cleans_up(
+    settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], talk: str
+) -> None:
+    job = await submit(api, talk, highlights=CLIPS, webhook_url="http://127.0.0.1:9/hook")
+    worker(settings, workers, "w")
+    await wait_for_event(store, job["id"], "segment:0", "start")
+    asked = time.monotonic()
+    response = await api.delete(f"/jobs/{job['id']}")
+    assert response.status_code == 202 and response.json()["cancel_requested"] is True
+    final = await wait_final(api, job["id"], timeout=5)
+    assert final["status"] == "cancelled"
+    while ffmpeg_children_of(settings.temp_dir) and time.monotonic() - asked < 2:
+        await asyncio.sleep(0.05)
+    assert ffmpeg_children_of(settings.temp_dir) == []
+    assert time.monotonic() - asked < 2.5
+    assert not (settings.temp_dir / "jobs" / job["id"]).exists()
+    assert [d["event_type"] for d in await store.deliveries(uuid.UUID(job["id"]))] == ["job.cancelled"]
+    again = await api.delete(f"/jobs/{job['id']}")
+    assert again.status_code == 202 and again.json()["status"] == "cancelled"
+
+
+async def test_cancel_of_a_queued_job_is_immediate_and_a_finished_job_cannot_be_cancelled(
+    api: httpx.AsyncClient, talk: str
+) -> None:
+    job = await submit(api, talk)
+    assert (await api.delete(f"/jobs/{job['id']}")).json()["status"] == "cancelled"
+    async with api.stream("GET", f"/jobs/{job['id']}") as response:
+        assert (await response.aread()) and response.status_code == 200
+
+
+async def test_an_encoder_killed_by_a_signal_is_retried_and_the_job_completes(
+    settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], talk: str
+) -> None:
+    job = await submit(api, talk, highlights=CLIPS[:1])
+    worker(settings, workers, "w")
+    await wait_for_event(store, job["id"], "segment:0", "start")
+    await kill_encoder(settings.temp_dir)
+    retrying = await wait_until(api, job["id"], lambda j: j["status"] == "queued")
+    assert retrying["error"]["code"] == "retrying"
+    done = await wait_final(api, job["id"], timeout=60)
+    assert done["status"] == "completed" and done["attempts"] == 2 and done["error"] is None
+
+
+async def test_transient_failures_stop_after_max_attempts_with_the_reason(
+    infra: Infra, tmp_path: Path, workers: list[Process], sources: SourceCache
+) -> None:
+    settings = make_settings(infra, tmp_path, max_attempts=1, lease_seconds=3.0, poll_interval_seconds=0.3)
+    talk = sources.link("talk_360p.mp4", settings.media_root, lambda p: None)
+    async with running_service(settings, run_worker=False) as api:
+        pool = await create_pool(settings.postgres_dsn, max_size=2)
+        try:
+            job = await submit(api, talk, highlights=CLIPS[:1])
+            worker(settings, workers, "w")
+            await wait_for_event(JobStore(pool), job["id"], "segment:0", "start")
+            await kill_encoder(settings.temp_dir)
+            done = await wait_final(api, job["id"], timeout=30)
+        finally:
+            await pool.close()
+    assert done["status"] == "failed" and done["attempts"] == 1
+    assert done["error"]["code"] == "retries_exhausted"
+    assert "Gave up after 1 attempts" in done["error"]["message"] and "signal" not in done["error"]["message"].lower()
+
+
+async def wait_until(client: httpx.AsyncClient, job_id: str, condition: Any, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job: dict[str, Any] = (await client.get(f"/jobs/{job_id}")).json()
+        if condition(job):
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job_id} never reached the condition")
+
+
+async def kill_encoder(directory: Path, timeout: float = 30) -> None:
+    """kill -9 the ffmpeg writing under `directory`, as the OOM killer would."""
+    deadline = time.monotonic() + timeout
+    while not (encoders := ffmpeg_children_of(directory)):
+        assert time.monotonic() < deadline, "no encoder ever ran"
+        await asyncio.sleep(0.02)
+    for encoder in encoders:
+        encoder.kill()
