@@ -47,8 +47,7 @@ RUN groupadd --gid "${APP_GID}" app \
  && chown app:app /output /tmp/smartedit /srv/smartedit /srv/smartedit/data
 
 COPY --from=build /opt/venv /opt/venv
-# Also beside the working directory, in case the migration runner looks for them relative to it.
-COPY --chown=app:app migrations /srv/smartedit/migrations
+# The migrations ship inside the venv (pyproject data-files: /opt/venv/share/smartedit/migrations).
 
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
