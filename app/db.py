@@ -50,7 +50,9 @@ T = TypeVar("T")
 
 
 def _once_more_on_lost_connection(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    # For fenced writes only: they are safe to repeat, and the pool hands the retry a fresh connection.
+    # For reads and fenced writes, which are safe to repeat: the pool does not check a connection
+    # before lending it, so after a server restart each pooled connection fails once; the retry
+    # gets a fresh one.
     @functools.wraps(method)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
@@ -174,7 +176,7 @@ class JobStore:
             if idempotency_key is not None:
                 # Serialise requests with the same key so concurrent retries make one job.
                 await conn.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{client_id}\x00{idempotency_key}"
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{client_id}:{idempotency_key}"
                 )
                 old = await conn.fetchrow(
                     "SELECT * FROM jobs WHERE client_id = $1 AND idempotency_key = $2", client_id, idempotency_key
@@ -201,11 +203,13 @@ class JobStore:
             await conn.execute("SELECT pg_notify($1, $2)", JOBS_CHANNEL, str(job.id))
             return job, True
 
+    @_once_more_on_lost_connection
     async def get(self, job_id: uuid.UUID) -> JobRow | None:
         """One job, or None."""
         row = await self.pool.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
         return _row(row) if row else None
 
+    @_once_more_on_lost_connection
     async def page(
         self, *, status: str | None, limit: int, before: tuple[datetime, uuid.UUID] | None = None
     ) -> list[JobRow]:
@@ -221,6 +225,7 @@ class JobStore:
         )
         return [_row(r) for r in rows]
 
+    @_once_more_on_lost_connection
     async def claim(self, owner: str, lease_seconds: float) -> Claim | None:
         """Take the oldest due job (queued, or running with an expired lease) and lease it."""
         token = uuid.uuid4()
@@ -244,6 +249,7 @@ class JobStore:
         )
         return Claim(_row(row), token) if row else None
 
+    @_once_more_on_lost_connection
     async def lease_owners(self, *, prefix: str) -> list[str]:
         """Owners (host:pid:nonce) holding leases on running jobs, of one host."""
         rows = await self.pool.fetch(
@@ -251,6 +257,7 @@ class JobStore:
         )
         return [r["lease_owner"] for r in rows]
 
+    @_once_more_on_lost_connection
     async def expire_leases(self, owner: str) -> int:
         """End the leases of a worker known to be dead, so its jobs can be claimed at once."""
         status = await self.pool.execute(
@@ -300,6 +307,7 @@ class JobStore:
         )
         return status.endswith(" 1")
 
+    @_once_more_on_lost_connection
     async def events(self, job_id: uuid.UUID) -> list[dict[str, Any]]:
         """The job's stage events, oldest first."""
         rows = await self.pool.fetch(
@@ -381,11 +389,13 @@ class JobStore:
                 await conn.execute("SELECT pg_notify($1, $2)", CANCEL_CHANNEL, str(job_id))
             return _row(row)
 
+    @_once_more_on_lost_connection
     async def status_counts(self) -> dict[str, int]:
         """How many jobs are in each status (queue depth for the metrics)."""
         rows = await self.pool.fetch("SELECT status, count(*) AS n FROM jobs GROUP BY status")
         return {r["status"]: r["n"] for r in rows}
 
+    @_once_more_on_lost_connection
     async def claim_deliveries(self, limit: int, lease_seconds: float) -> Sequence[Delivery]:
         """Due pending webhook deliveries, leased so that no other process sends them meanwhile."""
         rows = await self.pool.fetch(
@@ -429,7 +439,7 @@ class JobStore:
             )
             await conn.execute(
                 "UPDATE webhook_deliveries SET attempts = $2, status = $3, lease_expires_at = NULL, "
-                "next_attempt_at = now() + make_interval(secs => coalesce($4, 0)), "
+                "next_attempt_at = now() + make_interval(secs => coalesce($4::float8, 0)), "
                 "delivered_at = CASE WHEN $3 = 'delivered' THEN now() END WHERE id = $1",
                 delivery_id,
                 attempt,
@@ -437,6 +447,7 @@ class JobStore:
                 retry_in,
             )
 
+    @_once_more_on_lost_connection
     async def deliveries(self, job_id: uuid.UUID) -> list[dict[str, Any]]:
         """The job's webhook deliveries with their attempts, for inspection."""
         rows = await self.pool.fetch(

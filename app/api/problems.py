@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.db import CONNECTION_LOST
+
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
 
@@ -63,6 +65,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, CONNECTION_LOST):  # a database restart or failover: the client should retry
+            response = problem_response(
+                request,
+                503,
+                "database_unavailable",
+                "Service Unavailable",
+                "The job database did not answer; retry in a few seconds.",
+            )
+            response.headers["Retry-After"] = "2"
+            return response
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(
             request, 500, "internal_error", "Internal error", "Something went wrong on our side; the error was logged."

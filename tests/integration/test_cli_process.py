@@ -11,15 +11,22 @@ from tests.support.media import make_source
 
 
 def smartedit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, cwd=cwd,
-                          env={"PATH": "/usr/bin:/bin", "TEMP_DIR": str(cwd / "tmp")}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={"PATH": "/usr/bin:/bin", "TEMP_DIR": str(cwd / "tmp")},
+        timeout=120,
+    )
 
 
 def test_process_renders_a_reel_and_prints_the_result(tmp_path: Path) -> None:
     source = make_source(tmp_path / "in.mp4", seconds=30)
     (tmp_path / "h.json").write_text(json.dumps([{"start_time": 5, "end_time": 21, "score": 0.7}]))
-    done = smartedit("process", str(source), "--highlights", "h.json", "-o", "reel.mp4", "--aspect-ratio", "1:1",
-                     cwd=tmp_path)
+    done = smartedit(
+        "process", str(source), "--highlights", "h.json", "-o", "reel.mp4", "--aspect-ratio", "1:1", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["segments_processed"] == 1 and abs(result["duration"] - 16) < 0.05

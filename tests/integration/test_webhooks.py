@@ -195,11 +195,6 @@ async def test_receiver_failing_three_times_gets_four_signed_attempts_with_one_i
     assert waited[0] < waited[1] < waited[2], waited
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="JobStore.record_delivery_attempt writes coalesce($4, 0): PostgreSQL types $4 as integer, "
-    "so asyncpg truncates retry_in (0.5 s -> 0 s). Fix in app/db.py: coalesce($4::float8, 0).",
-)
 async def test_sub_second_retry_delays_are_honoured(store: JobStore) -> None:
     async with Receiver([500], otherwise=200) as receiver:
         job_id = await finished_job(store, receiver.url())
