@@ -17,7 +17,7 @@ from app.api import problems
 from app.api.deps import Services
 from app.api.routes import router
 from app.config import Settings
-from app.db import JobStore, create_pool, migrate
+from app.db import JobStore, WebhookOutbox, create_pool, migrate
 from app.media.ffmpeg import find_binaries
 from app.pipeline import SmartVideoEditor
 from app.runner import Runner
@@ -53,7 +53,7 @@ async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterato
             await runner.start()
             if settings.webhook_secret:
                 sender = WebhookSender(
-                    store, secret=settings.webhook_secret, allow_private=settings.webhook_allow_private
+                    WebhookOutbox(pool), secret=settings.webhook_secret, allow_private=settings.webhook_allow_private
                 )
                 sender.start()
         yield Services(settings=settings, store=store, redis=redis, runner=runner)

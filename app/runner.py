@@ -1,85 +1,30 @@
-"""The background runner: claims jobs, holds their leases, runs the pipeline, records what happens."""
+"""The background runner: claims jobs up to WORKER_CONCURRENCY, wakes on NOTIFY, stops them on cancel or shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import functools
 import logging
 import os
-import random
-import shutil
 import socket
-import time
 import uuid
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import asyncpg
 import psutil
-import redis.exceptions
 from redis.asyncio import Redis
 
 from app import metrics
+from app.attempt import Attempt, Heartbeat
 from app.checkpoint import RedisCheckpoints
 from app.config import Settings
-from app.db import CANCEL_CHANNEL, CONNECTION_LOST, JOBS_CHANNEL, Claim, JobStore, Webhook, WebhookFor
-from app.errors import InputError, TransientError, VerificationError
-from app.jobs import JobRow, JobView
-from app.media.ffmpeg import FFmpegError
-from app.pipeline import Hooks, JobResult, SmartVideoEditor
-from app.sources import SourceError, resolve_source
+from app.db import CANCEL_CHANNEL, JOBS_CHANNEL, Claim, JobStore
+from app.pipeline import SmartVideoEditor
 
 log = logging.getLogger(__name__)
 
 _HOST = socket.gethostname()
-_PROGRESS_INTERVAL = 1.0  # seconds between progress writes: enough for a progress bar, light on the DB
-_TRANSIENT: tuple[type[BaseException], ...] = (
-    TransientError,
-    *CONNECTION_LOST,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    TimeoutError,
-)
-
-
-@dataclass
-class Heartbeat:
-    """Renews a job's lease every third of its length; calls `on_lost` when it is gone or cancelled."""
-
-    store: JobStore
-    job_id: uuid.UUID
-    token: uuid.UUID
-    lease_seconds: float
-    on_lost: Any  # Callable[[str], None]: "lease" or "cancel"
-    _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Heartbeat:
-        self._task = asyncio.create_task(self._beat(), name=f"heartbeat-{self.job_id}")
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._task:
-            await self._task
-
-    async def _beat(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self.lease_seconds / 3)
-                return
-            try:
-                held, cancel = await self.store.renew(self.job_id, self.token, self.lease_seconds)
-            except Exception:  # a blip in the database: keep beating, the lease has slack
-                log.warning("lease renewal of %s failed; retrying", self.job_id, exc_info=True)
-                continue
-            if not held:
-                self.on_lost("lease")
-                return
-            if cancel:
-                self.on_lost("cancel")
 
 
 @dataclass
@@ -193,7 +138,14 @@ class Runner:
     async def _execute(self, claim: Claim) -> None:
         job, token = claim.job, claim.token
         active = self._active.get(job.id) or _Active(asyncio.current_task())  # type: ignore[arg-type]
-        execution = _Execution(self, job, token)
+        execution = Attempt(
+            settings=self.settings,
+            store=self.store,
+            editor=self.editor,
+            checkpoints=self.checkpoints(token),
+            job=job,
+            token=token,
+        )
         metrics.jobs_running.inc()
         try:
             if job.cancel_requested:
@@ -220,158 +172,3 @@ def _process_alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
-
-
-class _Execution:
-    """One attempt at one job: runs the pipeline and turns its outcome into store writes."""
-
-    def __init__(self, runner: Runner, job: JobRow, token: uuid.UUID) -> None:
-        self.runner = runner
-        self.job = job
-        self.token = token
-        self.stage = job.stage or "validate"
-        self.checkpoints = runner.checkpoints(token)
-        self._last_progress = 0.0
-
-    async def run(self) -> None:
-        settings = self.runner.settings
-        try:
-            source = resolve_source(settings.media_root, self.job.spec.input_path)
-        except SourceError as exc:
-            await self.fail(exc.code, exc.message)
-            return
-        output = settings.output_root / f"{self.job.id}.mp4"
-        hooks = Hooks(on_stage=self._on_stage, on_progress=self._on_progress)
-        try:
-            await self.checkpoints.take_over(str(self.job.id))
-            result = await self.runner.editor.process_job(
-                str(self.job.id),
-                source,
-                self.job.spec,
-                output,
-                checkpoints=self.checkpoints,
-                attempt=self.token.hex[:12],
-                hooks=hooks,
-            )
-        except InputError as exc:
-            await self.fail(exc.code, exc.message)
-        except VerificationError as exc:
-            await self.fail("verification_failed", f"The reel did not pass verification: {exc}")
-        except FFmpegError as exc:
-            if exc.killed_by_signal:
-                await self.retry(exc)
-            else:
-                await self.fail("processing_failed", f"ffmpeg could not process the source: {exc}")
-        except OSError as exc:
-            await (self.retry(exc) if exc.errno in (errno.ENOSPC, errno.EIO) else self.fail("io_error", str(exc)))
-        except _TRANSIENT as exc:
-            await self.retry(exc)
-        except Exception as exc:  # a bug of ours: retried, and the job fails with a reason once attempts run out
-            log.exception("job %s: unexpected error", self.job.id)
-            await self.retry(exc)
-        else:
-            await self.complete(result)
-
-    async def complete(self, result: JobResult) -> None:
-        data = result.model_dump(mode="json")
-        row = await self.runner.store.finish(
-            self.job.id, self.token, "completed", result=data, webhook_for=_webhook("job.completed")
-        )
-        if row is None:
-            return
-        await self.checkpoints.clear(str(self.job.id))
-        metrics.jobs_finished.labels("completed").inc()
-        metrics.segments_detected.observe(result.segments_processed)
-        for segment in result.segments:
-            metrics.highlight_score.observe(segment.score)
-        for stage, seconds in result.stage_seconds.items():
-            metrics.processing_ratio.labels(stage).set(seconds / max(result.source_duration, 1e-9))
-        metrics.processing_ratio.labels("total").set(result.processing_ratio)
-        if result.loudness_spread_lu is not None:
-            metrics.loudness_spread.set(result.loudness_spread_lu)
-        if result.audio_loudness is not None:
-            metrics.output_loudness.set(result.audio_loudness)
-
-    async def fail(self, code: str, message: str) -> None:
-        metrics.errors.labels(self.stage, code).inc()
-        await self.finish("failed", error={"code": code, "message": message})
-
-    async def retry(self, exc: BaseException) -> None:
-        settings = self.runner.settings
-        metrics.errors.labels(self.stage, type(exc).__name__).inc()
-        if self.job.attempts >= settings.max_attempts:
-            await self.finish(
-                "failed",
-                error={
-                    "code": "retries_exhausted",
-                    "message": (f"Gave up after {self.job.attempts} attempts; the last failure was: {exc}"),
-                },
-            )
-            return
-        delay = min(300.0, 5.0 * 2 ** (self.job.attempts - 1)) * random.uniform(0.5, 1.5)
-        log.warning("job %s: transient failure (%s); retrying in %.0f s", self.job.id, exc, delay)
-        await self.runner.store.retry_later(
-            self.job.id, self.token, delay, {"code": "retrying", "message": f"Retrying after: {exc}"}
-        )
-
-    async def finish(self, status: str, *, error: dict[str, str] | None = None) -> None:
-        row = await self.runner.store.finish(
-            self.job.id, self.token, status, error=error, webhook_for=_webhook(f"job.{status}")
-        )
-        if row is not None:
-            metrics.jobs_finished.labels(status).inc()
-            await self.checkpoints.clear(str(self.job.id))
-            self._remove_temp_files()
-
-    def _remove_temp_files(self) -> None:
-        shutil.rmtree(self.runner.editor.work_dir(str(self.job.id)), ignore_errors=True)
-        # A concat killed half-way leaves its temp name beside the output.
-        for part in self.runner.settings.output_root.glob(f".{self.job.id}.mp4.*.part"):
-            part.unlink(missing_ok=True)
-
-    async def stopped(self, reason: str | None) -> None:
-        """The job's task was cancelled: record why, without raising."""
-        try:
-            if reason == "cancel":
-                await self.finish("cancelled")
-            elif reason == "shutdown":
-                await self.runner.store.release(self.job.id, self.token)
-            # "lease": another worker owns the job now; anything we wrote would be refused anyway.
-        except Exception:
-            log.exception("job %s: could not record the stop (%s)", self.job.id, reason)
-
-    async def _on_stage(self, stage: str, event: str, seconds: float | None) -> None:
-        if not stage.startswith("segment:"):  # clips are events, not metric labels
-            self.stage = stage
-            if event == "end" and seconds is not None:
-                metrics.stage_duration.labels(stage).observe(seconds)
-        if not await self.runner.store.record_event(self.job.id, self.token, stage, event, seconds):
-            raise asyncio.CancelledError  # the lease is gone: stop working for nothing
-
-    async def _on_progress(self, stage: str, progress: float) -> None:
-        now = time.monotonic()
-        if now - self._last_progress < _PROGRESS_INTERVAL and progress < 1.0:
-            return
-        self._last_progress = now
-        await self.runner.store.set_progress(self.job.id, self.token, stage, progress)
-
-
-def _webhook(event_type: str) -> WebhookFor:
-    def build(job: JobRow) -> Webhook | None:
-        url = job.spec.webhook_url
-        if not url:
-            return None
-        return Webhook(
-            event_type,
-            url,
-            {
-                "type": event_type,
-                "timestamp": job.updated_at.isoformat(),
-                "data": JobView.of(job).model_dump(mode="json"),
-            },
-        )
-
-    return build
-
-
-cancelled_webhook = _webhook("job.cancelled")

@@ -17,7 +17,7 @@ import httpx
 from standardwebhooks import Webhook as Signer
 
 from app import metrics
-from app.db import Delivery, JobStore
+from app.db import Delivery, WebhookOutbox
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +66,14 @@ class WebhookSender:
 
     def __init__(
         self,
-        store: JobStore,
+        outbox: WebhookOutbox,
         *,
         secret: str,
         allow_private: bool,
         poll_seconds: float = 1.0,
         schedule: Sequence[float] = RETRY_SCHEDULE,
     ) -> None:
-        self.store = store
+        self.outbox = outbox
         self.signer = Signer(secret)
         self.allow_private = allow_private
         self.poll_seconds = poll_seconds
@@ -106,7 +106,7 @@ class WebhookSender:
     async def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                due = await self.store.claim_deliveries(10, _LEASE_SECONDS)
+                due = await self.outbox.claim(10, _LEASE_SECONDS)
                 await asyncio.gather(*(self.send(d) for d in due))
             except asyncio.CancelledError:
                 raise
@@ -146,7 +146,7 @@ class WebhookSender:
         else:
             outcome, retry_in = "pending", self.schedule[attempt - 1]
         metrics.webhook_deliveries.labels("retry" if outcome == "pending" else outcome).inc()
-        await self.store.record_delivery_attempt(
+        await self.outbox.record_attempt(
             delivery.id,
             attempt=attempt,
             status_code=status_code,

@@ -15,9 +15,9 @@ from pydantic import BaseModel
 from app import metrics
 from app.api.deps import ClientDep, ServicesDep
 from app.api.problems import Problem
+from app.attempt import cancelled_webhook
 from app.db import IdempotencyConflict
 from app.jobs import TERMINAL, JobView, Status
-from app.runner import cancelled_webhook
 from app.sources import SourceError, resolve_source
 from app.spec import JobSpec
 from app.webhooks import check_url

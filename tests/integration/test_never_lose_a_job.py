@@ -19,7 +19,7 @@ import standardwebhooks
 from redis.asyncio import Redis
 
 from app.config import Settings
-from app.db import JobStore, create_pool
+from app.db import JobStore, WebhookOutbox, create_pool
 from app.media.ffmpeg import find_binaries
 from tests.conftest import WEBHOOK_SECRET, Infra, make_settings, running_service
 from tests.support.cache import SourceCache
@@ -223,7 +223,9 @@ async def test_postgres_connections_killed_mid_job_the_job_completes_once(
     assert killed >= 2  # the worker's pool and its LISTEN connection at least
     done = await wait_final(api, job["id"], timeout=120)
     assert done["status"] == "completed", done["error"]
-    assert [d["event_type"] for d in await store.deliveries(uuid.UUID(job["id"]))] == ["job.completed"]
+    assert [d["event_type"] for d in await WebhookOutbox(store.pool).deliveries(uuid.UUID(job["id"]))] == [
+        "job.completed"
+    ]
     assert starts(await store.events(uuid.UUID(job["id"])))["verify"] == 1
 
 
@@ -263,7 +265,9 @@ async def test_delete_stops_a_running_job_within_two_seconds_and_cleans_up(
     assert ffmpeg_children_of(settings.temp_dir) == []
     assert time.monotonic() - asked < 2.5
     assert not (settings.temp_dir / "jobs" / job["id"]).exists()
-    assert [d["event_type"] for d in await store.deliveries(uuid.UUID(job["id"]))] == ["job.cancelled"]
+    assert [d["event_type"] for d in await WebhookOutbox(store.pool).deliveries(uuid.UUID(job["id"]))] == [
+        "job.cancelled"
+    ]
     again = await api.delete(f"/jobs/{job['id']}")
     assert again.status_code == 202 and again.json()["status"] == "cancelled"
 

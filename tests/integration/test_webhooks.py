@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 from standardwebhooks import Webhook as Verifier
 
 from app.config import Settings
-from app.db import JobStore, Webhook, WebhookFor, create_pool, migrate
+from app.db import JobStore, Webhook, WebhookFor, WebhookOutbox, create_pool, migrate
 from app.embedded import ensure_database
 from app.jobs import JobRow, JobView
 from app.spec import JobSpec
@@ -59,7 +59,9 @@ async def store(settings: Settings) -> AsyncIterator[JobStore]:
 @contextlib.asynccontextmanager
 async def sending(store: JobStore, **options: Any) -> AsyncIterator[WebhookSender]:
     """A running sender with a quick poll; `options` override its defaults (allow_private, schedule, ...)."""
-    sender = WebhookSender(store, secret=WEBHOOK_SECRET, **{"allow_private": True, "poll_seconds": 0.05, **options})
+    sender = WebhookSender(
+        WebhookOutbox(store.pool), secret=WEBHOOK_SECRET, **{"allow_private": True, "poll_seconds": 0.05, **options}
+    )
     sender.start()
     try:
         yield sender
@@ -94,7 +96,7 @@ async def wait_delivery(store: JobStore, job_id: uuid.UUID, *, tries: int, timeo
     """The job's only delivery, once it has `tries` recorded attempts."""
     deadline = time.monotonic() + timeout
     while True:
-        deliveries = await store.deliveries(job_id)
+        deliveries = await WebhookOutbox(store.pool).deliveries(job_id)
         assert len(deliveries) <= 1, deliveries
         if deliveries and len(deliveries[0]["tries"]) >= tries:
             return deliveries[0]
@@ -224,7 +226,7 @@ async def test_pending_delivery_is_sent_by_a_new_sender_after_a_restart(store: J
         job_id = await finished_job(store, receiver.url())
         async with sending(store, schedule=(1.0,)):
             await wait_delivery(store, job_id, tries=1)
-        [pending] = await store.deliveries(job_id)
+        [pending] = await WebhookOutbox(store.pool).deliveries(job_id)
         assert pending["status"] == "pending"
         async with sending(store, schedule=(1.0,)):
             delivery = await wait_delivery(store, job_id, tries=2)
@@ -241,7 +243,7 @@ async def test_delivery_in_flight_when_the_sender_stops_is_finished_and_recorded
         async with sending(store):
             await receiver.wait_for(1)
         # The sender stopped mid-request: the attempt must be on record, not hidden behind a lease.
-        [delivery] = await store.deliveries(job_id)
+        [delivery] = await WebhookOutbox(store.pool).deliveries(job_id)
     assert delivery["status"] == "delivered"
     assert [t["status_code"] for t in delivery["tries"]] == [200]
 

@@ -1,67 +1,22 @@
-"""PostgreSQL: the pool, the migration runner, and every query the service makes (JobStore)."""
+"""Every query about jobs: create, read, claim and lease, progress, finish, cancel."""
 
 from __future__ import annotations
 
-import functools
-import json
-import logging
-import sys
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import asyncpg
 
+from app.db.outbox import WebhookFor, enqueue_webhook
+from app.db.pool import once_more_on_lost_connection
 from app.jobs import JobRow
 from app.spec import JobSpec
 
-
-def _migrations_dir() -> Path:
-    # A checkout keeps them beside the package; an installed wheel under <prefix>/share/smartedit.
-    beside = Path(__file__).resolve().parent.parent / "migrations"
-    return beside if beside.is_dir() else Path(sys.prefix) / "share" / "smartedit" / "migrations"
-
-
-MIGRATIONS_DIR = _migrations_dir()
 JOBS_CHANNEL = "smartedit_jobs"
 CANCEL_CHANNEL = "smartedit_cancel"
-log = logging.getLogger(__name__)
-_MIGRATION_LOCK = 0x5E_DB_0001  # pg_advisory_lock key: one migrator at a time across all processes
 IDEMPOTENCY_HOURS = 24
-
-
-Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy  # what pool.acquire() hands out
-
-
-# What a connection killed under us raises (pg_terminate_backend, a server restart, a network cut).
-CONNECTION_LOST: tuple[type[BaseException], ...] = (
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    ConnectionError,
-)
-
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-def _once_more_on_lost_connection(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    # For reads and fenced writes, which are safe to repeat: the pool does not check a connection
-    # before lending it, so after a server restart each pooled connection fails once; the retry
-    # gets a fresh one.
-    @functools.wraps(method)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return await method(*args, **kwargs)
-        except CONNECTION_LOST:
-            log.warning("database connection lost during %s; retrying once", method.__name__)
-            return await method(*args, **kwargs)
-
-    return wrapper
 
 
 class IdempotencyConflict(Exception):
@@ -74,65 +29,6 @@ class Claim:
 
     job: JobRow
     token: uuid.UUID
-
-
-@dataclass(frozen=True)
-class Webhook:
-    """A webhook to enqueue in the same transaction as the job's final status."""
-
-    event_type: str
-    url: str
-    payload: dict[str, Any]
-
-
-WebhookFor = Callable[[JobRow], Webhook | None]  # builds the webhook from the job's final row, if it wants one
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """A pending webhook delivery claimed for sending."""
-
-    id: uuid.UUID
-    job_id: uuid.UUID
-    event_type: str
-    url: str
-    payload: dict[str, Any]
-    attempts: int
-    created_at: datetime
-
-
-async def _init_connection(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-
-
-async def create_pool(dsn: str, *, max_size: int) -> asyncpg.Pool:
-    """A pool whose connections speak jsonb as Python objects."""
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max_size, init=_init_connection)
-    assert pool is not None
-    return pool
-
-
-async def migrate(pool: asyncpg.Pool, directory: Path = MIGRATIONS_DIR) -> list[str]:
-    """Apply NNN_name.sql files not yet applied, in order, under an advisory lock; returns those applied."""
-    applied: list[str] = []
-    async with pool.acquire() as conn:
-        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
-        try:
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, "
-                "applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
-            for path in sorted(directory.glob("[0-9][0-9][0-9]_*.sql")):
-                if path.stem in done:
-                    continue
-                async with conn.transaction():
-                    await conn.execute(path.read_text())
-                    await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", path.stem)
-                applied.append(path.stem)
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
-    return applied
 
 
 def _row(r: asyncpg.Record | None) -> JobRow:
@@ -203,13 +99,13 @@ class JobStore:
             await conn.execute("SELECT pg_notify($1, $2)", JOBS_CHANNEL, str(job.id))
             return job, True
 
-    @_once_more_on_lost_connection
+    @once_more_on_lost_connection
     async def get(self, job_id: uuid.UUID) -> JobRow | None:
         """One job, or None."""
         row = await self.pool.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
         return _row(row) if row else None
 
-    @_once_more_on_lost_connection
+    @once_more_on_lost_connection
     async def page(
         self, *, status: str | None, limit: int, before: tuple[datetime, uuid.UUID] | None = None
     ) -> list[JobRow]:
@@ -225,7 +121,7 @@ class JobStore:
         )
         return [_row(r) for r in rows]
 
-    @_once_more_on_lost_connection
+    @once_more_on_lost_connection
     async def claim(self, owner: str, lease_seconds: float) -> Claim | None:
         """Take the oldest due job (queued, or running with an expired lease) and lease it."""
         token = uuid.uuid4()
@@ -249,7 +145,7 @@ class JobStore:
         )
         return Claim(_row(row), token) if row else None
 
-    @_once_more_on_lost_connection
+    @once_more_on_lost_connection
     async def lease_owners(self, *, prefix: str) -> list[str]:
         """Owners (host:pid:nonce) holding leases on running jobs, of one host."""
         rows = await self.pool.fetch(
@@ -257,7 +153,7 @@ class JobStore:
         )
         return [r["lease_owner"] for r in rows]
 
-    @_once_more_on_lost_connection
+    @once_more_on_lost_connection
     async def expire_leases(self, owner: str) -> int:
         """End the leases of a worker known to be dead, so its jobs can be claimed at once."""
         status = await self.pool.execute(
@@ -267,7 +163,7 @@ class JobStore:
         )
         return int(status.split()[-1])
 
-    @_once_more_on_lost_connection
+    @once_more_on_lost_connection
     async def renew(self, job_id: uuid.UUID, token: uuid.UUID, lease_seconds: float) -> tuple[bool, bool]:
         """Extend the lease; returns (still held, cancel requested)."""
         row = await self.pool.fetchrow(
@@ -279,7 +175,7 @@ class JobStore:
         )
         return (row is not None, bool(row and row["cancel_requested"]))
 
-    @_once_more_on_lost_connection
+    @once_more_on_lost_connection
     async def set_progress(self, job_id: uuid.UUID, token: uuid.UUID, stage: str, progress: float) -> bool:
         """Record the running stage and overall progress; False when the lease is gone."""
         status = await self.pool.execute(
@@ -291,7 +187,7 @@ class JobStore:
         )
         return status.endswith(" 1")
 
-    @_once_more_on_lost_connection
+    @once_more_on_lost_connection
     async def record_event(
         self, job_id: uuid.UUID, token: uuid.UUID, stage: str, event: str, seconds: float | None
     ) -> bool:
@@ -307,7 +203,7 @@ class JobStore:
         )
         return status.endswith(" 1")
 
-    @_once_more_on_lost_connection
+    @once_more_on_lost_connection
     async def events(self, job_id: uuid.UUID) -> list[dict[str, Any]]:
         """The job's stage events, oldest first."""
         rows = await self.pool.fetch(
@@ -315,7 +211,7 @@ class JobStore:
         )
         return [dict(r) for r in rows]
 
-    @_once_more_on_lost_connection
+    @once_more_on_lost_connection
     async def finish(
         self,
         job_id: uuid.UUID,
@@ -336,10 +232,10 @@ class JobStore:
                 await conn.execute("UPDATE jobs SET source_hash = $2 WHERE id = $1", job_id, source_hash)
             job = _row(row)
             if webhook_for is not None and (hook := webhook_for(job)) is not None:
-                await _enqueue_webhook(conn, job_id, hook)
+                await enqueue_webhook(conn, job_id, hook)
             return job
 
-    @_once_more_on_lost_connection
+    @once_more_on_lost_connection
     async def retry_later(self, job_id: uuid.UUID, token: uuid.UUID, delay: float, error: dict[str, Any]) -> bool:
         """Give a held job back to the queue, due after `delay` seconds."""
         status = await self.pool.execute(
@@ -353,7 +249,7 @@ class JobStore:
         )
         return status.endswith(" 1")
 
-    @_once_more_on_lost_connection
+    @once_more_on_lost_connection
     async def release(self, job_id: uuid.UUID, token: uuid.UUID) -> bool:
         """Give a held job back to the queue at once (shutdown); its checkpoints let the next claim resume."""
         status = await self.pool.execute(
@@ -381,7 +277,7 @@ class JobStore:
                     job_id,
                 )
                 if webhook_for is not None and (hook := webhook_for(_row(row))) is not None:
-                    await _enqueue_webhook(conn, job_id, hook)
+                    await enqueue_webhook(conn, job_id, hook)
             else:
                 row = await conn.fetchrow(
                     "UPDATE jobs SET cancel_requested = true, updated_at = now() WHERE id = $1 RETURNING *", job_id
@@ -389,87 +285,8 @@ class JobStore:
                 await conn.execute("SELECT pg_notify($1, $2)", CANCEL_CHANNEL, str(job_id))
             return _row(row)
 
-    @_once_more_on_lost_connection
+    @once_more_on_lost_connection
     async def status_counts(self) -> dict[str, int]:
         """How many jobs are in each status (queue depth for the metrics)."""
         rows = await self.pool.fetch("SELECT status, count(*) AS n FROM jobs GROUP BY status")
         return {r["status"]: r["n"] for r in rows}
-
-    @_once_more_on_lost_connection
-    async def claim_deliveries(self, limit: int, lease_seconds: float) -> Sequence[Delivery]:
-        """Due pending webhook deliveries, leased so that no other process sends them meanwhile."""
-        rows = await self.pool.fetch(
-            """
-            WITH due AS (
-                SELECT id FROM webhook_deliveries
-                WHERE status = 'pending' AND next_attempt_at <= now()
-                  AND (lease_expires_at IS NULL OR lease_expires_at < now())
-                ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
-            )
-            UPDATE webhook_deliveries d SET lease_expires_at = now() + make_interval(secs => $2)
-            FROM due WHERE d.id = due.id
-            RETURNING d.id, d.job_id, d.event_type, d.url, d.payload, d.attempts, d.created_at
-            """,
-            limit,
-            lease_seconds,
-        )
-        return [Delivery(**dict(r)) for r in rows]
-
-    async def record_delivery_attempt(
-        self,
-        delivery_id: uuid.UUID,
-        *,
-        attempt: int,
-        status_code: int | None,
-        error: str | None,
-        duration_ms: float,
-        outcome: str,
-        retry_in: float | None,
-    ) -> None:
-        """Log one attempt and move the delivery on: delivered, failed, or due again after `retry_in` s."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms) "
-                "VALUES ($1, $2, $3, $4, $5)",
-                delivery_id,
-                attempt,
-                status_code,
-                error,
-                duration_ms,
-            )
-            await conn.execute(
-                "UPDATE webhook_deliveries SET attempts = $2, status = $3, lease_expires_at = NULL, "
-                "next_attempt_at = now() + make_interval(secs => coalesce($4::float8, 0)), "
-                "delivered_at = CASE WHEN $3 = 'delivered' THEN now() END WHERE id = $1",
-                delivery_id,
-                attempt,
-                outcome,
-                retry_in,
-            )
-
-    @_once_more_on_lost_connection
-    async def deliveries(self, job_id: uuid.UUID) -> list[dict[str, Any]]:
-        """The job's webhook deliveries with their attempts, for inspection."""
-        rows = await self.pool.fetch(
-            "SELECT d.id, d.event_type, d.status, d.attempts, "
-            "coalesce(json_agg(a.* ORDER BY a.attempt) FILTER (WHERE a.id IS NOT NULL), '[]') AS tries "
-            "FROM webhook_deliveries d LEFT JOIN webhook_attempts a ON a.delivery_id = d.id "
-            "WHERE d.job_id = $1 GROUP BY d.id ORDER BY d.created_at",
-            job_id,
-        )
-        return [
-            {**dict(r), "tries": json.loads(r["tries"]) if isinstance(r["tries"], str) else r["tries"]} for r in rows
-        ]
-
-
-async def _enqueue_webhook(conn: Conn, job_id: uuid.UUID, hook: Webhook) -> None:
-    # UNIQUE (job_id, event_type): a job announces each final event once, however often it is finished.
-    await conn.execute(
-        "INSERT INTO webhook_deliveries (id, job_id, event_type, url, payload) VALUES ($1, $2, $3, $4, $5) "
-        "ON CONFLICT (job_id, event_type) DO NOTHING",
-        uuid.uuid4(),
-        job_id,
-        hook.event_type,
-        hook.url,
-        hook.payload,
-    )

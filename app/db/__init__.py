@@ -1,0 +1,25 @@
+"""PostgreSQL: every SQL statement of the service lives in this package.
+
+`pool` opens connections and applies migrations, `jobs` holds the job queries (JobStore), and
+`outbox` the webhook deliveries (WebhookOutbox).
+"""
+
+from app.db.jobs import CANCEL_CHANNEL, JOBS_CHANNEL, Claim, IdempotencyConflict, JobStore
+from app.db.outbox import Delivery, Webhook, WebhookFor, WebhookOutbox
+from app.db.pool import CONNECTION_LOST, MIGRATIONS_DIR, create_pool, migrate
+
+__all__ = [
+    "CANCEL_CHANNEL",
+    "CONNECTION_LOST",
+    "JOBS_CHANNEL",
+    "MIGRATIONS_DIR",
+    "Claim",
+    "Delivery",
+    "IdempotencyConflict",
+    "JobStore",
+    "Webhook",
+    "WebhookFor",
+    "WebhookOutbox",
+    "create_pool",
+    "migrate",
+]

@@ -1,0 +1,126 @@
+"""The webhook outbox: deliveries written with a job's final status, leased out for sending, and each attempt."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from app.db.pool import Conn, once_more_on_lost_connection
+from app.jobs import JobRow
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A webhook to enqueue in the same transaction as the job's final status."""
+
+    event_type: str
+    url: str
+    payload: dict[str, Any]
+
+
+WebhookFor = Callable[[JobRow], Webhook | None]  # builds the webhook from the job's final row, if it wants one
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A pending webhook delivery claimed for sending."""
+
+    id: uuid.UUID
+    job_id: uuid.UUID
+    event_type: str
+    url: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+
+
+class WebhookOutbox:
+    """Every query of webhook delivery."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @once_more_on_lost_connection
+    async def claim(self, limit: int, lease_seconds: float) -> Sequence[Delivery]:
+        """Due pending webhook deliveries, leased so that no other process sends them meanwhile."""
+        rows = await self.pool.fetch(
+            """
+            WITH due AS (
+                SELECT id FROM webhook_deliveries
+                WHERE status = 'pending' AND next_attempt_at <= now()
+                  AND (lease_expires_at IS NULL OR lease_expires_at < now())
+                ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
+            )
+            UPDATE webhook_deliveries d SET lease_expires_at = now() + make_interval(secs => $2)
+            FROM due WHERE d.id = due.id
+            RETURNING d.id, d.job_id, d.event_type, d.url, d.payload, d.attempts, d.created_at
+            """,
+            limit,
+            lease_seconds,
+        )
+        return [Delivery(**dict(r)) for r in rows]
+
+    async def record_attempt(
+        self,
+        delivery_id: uuid.UUID,
+        *,
+        attempt: int,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: float,
+        outcome: str,
+        retry_in: float | None,
+    ) -> None:
+        """Log one attempt and move the delivery on: delivered, failed, or due again after `retry_in` s."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                delivery_id,
+                attempt,
+                status_code,
+                error,
+                duration_ms,
+            )
+            await conn.execute(
+                "UPDATE webhook_deliveries SET attempts = $2, status = $3, lease_expires_at = NULL, "
+                "next_attempt_at = now() + make_interval(secs => coalesce($4::float8, 0)), "
+                "delivered_at = CASE WHEN $3 = 'delivered' THEN now() END WHERE id = $1",
+                delivery_id,
+                attempt,
+                outcome,
+                retry_in,
+            )
+
+    @once_more_on_lost_connection
+    async def deliveries(self, job_id: uuid.UUID) -> list[dict[str, Any]]:
+        """The job's webhook deliveries with their attempts, for inspection."""
+        rows = await self.pool.fetch(
+            "SELECT d.id, d.event_type, d.status, d.attempts, "
+            "coalesce(json_agg(a.* ORDER BY a.attempt) FILTER (WHERE a.id IS NOT NULL), '[]') AS tries "
+            "FROM webhook_deliveries d LEFT JOIN webhook_attempts a ON a.delivery_id = d.id "
+            "WHERE d.job_id = $1 GROUP BY d.id ORDER BY d.created_at",
+            job_id,
+        )
+        return [
+            {**dict(r), "tries": json.loads(r["tries"]) if isinstance(r["tries"], str) else r["tries"]} for r in rows
+        ]
+
+
+async def enqueue_webhook(conn: Conn, job_id: uuid.UUID, hook: Webhook) -> None:
+    # UNIQUE (job_id, event_type): a job announces each final event once, however often it is finished.
+    await conn.execute(
+        "INSERT INTO webhook_deliveries (id, job_id, event_type, url, payload) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (job_id, event_type) DO NOTHING",
+        uuid.uuid4(),
+        job_id,
+        hook.event_type,
+        hook.url,
+        hook.payload,
+    )
