@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     max_source_seconds: float = Field(default=4 * 3600, gt=0)
     render_parallelism: int = Field(default=1, ge=1, le=8)
 
+    @field_validator("media_root", "output_root", "temp_dir", "data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        # Relative defaults are relative to where the service starts; ffmpeg and the concat lists
+        # it reads must not depend on any other working directory.
+        return value.expanduser().absolute()
+
     @field_validator("api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:

@@ -17,22 +17,16 @@ from tests.support.processes import Server
 pytestmark = pytest.mark.xdist_group("serve")
 
 
-def embedded_env(root: Path) -> dict[str, str]:
-    """No database configured: serve starts its own under DATA_DIR."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "REDIS_"))}
-    env |= {
-        "DATA_DIR": str(root / "data"),
-        "MEDIA_ROOT": str(root / "media"),
-        "OUTPUT_ROOT": str(root / "output"),
-        "TEMP_DIR": str(root / "tmp"),
-    }
-    return env
+def default_env() -> dict[str, str]:
+    """Nothing configured, as after a fresh clone: embedded servers, ./media, ./output and ./.smartedit."""
+    prefixes = ("POSTGRES_", "REDIS_", "DATA_DIR", "MEDIA_ROOT", "OUTPUT_ROOT", "TEMP_DIR")
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     (tmp_path / "media").mkdir()
-    s = Server(embedded_env(tmp_path), tmp_path / "serve.log")
+    s = Server(default_env(), tmp_path / "serve.log", cwd=tmp_path)
     yield s
     s.kill_group()
 
@@ -83,7 +77,7 @@ def test_kill_9_of_everything_mid_render_resumes_from_the_checkpoint(server: Ser
     while not any(e["stage"] == "segment:1" and e["event"] == "end" for e in server.events(job["id"])):
         time.sleep(0.05)  # two of three clips rendered and checkpointed
     server.kill_group()
-    _kill_embedded_servers(tmp_path / "data")
+    _kill_embedded_servers(tmp_path / ".smartedit")
 
     restarted = time.monotonic()
     server.start_ready()

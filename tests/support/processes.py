@@ -31,10 +31,11 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
 class Process:
     """`python -m app.cli <command>` in its own session, logging to a file."""
 
-    def __init__(self, command: str, env: dict[str, str], log: Path) -> None:
+    def __init__(self, command: str, env: dict[str, str], log: Path, *, cwd: Path | None = None) -> None:
         self.command = command
         self.env = env
         self.log = log
+        self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -49,6 +50,7 @@ class Process:
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                cwd=self.cwd,
                 start_new_session=True,
             )
         return self
@@ -77,9 +79,9 @@ class Process:
 class Server(Process):
     """`smartedit serve` on a free port, reached over real HTTP."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *, cwd: Path | None = None) -> None:
         self.port = free_port()
-        super().__init__("serve", {**env, "PORT": str(self.port)}, log)
+        super().__init__("serve", {**env, "PORT": str(self.port)}, log, cwd=cwd)
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start_ready(self, timeout: float = 90) -> Server:

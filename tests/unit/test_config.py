@@ -1,0 +1,37 @@
+"""Settings: read from the environment, directories made absolute."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.config import Settings
+
+
+def test_relative_directories_in_settings_become_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(media_root=Path("media"), temp_dir=Path(".smartedit/tmp"))
+    assert settings.media_root == tmp_path / "media"
+    assert settings.temp_dir == tmp_path / ".smartedit" / "tmp"
+    assert settings.output_root.is_absolute() and settings.data_dir.is_absolute()
+
+
+def test_api_keys_are_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_KEYS", " k1, k2 ,,")
+    assert Settings().api_keys == ["k1", "k2"]
+
+
+def test_dsn_and_redis_url_follow_the_settings() -> None:
+    s = Settings(
+        postgres_host="db",
+        postgres_port=5433,
+        postgres_user="u",
+        postgres_password="p",
+        postgres_db="d",
+        redis_host="r",
+        redis_port=6380,
+        redis_db=3,
+    )
+    assert s.postgres_dsn == "postgresql://u:p@db:5433/d"
+    assert s.redis_url == "redis://r:6380/3"
