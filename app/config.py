@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -80,10 +81,9 @@ class Settings(BaseSettings):
     @cached_property
     def postgres_dsn(self) -> str:
         """asyncpg DSN for the configured (or embedded) PostgreSQL."""
-        password = f":{self.postgres_password}" if self.postgres_password else ""
-        return (
-            f"postgresql://{self.postgres_user}{password}@{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
-        )
+        password = f":{quote(self.postgres_password, safe='')}" if self.postgres_password else ""
+        user, db = quote(self.postgres_user, safe=""), quote(self.postgres_db, safe="")
+        return f"postgresql://{user}{password}@{self.postgres_host}:{self.postgres_port}/{db}"
 
     @cached_property
     def redis_url(self) -> str:
