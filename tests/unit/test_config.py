@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -35,3 +36,9 @@ def test_dsn_and_redis_url_follow_the_settings() -> None:
     )
     assert s.postgres_dsn == "postgresql://u:p@db:5433/d"
     assert s.redis_url == "redis://r:6380/3"
+
+
+def test_a_password_with_url_characters_survives_the_dsn() -> None:
+    s = Settings(postgres_host="db", postgres_password="p@ss:/w?rd#1")
+    assert unquote(urlsplit(s.postgres_dsn).password or "") == "p@ss:/w?rd#1"
+    assert urlsplit(s.postgres_dsn).hostname == "db"
