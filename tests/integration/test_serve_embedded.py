@@ -28,6 +28,9 @@ def server(tmp_path: Path) -> Iterator[Server]:
     (tmp_path / "media").mkdir()
     s = Server(default_env(), tmp_path / "serve.log", cwd=tmp_path)
     yield s
+    if s.alive():  # a graceful stop also stops the embedded servers
+        s.signal(signal.SIGTERM)
+        s.wait(45)
     s.kill_group()
 
 
