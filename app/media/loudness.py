@@ -37,10 +37,11 @@ class Loudness:
 
 @dataclass(frozen=True)
 class TimeRange:
-    """[start, start + duration) in seconds."""
+    """[start, start + duration) in seconds, and audio filters to apply before metering it."""
 
     start: float
     duration: float
+    filters: tuple[str, ...] = ()
 
 
 async def measure_ranges(ffmpeg: str, path: Path, ranges: Sequence[TimeRange]) -> list[Loudness]:
@@ -50,7 +51,10 @@ async def measure_ranges(ffmpeg: str, path: Path, ranges: Sequence[TimeRange]) -
     args = ["-hide_banner", "-nostats", "-v", "info"]
     for r in ranges:
         args += ["-ss", f"{r.start:.6f}", "-t", f"{r.duration:.6f}", "-i", str(path)]
-    chains = [f"[{i}:a:0]{AUDIO_FORMAT},ebur128@m{i}=peak=true:framelog=quiet[m{i}]" for i in range(len(ranges))]
+    chains = [
+        f"[{i}:a:0]{','.join((AUDIO_FORMAT, *r.filters))},ebur128@m{i}=peak=true:framelog=quiet[m{i}]"
+        for i, r in enumerate(ranges)
+    ]
     args += ["-filter_complex", ";".join(chains)]
     for i in range(len(ranges)):
         args += ["-map", f"[m{i}]"]

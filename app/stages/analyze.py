@@ -11,6 +11,7 @@ from app.media.ffmpeg import Binaries
 from app.media.loudness import TimeRange, measure_ranges, short_term_curve
 from app.spec import AspectRatio, JobSpec, Transition
 from app.stages.segments import Clip, auto_clips, plan_clips
+from app.stages.transitions import audio_fades
 from app.stages.validate import SourceInfo
 
 
@@ -62,7 +63,11 @@ async def analyze(source: SourceInfo, spec: JobSpec, *, binaries: Binaries) -> P
         clips = auto_clips(curve, source.duration)
     fps = Fraction(source.frame_rate)
     snapped = [snap(c, fps, source.duration) for c in clips]
-    ranges = [TimeRange(start, float(frames / fps)) for start, frames in snapped]
+    # Measure each clip as it will sound, fades included, so the gain lands the rendered clip on target.
+    ranges = [
+        TimeRange(start, float(frames / fps), tuple(audio_fades(clip.transition, float(frames / fps))))
+        for clip, (start, frames) in zip(clips, snapped, strict=True)
+    ]
     measures = await measure_ranges(binaries.ffmpeg, path, ranges) if source.has_audio else [None] * len(ranges)
     segments = [
         Segment(

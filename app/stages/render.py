@@ -14,12 +14,12 @@ from app.media.loudness import AUDIO_FORMAT
 from app.spec import OutputOptions
 from app.stages.analyze import Plan, Segment
 from app.stages.colour import colour_filter
+from app.stages.transitions import audio_fades, video_fades
 from app.stages.validate import SourceInfo
 
 LOUDNESS_TARGET = -16.0  # LUFS
 TRUE_PEAK_CEILING = -1.0  # dBTP
 MAX_GAIN_DB = 30.0  # beyond this we would only be amplifying noise
-FADE_SECONDS = 0.5
 SAMPLE_RATE = 48000
 AAC_BITRATE = "192k"
 
@@ -114,11 +114,7 @@ def video_chain(source: SourceInfo, plan: Plan, segment: Segment) -> str:
         filters.append(f"crop={source.width - source.width % 2}:{source.height - source.height % 2}:0:0")
     if colour := colour_filter(source):
         filters.append(colour)
-    if segment.transition == "fade":
-        filters += [
-            f"fade=t=in:st=0:d={FADE_SECONDS}",
-            f"fade=t=out:st={segment.duration - FADE_SECONDS:.6f}:d={FADE_SECONDS}",
-        ]
+    filters += video_fades(segment.transition, segment.duration)
     return ",".join(filters)
 
 
@@ -131,11 +127,7 @@ def audio_chain(segment: Segment, samples: int, has_audio: bool) -> str:
         # alimiter limits sample peaks; leaving 0.5 dB extra keeps inter-sample peaks under the ceiling.
         ceiling = 10 ** ((TRUE_PEAK_CEILING - 0.5) / 20)
         filters.append(f"alimiter=limit={ceiling:.4f}:level=false:latency=true")
-    if segment.transition == "fade":
-        filters += [
-            f"afade=t=in:d={FADE_SECONDS}",
-            f"afade=t=out:st={segment.duration - FADE_SECONDS:.6f}:d={FADE_SECONDS}",
-        ]
+    filters += audio_fades(segment.transition, segment.duration)
     filters += ["apad", f"atrim=end_sample={samples}"]
     return ",".join(filters)
 

@@ -12,7 +12,8 @@ from app.media.ffmpeg import Binaries
 from app.media.loudness import TimeRange, measure_ranges
 from app.media.probe import probe
 from app.stages.analyze import Plan
-from app.stages.render import FADE_SECONDS, LOUDNESS_TARGET
+from app.stages.render import LOUDNESS_TARGET
+from app.stages.transitions import edge_seconds
 
 LOUDNESS_TOLERANCE_LU = 0.5
 SPREAD_LIMIT_LU = 1.5
@@ -52,7 +53,7 @@ async def verify(reel: Path, plan: Plan, *, binaries: Binaries, has_audio: bool)
     if has_audio:
         ranges, t = [TimeRange(0.0, expected)], 0.0
         for s in plan.segments:
-            edge = FADE_SECONDS if s.transition == "fade" else 0.0
+            edge = edge_seconds(s.transition)
             ranges.append(TimeRange(t + edge, max(0.4, s.duration - 2 * edge)))
             t += s.duration
         measures = await measure_ranges(binaries.ffmpeg, reel, ranges)
