@@ -1,0 +1,1 @@
+"""Benchmarks, not tests: `python -m bench.pipeline` times and checks the reel pipeline (see bench/README.md)."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.media.ffmpeg import Binaries
+from app.stages.render import BT709_TAGS
 from bench.procs import Timer, run_ffmpeg
 from bench.sampler import ProcessSampler
 from bench.source import BenchSource
@@ -16,7 +17,6 @@ from bench.source import BenchSource
 TARGET_LUFS = -16.0
 X264 = ["-c:v", "libx264", "-crf", "18", "-preset", "fast", "-pix_fmt", "yuv420p"]
 AAC = ["-c:a", "aac", "-b:a", "192k", "-ar", "48000"]
-BT709_TAGS = ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv"]
 LOUDNORM = f"loudnorm=I={TARGET_LUFS}:TP=-1.5:LRA=11"
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.media.ffmpeg import Binaries
+from app.stages.render import BT709_TAGS
 from bench.procs import run_ffmpeg
 from tests.support.media import SPEECHY_LUFS, speech_passages
 
@@ -112,14 +113,7 @@ def _generate_args(duration: float, out: Path) -> list[str]:
         "20",
         "-pix_fmt",
         "yuv420p",
-        "-color_primaries",
-        "bt709",
-        "-color_trc",
-        "bt709",
-        "-colorspace",
-        "bt709",
-        "-color_range",
-        "tv",
+        *BT709_TAGS,
         "-c:a",
         "aac",
         "-b:a",

@@ -21,6 +21,8 @@ LOUDNESS_TARGET = -16.0  # LUFS
 TRUE_PEAK_CEILING = -1.0  # dBTP
 MAX_GAIN_DB = 30.0  # beyond this we would only be amplifying noise
 SAMPLE_RATE = 48000
+# What the reel's video stream says it is: BT.709 primaries, transfer and matrix, limited range.
+BT709_TAGS = ("-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv")
 AAC_BITRATE = "192k"
 
 
@@ -88,14 +90,7 @@ def segment_args(
         options.preset,
         "-pix_fmt",
         "yuv420p",
-        "-color_primaries",
-        "bt709",
-        "-color_trc",
-        "bt709",
-        "-colorspace",
-        "bt709",
-        "-color_range",
-        "tv",
+        *BT709_TAGS,
         "-c:a",
         "pcm_s24le",
         "-f",
