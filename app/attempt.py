@@ -87,8 +87,10 @@ class Attempt:
         checkpoints: RedisCheckpoints,
         job: JobRow,
         token: uuid.UUID,
+        on_finished: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
+        self.on_finished = on_finished  # e.g. wake the webhook sender: the final status has a delivery to send
         self.store = store
         self.editor = editor
         self.job = job
@@ -143,6 +145,7 @@ class Attempt:
         )
         if row is None:
             return
+        self._announce()
         await self.checkpoints.clear(str(self.job.id))
         metrics.jobs_finished.labels("completed").inc()
         metrics.segments_detected.observe(result.segments_processed)
@@ -183,9 +186,14 @@ class Attempt:
             self.job.id, self.token, status, error=error, webhook_for=_webhook(f"job.{status}")
         )
         if row is not None:
+            self._announce()
             metrics.jobs_finished.labels(status).inc()
             await self.checkpoints.clear(str(self.job.id))
             self._remove_temp_files()
+
+    def _announce(self) -> None:
+        if self.on_finished is not None:
+            self.on_finished()
 
     def _remove_temp_files(self) -> None:
         shutil.rmtree(self.editor.work_dir(str(self.job.id)), ignore_errors=True)

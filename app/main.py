@@ -49,13 +49,13 @@ async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterato
                 max_source_seconds=settings.max_source_seconds,
                 render_parallelism=settings.render_parallelism,
             )
-            runner = Runner(settings, store, editor, redis)
-            await runner.start()
             if settings.webhook_secret:
                 sender = WebhookSender(
                     WebhookOutbox(pool), secret=settings.webhook_secret, allow_private=settings.webhook_allow_private
                 )
                 sender.start()
+            runner = Runner(settings, store, editor, redis, on_finished=sender.wake if sender else None)
+            await runner.start()
         yield Services(settings=settings, store=store, redis=redis, runner=runner)
     finally:
         gauges.cancel()

@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -41,8 +42,17 @@ class _Active:
 class Runner:
     """Claims up to WORKER_CONCURRENCY jobs at a time; wakes on NOTIFY, polls as a fallback."""
 
-    def __init__(self, settings: Settings, store: JobStore, editor: SmartVideoEditor, redis: Redis) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: JobStore,
+        editor: SmartVideoEditor,
+        redis: Redis,
+        *,
+        on_finished: Callable[[], None] | None = None,
+    ) -> None:
         self.settings = settings
+        self.on_finished = on_finished  # called after each job reaches a final status
         self.store = store
         self.editor = editor
         self.redis = redis
@@ -143,6 +153,7 @@ class Runner:
             store=self.store,
             editor=self.editor,
             checkpoints=self.checkpoints(token),
+            on_finished=self.on_finished,
             job=job,
             token=token,
         )

@@ -28,11 +28,6 @@ class VideoStream:
     duration: float | None = None
 
     @property
-    def fps(self) -> Fraction:
-        """Frame rate as an exact fraction."""
-        return Fraction(self.frame_rate)
-
-    @property
     def display_size(self) -> tuple[int, int]:
         """Width and height after the rotation ffmpeg applies on decode."""
         if self.rotation % 180:
