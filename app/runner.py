@@ -8,6 +8,7 @@ import functools
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ class Runner:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
+        self._housekept_at = float("-inf")
         self._listener: asyncpg.Connection | None = None
 
     def checkpoints(self, token: uuid.UUID) -> RedisCheckpoints:
@@ -128,6 +130,10 @@ class Runner:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_interval_seconds)
 
     async def _housekeeping(self) -> None:
+        # Once per poll interval, not once per claim: a burst of claims should not add queries.
+        if time.monotonic() - self._housekept_at < self.settings.poll_interval_seconds:
+            return
+        self._housekept_at = time.monotonic()
         try:
             if self._listener is None or self._listener.is_closed():
                 await self._listen()  # a dropped LISTEN connection (server restart, pg_terminate_backend)
@@ -147,7 +153,7 @@ class Runner:
 
     async def _execute(self, claim: Claim) -> None:
         job, token = claim.job, claim.token
-        active = self._active.get(job.id) or _Active(asyncio.current_task())  # type: ignore[arg-type]
+        active = self._active[job.id]  # registered by _loop in the same step that created this task
         execution = Attempt(
             settings=self.settings,
             store=self.store,
