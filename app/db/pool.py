@@ -33,6 +33,7 @@ CONNECTION_LOST: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # a connection left mid-protocol by the server closing it
     ConnectionError,
 )
 
@@ -41,15 +42,18 @@ T = TypeVar("T")
 
 
 def once_more_on_lost_connection(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    # For reads and fenced writes, which are safe to repeat: the pool does not check a connection
-    # before lending it, so after a server restart each pooled connection fails once; the retry
-    # gets a fresh one.
+    # For reads and fenced writes, which are safe to repeat, on stores that keep their pool as `.pool`.
+    # The pool does not check a connection before lending it: after a server restart or
+    # pg_terminate_backend every pooled connection is dead, so expire them all, then retry on a fresh one.
     @functools.wraps(method)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await method(*args, **kwargs)
         except CONNECTION_LOST:
             log.warning("database connection lost during %s; retrying once", method.__name__)
+            pool = getattr(args[0], "pool", None)
+            if isinstance(pool, asyncpg.Pool):
+                await pool.expire_connections()
             return await method(*args, **kwargs)
 
     return wrapper

@@ -25,6 +25,9 @@ async def wait_final(client: httpx.AsyncClient, job_id: str, *, timeout: float =
     deadline = time.monotonic() + timeout
     while True:
         response = await client.get(f"/jobs/{job_id}")
+        if response.status_code == 503 and time.monotonic() < deadline:  # retry, as Retry-After asks
+            await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+            continue
         assert response.status_code == 200, response.text
         job: dict[str, Any] = response.json()
         if job["status"] in FINAL:
