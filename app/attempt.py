@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis.exceptions
 
@@ -139,15 +140,8 @@ class Attempt:
             await self.complete(result)
 
     async def complete(self, result: JobResult) -> None:
-        data = result.model_dump(mode="json")
-        row = await self.store.finish(
-            self.job.id, self.token, "completed", result=data, webhook_for=_webhook("job.completed")
-        )
-        if row is None:
+        if not await self.finish("completed", result=result.model_dump(mode="json")):
             return
-        self._announce()
-        await self.checkpoints.clear(str(self.job.id))
-        metrics.jobs_finished.labels("completed").inc()
         metrics.segments_detected.observe(result.segments_processed)
         for segment in result.segments:
             metrics.highlight_score.observe(segment.score)
@@ -181,19 +175,21 @@ class Attempt:
             self.job.id, self.token, delay, {"code": "retrying", "message": f"Retrying after: {exc}"}
         )
 
-    async def finish(self, status: str, *, error: dict[str, str] | None = None) -> None:
+    async def finish(
+        self, status: str, *, error: dict[str, str] | None = None, result: dict[str, Any] | None = None
+    ) -> bool:
+        """Write the final status (and its webhook); then clean up. False when the lease was lost."""
         row = await self.store.finish(
-            self.job.id, self.token, status, error=error, webhook_for=_webhook(f"job.{status}")
+            self.job.id, self.token, status, result=result, error=error, webhook_for=_webhook(f"job.{status}")
         )
-        if row is not None:
-            self._announce()
-            metrics.jobs_finished.labels(status).inc()
-            await self.checkpoints.clear(str(self.job.id))
-            self._remove_temp_files()
-
-    def _announce(self) -> None:
+        if row is None:
+            return False
         if self.on_finished is not None:
             self.on_finished()
+        metrics.jobs_finished.labels(status).inc()
+        await self.checkpoints.clear(str(self.job.id))
+        self._remove_temp_files()
+        return True
 
     def _remove_temp_files(self) -> None:
         shutil.rmtree(self.editor.work_dir(str(self.job.id)), ignore_errors=True)

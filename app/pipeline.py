@@ -199,7 +199,7 @@ class _Run:
             self.seconds[name] = float(saved.get("_seconds", 0.0))
             await self.notify(name, "skip", None)
             await self.progress(name, 1.0)
-            return model.model_validate({k: v for k, v in saved.items() if k != "_seconds"})
+            return model.model_validate(_strip(saved))
         # A stage redone invalidates what later stages built on it.
         self.saved = {k: v for k, v in self.saved.items() if not _depends_on(k, name)}
         await self.notify(name, "start", None)

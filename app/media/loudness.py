@@ -22,6 +22,11 @@ _SHORT_TERM = re.compile(r"lavfi\.r128\.S=(?P<v>-?[\d.]+|-inf|nan)")
 _PTS = re.compile(r"pts_time:(?P<t>[\d.]+)")
 
 
+def is_silent(lufs: float) -> bool:
+    """An integrated loudness at the absolute gate: the range held nothing but silence."""
+    return lufs <= SILENCE_LUFS + 0.5
+
+
 @dataclass(frozen=True)
 class Loudness:
     """Integrated loudness (LUFS) and true peak (dBTP) of one range."""
@@ -32,7 +37,7 @@ class Loudness:
     @property
     def silent(self) -> bool:
         """True when nothing rose above the absolute gate: no gain can fix silence."""
-        return self.integrated <= SILENCE_LUFS + 0.5
+        return is_silent(self.integrated)
 
 
 @dataclass(frozen=True)

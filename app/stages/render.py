@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.media.ffmpeg import Binaries, ProgressCallback, run
 from app.media.files import part_name, publish
-from app.media.loudness import AUDIO_FORMAT
+from app.media.loudness import AUDIO_FORMAT, is_silent
 from app.spec import OutputOptions
 from app.stages.analyze import Plan, Segment
 from app.stages.colour import colour_filter
@@ -38,7 +38,7 @@ class RenderedFile(BaseModel):
 
 def gain_db(segment: Segment) -> float:
     """Plain gain that brings the clip to the target; 0 for silence or no audio."""
-    if segment.loudness is None or segment.loudness <= -69.5:
+    if segment.loudness is None or is_silent(segment.loudness):
         return 0.0
     return max(-MAX_GAIN_DB, min(MAX_GAIN_DB, LOUDNESS_TARGET - segment.loudness))
 
