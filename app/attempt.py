@@ -20,7 +20,7 @@ from app import metrics
 from app.checkpoint import RedisCheckpoints
 from app.config import Settings
 from app.db import CONNECTION_LOST, JobStore, Webhook, WebhookFor
-from app.errors import InputError, TransientError, VerificationError
+from app.errors import InputError, QualityTargetMissed, TransientError, VerificationError, without_paths
 from app.jobs import JobRow, JobView
 from app.media.ffmpeg import FFmpegError
 from app.pipeline import Hooks, JobResult, SmartVideoEditor
@@ -99,6 +99,7 @@ class Attempt:
         self.stage = job.stage or "validate"
         self.checkpoints = checkpoints
         self._last_progress = 0.0
+        self._progress = job.progress
 
     async def run(self) -> None:
         settings = self.settings
@@ -121,16 +122,27 @@ class Attempt:
                 hooks=hooks,
             )
         except InputError as exc:
-            await self.fail(exc.code, exc.message)
+            await self.fail(exc.code, exc.message, user=True)
+        except QualityTargetMissed as exc:
+            await self.fail("quality_target_missed", exc.message, details=exc.figures)
         except VerificationError as exc:
             await self.fail("verification_failed", f"The reel did not pass verification: {exc}")
         except FFmpegError as exc:
             if exc.killed_by_signal:
                 await self.retry(exc)
             else:
-                await self.fail("processing_failed", f"ffmpeg could not process the source: {exc}")
+                log.error("job %s: %s failed in %s: %s", self.job.id, exc.tool, self.stage, exc.stderr_tail[-2000:])
+                await self.fail(
+                    "processing_failed",
+                    f"The {self.stage} stage could not process the source: {exc.reason}. "
+                    "Re-export the video with a common codec (H.264 in MP4) and submit it again.",
+                )
         except OSError as exc:
-            await (self.retry(exc) if exc.errno in (errno.ENOSPC, errno.EIO) else self.fail("io_error", str(exc)))
+            if exc.errno in (errno.ENOSPC, errno.EIO):
+                await self.retry(exc)
+            else:
+                log.error("job %s: file error in %s: %s", self.job.id, self.stage, exc)
+                await self.fail("io_error", f"A file operation failed in the {self.stage} stage: {describe(exc)}.")
         except _TRANSIENT as exc:
             await self.retry(exc)
         except Exception as exc:  # a bug of ours: retried, and the job fails with a reason once attempts run out
@@ -153,9 +165,13 @@ class Attempt:
         if result.audio_loudness is not None:
             metrics.output_loudness.set(result.audio_loudness)
 
-    async def fail(self, code: str, message: str) -> None:
-        metrics.errors.labels(self.stage, code).inc()
-        await self.finish("failed", error={"code": code, "message": message})
+    async def fail(self, code: str, message: str, *, user: bool = False, details: dict[str, Any] | None = None) -> None:
+        # A user's mistake (bad input) is counted apart, so the error-rate alert speaks of our failures only.
+        (metrics.rejected_inputs.labels(code) if user else metrics.errors.labels(self.stage, code)).inc()
+        error: dict[str, Any] = {"code": code, "message": message}
+        if details is not None:
+            error["details"] = details
+        await self.finish("failed", error=error)
 
     async def retry(self, exc: BaseException) -> None:
         settings = self.settings
@@ -165,18 +181,18 @@ class Attempt:
                 "failed",
                 error={
                     "code": "retries_exhausted",
-                    "message": (f"Gave up after {self.job.attempts} attempts; the last failure was: {exc}"),
+                    "message": f"Gave up after {self.job.attempts} attempts; the last failure was: {describe(exc)}.",
                 },
             )
             return
         delay = min(300.0, 5.0 * 2 ** (self.job.attempts - 1)) * random.uniform(0.5, 1.5)
-        log.warning("job %s: transient failure (%s); retrying in %.0f s", self.job.id, exc, delay)
+        log.warning("job %s: transient failure (%r); retrying in %.0f s", self.job.id, exc, delay)
         await self.store.retry_later(
-            self.job.id, self.token, delay, {"code": "retrying", "message": f"Retrying after: {exc}"}
+            self.job.id, self.token, delay, {"code": "retrying", "message": f"Retrying after: {describe(exc)}."}
         )
 
     async def finish(
-        self, status: str, *, error: dict[str, str] | None = None, result: dict[str, Any] | None = None
+        self, status: str, *, error: dict[str, Any] | None = None, result: dict[str, Any] | None = None
     ) -> bool:
         """Write the final status (and its webhook); then clean up. False when the lease was lost."""
         row = await self.store.finish(
@@ -211,17 +227,36 @@ class Attempt:
     async def _on_stage(self, stage: str, event: str, seconds: float | None) -> None:
         if not stage.startswith("segment:"):  # clips are events, not metric labels
             self.stage = stage
+            if event == "start":  # the job shows the stage it is in (and fails in) at once, not a second later
+                await self.store.set_progress(self.job.id, self.token, stage, self._progress)
             if event == "end" and seconds is not None:
                 metrics.stage_duration.labels(stage).observe(seconds)
         if not await self.store.record_event(self.job.id, self.token, stage, event, seconds):
             raise asyncio.CancelledError  # the lease is gone: stop working for nothing
 
     async def _on_progress(self, stage: str, progress: float) -> None:
+        self._progress = progress
         now = time.monotonic()
         if now - self._last_progress < _PROGRESS_INTERVAL and progress < 1.0:
             return
         self._last_progress = now
         await self.store.set_progress(self.job.id, self.token, stage, progress)
+
+
+def describe(exc: BaseException) -> str:
+    """A failure in words fit for a client: no server path, no raw tool output (the log has those)."""
+    if isinstance(exc, FFmpegError):
+        if exc.killed_by_signal:
+            return f"the {exc.tool} process was killed (signal {-exc.returncode})"
+        return f"{exc.tool} stopped with an error: {exc.reason}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    if isinstance(exc, (*CONNECTION_LOST, redis.exceptions.ConnectionError)):
+        return "a connection to the job database or the checkpoint store was lost"
+    if isinstance(exc, TimeoutError):
+        return "an operation timed out"
+    text = without_paths(str(exc))
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _webhook(event_type: str) -> WebhookFor:

@@ -39,6 +39,9 @@ class JobError(BaseModel):
 
     code: str
     message: str
+    details: dict[str, Any] | None = Field(
+        default=None, description="the figures behind the failure, e.g. what verification measured"
+    )
 
 
 class JobView(BaseModel):

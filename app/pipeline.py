@@ -17,9 +17,9 @@ from app.media.ffmpeg import Binaries
 from app.media.files import matches
 from app.spec import JobSpec
 from app.stages.analyze import Plan, analyze
-from app.stages.render import RenderedFile, concat, gain_db, render_segment
+from app.stages.render import Reel, RenderedFile, concat, gain_db, render_segment
 from app.stages.validate import SourceInfo, validate
-from app.stages.verify import Verification, verify
+from app.stages.verify import Verification, Verified, verify
 
 StageHook = Callable[[str, str, float | None], Awaitable[None]]  # stage, "start"|"end"|"skip", seconds
 ProgressHook = Callable[[str, float], Awaitable[None]]  # stage, overall 0..1
@@ -36,8 +36,10 @@ class SegmentResult(BaseModel):
     start: float
     end: float
     score: float
-    source_loudness: float | None
-    gain_db: float
+    source_loudness: float | None  # integrated LUFS of the range in the source
+    gain_db: float  # everything applied to its sound: the render's gain plus any correction at the join
+    loudness: float | None  # integrated LUFS as delivered, fades excluded; None when silent
+    silent: bool  # under the audible floor (room tone): left as it was, outside the spread
 
 
 class JobResult(BaseModel):
@@ -104,17 +106,17 @@ class SmartVideoEditor:
         # Each attempt writes into its own directory: a worker that lost its lease cannot clobber
         # the files of the attempt that replaced it.
         work = self.work_dir(job_id) / attempt
-        reel = await run.stage("render", lambda: self._render(run, work, info, plan, spec, output), RenderedFile)
-        report = await run.stage("verify", lambda: self._verify(reel, plan, info), Verification)
+        reel = await run.stage("render", lambda: self._render(run, work, info, plan, spec, output), Reel)
+        verified = await run.stage("verify", lambda: self._verify(reel, plan, info, work), Verified)
         shutil.rmtree(self.work_dir(job_id), ignore_errors=True)
-        return _result(run, info, plan, reel, report)
+        return _result(run, info, plan, verified)
 
     async def _validate(self, source: Path) -> SourceInfo:
         return await validate(source, binaries=self._bin, max_seconds=self._max_seconds)
 
     async def _render(
         self, run: _Run, work: Path, info: SourceInfo, plan: Plan, spec: JobSpec, output: Path
-    ) -> RenderedFile:
+    ) -> Reel:
         work.mkdir(parents=True, exist_ok=True)
         total = sum(s.duration for s in plan.segments)
         done: dict[int, float] = {}
@@ -148,12 +150,16 @@ class SmartVideoEditor:
         await _gather_or_cancel([one(s.index) for s in plan.segments if s.index not in files])
         return await concat([files[s.index] for s in plan.segments], output, binaries=self._bin, work_dir=work)
 
-    async def _verify(self, reel: RenderedFile, plan: Plan, info: SourceInfo) -> Verification:
-        return await verify(Path(reel.path), plan, binaries=self._bin, has_audio=info.has_audio)
+    async def _verify(self, reel: Reel, plan: Plan, info: SourceInfo, work: Path) -> Verified:
+        work.mkdir(parents=True, exist_ok=True)
+        return await verify(reel, plan, binaries=self._bin, has_audio=info.has_audio, work_dir=work)
 
 
-def _result(run: _Run, info: SourceInfo, plan: Plan, reel: RenderedFile, report: Verification) -> JobResult:
+def _result(run: _Run, info: SourceInfo, plan: Plan, verified: Verified) -> JobResult:
     processing = sum(run.seconds.values())
+    reel, report = verified.reel, verified.report
+    joined = reel.join_gains_db or [0.0] * len(plan.segments)
+    measured = report.clip_loudness or [None] * len(plan.segments)
     return JobResult(
         output_path=reel.path,
         color_space="bt709",
@@ -166,9 +172,11 @@ def _result(run: _Run, info: SourceInfo, plan: Plan, reel: RenderedFile, report:
                 end=round(s.start + s.duration, 6),
                 score=s.score,
                 source_loudness=s.loudness,
-                gain_db=round(gain_db(s), 2),
+                gain_db=round(gain_db(s) + extra, 2),
+                loudness=loudness,
+                silent=s.index in report.silent_clips or loudness is None,
             )
-            for s in plan.segments
+            for s, extra, loudness in zip(plan.segments, joined, measured, strict=True)
         ],
         duration=report.duration,
         source_duration=info.duration,
@@ -216,9 +224,11 @@ class _Run:
         # A checkpoint naming a file is trusted only while that file is exactly what was recorded.
         if name == "validate":
             return matches(Path(saved["path"]), saved["size"], saved["sha256"])
-        if name in ("render", "verify"):
-            reel = self.saved.get("render")
-            return reel is not None and _still_there(RenderedFile.model_validate(_strip(reel)))
+        if name == "render":
+            return _still_there(Reel.model_validate(_strip(saved)))
+        if name == "verify":
+            # Verify may have re-joined the reel with corrected sound: the file it vouched for must be there.
+            return _still_there(Verified.model_validate(_strip(saved)).reel)
         return True
 
     async def progress(self, stage: str, fraction: float) -> None:

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 RETRY_SCHEDULE: tuple[float, ...] = (5, 30, 120, 600, 1800, *([3600.0] * 23))
 TIMEOUT_SECONDS = 10.0
 _LEASE_SECONDS = 60.0
+SUBMIT_RESOLVE_SECONDS = 2.0  # DNS a submit may wait for before it leaves the check to delivery
 _STOP_GRACE_SECONDS = TIMEOUT_SECONDS + 2  # an attempt's own timeout, plus time to record it
 
 
@@ -45,6 +46,36 @@ def check_url(url: str) -> str | None:
         return "webhook_url has no host"
     if parts.username is not None or parts.password is not None:
         return "webhook_url must not carry credentials"
+    return None
+
+
+async def check_target(url: str, *, allow_private: bool, timeout: float = SUBMIT_RESOLVE_SECONDS) -> str | None:
+    """At submit: check_url, then refuse a host that is, or resolves to, a private address.
+
+    An IP literal is judged at once; a name gets `timeout` seconds of DNS, so a slow resolver cannot
+    stall submits (a name it could not resolve in time is checked again at delivery, as every target is).
+    """
+    if reason := check_url(url):
+        return reason
+    if allow_private:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        return None if literal.is_global else f"webhook_url points to {host}, a private, loopback or link-local address"
+    try:
+        await asyncio.wait_for(resolve_public(host, parts.port or 443, allow_private=False), timeout)
+    except UnsafeTarget as exc:
+        return f"webhook_url is refused: {exc}"
+    except socket.gaierror as exc:
+        if exc.errno == socket.EAI_NONAME:
+            return f"webhook_url's host {host!r} does not resolve"
+    except TimeoutError:
+        log.info("webhook host %s did not resolve within %.1f s at submit; it is checked at delivery", host, timeout)
     return None
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from app.errors import without_paths
+
 ProgressCallback = Callable[[float], Awaitable[None] | None]
 
 _PR_SET_PDEATHSIG = 1
@@ -30,6 +32,12 @@ class FFmpegError(RuntimeError):
         self.stderr_tail = stderr_tail
         last = stderr_tail.strip().splitlines()[-1:] or ["no output"]
         super().__init__(f"{tool} exited with {returncode}: {last[0]}")
+
+    @property
+    def reason(self) -> str:
+        """ffmpeg's last word on the failure, with server paths cut to file names: safe to show a client."""
+        lines = [ln.strip() for ln in self.stderr_tail.splitlines() if ln.strip()]
+        return without_paths(lines[-1]) if lines else f"exit code {self.returncode}"
 
     @property
     def killed_by_signal(self) -> bool:

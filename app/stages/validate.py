@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from app.errors import InputError
+from app.errors import InputError, without_paths
 from app.media.ffmpeg import Binaries, FFmpegError, run
 from app.media.files import file_sha256
 from app.media.probe import MediaInfo, VideoStream, probe
@@ -172,9 +172,8 @@ async def _decoded_frames(ffmpeg: str, path: Path, start: float) -> tuple[int, s
         return 0, _reason(exc)
     frames = sum(1 for line in result.stdout.splitlines() if line and not line.startswith(b"#"))
     errors = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    return frames, errors[-1] if errors else ""
+    return frames, without_paths(errors[-1]) if errors else ""
 
 
 def _reason(exc: FFmpegError) -> str:
-    lines = [ln.strip() for ln in exc.stderr_tail.splitlines() if ln.strip()]
-    return lines[-1] if lines else f"exit code {exc.returncode}"
+    return exc.reason
