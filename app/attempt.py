@@ -247,7 +247,7 @@ def describe(exc: BaseException) -> str:
     """A failure in words fit for a client: no server path, no raw tool output (the log has those)."""
     if isinstance(exc, FFmpegError):
         if exc.killed_by_signal:
-            return f"the {exc.tool} process was killed (signal {-exc.returncode})"
+            return f"the {exc.tool} process was killed from outside (out of memory, or stopped by an operator)"
         return f"{exc.tool} stopped with an error: {exc.reason}"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
