@@ -29,12 +29,15 @@ from app.sources import SourceError, resolve_source
 log = logging.getLogger(__name__)
 
 _PROGRESS_INTERVAL = 1.0  # seconds between progress writes: enough for a progress bar, light on the DB
-_TRANSIENT: tuple[type[BaseException], ...] = (
-    TransientError,
+_HAND_BACK_SECONDS = 5.0  # a job handed back because a service blinked is due again after about this
+# Trouble of the job's step: retried, and each one counts toward MAX_ATTEMPTS.
+_TRANSIENT: tuple[type[BaseException], ...] = (TransientError, TimeoutError)
+# Trouble of the services around the job (a dropped connection): the job is handed back, not faulted,
+# so a Redis or PostgreSQL restart never uses up a healthy job's attempts.
+_SERVICE_DOWN: tuple[type[BaseException], ...] = (
     *CONNECTION_LOST,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
-    TimeoutError,
 )
 
 
@@ -125,12 +128,14 @@ class Attempt:
         except VerificationError as exc:
             await self.fail("verification_failed", f"The reel did not pass verification: {exc}")
         except FFmpegError as exc:
-            if exc.killed_by_signal:
+            if exc.killed_by_signal or exc.disk_trouble:
                 await self.retry(exc)
             else:
                 await self.fail("processing_failed", f"ffmpeg could not process the source: {exc}")
         except OSError as exc:
             await (self.retry(exc) if exc.errno in (errno.ENOSPC, errno.EIO) else self.fail("io_error", str(exc)))
+        except _SERVICE_DOWN as exc:
+            await self.hand_back(exc)
         except _TRANSIENT as exc:
             await self.retry(exc)
         except Exception as exc:  # a bug of ours: retried, and the job fails with a reason once attempts run out
@@ -160,7 +165,7 @@ class Attempt:
     async def retry(self, exc: BaseException) -> None:
         settings = self.settings
         metrics.errors.labels(self.stage, type(exc).__name__).inc()
-        if self.job.attempts >= settings.max_attempts:
+        if self.job.faults + 1 >= settings.max_attempts:  # this failure is one more fault
             await self.finish(
                 "failed",
                 error={
@@ -173,6 +178,15 @@ class Attempt:
         log.warning("job %s: transient failure (%s); retrying in %.0f s", self.job.id, exc, delay)
         await self.store.retry_later(
             self.job.id, self.token, delay, {"code": "retrying", "message": f"Retrying after: {exc}"}
+        )
+
+    async def hand_back(self, exc: BaseException) -> None:
+        """Requeue the job after a service it needs failed; not a fault of the job's, so no attempt is used up."""
+        metrics.errors.labels(self.stage, type(exc).__name__).inc()
+        delay = _HAND_BACK_SECONDS * random.uniform(0.5, 1.5)
+        log.warning("job %s: a service failed (%s); handing it back, due in %.0f s", self.job.id, exc, delay)
+        await self.store.retry_later(
+            self.job.id, self.token, delay, {"code": "retrying", "message": f"Retrying after: {exc}"}, fault=False
         )
 
     async def finish(

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.checkpoint import Checkpoints
 from app.media.ffmpeg import Binaries
-from app.media.files import matches
+from app.media.files import matches, unchanged_since
 from app.spec import JobSpec
 from app.stages.analyze import Plan, analyze
 from app.stages.render import RenderedFile, concat, gain_db, render_segment
@@ -82,9 +82,14 @@ class SmartVideoEditor:
         self._max_seconds = max_source_seconds
         self._parallelism = render_parallelism
 
+    @property
+    def jobs_dir(self) -> Path:
+        """Where every job's work dir lives."""
+        return self._temp_dir / "jobs"
+
     def work_dir(self, job_id: str) -> Path:
         """Where a job's intermediate files live until it ends (one subdirectory per attempt)."""
-        return self._temp_dir / "jobs" / job_id
+        return self.jobs_dir / job_id
 
     async def process_job(
         self,
@@ -121,7 +126,7 @@ class SmartVideoEditor:
         files: dict[int, RenderedFile] = {}
         for s in plan.segments:
             saved = run.saved.get(f"segment:{s.index}")
-            if saved and _still_there(RenderedFile.model_validate(saved)):
+            if saved and await _still_there(RenderedFile.model_validate(saved)):
                 files[s.index] = RenderedFile.model_validate(saved)
                 done[s.index] = s.duration
                 await run.notify(f"segment:{s.index}", "skip", None)
@@ -195,7 +200,7 @@ class _Run:
 
     async def stage(self, name: str, work: Callable[[], Awaitable[Any]], model: type[Any]) -> Any:
         saved = self.saved.get(name)
-        if saved is not None and self._trusted(name, saved):
+        if saved is not None and await self._trusted(name, saved):
             self.seconds[name] = float(saved.get("_seconds", 0.0))
             await self.notify(name, "skip", None)
             await self.progress(name, 1.0)
@@ -212,13 +217,13 @@ class _Run:
         await self.notify(name, "end", elapsed)
         return value
 
-    def _trusted(self, name: str, saved: dict[str, Any]) -> bool:
+    async def _trusted(self, name: str, saved: dict[str, Any]) -> bool:
         # A checkpoint naming a file is trusted only while that file is exactly what was recorded.
         if name == "validate":
-            return matches(Path(saved["path"]), saved["size"], saved["sha256"])
+            return await unchanged_since(Path(saved["path"]), saved["size"], saved["sha256"], saved.get("identity"))
         if name in ("render", "verify"):
             reel = self.saved.get("render")
-            return reel is not None and _still_there(RenderedFile.model_validate(_strip(reel)))
+            return reel is not None and await _still_there(RenderedFile.model_validate(_strip(reel)))
         return True
 
     async def progress(self, stage: str, fraction: float) -> None:
@@ -242,8 +247,9 @@ def _strip(saved: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in saved.items() if k != "_seconds"}
 
 
-def _still_there(f: RenderedFile) -> bool:
-    return matches(Path(f.path), f.size, f.sha256)
+async def _still_there(f: RenderedFile) -> bool:
+    # Hashed in a thread: the event loop keeps renewing the lease and serving the API meanwhile.
+    return await asyncio.to_thread(matches, Path(f.path), f.size, f.sha256)
 
 
 async def _gather_or_cancel(tasks: list[Coroutine[Any, Any, None]]) -> None:
