@@ -9,7 +9,7 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 # Seconds to wait after attempt N fails: about 5 s, 30 s, 2 min, 10 min, 30 min, then hourly for a day.
 RETRY_SCHEDULE: tuple[float, ...] = (5, 30, 120, 600, 1800, *([3600.0] * 23))
 TIMEOUT_SECONDS = 10.0
+# A lookup that stalls (a dead nameserver) must end well inside the delivery's lease, or the lease lapses
+# mid-attempt and another sender posts the same delivery again.
+DNS_TIMEOUT_SECONDS = 5.0
 _LEASE_SECONDS = 60.0
 _STOP_GRACE_SECONDS = TIMEOUT_SECONDS + 2  # an attempt's own timeout, plus time to record it
 
@@ -48,10 +51,24 @@ def check_url(url: str) -> str | None:
     return None
 
 
-async def resolve_public(host: str, port: int, *, allow_private: bool) -> str:
-    """Resolve `host` now and return an address to connect to; refuse private/loopback/link-local ones."""
+Resolver = Callable[[str, int], Awaitable[list[str]]]  # (host, port) -> addresses
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses the system's resolver (getaddrinfo) gives for `host`."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addresses = [str(info[4][0]) for info in infos]
+    return [str(info[4][0]) for info in infos]
+
+
+async def resolve_public(host: str, port: int, *, allow_private: bool, resolver: Resolver = system_resolver) -> str:
+    """Resolve `host` now, within DNS_TIMEOUT_SECONDS, and return an address to connect to; refuse
+    private/loopback/link-local ones."""
+    try:
+        async with asyncio.timeout(DNS_TIMEOUT_SECONDS):
+            # getaddrinfo itself cannot be interrupted: its thread finishes in the background.
+            addresses = await resolver(host, port)
+    except TimeoutError:
+        raise OSError(f"DNS lookup of {host} timed out after {DNS_TIMEOUT_SECONDS:.0f} s") from None
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
         if allow_private or ip.is_global:
@@ -72,8 +89,10 @@ class WebhookSender:
         allow_private: bool,
         poll_seconds: float = 1.0,
         schedule: Sequence[float] = RETRY_SCHEDULE,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self.outbox = outbox
+        self.resolver = resolver
         self.signer = Signer(secret)
         self.allow_private = allow_private
         self.poll_seconds = poll_seconds
@@ -161,7 +180,7 @@ class WebhookSender:
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
         # Connect to the address we checked, so DNS cannot answer differently between check and connect.
-        address = await resolve_public(host, port, allow_private=self.allow_private)
+        address = await resolve_public(host, port, allow_private=self.allow_private, resolver=self.resolver)
         netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
         pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
         timestamp = int(time.time())
