@@ -27,7 +27,7 @@ TIMEOUT_SECONDS = 10.0
 # A lookup that stalls (a dead nameserver) must end well inside the delivery's lease, or the lease lapses
 # mid-attempt and another sender posts the same delivery again.
 DNS_TIMEOUT_SECONDS = 5.0
-_LEASE_SECONDS = 60.0
+DELIVERY_LEASE_SECONDS = 60.0
 _STOP_GRACE_SECONDS = TIMEOUT_SECONDS + 2  # an attempt's own timeout, plus time to record it
 
 
@@ -115,7 +115,7 @@ class WebhookSender:
         self._stopping.set()
         self._wake.set()
         if self._task:
-            # An attempt cut off here would stay leased, unsent by anyone, for _LEASE_SECONDS: let it end first.
+            # An attempt cut off here would stay leased, unsent by anyone, for DELIVERY_LEASE_SECONDS: let it end first.
             await asyncio.wait({self._task}, timeout=_STOP_GRACE_SECONDS)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -125,7 +125,7 @@ class WebhookSender:
     async def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                due = await self.outbox.claim(10, _LEASE_SECONDS)
+                due = await self.outbox.claim(10, DELIVERY_LEASE_SECONDS)
                 await asyncio.gather(*(self.send(d) for d in due))
             except asyncio.CancelledError:
                 raise

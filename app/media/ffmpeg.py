@@ -31,8 +31,10 @@ class FFmpegError(RuntimeError):
         self.tool = tool
         self.returncode = returncode
         self.stderr_tail = stderr_tail
-        last = stderr_tail.strip().splitlines()[-1:] or ["no output"]
-        super().__init__(f"{tool} exited with {returncode}: {last[0]}")
+        lines = stderr_tail.strip().splitlines()
+        # ffmpeg's last line is often a generic "Error initializing output stream": name the disk's error instead.
+        telling = [ln for ln in lines if any(marker in ln for marker in _DISK_TROUBLE)] or lines or ["no output"]
+        super().__init__(f"{tool} exited with {returncode}: {telling[-1]}")
 
     @property
     def disk_trouble(self) -> bool:
