@@ -179,4 +179,3 @@ class Runner:
             log.exception("job %s: unexpected error while recording its outcome", job.id)
         finally:
             metrics.jobs_running.dec()
-
