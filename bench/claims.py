@@ -81,7 +81,10 @@ async def load(pool: asyncpg.Pool) -> None:
         await conn.execute("VACUUM ANALYZE jobs")
 
 
-async def run(name: str, pool: asyncpg.Pool, claim: Callable[[], Awaitable[uuid.UUID | None]], window: float) -> Outcome:
+Claimer = Callable[[], Awaitable[uuid.UUID | None]]  # one claim; the job id, or None when nothing is due
+
+
+async def run(name: str, pool: asyncpg.Pool, claim: Claimer, window: float) -> Outcome:
     """CLAIMERS tasks claiming until the queue is empty or `window` seconds have passed."""
     claimed: list[uuid.UUID] = []
     latencies: list[float] = []
@@ -123,7 +126,10 @@ async def main(window: float, compare: bool) -> list[Outcome]:
         async def old() -> uuid.UUID | None:
             return await pool.fetchval(OLD_CLAIM, uuid.uuid4(), "bench", 300.0)
 
-        for name, claim in [("claim (002: queued index)", new), *([("claim (001: OR + sort)", old)] if compare else [])]:
+        queries: list[tuple[str, Claimer]] = [("claim (002: queued index)", new)]
+        if compare:
+            queries.append(("claim (001: OR + sort)", old))
+        for name, claim in queries:
             print(f"loading {FINISHED:,} finished and {QUEUED:,} queued jobs for {name} ...", flush=True)
             await load(pool)
             outcomes.append(await run(name, pool, claim, window))
