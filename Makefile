@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench bench-claims install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: lint
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python -m bench.pipeline
+
+# Claims/s of the real claim query: 16 claimers, 200,000 finished and 20,000 queued jobs (needs POSTGRES_*).
+bench-claims: $(VENV)/.test-deps
+	$(BIN)/python -m bench.claims
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

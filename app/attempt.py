@@ -29,12 +29,15 @@ from app.sources import SourceError, resolve_source
 log = logging.getLogger(__name__)
 
 _PROGRESS_INTERVAL = 1.0  # seconds between progress writes: enough for a progress bar, light on the DB
-_TRANSIENT: tuple[type[BaseException], ...] = (
-    TransientError,
+_HAND_BACK_SECONDS = 5.0  # a job handed back because a service blinked is due again after about this
+# Trouble of the job's step: retried, and each one counts toward MAX_ATTEMPTS.
+_TRANSIENT: tuple[type[BaseException], ...] = (TransientError, TimeoutError)
+# Trouble of the services around the job (a dropped connection): the job is handed back, not faulted,
+# so a Redis or PostgreSQL restart never uses up a healthy job's attempts.
+_SERVICE_DOWN: tuple[type[BaseException], ...] = (
     *CONNECTION_LOST,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
-    TimeoutError,
 )
 
 
@@ -127,22 +130,10 @@ class Attempt:
             await self.fail("quality_target_missed", exc.message, details=exc.figures)
         except VerificationError as exc:
             await self.fail("verification_failed", f"The reel did not pass verification: {exc}")
-        except FFmpegError as exc:
-            if exc.killed_by_signal:
-                await self.retry(exc)
-            else:
-                log.error("job %s: %s failed in %s: %s", self.job.id, exc.tool, self.stage, exc.stderr_tail[-2000:])
-                await self.fail(
-                    "processing_failed",
-                    f"The {self.stage} stage could not process the source: {exc.reason}. "
-                    "Re-export the video with a common codec (H.264 in MP4) and submit it again.",
-                )
-        except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EIO):
-                await self.retry(exc)
-            else:
-                log.error("job %s: file error in %s: %s", self.job.id, self.stage, exc)
-                await self.fail("io_error", f"A file operation failed in the {self.stage} stage: {describe(exc)}.")
+        except (FFmpegError, OSError) as exc:
+            await self._tool_failed(exc)
+        except _SERVICE_DOWN as exc:
+            await self.hand_back(exc)
         except _TRANSIENT as exc:
             await self.retry(exc)
         except Exception as exc:  # a bug of ours: retried, and the job fails with a reason once attempts run out
@@ -150,6 +141,24 @@ class Attempt:
             await self.retry(exc)
         else:
             await self.complete(result)
+
+    async def _tool_failed(self, exc: FFmpegError | OSError) -> None:
+        """ffmpeg or the filesystem failed: retry what may pass next time, fail the rest with a plain reason."""
+        if isinstance(exc, FFmpegError):
+            if exc.killed_by_signal or exc.disk_trouble:
+                await self.retry(exc)
+                return
+            log.error("job %s: %s failed in %s: %s", self.job.id, exc.tool, self.stage, exc.stderr_tail[-2000:])
+            await self.fail(
+                "processing_failed",
+                f"The {self.stage} stage could not process the source: {exc.reason}. "
+                "Re-export the video with a common codec (H.264 in MP4) and submit it again.",
+            )
+        elif exc.errno in (errno.ENOSPC, errno.EIO):
+            await self.retry(exc)
+        else:
+            log.error("job %s: file error in %s: %s", self.job.id, self.stage, exc)
+            await self.fail("io_error", f"A file operation failed in the {self.stage} stage: {describe(exc)}.")
 
     async def complete(self, result: JobResult) -> None:
         if not await self.finish("completed", result=result.model_dump(mode="json")):
@@ -176,7 +185,7 @@ class Attempt:
     async def retry(self, exc: BaseException) -> None:
         settings = self.settings
         metrics.errors.labels(self.stage, type(exc).__name__).inc()
-        if self.job.attempts >= settings.max_attempts:
+        if self.job.faults + 1 >= settings.max_attempts:  # this failure is one more fault
             await self.finish(
                 "failed",
                 error={
@@ -189,6 +198,19 @@ class Attempt:
         log.warning("job %s: transient failure (%r); retrying in %.0f s", self.job.id, exc, delay)
         await self.store.retry_later(
             self.job.id, self.token, delay, {"code": "retrying", "message": f"Retrying after: {describe(exc)}."}
+        )
+
+    async def hand_back(self, exc: BaseException) -> None:
+        """Requeue the job after a service it needs failed; not a fault of the job's, so no attempt is used up."""
+        metrics.errors.labels(self.stage, type(exc).__name__).inc()
+        delay = _HAND_BACK_SECONDS * random.uniform(0.5, 1.5)
+        log.warning("job %s: a service failed (%s); handing it back, due in %.0f s", self.job.id, exc, delay)
+        await self.store.retry_later(
+            self.job.id,
+            self.token,
+            delay,
+            {"code": "retrying", "message": f"Retrying after: {describe(exc)}."},
+            fault=False,
         )
 
     async def finish(

@@ -32,6 +32,7 @@ class JobRow:
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    faults: int = 0  # claims that ended in a fault; only these count toward MAX_ATTEMPTS
 
 
 class JobError(BaseModel):

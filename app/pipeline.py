@@ -6,16 +6,16 @@ import asyncio
 import itertools
 import shutil
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from app.checkpoint import Checkpoints
 from app.media.ffmpeg import Binaries
-from app.media.files import matches
+from app.media.files import matches, unchanged_since
 from app.spec import JobSpec
 from app.stages.analyze import Plan, analyze
 from app.stages.render import Reel, RenderedFile, concat, gain_db, render_segment
@@ -73,19 +73,13 @@ class Hooks:
     on_progress: ProgressHook | None = None
 
 
-class _FileIdentity(Protocol):
-    path: str
-    size: int
-    sha256: str
-
-
 @dataclass(frozen=True)
 class Stage:
     """One entry of the stage table: a new stage is one entry here and one module under `stages/`.
 
     `weight` is the stage's share of the job's progress; `run` produces `model`, which is also what
-    its checkpoint holds; `files` names what on disk the checkpoint vouches for (it is trusted only
-    while each is exactly as recorded); `parts` is the prefix of the stage's own sub-checkpoints
+    its checkpoint holds; `trust` says whether a saved result still holds (a result naming a file
+    is trusted only while that file is exactly as recorded); `parts` is the prefix of the stage's own sub-checkpoints
     (render's finished clips). A stage depends on every stage before it: redoing one drops the
     checkpoints of all that follow.
     """
@@ -94,7 +88,7 @@ class Stage:
     weight: float
     model: type[BaseModel]
     run: Callable[[SmartVideoEditor, _Run], Awaitable[BaseModel]]
-    files: Callable[[Any], Sequence[_FileIdentity]] = lambda _: ()
+    trust: Callable[[Any], Awaitable[bool]] = lambda _: _always()
     parts: str | None = None
 
 
@@ -109,9 +103,14 @@ class SmartVideoEditor:
         self.max_source_seconds = max_source_seconds
         self.render_parallelism = render_parallelism
 
+    @property
+    def jobs_dir(self) -> Path:
+        """Where every job's work dir lives."""
+        return self._temp_dir / "jobs"
+
     def work_dir(self, job_id: str) -> Path:
         """Where a job's intermediate files live until it ends (one subdirectory per attempt)."""
-        return self._temp_dir / "jobs" / job_id
+        return self.jobs_dir / job_id
 
     async def process_job(
         self,
@@ -198,12 +197,26 @@ async def _verify(editor: SmartVideoEditor, run: _Run) -> Verified:
     return await verify(reel, plan, binaries=editor.binaries, has_audio=has_audio, work_dir=run.job.work)
 
 
+async def _still_there(f: RenderedFile) -> bool:
+    # Hashed in a thread: the event loop keeps renewing the lease and serving the API meanwhile.
+    return await asyncio.to_thread(matches, Path(f.path), f.size, f.sha256)
+
+
+async def _source_unchanged(info: SourceInfo) -> bool:
+    # The source was hashed while validating; its identity spares a resume hashing it again.
+    return await unchanged_since(Path(info.path), info.size, info.sha256, info.identity)
+
+
+async def _always() -> bool:
+    return True
+
+
 STAGES: tuple[Stage, ...] = (
-    Stage("validate", 0.05, SourceInfo, _validate, files=lambda info: [info]),
+    Stage("validate", 0.05, SourceInfo, _validate, trust=_source_unchanged),
     Stage("analyze", 0.10, Plan, _analyze),
-    Stage("render", 0.80, Reel, _render, files=lambda reel: [reel], parts="segment:"),
+    Stage("render", 0.80, Reel, _render, trust=_still_there, parts="segment:"),
     # Verify may have re-joined the reel with corrected sound: the file it vouched for must be there.
-    Stage("verify", 0.05, Verified, _verify, files=lambda verified: [verified.reel]),
+    Stage("verify", 0.05, Verified, _verify, trust=lambda verified: _still_there(verified.reel)),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 # Where each stage's share of the progress bar starts: derived, so weights can change in one place.
@@ -269,7 +282,7 @@ class _Run:
         saved = self.saved.get(stage.name)
         if saved is not None:
             value = stage.model.model_validate(_strip(saved))
-            if all([await _still_there(f) for f in stage.files(value)]):
+            if await stage.trust(value):
                 self.seconds[stage.name] = float(saved.get("_seconds", 0.0))
                 await self.notify(stage.name, "skip", None)
                 await self.progress(stage.name, 1.0)
@@ -305,9 +318,6 @@ def _strip(saved: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in saved.items() if k != "_seconds"}
 
 
-async def _still_there(f: _FileIdentity) -> bool:
-    # Hashing a large file takes seconds: off the event loop, so the lease heartbeat keeps beating.
-    return await asyncio.to_thread(matches, Path(f.path), f.size, f.sha256)
 
 
 async def _gather_or_cancel(tasks: list[Coroutine[Any, Any, None]]) -> None:

@@ -9,7 +9,7 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,7 +24,10 @@ log = logging.getLogger(__name__)
 # Seconds to wait after attempt N fails: about 5 s, 30 s, 2 min, 10 min, 30 min, then hourly for a day.
 RETRY_SCHEDULE: tuple[float, ...] = (5, 30, 120, 600, 1800, *([3600.0] * 23))
 TIMEOUT_SECONDS = 10.0
-_LEASE_SECONDS = 60.0
+# A lookup that stalls (a dead nameserver) must end well inside the delivery's lease, or the lease lapses
+# mid-attempt and another sender posts the same delivery again.
+DNS_TIMEOUT_SECONDS = 5.0
+DELIVERY_LEASE_SECONDS = 60.0
 SUBMIT_RESOLVE_SECONDS = 2.0  # DNS a submit may wait for before it leaves the check to delivery
 _STOP_GRACE_SECONDS = TIMEOUT_SECONDS + 2  # an attempt's own timeout, plus time to record it
 
@@ -79,10 +82,24 @@ async def check_target(url: str, *, allow_private: bool, timeout: float = SUBMIT
     return None
 
 
-async def resolve_public(host: str, port: int, *, allow_private: bool) -> str:
-    """Resolve `host` now and return an address to connect to; refuse private/loopback/link-local ones."""
+Resolver = Callable[[str, int], Awaitable[list[str]]]  # (host, port) -> addresses
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses the system's resolver (getaddrinfo) gives for `host`."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addresses = [str(info[4][0]) for info in infos]
+    return [str(info[4][0]) for info in infos]
+
+
+async def resolve_public(host: str, port: int, *, allow_private: bool, resolver: Resolver = system_resolver) -> str:
+    """Resolve `host` now, within DNS_TIMEOUT_SECONDS, and return an address to connect to; refuse
+    private/loopback/link-local ones."""
+    try:
+        async with asyncio.timeout(DNS_TIMEOUT_SECONDS):
+            # getaddrinfo itself cannot be interrupted: its thread finishes in the background.
+            addresses = await resolver(host, port)
+    except TimeoutError:
+        raise OSError(f"DNS lookup of {host} timed out after {DNS_TIMEOUT_SECONDS:.0f} s") from None
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
         if allow_private or ip.is_global:
@@ -103,8 +120,10 @@ class WebhookSender:
         allow_private: bool,
         poll_seconds: float = 1.0,
         schedule: Sequence[float] = RETRY_SCHEDULE,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self.outbox = outbox
+        self.resolver = resolver
         self.signer = Signer(secret)
         self.allow_private = allow_private
         self.poll_seconds = poll_seconds
@@ -127,7 +146,7 @@ class WebhookSender:
         self._stopping.set()
         self._wake.set()
         if self._task:
-            # An attempt cut off here would stay leased, unsent by anyone, for _LEASE_SECONDS: let it end first.
+            # An attempt cut off here would stay leased, unsent by anyone, for DELIVERY_LEASE_SECONDS: let it end first.
             await asyncio.wait({self._task}, timeout=_STOP_GRACE_SECONDS)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -137,7 +156,7 @@ class WebhookSender:
     async def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                due = await self.outbox.claim(10, _LEASE_SECONDS)
+                due = await self.outbox.claim(10, DELIVERY_LEASE_SECONDS)
                 await asyncio.gather(*(self.send(d) for d in due))
             except asyncio.CancelledError:
                 raise
@@ -192,7 +211,7 @@ class WebhookSender:
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
         # Connect to the address we checked, so DNS cannot answer differently between check and connect.
-        address = await resolve_public(host, port, allow_private=self.allow_private)
+        address = await resolve_public(host, port, allow_private=self.allow_private, resolver=self.resolver)
         netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
         pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
         timestamp = int(time.time())

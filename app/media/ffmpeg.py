@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
+import logging
 import os
 import shutil
 import signal
@@ -19,8 +19,11 @@ from app.errors import without_paths
 
 ProgressCallback = Callable[[float], Awaitable[None] | None]
 
-_PR_SET_PDEATHSIG = 1
 _STDERR_TAIL_LINES = 400
+# strerror(ENOSPC), strerror(EIO), strerror(EDQUOT) as ffmpeg prints them.
+_DISK_TROUBLE = ("No space left on device", "Input/output error", "Disk quota exceeded")
+
+log = logging.getLogger(__name__)
 
 
 class FFmpegError(RuntimeError):
@@ -30,8 +33,15 @@ class FFmpegError(RuntimeError):
         self.tool = tool
         self.returncode = returncode
         self.stderr_tail = stderr_tail
-        last = stderr_tail.strip().splitlines()[-1:] or ["no output"]
-        super().__init__(f"{tool} exited with {returncode}: {last[0]}")
+        lines = stderr_tail.strip().splitlines()
+        # ffmpeg's last line is often a generic "Error initializing output stream": name the disk's error instead.
+        telling = [ln for ln in lines if any(marker in ln for marker in _DISK_TROUBLE)] or lines or ["no output"]
+        super().__init__(f"{tool} exited with {returncode}: {telling[-1]}")
+
+    @property
+    def disk_trouble(self) -> bool:
+        """True when the output could not be written (disk full, I/O error): the disk's fault, worth a retry."""
+        return any(marker in self.stderr_tail for marker in _DISK_TROUBLE)
 
     @property
     def reason(self) -> str:
@@ -67,13 +77,16 @@ def find_binaries(ffmpeg_path: str | None = None) -> Binaries:
     return Binaries(shutil.which("ffmpeg") or "ffmpeg", shutil.which("ffprobe") or "ffprobe")
 
 
-def _die_with_parent() -> None:
-    # Runs in the child before exec: a new process group so the job can kill the whole tree,
-    # and PDEATHSIG so a worker killed with -9 does not leave encoders running.
-    os.setpgrp()
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+@cache
+def _exec_wrapper() -> tuple[str, ...]:
+    # util-linux setpriv sets PDEATHSIG and then execs ffmpeg, so a worker killed with -9 takes its
+    # encoders with it while no Python runs between fork and exec (preexec_fn can deadlock in a
+    # threaded process). The signal follows the thread that forked: asyncio forks from the loop thread.
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or not sys.platform.startswith("linux"):
+        log.warning("setpriv (util-linux) not found: ffmpeg will not die with a worker killed by SIGKILL")
+        return ()
+    return (setpriv, "--pdeathsig", "KILL", "--")
 
 
 @dataclass(frozen=True)
@@ -97,11 +110,12 @@ async def run(
     wants_progress = on_progress is not None and duration
     argv = [tool, *(["-progress", "pipe:1", "-nostats"] if wants_progress else []), *args]
     proc = await asyncio.create_subprocess_exec(
+        *_exec_wrapper(),
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        preexec_fn=_die_with_parent,
+        process_group=0,  # its own group, so cancelling the job kills the whole tree
     )
     assert proc.stdout is not None and proc.stderr is not None
     tail: deque[str] = deque(maxlen=stderr_lines)

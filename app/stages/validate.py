@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.errors import InputError, without_paths
 from app.media.ffmpeg import Binaries, FFmpegError, run
-from app.media.files import file_sha256
+from app.media.files import file_identity, file_sha256
 from app.media.probe import MediaInfo, VideoStream, probe
 
 SUPPORTED_CODECS = frozenset(
@@ -50,6 +50,7 @@ class SourceInfo(BaseModel):
     path: str
     size: int
     sha256: str
+    identity: str | None = None  # file_identity() taken before hashing: lets a resume trust the hash without redoing it
     duration: float
     width: int  # as displayed, after rotation
     height: int
@@ -77,6 +78,8 @@ async def validate(path: Path, *, binaries: Binaries, max_seconds: float) -> Sou
             "or not a media file: upload it again or re-export it.",
         ) from exc
     video = _check_streams(path, info, max_seconds)
+    # Taken before hashing: a change while the hash runs shows as a new identity, so it is never trusted.
+    identity = file_identity(path)
     digest, _ = await asyncio.gather(
         asyncio.to_thread(file_sha256, path),
         _decode_probe(binaries.ffmpeg, path, info.duration),
@@ -86,6 +89,7 @@ async def validate(path: Path, *, binaries: Binaries, max_seconds: float) -> Sou
         path=str(path),
         size=path.stat().st_size,
         sha256=digest,
+        identity=identity,
         duration=info.duration,
         width=width,
         height=height,
