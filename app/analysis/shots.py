@@ -4,7 +4,7 @@ A frame is a cut when its difference from the frame before is large in absolute 
 `threshold` times the mean difference of its neighbours (PySceneDetect's AdaptiveDetector idea), so
 steady fast motion, whose neighbours differ as much, is not a cut. A one- or two-frame flash passes
 that ratio test, so a candidate must also leave the picture changed: the frame `window` frames later
-still differs from the frames before the candidate. Only `2 * window + 2` frames are held.
+still differs from each of the three frames before the candidate. Only `window + 4` frames are held.
 """
 
 from __future__ import annotations
@@ -51,8 +51,10 @@ class ShotDetector:
 
     def __init__(self, params: ShotParams | None = None) -> None:
         self.params = params or ShotParams()
-        self._frames: deque[tuple[float, np.ndarray]] = deque(maxlen=2 * self.params.window + 2)
-        self._diffs: deque[float | None] = deque(maxlen=2 * self.params.window + 2)
+        # The candidate's three predecessors, itself and its right window; the left window fits inside.
+        held = max(2 * self.params.window + 1, self.params.window + 4)
+        self._frames: deque[tuple[float, np.ndarray]] = deque(maxlen=held)
+        self._diffs: deque[float | None] = deque(maxlen=held)
         self._cuts: list[float] = []
         self._fades: list[Fade] = []
         self._luma: deque[tuple[float, float]] = deque()  # (t, mean luma) over the last max_fade_seconds
@@ -102,7 +104,7 @@ class ShotDetector:
         if d / max(mean, 0.5) < p.threshold:
             return
         after = self._frames[-1][1]
-        before = [self._frames[k][1] for k in (c - 1, c - 2) if k >= 0]
+        before = [self._frames[k][1] for k in (c - 1, c - 2, c - 3) if k >= 0]
         # A flash ends with the picture back where it was; a cut leaves it changed.
         if min(frame_difference(b, after) for b in before) < max(p.min_difference, 0.5 * d):
             return
