@@ -24,6 +24,7 @@ PICK_SNAP = 3.0  # how far an automatic edge may move to reach a pause
 CLIENT_SNAP = 1.5  # how far a client's edge may move (`snap_edges`)
 _GAP = 2 * PICK_SNAP + 1.0  # between picks before snapping, so snapped picks cannot overlap
 _SPREAD_PENALTY = 0.25
+_WEAK = 0.35  # a window scoring under this share of the best is not picked
 
 # Weight, and the floor under the median (so a source whose median is 0 still has a scale).
 _FEATURES: dict[str, tuple[float, float]] = {
@@ -87,17 +88,20 @@ def pick_highlights(features: SourceFeatures, *, max_duration: float = 300.0, ma
     window = int(length)
     starts = np.arange(0, max(1, int(math.floor(duration - length)) + 1))
     cumsum = np.concatenate([[0.0], np.cumsum(scores)])
-    means = (cumsum[np.minimum(starts + window, n)] - cumsum[starts]) / window
+    # Rounded so float noise in the cumulative sum cannot pick among equal windows.
+    means = np.round((cumsum[np.minimum(starts + window, n)] - cumsum[starts]) / window, 6)
     spread = duration / (count + 1)
     chosen: list[float] = []
+    top = 0.0
     for _ in range(count):
         value = means.copy()
         for s in chosen:
             value[np.abs(starts - s) < length + _GAP] = -np.inf
             value -= _SPREAD_PENALTY * np.clip(1 - np.abs(starts - s) / spread, 0, None)
         best = int(np.argmax(value))
-        if not np.isfinite(value[best]):
-            break
+        if not np.isfinite(value[best]) or (chosen and means[best] < _WEAK * top):
+            break  # a window far weaker than the best would fill the reel with what the picker avoids
+        top = max(top, float(means[best]))
         chosen.append(float(starts[best]))
     picks = []
     longest = max(MIN_CLIP, min(MAX_CLIP, max_duration / len(chosen)))  # snapping must not pass the budget
@@ -125,7 +129,8 @@ def _pick(start: float, end: float, scores: np.ndarray, relative: dict[str, np.n
     contributions = []
     for name, r in relative.items():
         part = r[lo:hi]
-        if len(part) and not np.all(np.isnan(part)) and float(np.nanmean(part)) >= 0.5:
+        # A reason is a feature clearly above the source's median (x ≥ 1.5 × median gives r ≥ 0.6).
+        if len(part) and not np.all(np.isnan(part)) and float(np.nanmean(part)) >= 0.6:
             contributions.append((_FEATURES[name][0] * float(np.nanmean(part)), name))
     reasons = tuple(name for _, name in sorted(contributions, reverse=True)) or ("spread",)
     return Pick(start=start, end=end, score=round(min(1.0, max(0.0, score)), 3), reasons=reasons)
