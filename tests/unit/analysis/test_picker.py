@@ -42,7 +42,7 @@ def overlaps(pick: Pick, span: tuple[float, float]) -> bool:
 
 
 def test_speech_and_motion_beat_silence_and_a_still_frame() -> None:
-    f = features(DURATION, **hot_source())  # type: ignore[arg-type]
+    f = features(DURATION, **hot_source())
     picks = pick_highlights(f)
     check_rules(picks, DURATION)
     for span in HOT:
@@ -55,7 +55,7 @@ def test_speech_and_motion_beat_silence_and_a_still_frame() -> None:
 
 
 def test_every_automatic_edge_is_in_a_pause_and_clear_of_cuts() -> None:
-    f = features(DURATION, **hot_source())  # type: ignore[arg-type]
+    f = features(DURATION, **hot_source())
     for p in pick_highlights(f):
         for edge in (p.start, p.end):
             assert any(a <= edge <= b for a, b in ((q.start, q.end) for q in f.pauses)), edge
@@ -63,7 +63,7 @@ def test_every_automatic_edge_is_in_a_pause_and_clear_of_cuts() -> None:
 
 
 def test_without_audio_motion_chooses() -> None:
-    f = features(DURATION, has_audio=False, **{k: v for k, v in hot_source().items() if k == "motion"})  # type: ignore[arg-type]
+    f = features(DURATION, has_audio=False, **{k: v for k, v in hot_source().items() if k == "motion"})
     picks = pick_highlights(f)
     check_rules(picks, DURATION)
     assert all(any(overlaps(p, s) for p in picks) for s in HOT)
@@ -81,7 +81,7 @@ def test_silent_still_source_is_spread_over_its_length() -> None:
 
 
 def test_max_duration_caps_the_total() -> None:
-    f = features(DURATION, **hot_source())  # type: ignore[arg-type]
+    f = features(DURATION, **hot_source())
     picks = pick_highlights(f, max_duration=45.0)
     check_rules(picks, DURATION, max_total=45.0)
 
