@@ -11,7 +11,9 @@ import numpy as np
 
 Box = tuple[int, int, int, int]  # x, y, w, h in analysis-frame pixels
 
-_CASCADE = "haarcascade_frontalface_default.xml"
+# alt2 over default: on 20 astronaut composites (130–320 px) and 10 textures, at scale step 1.1,
+# alt2 with 4 neighbours found 19 faces and no false one; default with 6 found 17 with 2 false.
+_CASCADE = "haarcascade_frontalface_alt2.xml"
 MAX_FACES = 3  # per sample: the largest; more is crowd, not a subject
 
 
@@ -38,7 +40,7 @@ def detect_faces(gray: np.ndarray, *, min_size: int = 24) -> tuple[Box, ...]:
     found = cascade().detectMultiScale(
         np.ascontiguousarray(gray),
         scaleFactor=1.1,
-        minNeighbors=6,  # 5 let a 80 px false face through on the astronaut composite; 8 loses 30 px faces
+        minNeighbors=4,
         minSize=(min_size, min_size),
     )
     boxes = [(int(x), int(y), int(w), int(h)) for x, y, w, h in found]

@@ -68,3 +68,15 @@ def test_sampler_samples_on_its_grid_after_a_jump_back_in_time() -> None:
     for t in (10.0, 10.2, 10.5, 3.0, 3.1, 3.5):
         sampler.add(t, frame)
     assert [s.t for s in sampler.samples] == [10.0, 10.5, 3.0, 3.5]
+
+
+def test_face_is_found_across_sizes_and_positions_without_false_faces() -> None:
+    cases = [(composite(size, x, 0), face_centre(size, x, 0)) for size in (130, 150, 170, 180) for x in (0, 60, 140)]
+    for size in (200, 240, 280, 320):
+        for x in (0, 50):
+            cases.append((composite(size, x, 0, canvas=(size + x + 20, size)), face_centre(size, x, 0)))
+    found = [detect_faces(frame) for frame, _ in cases]
+    hits = sum(any(contains(b, centre) for b in boxes) for boxes, (_, centre) in zip(found, cases, strict=True))
+    false = sum(not contains(b, centre) for boxes, (_, centre) in zip(found, cases, strict=True) for b in boxes)
+    assert hits >= 0.9 * len(cases)
+    assert false == 0
