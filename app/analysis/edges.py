@@ -53,10 +53,10 @@ def snap_range(
     s = start if new_start is None else new_start
     lo, hi = max(end - max_shift, s + min_len), min(end + max_shift, s + max_len, d)
     if lo > hi:
-        return start, end
+        return float(start), float(end)
     new_end = _first_reachable(end, tiers, lo, hi)
     e = min(max(end, lo), hi) if new_end is None else new_end
-    return round(s, 3), round(e, 3)
+    return round(float(s), 3), round(float(e), 3)
 
 
 def _first_reachable(target: float, tiers: Sequence[Sequence[Interval]], lo: float, hi: float) -> float | None:

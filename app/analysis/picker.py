@@ -25,6 +25,8 @@ CLIENT_SNAP = 1.5  # how far a client's edge may move (`snap_edges`)
 _GAP = 2 * PICK_SNAP + 1.0  # between picks before snapping, so snapped picks cannot overlap
 _SPREAD_PENALTY = 0.25
 _WEAK = 0.35  # a window scoring under this share of the best is not picked
+_GROW = 0.8  # a pick widens over neighbouring seconds scoring at least this share of its mean
+_DULL = 0.1  # a pick scoring under this (silence, a still frame) keeps its base length
 
 # Weight, and the floor under the median (so a source whose median is 0 still has a scale).
 _FEATURES: dict[str, tuple[float, float]] = {
@@ -91,24 +93,43 @@ def pick_highlights(features: SourceFeatures, *, max_duration: float = 300.0, ma
     # Rounded so float noise in the cumulative sum cannot pick among equal windows.
     means = np.round((cumsum[np.minimum(starts + window, n)] - cumsum[starts]) / window, 6)
     spread = duration / (count + 1)
-    chosen: list[float] = []
+    longest = max(MIN_CLIP, min(MAX_CLIP, max_duration / count))  # so the reel stays within the budget
+    chosen: list[tuple[int, int]] = []
     top = 0.0
     for _ in range(count):
         value = means.copy()
-        for s in chosen:
-            value[np.abs(starts - s) < length + _GAP] = -np.inf
-            value -= _SPREAD_PENALTY * np.clip(1 - np.abs(starts - s) / spread, 0, None)
+        for a, b in chosen:
+            value[(starts < b + _GAP) & (starts + window > a - _GAP)] = -np.inf
+            value -= _SPREAD_PENALTY * np.clip(1 - np.abs(starts + window / 2 - (a + b) / 2) / spread, 0, None)
         best = int(np.argmax(value))
         if not np.isfinite(value[best]) or (chosen and means[best] < _WEAK * top):
             break  # a window far weaker than the best would fill the reel with what the picker avoids
         top = max(top, float(means[best]))
-        chosen.append(float(starts[best]))
+        chosen.append(_grow(int(starts[best]), int(starts[best]) + window, scores, chosen, int(longest)))
     picks = []
-    longest = max(MIN_CLIP, min(MAX_CLIP, max_duration / len(chosen)))  # snapping must not pass the budget
-    for s in sorted(chosen):
-        start, end = snap_range(s, s + length, features, max_shift=PICK_SNAP, min_len=MIN_CLIP, max_len=longest)
+    for a, b in sorted(chosen):
+        start, end = snap_range(a, b, features, max_shift=PICK_SNAP, min_len=MIN_CLIP, max_len=longest)
         picks.append(_pick(start, end, scores, relative))
     return picks
+
+
+def _grow(a: int, b: int, scores: np.ndarray, chosen: list[tuple[int, int]], limit: int) -> tuple[int, int]:
+    """Widen a window over neighbouring seconds nearly as good as it, so one long scene is one clip."""
+    target = _GROW * float(np.mean(scores[a:b]))
+
+    def free(second: int) -> bool:
+        return 0 <= second < len(scores) and all(not ca - _GAP <= second < cb + _GAP for ca, cb in chosen)
+
+    while target >= _GROW * _DULL and b - a < limit:
+        left = free(a - 1) and scores[a - 1] >= target
+        right = free(b) and scores[b] >= target
+        if not (left or right):
+            break
+        if right and (not left or scores[b] >= scores[a - 1]):
+            b += 1
+        else:
+            a -= 1
+    return a, b
 
 
 def snap_edges(
@@ -133,7 +154,7 @@ def _pick(start: float, end: float, scores: np.ndarray, relative: dict[str, np.n
         if len(part) and not np.all(np.isnan(part)) and float(np.nanmean(part)) >= 0.6:
             contributions.append((_FEATURES[name][0] * float(np.nanmean(part)), name))
     reasons = tuple(name for _, name in sorted(contributions, reverse=True)) or ("spread",)
-    return Pick(start=start, end=end, score=round(min(1.0, max(0.0, score)), 3), reasons=reasons)
+    return Pick(start=float(start), end=float(end), score=round(min(1.0, max(0.0, score)), 3), reasons=reasons)
 
 
 def _moving_mean(x: np.ndarray, width: int) -> np.ndarray:

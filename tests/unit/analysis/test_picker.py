@@ -118,3 +118,18 @@ def test_snap_edges_keeps_the_15_second_minimum() -> None:
 def test_snap_edges_leaves_a_source_of_a_minute_or_less_alone() -> None:
     f = features(50.0, speech=0.9, pauses=[(1.0, 2.0)])
     assert snap_edges(0.0, 50.0, f) == (0.0, 50.0)
+
+
+def test_a_long_lively_scene_becomes_one_long_clip() -> None:
+    f = features(DURATION, **hot_source())
+    picks = pick_highlights(f)
+    inside = [p for p in picks if overlaps(p, HOT[0])]
+    assert len(inside) == 1
+    assert min(inside[0].end, HOT[0][1]) - max(inside[0].start, HOT[0][0]) >= 50.0
+
+
+def test_a_budget_shared_by_five_clips_is_never_passed_when_clips_grow() -> None:
+    f = features(DURATION, speech=0.8, loudness=-20.0, motion=5.0, pauses=[(t, t + 0.4) for t in range(0, 600, 5)])
+    picks = pick_highlights(f, max_duration=200.0)
+    check_rules(picks, DURATION, max_total=200.0)
+    assert len(picks) == 5
