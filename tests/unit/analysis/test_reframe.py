@@ -10,6 +10,7 @@ import pytest
 from app.analysis.bars import Rect
 from app.analysis.faces import Box
 from app.analysis.reframe import CropPath, Keyframe, crop_size, reframe
+from app.analysis.shots import Fade
 from tests.unit.analysis.builders import features
 
 SOURCE = (1920, 1080)
@@ -144,3 +145,12 @@ def test_path_is_piecewise_linear_and_right_continuous_at_a_cut() -> None:
     assert path.at(1.999)[0] == pytest.approx(19.99)
     assert path.at(2.0)[0] == 500 and path.at(7.0)[0] == 500 and path.at(-1.0)[0] == 0
     assert path.pieces() == [(0, 2, 0, 20, 0, 0)]
+
+
+def test_a_fade_through_black_is_a_place_where_the_camera_may_jump() -> None:
+    times = np.arange(0, 10, 0.5)
+    fades = [Fade(4.0, 5.0, "out"), Fade(5.2, 6.0, "in")]
+    f = features(10.0, fades=fades, face_samples=samples(times, lambda t: [face(50 if t < 5 else 270)]))
+    path = reframe(f, 0.0, 10.0, aspect="9:16", source_size=SOURCE)
+    assert path.at(4.99)[0] == path.at(0.0)[0] and path.at(5.0)[0] == path.at(9.99)[0]
+    assert path.at(5.0)[0] - path.at(4.99)[0] > path.w
