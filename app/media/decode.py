@@ -11,6 +11,7 @@ Audio sample k of a window is at start + k / 16000.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import math
 import threading
@@ -119,7 +120,7 @@ async def decode(
     opts = options or DecodeOptions()
     rate = source_rate(info.video)
     out_rate = Fraction(opts.frame_rate).limit_denominator(1001) if opts.frame_rate else rate
-    windows = _plan(ranges, info.duration, rate, out_rate)
+    windows = _plan(ranges, info.video.duration or info.duration, rate, out_rate)
     total = sum(w.seconds if w.seconds is not None else info.duration for w in windows)
     run = _Decode(
         ffmpeg, source, work_dir, opts, frame_size(info.video, opts.width), out_rate,
@@ -141,7 +142,9 @@ def _plan(
     ranges: Sequence[tuple[float, float]] | None, duration: float, rate: Fraction, out_rate: Fraction
 ) -> list[_Window]:
     if ranges is None:
-        return [_Window(0.0, 0.0, 0.0, None, None, 0)]
+        # At a lower rate, cfr would pad the end with repeats of the last frame: count the frames instead.
+        frames = None if out_rate == rate else math.ceil(duration * out_rate - _EPS)
+        return [_Window(0.0, 0.0, 0.0, frames, None, 0)]
     merged: list[list[float]] = []
     for start, end in sorted((max(0.0, s), min(e, duration) if duration else e) for s, e in ranges):
         if end <= start:
@@ -219,7 +222,7 @@ class _Decode:
                 fifo.close()
             raise
         assert proc.stderr is not None
-        stop = threading.Event()
+        stop, exited = threading.Event(), threading.Event()
         tail: deque[str] = deque(maxlen=_STDERR_LINES)
         # Own threads, not the loop's default executor: a slow consumer must not starve other work of it.
         pool = ThreadPoolExecutor(max_workers=len(fifos), thread_name_prefix="decode")
@@ -228,12 +231,13 @@ class _Decode:
         shape: tuple[int, ...]
         if video is not None:
             shape = (self.size[1], self.size[0])
-            readers.append(loop.run_in_executor(pool, pump, video, shape, np.uint8, self._frames(window), stop))
+            readers.append(loop.run_in_executor(pool, pump, video, shape, np.uint8, self._frames(window), stop, exited))
         if audio is not None:
             shape = (self.opts.audio_chunk_samples,)
-            readers.append(loop.run_in_executor(pool, pump, audio, shape, np.int16, self._pcm(window), stop))
+            read_pcm = functools.partial(pump, partial_last=True)  # the last chunk is short
+            readers.append(loop.run_in_executor(pool, read_pcm, audio, shape, np.int16, self._pcm(window), stop, exited))
         stderr = asyncio.create_task(drain(proc.stderr, tail))
-        watcher = asyncio.create_task(_stop_when_exited(proc, stop))
+        watcher = asyncio.create_task(_set_when_exited(proc, exited))
         try:
             await asyncio.gather(*readers)
             returncode = await proc.wait()
@@ -285,10 +289,10 @@ class _Decode:
         return deliver
 
 
-async def _stop_when_exited(proc: asyncio.subprocess.Process, stop: threading.Event) -> None:
+async def _set_when_exited(proc: asyncio.subprocess.Process, exited: threading.Event) -> None:
     # A reader still waiting for ffmpeg to open its pipe (ffmpeg failed first) must not wait forever.
     await proc.wait()
-    stop.set()
+    exited.set()
 
 
 class _Progress:

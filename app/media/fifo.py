@@ -51,14 +51,14 @@ class Fifo:
             fd, self.fd = self.fd, None
             os.close(fd)
 
-    def wait_for_writer(self, stop: threading.Event) -> bool:
-        """Block until the writer has written or closed; False if `stop` was set first (the writer never came)."""
+    def wait_for_writer(self, gone: threading.Event) -> bool:
+        """Block until the writer has written or closed; False if `gone` was set first (the writer never came)."""
         assert self.fd is not None
         poller = select.poll()
         poller.register(self.fd, select.POLLIN)
         # Linux reports a FIFO readable only once a writer has been there, so this waits for ffmpeg.
         while not poller.poll(_POLL_MS):
-            if stop.is_set():
+            if gone.is_set():
                 return False
         self.unlink()
         fcntl.fcntl(self.fd, fcntl.F_SETFL, fcntl.fcntl(self.fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
@@ -82,16 +82,19 @@ def pump(
     dtype: type[np.uint8] | type[np.int16],
     deliver: Callable[[int, npt.NDArray[Any]], None],
     stop: threading.Event,
+    writer_gone: threading.Event,
     *,
     partial_last: bool = False,
 ) -> int:
     """Thread body: read arrays of `shape` until end of stream or `stop`, hand each to `deliver(index, array)`.
 
-    Returns how many arrays were delivered. Each array is freshly allocated, so a consumer may keep it. A short
-    last read is delivered only with `partial_last` (audio); a short frame is dropped. The thread owns the fd.
+    `writer_gone` says ffmpeg has exited: only a reader still waiting for it to open the pipe gives up then; data
+    already in the pipe is still delivered. Returns how many arrays were delivered. Each array is freshly
+    allocated, so a consumer may keep it. A short last read is delivered only with `partial_last` (audio); a
+    short frame is dropped. The thread owns the fd and closes it.
     """
     try:
-        if not fifo.wait_for_writer(stop):
+        if not fifo.wait_for_writer(writer_gone):
             return 0
         count = 0
         while not stop.is_set():
