@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench bench-analysis install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: lint
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python -m bench.pipeline
+
+# One decode through FIFOs against a bare ffmpeg decode; BENCH_ARGS=--long adds the 4-hour memory check.
+bench-analysis: $(VENV)/.test-deps
+	$(BIN)/python -m bench.analysis $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
