@@ -171,9 +171,36 @@ def main(argv: list[str] | None = None) -> int:
         slices = [bare(binaries, source.path, size, audio=False, flags=f, threads=t, seconds=SLICE_SECONDS,
                        label=f"bare, first {SLICE_SECONDS:g} s, {f}, threads {t or 'auto'}") for f, t in VARIANTS]
         print("\n" + results_table(slices, slices[0]))
+    if args.ranges:
+        ranges_check(binaries, source.path, info, size, work, options,
+                     [(c.start - 1.5, c.start + c.duration + 1.5) for c in source.clips])
     if args.long:
         long_check(binaries, args.hours, work, options)
     return 0
+
+
+def ranges_check(binaries: Binaries, path: Path, info: MediaInfo, size: tuple[int, int], work: Path,
+                 options: DecodeOptions, ranges: list[tuple[float, float]]) -> None:
+    """Highlights +/- 1.5 s: one ffmpeg per range in sequence against one ffmpeg with an input per range."""
+    scale = f"scale={size[0]}:{size[1]}:flags={options.scale_flags},format=gray"
+    inputs = [a for s, e in ranges for a in ("-ss", f"{s}", "-t", f"{e - s}", "-i", str(path))]
+    joined = "".join(f"[{i}:V:0]" for i in range(len(ranges)))
+    one = ["-hwaccel", "none", *inputs, "-filter_complex", f"{joined}concat=n={len(ranges)}:v=1:a=0,{scale}"]
+    seconds = sum(e - s for s, e in ranges)
+    rows = [
+        _timed("bare, one ffmpeg per range", seconds, lambda: [
+            run_ffmpeg(binaries, ["-hwaccel", "none", "-ss", f"{s}", "-t", f"{e - s}", "-i", str(path),
+                                  "-map", "0:V:0", "-vf", scale, "-f", "null", "-"]) for s, e in ranges]),
+        _timed("bare, one ffmpeg, an input per range + concat", seconds,
+               lambda: run_ffmpeg(binaries, [*one, "-f", "null", "-"])),
+    ]
+
+    async def go() -> None:
+        await decode(binaries.ffmpeg, path, info, work, on_frame=lambda t, f: None, on_audio=lambda t, c: None,
+                     ranges=ranges, options=options)
+
+    rows.append(_timed("ours, one ffmpeg per range, frames + audio", seconds, lambda: asyncio.run(go())))
+    print(f"\n{len(ranges)} ranges, {seconds:g} s in all:\n" + results_table(rows, rows[0]))
 
 
 def long_check(binaries: Binaries, hours: float, work: Path, options: DecodeOptions) -> None:
@@ -195,6 +222,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--width", type=int, default=320, help="analysis width (default 320)")
     parser.add_argument("--variants", action=argparse.BooleanOptionalAction, default=True,
                         help=f"swscale and thread variants of (1) on the first {SLICE_SECONDS:g} s")
+    parser.add_argument("--ranges", action=argparse.BooleanOptionalAction, default=True,
+                        help="range-limited decodes: one ffmpeg per range against one for all")
     parser.add_argument("--long", action="store_true", help="also the long-source memory check")
     parser.add_argument("--hours", type=float, default=4.0, help="long source length (default 4)")
     return parser.parse_args(argv)

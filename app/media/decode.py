@@ -90,6 +90,7 @@ async def decode(
     await run.progress.report(1.0)
     return DecodeResult(run.frames, run.samples, run.size, float(out_rate))
 
+
 @dataclass
 class _Decode:
     """One decode call: what every window's ffmpeg run shares, and the counts so far."""
