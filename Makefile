@@ -4,7 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
+<<<<<<< HEAD
 .PHONY: run test lint bench bench-claims install clean
+=======
+.PHONY: run test lint bench bench-analysis install clean
+>>>>>>> wt/decode
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,9 +38,15 @@ test: lint
 bench: $(VENV)/.test-deps
 	$(BIN)/python -m bench.pipeline
 
+<<<<<<< HEAD
 # Claims/s of the real claim query: 16 claimers, 200,000 finished and 20,000 queued jobs (needs POSTGRES_*).
 bench-claims: $(VENV)/.test-deps
 	$(BIN)/python -m bench.claims
+=======
+# One decode through FIFOs against a bare ffmpeg decode; BENCH_ARGS=--long adds the 4-hour memory check.
+bench-analysis: $(VENV)/.test-deps
+	$(BIN)/python -m bench.analysis $(BENCH_ARGS)
+>>>>>>> wt/decode
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

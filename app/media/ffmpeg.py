@@ -108,6 +108,7 @@ async def run(
 ) -> RunResult:
     """Run ffmpeg/ffprobe; report 0..1 progress when `duration` is known; kill the group if cancelled."""
     wants_progress = on_progress is not None and duration
+<<<<<<< HEAD
     argv = [tool, *(["-progress", "pipe:1", "-nostats"] if wants_progress else []), *args]
     proc = await asyncio.create_subprocess_exec(
         *_exec_wrapper(),
@@ -117,16 +118,19 @@ async def run(
         stderr=asyncio.subprocess.PIPE,
         process_group=0,  # its own group, so cancelling the job kills the whole tree
     )
+=======
+    proc = await start(tool, [*(["-progress", "pipe:1", "-nostats"] if wants_progress else []), *args])
+>>>>>>> wt/decode
     assert proc.stdout is not None and proc.stderr is not None
     tail: deque[str] = deque(maxlen=stderr_lines)
     try:
         out, _ = await asyncio.gather(
             _read_stdout(proc.stdout, duration if wants_progress else None, on_progress, capture_stdout),
-            _drain(proc.stderr, tail),
+            drain(proc.stderr, tail),
         )
         returncode = await proc.wait()
     except BaseException:
-        _kill_group(proc.pid)
+        kill_group(proc.pid)
         with contextlib.suppress(ProcessLookupError):
             await asyncio.shield(proc.wait())
         raise
@@ -136,12 +140,26 @@ async def run(
     return RunResult(out, stderr)
 
 
-def _kill_group(pid: int) -> None:
+async def start(tool: str, args: Sequence[str], *, stdout: int = asyncio.subprocess.PIPE) -> asyncio.subprocess.Process:
+    """Start ffmpeg/ffprobe in its own process group, killed if this process dies; stderr is a pipe to drain."""
+    return await asyncio.create_subprocess_exec(
+        tool,
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_die_with_parent,
+    )
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL a process started by `start` and everything in its group; quiet if already gone."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
 
 
-async def _drain(stream: asyncio.StreamReader, tail: deque[str]) -> None:
+async def drain(stream: asyncio.StreamReader, tail: deque[str]) -> None:
+    """Read `stream` to its end, keeping its last lines in `tail` (an unread stderr would stall ffmpeg)."""
     async for raw in stream:
         tail.append(raw.decode("utf-8", "replace").rstrip())
 
