@@ -4,11 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-<<<<<<< HEAD
-.PHONY: run test lint bench bench-claims install clean
-=======
-.PHONY: run test lint bench bench-analysis install clean
->>>>>>> wt/decode
+.PHONY: run test lint bench bench-claims bench-analysis install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,15 +34,13 @@ test: lint
 bench: $(VENV)/.test-deps
 	$(BIN)/python -m bench.pipeline
 
-<<<<<<< HEAD
 # Claims/s of the real claim query: 16 claimers, 200,000 finished and 20,000 queued jobs (needs POSTGRES_*).
 bench-claims: $(VENV)/.test-deps
 	$(BIN)/python -m bench.claims
-=======
+
 # One decode through FIFOs against a bare ffmpeg decode; BENCH_ARGS=--long adds the 4-hour memory check.
 bench-analysis: $(VENV)/.test-deps
 	$(BIN)/python -m bench.analysis $(BENCH_ARGS)
->>>>>>> wt/decode
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -108,19 +108,7 @@ async def run(
 ) -> RunResult:
     """Run ffmpeg/ffprobe; report 0..1 progress when `duration` is known; kill the group if cancelled."""
     wants_progress = on_progress is not None and duration
-<<<<<<< HEAD
-    argv = [tool, *(["-progress", "pipe:1", "-nostats"] if wants_progress else []), *args]
-    proc = await asyncio.create_subprocess_exec(
-        *_exec_wrapper(),
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        process_group=0,  # its own group, so cancelling the job kills the whole tree
-    )
-=======
     proc = await start(tool, [*(["-progress", "pipe:1", "-nostats"] if wants_progress else []), *args])
->>>>>>> wt/decode
     assert proc.stdout is not None and proc.stderr is not None
     tail: deque[str] = deque(maxlen=stderr_lines)
     try:
@@ -143,12 +131,13 @@ async def run(
 async def start(tool: str, args: Sequence[str], *, stdout: int = asyncio.subprocess.PIPE) -> asyncio.subprocess.Process:
     """Start ffmpeg/ffprobe in its own process group, killed if this process dies; stderr is a pipe to drain."""
     return await asyncio.create_subprocess_exec(
+        *_exec_wrapper(),
         tool,
         *args,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=stdout,
         stderr=asyncio.subprocess.PIPE,
-        preexec_fn=_die_with_parent,
+        process_group=0,  # its own group, so cancelling the job kills the whole tree
     )
 
 
