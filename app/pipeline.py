@@ -11,58 +11,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from app.checkpoint import Checkpoints
 from app.media.ffmpeg import Binaries
 from app.media.files import matches, unchanged_since
 from app.spec import JobSpec
 from app.stages.analyze import Plan, analyze
-from app.stages.render import Reel, RenderedFile, concat, gain_db, render_segment
+from app.stages.render import Reel, RenderedFile, concat, render_segment
+from app.stages.result import JobResult, job_result
 from app.stages.validate import SourceInfo, validate
-from app.stages.verify import Verification, Verified, verify
+from app.stages.verify import Verified, verify
 
 StageHook = Callable[[str, str, float | None], Awaitable[None]]  # stage, "start"|"end"|"skip", seconds
 ProgressHook = Callable[[str, float], Awaitable[None]]  # stage, overall 0..1
 
 _M = TypeVar("_M", bound=BaseModel)
-
-
-class SegmentResult(BaseModel):
-    """One clip as delivered: where it came from and what was done to its sound."""
-
-    model_config = ConfigDict(frozen=True)
-
-    start: float
-    end: float
-    score: float
-    source_loudness: float | None  # integrated LUFS of the range in the source
-    gain_db: float  # everything applied to its sound: the render's gain plus any correction at the join
-    loudness: float | None  # integrated LUFS as delivered, fades excluded; None when silent
-    silent: bool  # under the audible floor (room tone): left as it was, outside the spread
-
-
-class JobResult(BaseModel):
-    """The figures a finished job reports; the keys are part of the public contract."""
-
-    model_config = ConfigDict(frozen=True)
-
-    output_path: str
-    color_space: str
-    audio_loudness: float | None
-    loudness_spread_lu: float | None
-    segments_processed: int
-    segments: list[SegmentResult]
-    duration: float
-    source_duration: float
-    processing_seconds: float
-    processing_ratio: float
-    stage_seconds: dict[str, float]
-    auto_selected: bool
-    output_size: int
-    output_sha256: str
-    cost_usd: float
-    verification: Verification
 
 
 @dataclass(frozen=True)
@@ -150,7 +114,11 @@ async def _validate(editor: SmartVideoEditor, run: _Run) -> SourceInfo:
 
 
 async def _analyze(editor: SmartVideoEditor, run: _Run) -> Plan:
-    return await analyze(run.get("validate", SourceInfo), run.job.spec, binaries=editor.binaries)
+    async def progress(fraction: float) -> None:
+        await run.progress("analyze", fraction)
+
+    info = run.get("validate", SourceInfo)
+    return await analyze(info, run.job.spec, binaries=editor.binaries, work_dir=run.job.work, on_progress=progress)
 
 
 async def _render(editor: SmartVideoEditor, run: _Run) -> Reel:
@@ -226,39 +194,7 @@ _WEIGHTS = {s.name: s.weight for s in STAGES}
 
 def _result(run: _Run) -> JobResult:
     info, plan, verified = run.get("validate", SourceInfo), run.get("analyze", Plan), run.get("verify", Verified)
-    processing = sum(run.seconds.values())
-    reel, report = verified.reel, verified.report
-    joined = reel.join_gains_db or [0.0] * len(plan.segments)
-    measured = report.clip_loudness or [None] * len(plan.segments)
-    return JobResult(
-        output_path=reel.path,
-        color_space="bt709",
-        audio_loudness=report.audio_loudness,
-        loudness_spread_lu=report.loudness_spread_lu,
-        segments_processed=len(plan.segments),
-        segments=[
-            SegmentResult(
-                start=s.start,
-                end=round(s.start + s.duration, 6),
-                score=s.score,
-                source_loudness=s.loudness,
-                gain_db=round(gain_db(s) + extra, 2),
-                loudness=loudness,
-                silent=s.index in report.silent_clips or loudness is None,
-            )
-            for s, extra, loudness in zip(plan.segments, joined, measured, strict=True)
-        ],
-        duration=report.duration,
-        source_duration=info.duration,
-        processing_seconds=round(processing, 3),
-        processing_ratio=round(processing / info.duration, 4),
-        stage_seconds=run.seconds,
-        auto_selected=plan.auto_selected,
-        output_size=reel.size,
-        output_sha256=reel.sha256,
-        cost_usd=0.0,
-        verification=report,
-    )
+    return job_result(info, plan, verified, run.seconds)
 
 
 class _Run:

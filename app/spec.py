@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"]
 AspectRatio = Literal["source", "16:9", "9:16", "1:1", "4:5"]
+Resolution = Literal["source", "720p", "1080p"]
 Transition = Literal["fade", "cut"]
 MAX_INPUT_PATH = 1024  # characters; far beyond any real layout, far below what a filesystem refuses
 
@@ -34,7 +35,21 @@ class OutputOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    aspect_ratio: AspectRatio = Field(default="source", description="centre crop to this ratio, or keep the source's")
+    aspect_ratio: AspectRatio = Field(
+        default="source",
+        description="reframe to this ratio, following the subject shot by shot; or keep the source's picture",
+    )
+    resolution: Resolution = Field(
+        default="source",
+        description="the reel's short side: 720p or 1080p (a 9:16 reel at 1080p is 1080x1920), or the crop's own size",
+    )
+    max_duration: float = Field(
+        default=300.0, ge=15, le=300, description="seconds of reel at most, when clips are picked automatically"
+    )
+    snap_edges: bool = Field(
+        default=False,
+        description="nudge your highlights' edges (at most 1.5 s) into pauses clear of shot cuts; off: exact edges",
+    )
     crf: int = Field(default=18, ge=14, le=30, description="libx264 constant rate factor; lower is better and bigger")
     preset: Preset = Field(default="fast", description="libx264 preset; slower is smaller at the same quality")
 

@@ -133,10 +133,18 @@ def _grow(a: int, b: int, scores: np.ndarray, chosen: list[tuple[int, int]], lim
 
 
 def snap_edges(
-    start: float, end: float, features: SourceFeatures, *, max_shift: float = CLIENT_SNAP
+    start: float,
+    end: float,
+    features: SourceFeatures,
+    *,
+    max_shift: float = CLIENT_SNAP,
+    source_duration: float | None = None,
 ) -> tuple[float, float]:
-    """Nudge a client's clip edges (≤ `max_shift` s each) into pauses clear of cuts, keeping 15–60 s."""
-    if features.duration <= MAX_CLIP or end - start <= 0:
+    """Nudge a client's clip edges (≤ `max_shift` s each) into pauses clear of cuts, keeping 15–60 s.
+
+    `source_duration` is the whole source's length when `features` cover only ranges of it.
+    """
+    if (source_duration or features.duration) <= MAX_CLIP or end - start <= 0:
         return start, end
     length = end - start
     return snap_range(
@@ -162,7 +170,7 @@ def _moving_mean(x: np.ndarray, width: int) -> np.ndarray:
     if len(x) == 0:
         return x
     valid = ~np.isnan(x)
-    kernel = np.ones(width)
+    kernel = np.ones(min(width, len(x)))  # "same" mode returns the longer of the two: never the kernel
     sums = np.convolve(np.where(valid, x, 0.0), kernel, mode="same")
     counts = np.convolve(valid.astype(float), kernel, mode="same")
     out = np.divide(sums, counts, out=np.full(len(x), np.nan), where=counts > 0)

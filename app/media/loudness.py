@@ -21,8 +21,6 @@ AUDIBLE_FLOOR_LUFS = -60.0
 _SUMMARY = re.compile(r"^\[(?P<name>m\d+) @ [^\]]+\] Summary:")
 _INTEGRATED = re.compile(r"^\s*I:\s+(?P<v>-?[\d.]+|-inf) LUFS")
 _PEAK = re.compile(r"^\s*Peak:\s+(?P<v>-?[\d.]+|-inf) dBFS")
-_SHORT_TERM = re.compile(r"lavfi\.r128\.S=(?P<v>-?[\d.]+|-inf|nan)")
-_PTS = re.compile(r"pts_time:(?P<t>[\d.]+)")
 
 
 def is_silent(lufs: float) -> bool:
@@ -88,39 +86,6 @@ def _parse_summaries(stderr: str, count: int) -> list[Loudness]:
     if missing:
         raise ValueError(f"ebur128 printed no summary for ranges {missing}")
     return [found[i] for i in range(count)]
-
-
-async def short_term_curve(ffmpeg: str, path: Path, *, step: float = 0.5) -> list[tuple[float, float]]:
-    """(time, short-term loudness) every `step` seconds over the whole file: the loudness envelope."""
-    samples = int(48000 * step)
-    graph = (
-        f"[0:a:0]{AUDIO_FORMAT},asetnsamples=n={samples}:p=0,ebur128=metadata=1,"
-        "ametadata=mode=print:key=lavfi.r128.S:file=/dev/stdout[m]"
-    )
-    args = [
-        "-hide_banner",
-        "-nostats",
-        "-v",
-        "error",
-        "-i",
-        str(path),
-        "-filter_complex",
-        graph,
-        "-map",
-        "[m]",
-        "-f",
-        "null",
-        "-",
-    ]
-    result = await run(ffmpeg, args, capture_stdout=True)
-    curve: list[tuple[float, float]] = []
-    t = 0.0
-    for line in result.stdout.decode("ascii", "replace").splitlines():
-        if m := _PTS.search(line):
-            t = float(m["t"])
-        elif m := _SHORT_TERM.search(line):
-            curve.append((t, max(_db(m["v"]), SILENCE_LUFS)))
-    return curve
 
 
 def _db(text: str) -> float:

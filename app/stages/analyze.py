@@ -1,23 +1,41 @@
-"""Stage 2: the final clip list, each clip's loudness, and the framing of the reel."""
+"""Stage 2: the final clip list (the client's, or picked from the media), each clip's loudness, and its framing.
+
+What is decoded depends on what the job needs: the whole source once when clips are picked
+automatically; only the client's ranges (± 1.5 s) when they are reframed or their edges snapped;
+nothing at all for a source-shaped reel of exact client ranges. One decode feeds every analyser
+(`media/decode.py`, named pipes); the analysers themselves are pure (`analysis/`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from app.analysis.features import SourceAnalyser, SourceFeatures
+from app.analysis.picker import pick_highlights, snap_edges
+from app.analysis.reframe import crop_size, reframe, source_content
 from app.errors import InputError
+from app.media.decode import decode
 from app.media.ffmpeg import Binaries
-from app.media.loudness import TimeRange, measure_ranges, short_term_curve
-from app.spec import AspectRatio, JobSpec, Transition
-from app.stages.segments import Clip, auto_clips, plan_clips
+from app.media.loudness import TimeRange, measure_ranges
+from app.media.probe import probe
+from app.spec import JobSpec, Transition
+from app.stages.framing import CropKey, Framing, keys_of, output_size
+from app.stages.segments import Clip, plan_clips
 from app.stages.transitions import audio_fades
 from app.stages.validate import SourceInfo
 
+ProgressHook = Callable[[float], Awaitable[None]]
+RANGE_MARGIN = 1.5  # seconds decoded around a client's range: room to snap an edge, and the shot it opens in
+FACE_INTERVAL = 0.5  # seconds between face detections
+
 
 class Segment(BaseModel):
-    """One clip of the reel, snapped to the source's frame grid, with its measured loudness."""
+    """One clip of the reel, snapped to the source's frame grid, with its measured loudness and crop path."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -29,17 +47,8 @@ class Segment(BaseModel):
     transition: Transition
     loudness: float | None  # integrated LUFS; None when the source has no audio
     true_peak: float | None  # dBTP
-
-
-class Framing(BaseModel):
-    """Crop window in the displayed source picture; the reel keeps the crop's size."""
-
-    model_config = ConfigDict(frozen=True)
-
-    width: int
-    height: int
-    x: int
-    y: int
+    reasons: list[str] = []  # what chose the clip: "client", or the features that scored it
+    crop: list[CropKey] = []  # the crop window's corner over time (source seconds); empty: fixed at 0, 0
 
 
 class Plan(BaseModel):
@@ -48,34 +57,64 @@ class Plan(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     segments: list[Segment]
-    framing: Framing | None  # None: the full source picture
+    framing: Framing | None  # None: the full source picture at its own size
     frame_rate: str
     auto_selected: bool
 
 
-async def analyze(source: SourceInfo, spec: JobSpec, *, binaries: Binaries) -> Plan:
-    """Choose the clips (the client's or automatic), measure each one's loudness, choose framing."""
+async def analyze(
+    source: SourceInfo,
+    spec: JobSpec,
+    *,
+    binaries: Binaries,
+    work_dir: Path,
+    on_progress: ProgressHook | None = None,
+) -> Plan:
+    """Choose the clips (the client's or automatic), measure each one's loudness, frame each one."""
     path = Path(source.path)
-    auto = not spec.highlights
+    options = spec.output
+    reframing = options.aspect_ratio != "source"
+    clips: list[tuple[Clip, list[str]]] = []
     if spec.highlights:
-        clips = plan_clips(spec.highlights, source.duration)
+        clips = [(c, ["client"]) for c in plan_clips(spec.highlights, source.duration)]
         if not clips:
             raise InputError(
                 "no_clips_in_source",
                 f"Every highlight lies past the end of the source, which is {source.duration:.1f} s long: "
                 "give start_time and end_time within it.",
             )
-    else:
-        curve = await short_term_curve(binaries.ffmpeg, path) if source.has_audio else []
-        clips = auto_clips(curve, source.duration)
+    features = None
+    if not spec.highlights or reframing or options.snap_edges:
+        ranges = None if not spec.highlights else _around([c for c, _ in clips], source.duration)
+        features = await _features(
+            source,
+            binaries=binaries,
+            work_dir=work_dir,
+            ranges=ranges,
+            audio=not spec.highlights or options.snap_edges,
+            on_progress=on_progress,
+        )
+    if not spec.highlights:
+        assert features is not None
+        picks = pick_highlights(features, max_duration=options.max_duration)
+        clips = [(Clip(p.start, p.end, round(p.score, 3), "fade"), list(p.reasons)) for p in picks]
+    elif options.snap_edges:
+        assert features is not None
+        clips = [(_snapped(c, features, source.duration), reasons) for c, reasons in clips]
+
     fps = Fraction(source.frame_rate)
-    snapped = [snap(c, fps, source.duration) for c in clips]
+    snapped = [snap(c, fps, source.duration) for c, _ in clips]
     # Measure each clip as it will sound, fades included, so the gain lands the rendered clip on target.
-    ranges = [
+    ranges_measured = [
         TimeRange(start, float(frames / fps), tuple(audio_fades(clip.transition, float(frames / fps))))
-        for clip, (start, frames) in zip(clips, snapped, strict=True)
+        for (clip, _), (start, frames) in zip(clips, snapped, strict=True)
     ]
-    measures = await measure_ranges(binaries.ffmpeg, path, ranges) if source.has_audio else [None] * len(ranges)
+    measures = (
+        await measure_ranges(binaries.ffmpeg, path, ranges_measured)
+        if source.has_audio
+        else [None] * len(ranges_measured)
+    )
+    framing, crops = _framing(source, spec, features, snapped, fps)
     segments = [
         Segment(
             index=i,
@@ -86,15 +125,88 @@ async def analyze(source: SourceInfo, spec: JobSpec, *, binaries: Binaries) -> P
             transition=clip.transition,
             loudness=m.integrated if m else None,
             true_peak=m.true_peak if m else None,
+            reasons=reasons,
+            crop=crop,
         )
-        for i, (clip, (start, frames), m) in enumerate(zip(clips, snapped, measures, strict=True))
+        for i, ((clip, reasons), (start, frames), m, crop) in enumerate(
+            zip(clips, snapped, measures, crops, strict=True)
+        )
     ]
-    return Plan(
-        segments=segments,
-        framing=framing_for(spec.output.aspect_ratio, source.width, source.height),
-        frame_rate=source.frame_rate,
-        auto_selected=auto,
+    return Plan(segments=segments, framing=framing, frame_rate=source.frame_rate, auto_selected=not spec.highlights)
+
+
+async def _features(
+    source: SourceInfo,
+    *,
+    binaries: Binaries,
+    work_dir: Path,
+    ranges: Sequence[tuple[float, float]] | None,
+    audio: bool,
+    on_progress: ProgressHook | None,
+) -> SourceFeatures:
+    """One decode of what is needed, fed to every analyser."""
+    analyser = SourceAnalyser(face_interval=FACE_INTERVAL)
+    info = await probe(binaries.ffprobe, Path(source.path))
+    work_dir.mkdir(parents=True, exist_ok=True)
+
+    def on_audio(t: float, pcm: np.ndarray) -> None:
+        analyser.add_audio(pcm, t)
+
+    await decode(
+        binaries.ffmpeg,
+        Path(source.path),
+        info,
+        work_dir,
+        on_frame=analyser.add_frame,
+        on_audio=on_audio if audio and source.has_audio else None,
+        ranges=ranges,
+        on_progress=on_progress,
     )
+    return analyser.result()
+
+
+def _around(clips: Sequence[Clip], duration: float) -> list[tuple[float, float]]:
+    """The clips' ranges widened by RANGE_MARGIN, clamped to the source, overlaps merged."""
+    ranges: list[tuple[float, float]] = []
+    for c in sorted(clips, key=lambda c: c.start):
+        start, end = max(0.0, c.start - RANGE_MARGIN), min(duration, c.end + RANGE_MARGIN)
+        if ranges and start <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], end))
+        else:
+            ranges.append((start, end))
+    return ranges
+
+
+def _snapped(clip: Clip, features: SourceFeatures, source_duration: float) -> Clip:
+    start, end = snap_edges(clip.start, clip.end, features, source_duration=source_duration)
+    return Clip(start, end, clip.score, clip.transition)
+
+
+def _framing(
+    source: SourceInfo,
+    spec: JobSpec,
+    features: SourceFeatures | None,
+    snapped: Sequence[tuple[float, int]],
+    fps: Fraction,
+) -> tuple[Framing | None, list[list[CropKey]]]:
+    """The crop size and the reel's size, and each clip's crop path (empty when the crop does not move)."""
+    options = spec.output
+    size = (source.width, source.height)
+    none: list[list[CropKey]] = [[] for _ in snapped]
+    if options.aspect_ratio == "source" or features is None:
+        width, height = source.width - source.width % 2, source.height - source.height % 2
+        out = output_size(width, height, options.resolution)
+        plain = (width, height) == size and out == (width, height)
+        return (None if plain else Framing(width=width, height=height, output_width=out[0], output_height=out[1])), none
+    content = source_content(features, size)
+    width, height = crop_size(options.aspect_ratio, content)
+    out = output_size(width, height, options.resolution)
+    framing = Framing(width=width, height=height, output_width=out[0], output_height=out[1])
+    paths = [
+        keys_of(reframe(features, start, start + float(frames / fps), aspect=options.aspect_ratio, source_size=size))
+        for start, frames in snapped
+    ]
+    return framing, paths
 
 
 def snap(clip: Clip, fps: Fraction, source_duration: float) -> tuple[float, int]:
@@ -102,22 +214,3 @@ def snap(clip: Clip, fps: Fraction, source_duration: float) -> tuple[float, int]
     first = round(clip.start * fps)
     last = min(round(clip.end * fps), int(source_duration * fps))
     return float(first / fps), max(1, last - first)
-
-
-def framing_for(aspect: AspectRatio, width: int, height: int) -> Framing | None:
-    """Centre crop to the requested aspect ratio, even-sized for 4:2:0; None keeps the picture."""
-    if aspect == "source":
-        return None
-    num, den = (int(p) for p in aspect.split(":"))
-    target = Fraction(num, den)
-    if Fraction(width, height) > target:
-        crop_h = height
-        crop_w = int(height * target)
-    else:
-        crop_w = width
-        crop_h = int(width / target)
-    crop_w -= crop_w % 2
-    crop_h -= crop_h % 2
-    if (crop_w, crop_h) == (width - width % 2, height - height % 2):
-        return None
-    return Framing(width=crop_w, height=crop_h, x=(width - crop_w) // 4 * 2, y=(height - crop_h) // 4 * 2)

@@ -14,6 +14,7 @@ from app.media.loudness import AUDIO_FORMAT, is_silent
 from app.spec import OutputOptions
 from app.stages.analyze import Plan, Segment
 from app.stages.colour import colour_filter
+from app.stages.framing import crop_filter
 from app.stages.transitions import audio_fades, video_fades
 from app.stages.validate import SourceInfo
 
@@ -126,13 +127,14 @@ def segment_args(
 
 
 def video_chain(source: SourceInfo, plan: Plan, segment: Segment) -> str:
-    """fps, framing, colour and fades, in that order."""
+    """fps, crop path and scale, colour, and fades, in that order."""
     filters = [f"fps={plan.frame_rate}"]
-    if plan.framing:
-        f = plan.framing
-        filters.append(f"crop={f.width}:{f.height}:{f.x}:{f.y}")
-    elif source.width % 2 or source.height % 2:
-        filters.append(f"crop={source.width - source.width % 2}:{source.height - source.height % 2}:0:0")
+    if f := plan.framing:
+        # The crop follows the clip's path (a steady window is a path of one position); then the
+        # reel's size, in the same encode.
+        filters.append(crop_filter(segment.crop, f.width, f.height, segment.start))
+        if (f.output_width, f.output_height) != (f.width, f.height):
+            filters.append(f"scale={f.output_width}:{f.output_height}:flags=lanczos")
     if colour := colour_filter(source):
         filters.append(colour)
     filters += video_fades(segment.transition, segment.duration)

@@ -354,3 +354,40 @@ async def kill_encoder(directory: Path, timeout: float = 30) -> None:
         await asyncio.sleep(0.02)
     for encoder in encoders:
         encoder.kill()
+
+
+def _fifos(directory: Path) -> list[Path]:
+    return [p for p in directory.rglob("*") if p.is_fifo()]
+
+
+async def test_kill_9_during_analysis_leaves_no_ffmpeg_and_no_pipe_and_the_job_resumes(
+    settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], sources: SourceCache
+) -> None:
+    # No highlights: the whole source is decoded through named pipes for the picker.
+    name = sources.link(
+        "long_talk.mp4",
+        settings.media_root,
+        lambda p: make_source(p, seconds=180, size="640x360", rate="30", levels_lufs=(-30, -18, -24)),
+    )
+    job = await submit(api, name)
+    first = worker(settings, workers, "first")
+    await wait_for_event(store, job["id"], "analyze", "start")
+    deadline = time.monotonic() + 20
+    while not ffmpeg_children_of(settings.temp_dir):  # the decode feeding the analysers
+        assert time.monotonic() < deadline, "analysis never started its decode"
+        await asyncio.sleep(0.02)
+    first.kill_group()
+
+    deadline = time.monotonic() + 5
+    while ffmpeg_children_of(settings.temp_dir) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert ffmpeg_children_of(settings.temp_dir) == []
+    assert _fifos(settings.temp_dir) == []
+
+    worker(settings, workers, "second")
+    done = await wait_final(api, job["id"], timeout=200)
+    assert done["status"] == "completed", done["error"]
+    assert done["attempts"] == 2 and done["result"]["auto_selected"] is True
+    counted = starts(await store.events(uuid.UUID(job["id"])))
+    assert counted["validate"] == 1 and counted["analyze"] == 2, counted
+    assert _fifos(settings.temp_dir) == []

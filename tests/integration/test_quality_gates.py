@@ -102,7 +102,7 @@ async def test_a_reel_that_misses_is_corrected_at_the_join_with_the_video_copied
     )
     info = await validate(settings.media_root / name, binaries=binaries, max_seconds=3600)
     spec = JobSpec(input_path=name, highlights=[Highlight(**c) for c in _clips(2)])  # type: ignore[arg-type]
-    plan = await analyze(info, spec, binaries=binaries)
+    plan = await analyze(info, spec, binaries=binaries, work_dir=tmp_path)
     # Force a miss: the plan believes the second clip is 6 LU louder than it is, so render under-gains it.
     wrong = plan.segments[1].model_copy(update={"loudness": plan.segments[1].loudness + 6})  # type: ignore[operator]
     plan = plan.model_copy(update={"segments": [plan.segments[0], wrong]})

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from app.spec import OutputOptions
-from app.stages.analyze import Framing, Plan, Segment, framing_for
+from app.stages.analyze import Plan, Segment
 from app.stages.colour import colour_filter, source_colorimetry
+from app.stages.framing import CropKey, Framing
 from app.stages.render import ClipSound, gain_db, join_chain, needs_limiter, segment_args
 from app.stages.validate import SourceInfo
 
@@ -135,15 +136,10 @@ def test_crf_and_preset_reach_the_encoder() -> None:
     assert args[args.index("-crf") + 1] == "23" and args[args.index("-preset") + 1] == "veryfast"
 
 
-@pytest.mark.parametrize(
-    ("aspect", "size", "expected"),
-    [
-        ("9:16", (1920, 1080), Framing(width=606, height=1080, x=656, y=0)),
-        ("1:1", (1920, 1080), Framing(width=1080, height=1080, x=420, y=0)),
-        ("16:9", (1080, 1920), Framing(width=1080, height=606, x=0, y=656)),
-        ("16:9", (1920, 1080), None),
-        ("source", (1920, 1080), None),
-    ],
-)
-def test_framing_is_a_centred_even_crop(aspect: str, size: tuple[int, int], expected: Framing | None) -> None:
-    assert framing_for(aspect, *size) == expected  # type: ignore[arg-type]
+def test_a_crop_path_and_the_reel_size_go_into_the_one_encode() -> None:
+    plan = PLAN.model_copy(update={"framing": Framing(width=606, height=1080, output_width=1080, output_height=1924)})
+    path = [CropKey(t=10.0, x=600, y=0), CropKey(t=14.0, x=700, y=0)]
+    args = segment_args(source(), plan, segment(crop=path), OutputOptions(), Path("o.mov"), has_audio=True)
+    chain = graph(args)
+    assert "crop=606:1080:'600+25.0000*clip(t-(0.0000),0,4.0000)':'0'" in chain
+    assert chain.index("crop=") < chain.index("scale=1080:1924") < chain.index("fade=")

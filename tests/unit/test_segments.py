@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.spec import Highlight
-from app.stages.segments import MAX_CLIPS, Clip, auto_clips, plan_clips
+from app.stages.segments import MAX_CLIPS, Clip, plan_clips
 
 
 def h(start: float, end: float, score: float = 0.5) -> Highlight:
@@ -67,22 +67,3 @@ def test_every_clip_is_15_to_60_seconds() -> None:
 
 def test_source_shorter_than_15_seconds_gives_one_whole_clip() -> None:
     assert spans(plan_clips([h(2, 3)], 9.5)) == [(0, 9.5)]
-
-
-def test_auto_picks_the_loudest_stretches() -> None:
-    curve = [(t / 10, -20.0 if 90 <= t / 10 < 120 else -40.0) for t in range(0, 1800)]
-    clips = auto_clips(curve, 180)
-    assert len(clips) == 3
-    assert any(c.start == 90 and c.end == 120 for c in clips)
-    assert all(c.duration == 30 for c in clips)
-    assert all(a.end <= b.start for a, b in zip(clips, clips[1:], strict=False))
-
-
-def test_auto_without_audio_spreads_clips_evenly() -> None:
-    clips = auto_clips([], 300)
-    assert len(clips) == 5
-    assert spans(clips)[0] == (15, 45)
-
-
-def test_auto_on_a_short_source_takes_all_of_it() -> None:
-    assert spans(auto_clips([], 40)) == [(0, 40)]

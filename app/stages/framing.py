@@ -1,0 +1,88 @@
+"""Framing for render: the crop window's size, the reel's size, and the crop path as one ffmpeg filter.
+
+A path is a list of keyframes (source time, x, y), linear between them; two keyframes at one time
+are a cut, where the window jumps. Render turns it into a `crop` whose x and y are per-frame
+expressions built as flat sums (a ramp per moving piece, a step per cut), never nested ifs, so a
+path of any length parses in ffmpeg's expression evaluator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from app.analysis.reframe import CropPath
+from app.spec import Resolution
+
+SHORT_SIDES: dict[str, int] = {"720p": 720, "1080p": 1080}
+
+
+class CropKey(BaseModel):
+    """Where the crop window's top-left corner is at source time `t`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    t: float
+    x: int
+    y: int
+
+
+class Framing(BaseModel):
+    """The crop window's size in source pixels, and the size the reel is scaled to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    width: int
+    height: int
+    output_width: int
+    output_height: int
+
+
+def output_size(width: int, height: int, resolution: Resolution) -> tuple[int, int]:
+    """The reel's size for a picture of `width` x `height`: its own, or scaled to a short side, even."""
+    if resolution == "source":
+        return width - width % 2, height - height % 2
+    scale = SHORT_SIDES[resolution] / min(width, height)
+    return round(width * scale / 2) * 2, round(height * scale / 2) * 2
+
+
+def keys_of(path: CropPath) -> list[CropKey]:
+    """The reframer's keyframes as the plan keeps them."""
+    return [CropKey(t=k.t, x=k.x, y=k.y) for k in path.keyframes]
+
+
+def crop_filter(keys: Sequence[CropKey], width: int, height: int, clip_start: float) -> str:
+    """ffmpeg `crop` following `keys`; `t` in the filter counts from the clip's first frame."""
+    if not keys:
+        return f"crop={width}:{height}:0:0"
+    return f"crop={width}:{height}:'{_expression(keys, 'x', clip_start)}':'{_expression(keys, 'y', clip_start)}'"
+
+
+def _expression(keys: Sequence[CropKey], axis: str, clip_start: float) -> str:
+    first = getattr(keys[0], axis)
+    terms = [str(first)]
+    for a, b in zip(keys, keys[1:], strict=False):
+        va, vb = getattr(a, axis), getattr(b, axis)
+        if va == vb:
+            continue
+        t0 = a.t - clip_start
+        if b.t <= a.t:  # a cut: the window jumps here
+            terms.append(f"{vb - va}*gte(t,{t0:.4f})")
+        else:
+            span = b.t - a.t
+            terms.append(f"{(vb - va) / span:.4f}*clip(t-({t0:.4f}),0,{span:.4f})")
+    return "+".join(terms).replace("+-", "-")
+
+
+def path_at(keys: Sequence[CropKey], t: float) -> tuple[float, float]:
+    """The window's corner at source time `t`, as the filter computes it (for tests and the result)."""
+    x, y = float(keys[0].x), float(keys[0].y)
+    for a, b in zip(keys, keys[1:], strict=False):
+        if b.t <= a.t:
+            if t >= a.t:
+                x, y = x + b.x - a.x, y + b.y - a.y
+        else:
+            f = min(max(t - a.t, 0.0), b.t - a.t) / (b.t - a.t)
+            x, y = x + f * (b.x - a.x), y + f * (b.y - a.y)
+    return x, y

@@ -1,0 +1,109 @@
+"""A finished job's result: the figures a client reads, built from what the stages returned."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from app.stages.analyze import Plan, Segment
+from app.stages.framing import CropKey
+from app.stages.render import gain_db
+from app.stages.validate import SourceInfo
+from app.stages.verify import Verification, Verified
+
+
+class CropWindow(BaseModel):
+    """The crop window at source time `t` (linear to the next; two at one time are a cut), in source pixels."""
+
+    model_config = ConfigDict(frozen=True)
+
+    t: float
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+class SegmentResult(BaseModel):
+    """One clip as delivered: where it came from and what was done to its sound."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: float
+    end: float
+    score: float
+    source_loudness: float | None  # integrated LUFS of the range in the source
+    gain_db: float  # everything applied to its sound: the render's gain plus any correction at the join
+    loudness: float | None  # integrated LUFS as delivered, fades excluded; None when silent
+    silent: bool  # under the audible floor (room tone): left as it was, outside the spread
+    reasons: list[str]  # "client", or the features that chose the clip (speech, motion, faces, loudness, cuts)
+    crop_path: list[CropWindow]  # the crop window over time; empty when the reel keeps the source's picture
+
+
+class JobResult(BaseModel):
+    """The figures a finished job reports; the keys are part of the public contract."""
+
+    model_config = ConfigDict(frozen=True)
+
+    output_path: str
+    color_space: str
+    audio_loudness: float | None
+    loudness_spread_lu: float | None
+    segments_processed: int
+    segments: list[SegmentResult]
+    duration: float
+    source_duration: float
+    processing_seconds: float
+    processing_ratio: float
+    stage_seconds: dict[str, float]
+    auto_selected: bool
+    output_size: int
+    output_sha256: str
+    cost_usd: float
+    verification: Verification
+
+
+def job_result(info: SourceInfo, plan: Plan, verified: Verified, seconds: dict[str, float]) -> JobResult:
+    """The result of a job whose reel passed verification, in the contract's shape."""
+    processing = sum(seconds.values())
+    reel, report = verified.reel, verified.report
+    joined = reel.join_gains_db or [0.0] * len(plan.segments)
+    measured = report.clip_loudness or [None] * len(plan.segments)
+    return JobResult(
+        output_path=reel.path,
+        color_space="bt709",
+        audio_loudness=report.audio_loudness,
+        loudness_spread_lu=report.loudness_spread_lu,
+        segments_processed=len(plan.segments),
+        segments=[
+            SegmentResult(
+                start=s.start,
+                end=round(s.start + s.duration, 6),
+                score=s.score,
+                source_loudness=s.loudness,
+                gain_db=round(gain_db(s) + extra, 2),
+                loudness=loudness,
+                silent=s.index in report.silent_clips or loudness is None,
+                reasons=s.reasons,
+                crop_path=_crop_path(s, plan),
+            )
+            for s, extra, loudness in zip(plan.segments, joined, measured, strict=True)
+        ],
+        duration=report.duration,
+        source_duration=info.duration,
+        processing_seconds=round(processing, 3),
+        processing_ratio=round(processing / info.duration, 4),
+        stage_seconds=seconds,
+        auto_selected=plan.auto_selected,
+        output_size=reel.size,
+        output_sha256=reel.sha256,
+        cost_usd=0.0,
+        verification=report,
+    )
+
+
+def _crop_path(segment: Segment, plan: Plan) -> list[CropWindow]:
+    f = plan.framing
+    if f is None:
+        return []
+    keys = segment.crop or [CropKey(t=segment.start, x=0, y=0)]
+    return [CropWindow(t=k.t, x=k.x, y=k.y, w=f.width, h=f.height) for k in keys]
