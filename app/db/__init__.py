@@ -4,7 +4,7 @@
 `outbox` the webhook deliveries (WebhookOutbox).
 """
 
-from app.db.jobs import CANCEL_CHANNEL, JOBS_CHANNEL, Claim, IdempotencyConflict, JobStore
+from app.db.jobs import CANCEL_CHANNEL, JOBS_CHANNEL, Claim, IdempotencyConflict, JobStore, QueueFull
 from app.db.outbox import Delivery, Webhook, WebhookFor, WebhookOutbox
 from app.db.pool import CONNECTION_LOST, MIGRATIONS_DIR, create_pool, migrate
 
@@ -17,6 +17,7 @@ __all__ = [
     "Delivery",
     "IdempotencyConflict",
     "JobStore",
+    "QueueFull",
     "Webhook",
     "WebhookFor",
     "WebhookOutbox",
