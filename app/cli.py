@@ -86,10 +86,14 @@ def _services(settings: Settings, *, embedded: bool) -> Iterator[Settings]:
                 "postgres_host": servers.postgres_host,
                 "postgres_port": servers.postgres_port,
                 "postgres_user": servers.postgres_user,
-                "postgres_password": "",
+                "postgres_password": servers.postgres_password,
             }
         if missing_redis:
-            update |= {"redis_host": servers.redis_host, "redis_port": servers.redis_port}
+            update |= {
+                "redis_host": servers.redis_host,
+                "redis_port": servers.redis_port,
+                "redis_password": servers.redis_password,
+            }
         if not settings.webhook_secret:
             update["webhook_secret"] = _local_webhook_secret(settings.data_dir)
         ready = settings.model_copy(update=update)
