@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
+    if args.command in ("serve", "api") and (refusal := settings.open_api_refusal()):
+        raise SystemExit(refusal)
     if args.command == "process":
         return asyncio.run(_process(settings, args))
     if args.command == "worker":
