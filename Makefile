@@ -37,7 +37,7 @@ env:
 	$(PYTHON) scripts/make_env.py .env
 
 fuzz: $(VENV)/.test-deps
-	$(BIN)/python -m pytest -p no:xdist -p no:cacheprovider tests/fuzz -q
+	FUZZ_EXAMPLES=150 FUZZ_MIN_REQUESTS=500 $(BIN)/python -m pytest -n 0 -s -q tests/fuzz
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python -m bench.pipeline
