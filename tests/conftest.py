@@ -102,6 +102,8 @@ def make_settings(infra: Infra, root: Path, **overrides: object) -> Settings:
         "poll_interval_seconds": 0.5,
         "lease_seconds": 10.0,
         "worker_concurrency": 1,
+        # Tests poll as fast as 20 requests a second and share a Redis database: the rate limit has tests of its own.
+        "rate_limit_per_minute": 0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -144,3 +144,12 @@ async def test_urls_in_job_views_lose_their_query_string(infra: Infra, tmp_path:
         shown = (await client.get(f"/jobs/{job.json()['id']}", headers=_auth(ALICE))).json()
         listed = (await client.get("/jobs", headers=_auth(ALICE))).json()["items"][0]
         assert "s3cret" not in str(shown) and "s3cret" not in str(listed)
+
+
+async def test_an_open_api_signs_with_the_configured_secret(infra: Infra, tmp_path: Path) -> None:
+    async with running_service(make_settings(infra, tmp_path), run_worker=False) as client:
+        response = await client.get("/webhooks/secret")
+        assert response.status_code == 200 and response.json() == {"secret": WEBHOOK_SECRET}
+    async with running_service(make_settings(infra, tmp_path, webhook_secret=None), run_worker=False) as client:
+        missing = await client.get("/webhooks/secret")
+        assert missing.status_code == 404 and missing.json()["code"] == "webhooks_not_configured"
