@@ -112,6 +112,9 @@ def generated_password(data_dir: Path, name: str) -> str:
 def _pg(tool: str, args: list[str], logfile: Path, user: str | None, *, stdin: bytes | None = None) -> None:
     """Run a PostgreSQL tool as user, its output appended to logfile so a failure can quote it."""
     # Not the wheel's _commands helpers: they keep the tool's stderr out of the exception.
+    if user is not None:
+        # Again at every call: something else (another program's temp dir set-up) may have narrowed a parent.
+        pg_utils.ensure_prefix_permissions(logfile)
     with logfile.open("ab") as out:
         subprocess.run(
             [str(POSTGRES_BIN_PATH / tool), *args],
