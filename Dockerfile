@@ -51,6 +51,9 @@ RUN groupadd --gid "${APP_GID}" app \
  && chown app:app /output /tmp/smartedit /srv/smartedit /srv/smartedit/data
 
 COPY --from=build /opt/venv /opt/venv
+# ffmpeg is started through util-linux `setpriv --pdeathsig KILL` so encoders die with a killed worker;
+# util-linux is essential in Debian images, and this fails the build if it ever is not.
+RUN command -v setpriv > /dev/null
 # The migrations ship inside the venv (pyproject data-files: /opt/venv/share/smartedit/migrations).
 
 ENV PATH=/opt/venv/bin:$PATH \

@@ -20,7 +20,7 @@ from app import metrics
 from app.checkpoint import RedisCheckpoints
 from app.config import Settings
 from app.db import CONNECTION_LOST, JobStore, Webhook, WebhookFor
-from app.errors import InputError, TransientError, VerificationError
+from app.errors import InputError, QualityTargetMissed, TransientError, VerificationError, without_paths
 from app.jobs import JobRow, JobView
 from app.media.ffmpeg import FFmpegError
 from app.pipeline import Hooks, JobResult, SmartVideoEditor
@@ -29,12 +29,15 @@ from app.sources import SourceError, resolve_source
 log = logging.getLogger(__name__)
 
 _PROGRESS_INTERVAL = 1.0  # seconds between progress writes: enough for a progress bar, light on the DB
-_TRANSIENT: tuple[type[BaseException], ...] = (
-    TransientError,
+_HAND_BACK_SECONDS = 5.0  # a job handed back because a service blinked is due again after about this
+# Trouble of the job's step: retried, and each one counts toward MAX_ATTEMPTS.
+_TRANSIENT: tuple[type[BaseException], ...] = (TransientError, TimeoutError)
+# Trouble of the services around the job (a dropped connection): the job is handed back, not faulted,
+# so a Redis or PostgreSQL restart never uses up a healthy job's attempts.
+_SERVICE_DOWN: tuple[type[BaseException], ...] = (
     *CONNECTION_LOST,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
-    TimeoutError,
 )
 
 
@@ -99,6 +102,7 @@ class Attempt:
         self.stage = job.stage or "validate"
         self.checkpoints = checkpoints
         self._last_progress = 0.0
+        self._progress = job.progress
 
     async def run(self) -> None:
         settings = self.settings
@@ -121,16 +125,15 @@ class Attempt:
                 hooks=hooks,
             )
         except InputError as exc:
-            await self.fail(exc.code, exc.message)
+            await self.fail(exc.code, exc.message, user=True)
+        except QualityTargetMissed as exc:
+            await self.fail("quality_target_missed", exc.message, details=exc.figures)
         except VerificationError as exc:
             await self.fail("verification_failed", f"The reel did not pass verification: {exc}")
-        except FFmpegError as exc:
-            if exc.killed_by_signal:
-                await self.retry(exc)
-            else:
-                await self.fail("processing_failed", f"ffmpeg could not process the source: {exc}")
-        except OSError as exc:
-            await (self.retry(exc) if exc.errno in (errno.ENOSPC, errno.EIO) else self.fail("io_error", str(exc)))
+        except (FFmpegError, OSError) as exc:
+            await self._tool_failed(exc)
+        except _SERVICE_DOWN as exc:
+            await self.hand_back(exc)
         except _TRANSIENT as exc:
             await self.retry(exc)
         except Exception as exc:  # a bug of ours: retried, and the job fails with a reason once attempts run out
@@ -138,6 +141,24 @@ class Attempt:
             await self.retry(exc)
         else:
             await self.complete(result)
+
+    async def _tool_failed(self, exc: FFmpegError | OSError) -> None:
+        """ffmpeg or the filesystem failed: retry what may pass next time, fail the rest with a plain reason."""
+        if isinstance(exc, FFmpegError):
+            if exc.killed_by_signal or exc.disk_trouble:
+                await self.retry(exc)
+                return
+            log.error("job %s: %s failed in %s: %s", self.job.id, exc.tool, self.stage, exc.stderr_tail[-2000:])
+            await self.fail(
+                "processing_failed",
+                f"The {self.stage} stage could not process the source: {exc.reason}. "
+                "Re-export the video with a common codec (H.264 in MP4) and submit it again.",
+            )
+        elif exc.errno in (errno.ENOSPC, errno.EIO):
+            await self.retry(exc)
+        else:
+            log.error("job %s: file error in %s: %s", self.job.id, self.stage, exc)
+            await self.fail("io_error", f"A file operation failed in the {self.stage} stage: {describe(exc)}.")
 
     async def complete(self, result: JobResult) -> None:
         if not await self.finish("completed", result=result.model_dump(mode="json")):
@@ -153,30 +174,47 @@ class Attempt:
         if result.audio_loudness is not None:
             metrics.output_loudness.set(result.audio_loudness)
 
-    async def fail(self, code: str, message: str) -> None:
-        metrics.errors.labels(self.stage, code).inc()
-        await self.finish("failed", error={"code": code, "message": message})
+    async def fail(self, code: str, message: str, *, user: bool = False, details: dict[str, Any] | None = None) -> None:
+        # A user's mistake (bad input) is counted apart, so the error-rate alert speaks of our failures only.
+        (metrics.rejected_inputs.labels(code) if user else metrics.errors.labels(self.stage, code)).inc()
+        error: dict[str, Any] = {"code": code, "message": message}
+        if details is not None:
+            error["details"] = details
+        await self.finish("failed", error=error)
 
     async def retry(self, exc: BaseException) -> None:
         settings = self.settings
         metrics.errors.labels(self.stage, type(exc).__name__).inc()
-        if self.job.attempts >= settings.max_attempts:
+        if self.job.faults + 1 >= settings.max_attempts:  # this failure is one more fault
             await self.finish(
                 "failed",
                 error={
                     "code": "retries_exhausted",
-                    "message": (f"Gave up after {self.job.attempts} attempts; the last failure was: {exc}"),
+                    "message": f"Gave up after {self.job.attempts} attempts; the last failure was: {describe(exc)}.",
                 },
             )
             return
         delay = min(300.0, 5.0 * 2 ** (self.job.attempts - 1)) * random.uniform(0.5, 1.5)
-        log.warning("job %s: transient failure (%s); retrying in %.0f s", self.job.id, exc, delay)
+        log.warning("job %s: transient failure (%r); retrying in %.0f s", self.job.id, exc, delay)
         await self.store.retry_later(
-            self.job.id, self.token, delay, {"code": "retrying", "message": f"Retrying after: {exc}"}
+            self.job.id, self.token, delay, {"code": "retrying", "message": f"Retrying after: {describe(exc)}."}
+        )
+
+    async def hand_back(self, exc: BaseException) -> None:
+        """Requeue the job after a service it needs failed; not a fault of the job's, so no attempt is used up."""
+        metrics.errors.labels(self.stage, type(exc).__name__).inc()
+        delay = _HAND_BACK_SECONDS * random.uniform(0.5, 1.5)
+        log.warning("job %s: a service failed (%s); handing it back, due in %.0f s", self.job.id, exc, delay)
+        await self.store.retry_later(
+            self.job.id,
+            self.token,
+            delay,
+            {"code": "retrying", "message": f"Retrying after: {describe(exc)}."},
+            fault=False,
         )
 
     async def finish(
-        self, status: str, *, error: dict[str, str] | None = None, result: dict[str, Any] | None = None
+        self, status: str, *, error: dict[str, Any] | None = None, result: dict[str, Any] | None = None
     ) -> bool:
         """Write the final status (and its webhook); then clean up. False when the lease was lost."""
         row = await self.store.finish(
@@ -211,17 +249,36 @@ class Attempt:
     async def _on_stage(self, stage: str, event: str, seconds: float | None) -> None:
         if not stage.startswith("segment:"):  # clips are events, not metric labels
             self.stage = stage
+            if event == "start":  # the job shows the stage it is in (and fails in) at once, not a second later
+                await self.store.set_progress(self.job.id, self.token, stage, self._progress)
             if event == "end" and seconds is not None:
                 metrics.stage_duration.labels(stage).observe(seconds)
         if not await self.store.record_event(self.job.id, self.token, stage, event, seconds):
             raise asyncio.CancelledError  # the lease is gone: stop working for nothing
 
     async def _on_progress(self, stage: str, progress: float) -> None:
+        self._progress = progress
         now = time.monotonic()
         if now - self._last_progress < _PROGRESS_INTERVAL and progress < 1.0:
             return
         self._last_progress = now
         await self.store.set_progress(self.job.id, self.token, stage, progress)
+
+
+def describe(exc: BaseException) -> str:
+    """A failure in words fit for a client: no server path, no raw tool output (the log has those)."""
+    if isinstance(exc, FFmpegError):
+        if exc.killed_by_signal:
+            return f"the {exc.tool} process was killed from outside (out of memory, or stopped by an operator)"
+        return f"{exc.tool} stopped with an error: {exc.reason}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    if isinstance(exc, (*CONNECTION_LOST, redis.exceptions.ConnectionError)):
+        return "a connection to the job database or the checkpoint store was lost"
+    if isinstance(exc, TimeoutError):
+        return "an operation timed out"
+    text = without_paths(str(exc))
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _webhook(event_type: str) -> WebhookFor:

@@ -8,13 +8,13 @@ the hash's, so a worker that lost its lease cannot overwrite the checkpoints of 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
 from app import redis_keys
 
-STAGES = ("validate", "analyze", "render", "verify")
 _LEASE_FIELD = "_lease"
 
 # KEYS[1] hash; ARGV: token, field, value, ttl. Writes only while the hash belongs to `token`.
@@ -45,13 +45,13 @@ class Checkpoints(Protocol):
         """Forget the job's checkpoints."""
 
 
-async def get_resume_point(store: Checkpoints, job_id: str) -> dict[str, Any] | None:
-    """The first stage not yet done and what earlier stages left, or None for a fresh job."""
+async def get_resume_point(store: Checkpoints, job_id: str, stages: Sequence[str]) -> dict[str, Any] | None:
+    """The first of `stages` (in order) not yet done and what earlier ones left, or None for a fresh job."""
     saved = await store.load(job_id)
     if not saved:
         return None
-    resume = next((s for s in STAGES if s not in saved), None)
-    return {"resume_from_stage": resume, "completed": [s for s in STAGES if s in saved], "data": saved}
+    resume = next((s for s in stages if s not in saved), None)
+    return {"resume_from_stage": resume, "completed": [s for s in stages if s in saved], "data": saved}
 
 
 class RedisCheckpoints:

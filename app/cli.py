@@ -148,7 +148,7 @@ async def _worker(settings: Settings) -> int:
 
 async def _process(settings: Settings, args: argparse.Namespace) -> int:
     from app.checkpoint import MemoryCheckpoints
-    from app.errors import InputError
+    from app.errors import InputError, QualityTargetMissed
     from app.media.ffmpeg import find_binaries
     from app.pipeline import SmartVideoEditor
     from app.spec import Highlight, JobSpec, OutputOptions
@@ -174,6 +174,10 @@ async def _process(settings: Settings, args: argparse.Namespace) -> int:
     except InputError as exc:
         print(json.dumps({"error": {"code": exc.code, "message": exc.message}}), file=sys.stderr)
         return 2
+    except QualityTargetMissed as exc:
+        error = {"code": "quality_target_missed", "message": exc.message, "details": exc.figures}
+        print(json.dumps({"error": error}, indent=2), file=sys.stderr)
+        return 3
     print(result.model_dump_json(indent=2))
     return 0
 

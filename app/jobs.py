@@ -38,6 +38,7 @@ class JobRow:
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    faults: int = 0  # claims that ended in a fault; only these count toward MAX_ATTEMPTS
 
 
 class JobError(BaseModel):
@@ -45,6 +46,9 @@ class JobError(BaseModel):
 
     code: str
     message: str
+    details: dict[str, Any] | None = Field(
+        default=None, description="the figures behind the failure, e.g. what verification measured"
+    )
 
 
 class JobView(BaseModel):

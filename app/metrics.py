@@ -15,7 +15,14 @@ loudness_spread = Gauge(
     "video_processing_audio_loudness_spread_lu", "Loudness spread between the clips of the last reel (LU)"
 )
 output_loudness = Gauge("video_processing_output_loudness_lufs", "Integrated loudness of the last reel (LUFS)")
-errors = Counter("video_processing_errors_total", "Stage failures by stage and error type", ["stage", "error_type"])
+errors = Counter(
+    "video_processing_errors_total",
+    "Processing failures (ours, not the user's input) by stage and error type; retries included",
+    ["stage", "error_type"],
+)
+rejected_inputs = Counter(
+    "video_processing_rejected_inputs_total", "Jobs failed because of their input (a user's mistake), by code", ["code"]
+)
 cost = Counter("video_processing_cost_usd_total", "Money spent on paid APIs (USD)", ["api_name"])
 jobs_submitted = Counter("video_processing_jobs_submitted_total", "Jobs accepted by the API")
 jobs_finished = Counter("video_processing_jobs_finished_total", "Jobs that reached a final status", ["status"])
@@ -33,3 +40,26 @@ highlight_score = Histogram(
 webhook_deliveries = Counter(
     "video_processing_webhook_deliveries_total", "Webhook delivery attempts by outcome", ["outcome"]
 )
+
+
+# Series a panel or an alert reads exist from the first scrape, at 0: a rate over an absent series
+# is no data, not zero, and an alert on it would never fire.
+STAGES = ("validate", "analyze", "render", "verify")
+PROCESSING_ERRORS = (
+    "processing_failed",
+    "quality_target_missed",
+    "verification_failed",
+    "io_error",
+    "retries_exhausted",
+)
+PAID_APIS = ("transcribe", "rank")
+for _stage in STAGES:
+    stage_duration.labels(_stage)
+    for _error in PROCESSING_ERRORS:
+        errors.labels(_stage, _error)
+for _api in PAID_APIS:
+    cost.labels(_api)
+for _outcome in ("delivered", "retry", "failed"):
+    webhook_deliveries.labels(_outcome)
+for _status in ("completed", "failed", "cancelled"):
+    jobs_finished.labels(_status)

@@ -1,31 +1,31 @@
-"""SmartVideoEditor.process_job: the four stages in order, a checkpoint after each, resuming what was done."""
+"""The stage table, and SmartVideoEditor.process_job: stages in order, a checkpoint after each, resuming the rest."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import shutil
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from app.checkpoint import Checkpoints
 from app.media.ffmpeg import Binaries
-from app.media.files import matches
+from app.media.files import matches, unchanged_since
 from app.spec import JobSpec
 from app.stages.analyze import Plan, analyze
-from app.stages.render import RenderedFile, concat, gain_db, render_segment
+from app.stages.render import Reel, RenderedFile, concat, gain_db, render_segment
 from app.stages.validate import SourceInfo, validate
-from app.stages.verify import Verification, verify
+from app.stages.verify import Verification, Verified, verify
 
 StageHook = Callable[[str, str, float | None], Awaitable[None]]  # stage, "start"|"end"|"skip", seconds
 ProgressHook = Callable[[str, float], Awaitable[None]]  # stage, overall 0..1
 
-# Share of the whole job each stage's progress covers (render dominates).
-_WEIGHTS = {"validate": (0.0, 0.05), "analyze": (0.05, 0.10), "render": (0.15, 0.80), "verify": (0.95, 0.05)}
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class SegmentResult(BaseModel):
@@ -36,8 +36,10 @@ class SegmentResult(BaseModel):
     start: float
     end: float
     score: float
-    source_loudness: float | None
-    gain_db: float
+    source_loudness: float | None  # integrated LUFS of the range in the source
+    gain_db: float  # everything applied to its sound: the render's gain plus any correction at the join
+    loudness: float | None  # integrated LUFS as delivered, fades excluded; None when silent
+    silent: bool  # under the audible floor (room tone): left as it was, outside the spread
 
 
 class JobResult(BaseModel):
@@ -71,20 +73,44 @@ class Hooks:
     on_progress: ProgressHook | None = None
 
 
+@dataclass(frozen=True)
+class Stage:
+    """One entry of the stage table: a new stage is one entry here and one module under `stages/`.
+
+    `weight` is the stage's share of the job's progress; `run` produces `model`, which is also what
+    its checkpoint holds; `trust` says whether a saved result still holds (a result naming a file
+    is trusted only while that file is exactly as recorded); `parts` is the prefix of the stage's own sub-checkpoints
+    (render's finished clips). A stage depends on every stage before it: redoing one drops the
+    checkpoints of all that follow.
+    """
+
+    name: str
+    weight: float
+    model: type[BaseModel]
+    run: Callable[[SmartVideoEditor, _Run], Awaitable[BaseModel]]
+    trust: Callable[[Any], Awaitable[bool]] = lambda _: _always()
+    parts: str | None = None
+
+
 class SmartVideoEditor:
     """Runs a job's stages; knows checkpoints and files, never the job store or HTTP."""
 
     def __init__(
         self, *, binaries: Binaries, temp_dir: Path, max_source_seconds: float, render_parallelism: int = 1
     ) -> None:
-        self._bin = binaries
+        self.binaries = binaries
         self._temp_dir = temp_dir
-        self._max_seconds = max_source_seconds
-        self._parallelism = render_parallelism
+        self.max_source_seconds = max_source_seconds
+        self.render_parallelism = render_parallelism
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Where every job's work dir lives."""
+        return self._temp_dir / "jobs"
 
     def work_dir(self, job_id: str) -> Path:
         """Where a job's intermediate files live until it ends (one subdirectory per attempt)."""
-        return self._temp_dir / "jobs" / job_id
+        return self.jobs_dir / job_id
 
     async def process_job(
         self,
@@ -97,63 +123,113 @@ class SmartVideoEditor:
         attempt: str = "local",
         hooks: Hooks = Hooks(),
     ) -> JobResult:
-        """Validate, analyze, render, verify; a stage whose checkpoint still holds is skipped."""
-        run = _Run(job_id, hooks, checkpoints, await checkpoints.load(job_id))
-        info = await run.stage("validate", lambda: self._validate(source), SourceInfo)
-        plan = await run.stage("analyze", lambda: analyze(info, spec, binaries=self._bin), Plan)
+        """Run the stage table in order; a stage whose checkpoint still holds is skipped."""
         # Each attempt writes into its own directory: a worker that lost its lease cannot clobber
         # the files of the attempt that replaced it.
-        work = self.work_dir(job_id) / attempt
-        reel = await run.stage("render", lambda: self._render(run, work, info, plan, spec, output), RenderedFile)
-        report = await run.stage("verify", lambda: self._verify(reel, plan, info), Verification)
+        job = JobFiles(job_id, source, spec, output, self.work_dir(job_id) / attempt)
+        run = _Run(job, hooks, checkpoints, await checkpoints.load(job_id))
+        for stage in STAGES:
+            run.results[stage.name] = await run.stage(stage, self)
         shutil.rmtree(self.work_dir(job_id), ignore_errors=True)
-        return _result(run, info, plan, reel, report)
-
-    async def _validate(self, source: Path) -> SourceInfo:
-        return await validate(source, binaries=self._bin, max_seconds=self._max_seconds)
-
-    async def _render(
-        self, run: _Run, work: Path, info: SourceInfo, plan: Plan, spec: JobSpec, output: Path
-    ) -> RenderedFile:
-        work.mkdir(parents=True, exist_ok=True)
-        total = sum(s.duration for s in plan.segments)
-        done: dict[int, float] = {}
-        files: dict[int, RenderedFile] = {}
-        for s in plan.segments:
-            saved = run.saved.get(f"segment:{s.index}")
-            if saved and _still_there(RenderedFile.model_validate(saved)):
-                files[s.index] = RenderedFile.model_validate(saved)
-                done[s.index] = s.duration
-                await run.notify(f"segment:{s.index}", "skip", None)
-        limit = asyncio.Semaphore(self._parallelism)
-
-        async def one(index: int) -> None:
-            segment = plan.segments[index]
-
-            async def progress(fraction: float) -> None:
-                done[index] = fraction * segment.duration
-                await run.progress("render", sum(done.values()) / total)
-
-            async with limit:
-                await run.notify(f"segment:{index}", "start", None)
-                started = time.perf_counter()
-                out = work / f"segment_{index:02d}.mov"
-                rendered = await render_segment(
-                    info, plan, segment, spec.output, out, binaries=self._bin, on_progress=progress
-                )
-                await run.checkpoints.save_stage_data(run.job_id, f"segment:{index}", **rendered.model_dump())
-                files[index] = rendered
-                await run.notify(f"segment:{index}", "end", time.perf_counter() - started)
-
-        await _gather_or_cancel([one(s.index) for s in plan.segments if s.index not in files])
-        return await concat([files[s.index] for s in plan.segments], output, binaries=self._bin, work_dir=work)
-
-    async def _verify(self, reel: RenderedFile, plan: Plan, info: SourceInfo) -> Verification:
-        return await verify(Path(reel.path), plan, binaries=self._bin, has_audio=info.has_audio)
+        return _result(run)
 
 
-def _result(run: _Run, info: SourceInfo, plan: Plan, reel: RenderedFile, report: Verification) -> JobResult:
+@dataclass(frozen=True)
+class JobFiles:
+    """What every stage may read of the job: its id, source, request, reel and this attempt's directory."""
+
+    id: str
+    source: Path
+    spec: JobSpec
+    output: Path
+    work: Path
+
+
+async def _validate(editor: SmartVideoEditor, run: _Run) -> SourceInfo:
+    return await validate(run.job.source, binaries=editor.binaries, max_seconds=editor.max_source_seconds)
+
+
+async def _analyze(editor: SmartVideoEditor, run: _Run) -> Plan:
+    return await analyze(run.get("validate", SourceInfo), run.job.spec, binaries=editor.binaries)
+
+
+async def _render(editor: SmartVideoEditor, run: _Run) -> Reel:
+    info, plan, job = run.get("validate", SourceInfo), run.get("analyze", Plan), run.job
+    job.work.mkdir(parents=True, exist_ok=True)
+    total = sum(s.duration for s in plan.segments)
+    done: dict[int, float] = {}
+    files: dict[int, RenderedFile] = {}
+    for s in plan.segments:
+        saved = run.saved.get(f"segment:{s.index}")
+        if saved and await _still_there(RenderedFile.model_validate(saved)):
+            files[s.index] = RenderedFile.model_validate(saved)
+            done[s.index] = s.duration
+            await run.notify(f"segment:{s.index}", "skip", None)
+    limit = asyncio.Semaphore(editor.render_parallelism)
+
+    async def one(index: int) -> None:
+        segment = plan.segments[index]
+
+        async def progress(fraction: float) -> None:
+            done[index] = fraction * segment.duration
+            await run.progress("render", sum(done.values()) / total)
+
+        async with limit:
+            await run.notify(f"segment:{index}", "start", None)
+            started = time.perf_counter()
+            out = job.work / f"segment_{index:02d}.mov"
+            rendered = await render_segment(
+                info, plan, segment, job.spec.output, out, binaries=editor.binaries, on_progress=progress
+            )
+            await run.checkpoints.save_stage_data(job.id, f"segment:{index}", **rendered.model_dump())
+            files[index] = rendered
+            await run.notify(f"segment:{index}", "end", time.perf_counter() - started)
+
+    await _gather_or_cancel([one(s.index) for s in plan.segments if s.index not in files])
+    clips = [files[s.index] for s in plan.segments]
+    return await concat(clips, job.output, binaries=editor.binaries, work_dir=job.work)
+
+
+async def _verify(editor: SmartVideoEditor, run: _Run) -> Verified:
+    run.job.work.mkdir(parents=True, exist_ok=True)
+    has_audio = run.get("validate", SourceInfo).has_audio
+    reel, plan = run.get("render", Reel), run.get("analyze", Plan)
+    return await verify(reel, plan, binaries=editor.binaries, has_audio=has_audio, work_dir=run.job.work)
+
+
+async def _still_there(f: RenderedFile) -> bool:
+    # Hashed in a thread: the event loop keeps renewing the lease and serving the API meanwhile.
+    return await asyncio.to_thread(matches, Path(f.path), f.size, f.sha256)
+
+
+async def _source_unchanged(info: SourceInfo) -> bool:
+    # The source was hashed while validating; its identity spares a resume hashing it again.
+    return await unchanged_since(Path(info.path), info.size, info.sha256, info.identity)
+
+
+async def _always() -> bool:
+    return True
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("validate", 0.05, SourceInfo, _validate, trust=_source_unchanged),
+    Stage("analyze", 0.10, Plan, _analyze),
+    Stage("render", 0.80, Reel, _render, trust=_still_there, parts="segment:"),
+    # Verify may have re-joined the reel with corrected sound: the file it vouched for must be there.
+    Stage("verify", 0.05, Verified, _verify, trust=lambda verified: _still_there(verified.reel)),
+)
+STAGE_NAMES = tuple(s.name for s in STAGES)
+# Where each stage's share of the progress bar starts: derived, so weights can change in one place.
+_OFFSETS = dict(zip(STAGE_NAMES, itertools.accumulate((s.weight for s in STAGES), initial=0.0), strict=False))
+_WEIGHTS = {s.name: s.weight for s in STAGES}
+
+
+def _result(run: _Run) -> JobResult:
+    info, plan, verified = run.get("validate", SourceInfo), run.get("analyze", Plan), run.get("verify", Verified)
     processing = sum(run.seconds.values())
+    reel, report = verified.reel, verified.report
+    joined = reel.join_gains_db or [0.0] * len(plan.segments)
+    measured = report.clip_loudness or [None] * len(plan.segments)
     return JobResult(
         output_path=reel.path,
         color_space="bt709",
@@ -166,9 +242,11 @@ def _result(run: _Run, info: SourceInfo, plan: Plan, reel: RenderedFile, report:
                 end=round(s.start + s.duration, 6),
                 score=s.score,
                 source_loudness=s.loudness,
-                gain_db=round(gain_db(s), 2),
+                gain_db=round(gain_db(s) + extra, 2),
+                loudness=loudness,
+                silent=s.index in report.silent_clips or loudness is None,
             )
-            for s in plan.segments
+            for s, extra, loudness in zip(plan.segments, joined, measured, strict=True)
         ],
         duration=report.duration,
         source_duration=info.duration,
@@ -184,47 +262,47 @@ def _result(run: _Run, info: SourceInfo, plan: Plan, reel: RenderedFile, report:
 
 
 class _Run:
-    """One attempt at a job: which stages were saved, and how long each took."""
+    """One attempt at a job: which stages were saved, what each returned, and how long each took."""
 
-    def __init__(self, job_id: str, hooks: Hooks, checkpoints: Checkpoints, saved: dict[str, dict[str, Any]]) -> None:
-        self.job_id = job_id
+    def __init__(self, job: JobFiles, hooks: Hooks, checkpoints: Checkpoints, saved: dict[str, dict[str, Any]]) -> None:
+        self.job = job
         self.checkpoints = checkpoints
         self.hooks = hooks
         self.saved = saved
+        self.results: dict[str, BaseModel] = {}
         self.seconds: dict[str, float] = {}
 
-    async def stage(self, name: str, work: Callable[[], Awaitable[Any]], model: type[Any]) -> Any:
-        saved = self.saved.get(name)
-        if saved is not None and self._trusted(name, saved):
-            self.seconds[name] = float(saved.get("_seconds", 0.0))
-            await self.notify(name, "skip", None)
-            await self.progress(name, 1.0)
-            return model.model_validate(_strip(saved))
-        # A stage redone invalidates what later stages built on it.
-        self.saved = {k: v for k, v in self.saved.items() if not _depends_on(k, name)}
-        await self.notify(name, "start", None)
-        started = time.perf_counter()
-        value = await work()
-        elapsed = time.perf_counter() - started
-        self.seconds[name] = round(elapsed, 3)
-        await self.checkpoints.save_stage_data(self.job_id, name, _seconds=elapsed, **value.model_dump())
-        await self.progress(name, 1.0)
-        await self.notify(name, "end", elapsed)
+    def get(self, name: str, model: type[_M]) -> _M:
+        """What an earlier stage returned (or its trusted checkpoint held)."""
+        value = self.results[name]
+        assert isinstance(value, model)
         return value
 
-    def _trusted(self, name: str, saved: dict[str, Any]) -> bool:
-        # A checkpoint naming a file is trusted only while that file is exactly what was recorded.
-        if name == "validate":
-            return matches(Path(saved["path"]), saved["size"], saved["sha256"])
-        if name in ("render", "verify"):
-            reel = self.saved.get("render")
-            return reel is not None and _still_there(RenderedFile.model_validate(_strip(reel)))
-        return True
+    async def stage(self, stage: Stage, editor: SmartVideoEditor) -> BaseModel:
+        saved = self.saved.get(stage.name)
+        if saved is not None:
+            value = stage.model.model_validate(_strip(saved))
+            if await stage.trust(value):
+                self.seconds[stage.name] = float(saved.get("_seconds", 0.0))
+                await self.notify(stage.name, "skip", None)
+                await self.progress(stage.name, 1.0)
+                return value
+        # A stage redone invalidates what later stages built on it.
+        self.saved = {k: v for k, v in self.saved.items() if not _depends_on(k, stage.name)}
+        await self.notify(stage.name, "start", None)
+        started = time.perf_counter()
+        value = await stage.run(editor, self)
+        elapsed = time.perf_counter() - started
+        self.seconds[stage.name] = round(elapsed, 3)
+        await self.checkpoints.save_stage_data(self.job.id, stage.name, _seconds=elapsed, **value.model_dump())
+        await self.progress(stage.name, 1.0)
+        await self.notify(stage.name, "end", elapsed)
+        return value
 
     async def progress(self, stage: str, fraction: float) -> None:
         if self.hooks.on_progress:
-            start, width = _WEIGHTS[stage]
-            await self.hooks.on_progress(stage, round(start + width * min(max(fraction, 0.0), 1.0), 4))
+            overall = _OFFSETS[stage] + _WEIGHTS[stage] * min(max(fraction, 0.0), 1.0)
+            await self.hooks.on_progress(stage, round(overall, 4))
 
     async def notify(self, stage: str, event: str, seconds: float | None) -> None:
         if self.hooks.on_stage:
@@ -232,18 +310,14 @@ class _Run:
 
 
 def _depends_on(key: str, stage: str) -> bool:
-    # Clip checkpoints ("segment:N") are part of render: the plan they were cut from must hold.
-    order = list(_WEIGHTS)
-    owner = "render" if key.startswith("segment:") else key
-    return owner in order and order.index(owner) > order.index(stage)
+    owner = next((s.name for s in STAGES if s.parts and key.startswith(s.parts)), key)
+    return owner in STAGE_NAMES and STAGE_NAMES.index(owner) > STAGE_NAMES.index(stage)
 
 
 def _strip(saved: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in saved.items() if k != "_seconds"}
 
 
-def _still_there(f: RenderedFile) -> bool:
-    return matches(Path(f.path), f.size, f.sha256)
 
 
 async def _gather_or_cancel(tasks: list[Coroutine[Any, Any, None]]) -> None:

@@ -6,27 +6,23 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
-import socket
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
-import psutil
 from redis.asyncio import Redis
 
-from app import metrics
+from app import liveness, metrics
 from app.attempt import Attempt, Heartbeat
 from app.checkpoint import RedisCheckpoints
 from app.config import Settings
-from app.db import CANCEL_CHANNEL, JOBS_CHANNEL, Claim, JobStore
+from app.db import CANCEL_CHANNEL, JOBS_CHANNEL, Claim, JobStore, WorkerRegistry
+from app.housekeeping import Housekeeper
 from app.pipeline import SmartVideoEditor
 
 log = logging.getLogger(__name__)
-
-_HOST = socket.gethostname()
 
 
 @dataclass
@@ -57,7 +53,10 @@ class Runner:
         self.store = store
         self.editor = editor
         self.redis = redis
-        self.owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.me = liveness.me()
+        self.owner = self.me.id
+        self.registry = WorkerRegistry(store.pool)
+        self.housekeeper = Housekeeper(store, self.registry, self.me, jobs_dir=editor.jobs_dir)
         self._active: dict[uuid.UUID, _Active] = {}
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -88,6 +87,8 @@ class Runner:
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close(timeout=2)
+        with contextlib.suppress(Exception):
+            await self.registry.unregister(self.owner)
 
     def cancel_local(self, job_id: uuid.UUID) -> bool:
         """Stop a job this process runs (after DELETE /jobs/{id}); False when it is not ours."""
@@ -137,15 +138,9 @@ class Runner:
         try:
             if self._listener is None or self._listener.is_closed():
                 await self._listen()  # a dropped LISTEN connection (server restart, pg_terminate_backend)
-            # A worker of this host that died (kill -9, OOM) cannot renew its lease: take its jobs back
-            # now instead of waiting for the lease to run out.
-            for owner in await self.store.lease_owners(prefix=f"{_HOST}:"):
-                pid = int(owner.split(":")[1])
-                if owner != self.owner and not _process_alive(pid):
-                    released = await self.store.expire_leases(owner)
-                    log.warning("worker %s is gone; took back %d job(s)", owner, released)
         except Exception:
-            log.warning("housekeeping failed; will retry", exc_info=True)
+            log.warning("LISTEN reconnect failed; will retry", exc_info=True)
+        await self.housekeeper.run()
 
     def _done(self, job_id: uuid.UUID, _task: asyncio.Task[None]) -> None:
         self._active.pop(job_id, None)
@@ -168,10 +163,12 @@ class Runner:
             if job.cancel_requested:
                 await execution.finish("cancelled")
                 return
-            if job.attempts > self.settings.max_attempts:
+            # Only claims that ended in a fault count: hand-backs (shutdown, a Redis blip) do not.
+            if job.faults >= self.settings.max_attempts:
                 await execution.fail(
                     "too_many_attempts",
-                    f"The job was attempted {job.attempts - 1} times and did not finish; giving up.",
+                    f"The job was attempted {job.attempts - 1} times, {job.faults} of them ended in a fault; "
+                    "giving up.",
                 )
                 return
             async with Heartbeat(self.store, job.id, token, self.settings.lease_seconds, active.stop):
@@ -182,10 +179,3 @@ class Runner:
             log.exception("job %s: unexpected error while recording its outcome", job.id)
         finally:
             metrics.jobs_running.dec()
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False

@@ -21,14 +21,18 @@ def resolve_source(media_root: Path, input_path: str) -> Path:
         raise SourceError("invalid_input_path", "input_path contains a NUL byte.")
     candidate = Path(input_path)
     # An absolute path is accepted only when it already lies under MEDIA_ROOT.
-    target = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    try:
+        target = (candidate if candidate.is_absolute() else root / candidate).resolve()
+        exists, is_file = target.exists(), target.is_file()
+    except OSError as exc:  # a name longer than the filesystem allows, a loop of symlinks
+        raise SourceError("invalid_input_path", f"input_path cannot name a file here: {exc.strerror}.") from exc
     if not target.is_relative_to(root):
         raise SourceError(
             "input_outside_media_root",
             f"input_path {input_path!r} points outside the media directory; give a path relative to MEDIA_ROOT.",
         )
-    if not target.exists():
+    if not exists:
         raise SourceError("input_not_found", f"No file {input_path!r} under the media directory.")
-    if not target.is_file():
+    if not is_file:
         raise SourceError("input_not_a_file", f"{input_path!r} is not a regular file.")
     return target

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"]
 AspectRatio = Literal["source", "16:9", "9:16", "1:1", "4:5"]
 Transition = Literal["fade", "cut"]
+MAX_INPUT_PATH = 1024  # characters; far beyond any real layout, far below what a filesystem refuses
 
 
 class Highlight(BaseModel):
@@ -43,7 +44,9 @@ class JobSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    input_path: str = Field(min_length=1, description="path of the source, relative to MEDIA_ROOT")
+    input_path: str = Field(
+        min_length=1, max_length=MAX_INPUT_PATH, description="path of the source, relative to MEDIA_ROOT"
+    )
     highlights: list[Highlight] | None = Field(default=None, max_length=100)
     output: OutputOptions = Field(default_factory=OutputOptions)
     webhook_url: str | None = Field(default=None, max_length=2048)

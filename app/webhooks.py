@@ -12,7 +12,7 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,7 +27,11 @@ log = logging.getLogger(__name__)
 # Seconds to wait after attempt N fails: about 5 s, 30 s, 2 min, 10 min, 30 min, then hourly for a day.
 RETRY_SCHEDULE: tuple[float, ...] = (5, 30, 120, 600, 1800, *([3600.0] * 23))
 TIMEOUT_SECONDS = 10.0
-_LEASE_SECONDS = 60.0
+# A lookup that stalls (a dead nameserver) must end well inside the delivery's lease, or the lease lapses
+# mid-attempt and another sender posts the same delivery again.
+DNS_TIMEOUT_SECONDS = 5.0
+DELIVERY_LEASE_SECONDS = 60.0
+SUBMIT_RESOLVE_SECONDS = 2.0  # DNS a submit may wait for before it leaves the check to delivery
 _STOP_GRACE_SECONDS = TIMEOUT_SECONDS + 2  # an attempt's own timeout, plus time to record it
 
 
@@ -63,10 +67,54 @@ def check_url(url: str) -> str | None:
     return None
 
 
-async def resolve_public(host: str, port: int, *, allow_private: bool) -> str:
-    """Resolve `host` now and return an address to connect to; refuse private/loopback/link-local ones."""
+async def check_target(url: str, *, allow_private: bool, timeout: float = SUBMIT_RESOLVE_SECONDS) -> str | None:
+    """At submit: check_url, then refuse a host that is, or resolves to, a private address.
+
+    An IP literal is judged at once; a name gets `timeout` seconds of DNS, so a slow resolver cannot
+    stall submits (a name it could not resolve in time is checked again at delivery, as every target is).
+    """
+    if reason := check_url(url):
+        return reason
+    if allow_private:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        return None if literal.is_global else f"webhook_url points to {host}, a private, loopback or link-local address"
+    try:
+        await asyncio.wait_for(resolve_public(host, parts.port or 443, allow_private=False), timeout)
+    except UnsafeTarget as exc:
+        return f"webhook_url is refused: {exc}"
+    except socket.gaierror as exc:
+        if exc.errno == socket.EAI_NONAME:
+            return f"webhook_url's host {host!r} does not resolve"
+    except TimeoutError:
+        log.info("webhook host %s did not resolve within %.1f s at submit; it is checked at delivery", host, timeout)
+    return None
+
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]  # (host, port) -> addresses
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses the system's resolver (getaddrinfo) gives for `host`."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addresses = [str(info[4][0]) for info in infos]
+    return [str(info[4][0]) for info in infos]
+
+
+async def resolve_public(host: str, port: int, *, allow_private: bool, resolver: Resolver = system_resolver) -> str:
+    """Resolve `host` now, within DNS_TIMEOUT_SECONDS, and return an address to connect to; refuse
+    private/loopback/link-local ones."""
+    try:
+        async with asyncio.timeout(DNS_TIMEOUT_SECONDS):
+            # getaddrinfo itself cannot be interrupted: its thread finishes in the background.
+            addresses = await resolver(host, port)
+    except TimeoutError:
+        raise OSError(f"DNS lookup of {host} timed out after {DNS_TIMEOUT_SECONDS:.0f} s") from None
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
         if allow_private or ip.is_global:
@@ -87,8 +135,10 @@ class WebhookSender:
         allow_private: bool,
         poll_seconds: float = 1.0,
         schedule: Sequence[float] = RETRY_SCHEDULE,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self.outbox = outbox
+        self.resolver = resolver
         self.secret = secret
         self.allow_private = allow_private
         self.poll_seconds = poll_seconds
@@ -111,7 +161,7 @@ class WebhookSender:
         self._stopping.set()
         self._wake.set()
         if self._task:
-            # An attempt cut off here would stay leased, unsent by anyone, for _LEASE_SECONDS: let it end first.
+            # An attempt cut off here would stay leased, unsent by anyone, for DELIVERY_LEASE_SECONDS: let it end first.
             await asyncio.wait({self._task}, timeout=_STOP_GRACE_SECONDS)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -121,7 +171,7 @@ class WebhookSender:
     async def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                due = await self.outbox.claim(10, _LEASE_SECONDS)
+                due = await self.outbox.claim(10, DELIVERY_LEASE_SECONDS)
                 await asyncio.gather(*(self.send(d) for d in due))
             except asyncio.CancelledError:
                 raise
@@ -176,7 +226,7 @@ class WebhookSender:
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
         # Connect to the address we checked, so DNS cannot answer differently between check and connect.
-        address = await resolve_public(host, port, allow_private=self.allow_private)
+        address = await resolve_public(host, port, allow_private=self.allow_private, resolver=self.resolver)
         netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
         pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
         timestamp = int(time.time())

@@ -18,7 +18,7 @@ from app.api.problems import Problem
 from app.jobs import JobRefused, JobView, Status
 from app.sources import SourceError, resolve_source
 from app.spec import JobSpec
-from app.webhooks import check_url, key_webhook_secret
+from app.webhooks import check_target, key_webhook_secret
 
 router = APIRouter()
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
@@ -64,7 +64,7 @@ async def submit_job(
     except SourceError as exc:
         raise Problem(422, exc.code, exc.message) from exc
     if spec.webhook_url is not None:
-        if reason := check_url(spec.webhook_url):
+        if reason := await check_target(spec.webhook_url, allow_private=settings.webhook_allow_private):
             raise Problem(422, "invalid_webhook_url", reason)
         if not settings.webhook_secret:
             raise Problem(

@@ -46,6 +46,7 @@ def _row(r: asyncpg.Record | None) -> JobRow:
         result=r["result"],
         error=r["error"],
         attempts=r["attempts"],
+        faults=r["faults"],
         lease_token=r["lease_token"],
         cancel_requested=r["cancel_requested"],
         created_at=r["created_at"],
@@ -56,9 +57,32 @@ def _row(r: asyncpg.Record | None) -> JobRow:
 
 _FINISH = """
 UPDATE jobs SET status = $3, result = $4, error = $5, finished_at = now(), updated_at = now(),
-       progress = CASE WHEN $3 = 'completed' THEN 1 ELSE progress END, lease_token = NULL, lease_expires_at = NULL
+       progress = CASE WHEN $3 = 'completed' THEN 1 ELSE progress END, lease_token = NULL, lease_expires_at = NULL,
+       finished_by = $2
 WHERE id = $1 AND lease_token = $2 AND status = 'running'
 RETURNING *
+"""
+
+# Queued jobs only, in the order of the partial index jobs_queued_idx, so a claim reads a few index entries
+# however long the backlog; expired leases are handed back to the queue by the reaper (db/workers.py).
+# `mine` makes a retry with the same token return the job the first try took (jobs_lease_token_idx).
+_CLAIM = """
+WITH mine AS (SELECT id FROM jobs WHERE lease_token = $1),
+next AS (
+    SELECT id FROM jobs
+    WHERE status = 'queued' AND run_after <= now() AND NOT EXISTS (SELECT 1 FROM mine)
+    ORDER BY run_after, created_at
+    LIMIT 1 FOR UPDATE SKIP LOCKED
+),
+claimed AS (
+    UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, lease_token = $1, lease_owner = $2,
+           lease_expires_at = now() + make_interval(secs => $3), updated_at = now()
+    FROM next WHERE j.id = next.id
+    RETURNING j.*
+)
+SELECT * FROM claimed
+UNION ALL
+SELECT j.* FROM jobs j JOIN mine ON j.id = mine.id
 """
 
 
@@ -151,47 +175,19 @@ class JobStore:
         )
         return [_row(r) for r in rows]
 
-    @once_more_on_lost_connection
-    async def claim(self, owner: str, lease_seconds: float) -> Claim | None:
-        """Take the oldest due job (queued, or running with an expired lease) and lease it."""
-        token = uuid.uuid4()
-        row = await self.pool.fetchrow(
-            """
-            WITH next AS (
-                SELECT id FROM jobs
-                WHERE (status = 'queued' AND run_after <= now())
-                   OR (status = 'running' AND lease_expires_at < now())
-                ORDER BY run_after, created_at
-                LIMIT 1 FOR UPDATE SKIP LOCKED
-            )
-            UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, lease_token = $1, lease_owner = $2,
-                   lease_expires_at = now() + make_interval(secs => $3), updated_at = now()
-            FROM next WHERE j.id = next.id
-            RETURNING j.*
-            """,
-            token,
-            owner,
-            lease_seconds,
-        )
+    async def claim(self, owner: str, lease_seconds: float, *, token: uuid.UUID | None = None) -> Claim | None:
+        """Take the oldest due queued job and lease it under `token` (a new one by default).
+
+        Safe to retry with the same token: a claim whose first try committed but whose answer was lost
+        returns the job that try took instead of taking a second one.
+        """
+        token = token or uuid.uuid4()
+        row = await self._claim(token, owner, lease_seconds)
         return Claim(_row(row), token) if row else None
 
     @once_more_on_lost_connection
-    async def lease_owners(self, *, prefix: str) -> list[str]:
-        """Owners (host:pid:nonce) holding leases on running jobs, of one host."""
-        rows = await self.pool.fetch(
-            "SELECT DISTINCT lease_owner FROM jobs WHERE status = 'running' AND lease_owner LIKE $1 || '%'", prefix
-        )
-        return [r["lease_owner"] for r in rows]
-
-    @once_more_on_lost_connection
-    async def expire_leases(self, owner: str) -> int:
-        """End the leases of a worker known to be dead, so its jobs can be claimed at once."""
-        status = await self.pool.execute(
-            "UPDATE jobs SET lease_expires_at = now() - interval '1 second' "
-            "WHERE status = 'running' AND lease_owner = $1",
-            owner,
-        )
-        return int(status.split()[-1])
+    async def _claim(self, token: uuid.UUID, owner: str, lease_seconds: float) -> asyncpg.Record | None:
+        return await self.pool.fetchrow(_CLAIM, token, owner, lease_seconds)
 
     @once_more_on_lost_connection
     async def renew(self, job_id: uuid.UUID, token: uuid.UUID, lease_seconds: float) -> tuple[bool, bool]:
@@ -222,16 +218,20 @@ class JobStore:
         self, job_id: uuid.UUID, token: uuid.UUID, stage: str, event: str, seconds: float | None
     ) -> bool:
         """Log a stage start/end/skip for this attempt, only while the lease is held."""
-        status = await self.pool.execute(
-            "INSERT INTO job_events (job_id, attempt, stage, event, seconds) "
-            "SELECT id, attempts, $3, $4, $5 FROM jobs WHERE id = $1 AND lease_token = $2",
+        # One row per (job, attempt, stage, event): a retry after a lost connection writes nothing more,
+        # and still answers whether the lease is held.
+        held = await self.pool.fetchval(
+            "WITH held AS (SELECT id, attempts FROM jobs WHERE id = $1 AND lease_token = $2), "
+            "ins AS (INSERT INTO job_events (job_id, attempt, stage, event, seconds) "
+            "SELECT id, attempts, $3, $4, $5 FROM held ON CONFLICT (job_id, attempt, stage, event) DO NOTHING) "
+            "SELECT count(*) FROM held",
             job_id,
             token,
             stage,
             event,
             seconds,
         )
-        return status.endswith(" 1")
+        return bool(held)
 
     @once_more_on_lost_connection
     async def events(self, job_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -253,11 +253,16 @@ class JobStore:
         webhook_for: WebhookFor | None = None,
         source_hash: str | None = None,
     ) -> JobRow | None:
-        """Move a held job to a final status and enqueue its webhook, atomically; None when the lease is gone."""
+        """Move a held job to a final status and enqueue its webhook, atomically; None when the lease is gone.
+
+        Safe to retry: a job this token already finished (the first try committed, its answer was lost)
+        is returned as it stands, so the caller still cleans up.
+        """
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(_FINISH, job_id, token, status, result, error)
             if row is None:
-                return None
+                done = await conn.fetchrow("SELECT * FROM jobs WHERE id = $1 AND finished_by = $2", job_id, token)
+                return _row(done) if done else None
             if source_hash:
                 await conn.execute("UPDATE jobs SET source_hash = $2 WHERE id = $1", job_id, source_hash)
             job = _row(row)
@@ -266,16 +271,19 @@ class JobStore:
             return job
 
     @once_more_on_lost_connection
-    async def retry_later(self, job_id: uuid.UUID, token: uuid.UUID, delay: float, error: dict[str, Any]) -> bool:
-        """Give a held job back to the queue, due after `delay` seconds."""
+    async def retry_later(
+        self, job_id: uuid.UUID, token: uuid.UUID, delay: float, error: dict[str, Any], *, fault: bool = True
+    ) -> bool:
+        """Give a held job back to the queue, due after `delay` seconds; a fault counts toward MAX_ATTEMPTS."""
         status = await self.pool.execute(
             "UPDATE jobs SET status = 'queued', lease_token = NULL, lease_expires_at = NULL, error = $3, "
-            "run_after = now() + make_interval(secs => $4), updated_at = now() "
+            "run_after = now() + make_interval(secs => $4), updated_at = now(), faults = faults + $5 "
             "WHERE id = $1 AND lease_token = $2 AND status = 'running'",
             job_id,
             token,
             error,
             delay,
+            int(fault),
         )
         return status.endswith(" 1")
 
@@ -324,3 +332,13 @@ class JobStore:
         """How many jobs are in each status (queue depth for the metrics)."""
         rows = await self.pool.fetch("SELECT status, count(*) AS n FROM jobs GROUP BY status")
         return {r["status"]: r["n"] for r in rows}
+
+    @once_more_on_lost_connection
+    async def settled(self, job_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        """Those of `job_ids` that are final or do not exist: nothing will work on them again."""
+        rows = await self.pool.fetch(
+            "SELECT i.id FROM unnest($1::uuid[]) AS i(id) LEFT JOIN jobs j ON j.id = i.id "
+            "WHERE j.id IS NULL OR j.status IN ('completed', 'failed', 'cancelled')",
+            job_ids,
+        )
+        return {r["id"] for r in rows}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
+import logging
 import os
 import shutil
 import signal
@@ -15,10 +15,15 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from app.errors import without_paths
+
 ProgressCallback = Callable[[float], Awaitable[None] | None]
 
-_PR_SET_PDEATHSIG = 1
 _STDERR_TAIL_LINES = 400
+# strerror(ENOSPC), strerror(EIO), strerror(EDQUOT) as ffmpeg prints them.
+_DISK_TROUBLE = ("No space left on device", "Input/output error", "Disk quota exceeded")
+
+log = logging.getLogger(__name__)
 
 
 class FFmpegError(RuntimeError):
@@ -28,8 +33,21 @@ class FFmpegError(RuntimeError):
         self.tool = tool
         self.returncode = returncode
         self.stderr_tail = stderr_tail
-        last = stderr_tail.strip().splitlines()[-1:] or ["no output"]
-        super().__init__(f"{tool} exited with {returncode}: {last[0]}")
+        lines = stderr_tail.strip().splitlines()
+        # ffmpeg's last line is often a generic "Error initializing output stream": name the disk's error instead.
+        telling = [ln for ln in lines if any(marker in ln for marker in _DISK_TROUBLE)] or lines or ["no output"]
+        super().__init__(f"{tool} exited with {returncode}: {telling[-1]}")
+
+    @property
+    def disk_trouble(self) -> bool:
+        """True when the output could not be written (disk full, I/O error): the disk's fault, worth a retry."""
+        return any(marker in self.stderr_tail for marker in _DISK_TROUBLE)
+
+    @property
+    def reason(self) -> str:
+        """ffmpeg's last word on the failure, with server paths cut to file names: safe to show a client."""
+        lines = [ln.strip() for ln in self.stderr_tail.splitlines() if ln.strip()]
+        return without_paths(lines[-1]) if lines else f"exit code {self.returncode}"
 
     @property
     def killed_by_signal(self) -> bool:
@@ -59,13 +77,16 @@ def find_binaries(ffmpeg_path: str | None = None) -> Binaries:
     return Binaries(shutil.which("ffmpeg") or "ffmpeg", shutil.which("ffprobe") or "ffprobe")
 
 
-def _die_with_parent() -> None:
-    # Runs in the child before exec: a new process group so the job can kill the whole tree,
-    # and PDEATHSIG so a worker killed with -9 does not leave encoders running.
-    os.setpgrp()
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+@cache
+def _exec_wrapper() -> tuple[str, ...]:
+    # util-linux setpriv sets PDEATHSIG and then execs ffmpeg, so a worker killed with -9 takes its
+    # encoders with it while no Python runs between fork and exec (preexec_fn can deadlock in a
+    # threaded process). The signal follows the thread that forked: asyncio forks from the loop thread.
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or not sys.platform.startswith("linux"):
+        log.warning("setpriv (util-linux) not found: ffmpeg will not die with a worker killed by SIGKILL")
+        return ()
+    return (setpriv, "--pdeathsig", "KILL", "--")
 
 
 @dataclass(frozen=True)
@@ -87,24 +108,17 @@ async def run(
 ) -> RunResult:
     """Run ffmpeg/ffprobe; report 0..1 progress when `duration` is known; kill the group if cancelled."""
     wants_progress = on_progress is not None and duration
-    argv = [tool, *(["-progress", "pipe:1", "-nostats"] if wants_progress else []), *args]
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        preexec_fn=_die_with_parent,
-    )
+    proc = await start(tool, [*(["-progress", "pipe:1", "-nostats"] if wants_progress else []), *args])
     assert proc.stdout is not None and proc.stderr is not None
     tail: deque[str] = deque(maxlen=stderr_lines)
     try:
         out, _ = await asyncio.gather(
             _read_stdout(proc.stdout, duration if wants_progress else None, on_progress, capture_stdout),
-            _drain(proc.stderr, tail),
+            drain(proc.stderr, tail),
         )
         returncode = await proc.wait()
     except BaseException:
-        _kill_group(proc.pid)
+        kill_group(proc.pid)
         with contextlib.suppress(ProcessLookupError):
             await asyncio.shield(proc.wait())
         raise
@@ -114,12 +128,27 @@ async def run(
     return RunResult(out, stderr)
 
 
-def _kill_group(pid: int) -> None:
+async def start(tool: str, args: Sequence[str], *, stdout: int = asyncio.subprocess.PIPE) -> asyncio.subprocess.Process:
+    """Start ffmpeg/ffprobe in its own process group, killed if this process dies; stderr is a pipe to drain."""
+    return await asyncio.create_subprocess_exec(
+        *_exec_wrapper(),
+        tool,
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=asyncio.subprocess.PIPE,
+        process_group=0,  # its own group, so cancelling the job kills the whole tree
+    )
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL a process started by `start` and everything in its group; quiet if already gone."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
 
 
-async def _drain(stream: asyncio.StreamReader, tail: deque[str]) -> None:
+async def drain(stream: asyncio.StreamReader, tail: deque[str]) -> None:
+    """Read `stream` to its end, keeping its last lines in `tail` (an unread stderr would stall ffmpeg)."""
     async for raw in stream:
         tail.append(raw.decode("utf-8", "replace").rstrip())
 

@@ -22,6 +22,30 @@ async def publish(part: Path, out: Path) -> tuple[int, str]:
     return size, digest
 
 
+def file_identity(path: Path) -> str:
+    """What changes whenever the file's bytes may have: device, inode, size, mtime and ctime in ns.
+
+    ctime cannot be set back by a user (utime sets it to now), so a file rewritten in place with the
+    same size and a restored mtime still shows a new identity.
+    """
+    st = path.stat()
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+
+
+async def unchanged_since(path: Path, size: int, sha256: str, identity: str | None) -> bool:
+    """True when `path` is still the file that was hashed: by identity when it holds, else by hash (in a thread).
+
+    A source hours long takes tens of seconds to hash; its identity, a stat, proves the same thing on
+    every resume unless the file was touched, and only then is it hashed again.
+    """
+    try:
+        if identity is not None and file_identity(path) == identity:
+            return True
+    except OSError:
+        return False
+    return await asyncio.to_thread(matches, path, size, sha256)
+
+
 def matches(path: Path, size: int, sha256: str) -> bool:
     """True when `path` exists with exactly this size and hash."""
     try:

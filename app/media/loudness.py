@@ -15,6 +15,9 @@ from app.media.inputs import source_input
 # measure is exact for the render (mono upmixed to stereo changes BS.1770 loudness by +3 LU).
 AUDIO_FORMAT = "aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
 SILENCE_LUFS = -70.0  # ebur128 reports this when every block is gated out
+# Below this a range holds room tone, not speech or music: it is left as it is (raising it to the
+# target would only amplify noise) and it takes no part in the spread between clips.
+AUDIBLE_FLOOR_LUFS = -60.0
 
 _SUMMARY = re.compile(r"^\[(?P<name>m\d+) @ [^\]]+\] Summary:")
 _INTEGRATED = re.compile(r"^\s*I:\s+(?P<v>-?[\d.]+|-inf) LUFS")
@@ -24,8 +27,8 @@ _PTS = re.compile(r"pts_time:(?P<t>[\d.]+)")
 
 
 def is_silent(lufs: float) -> bool:
-    """An integrated loudness at the absolute gate: the range held nothing but silence."""
-    return lufs <= SILENCE_LUFS + 0.5
+    """True for an integrated loudness under the audible floor: room tone or silence, not programme."""
+    return lufs < AUDIBLE_FLOOR_LUFS
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class Loudness:
 
     @property
     def silent(self) -> bool:
-        """True when nothing rose above the absolute gate: no gain can fix silence."""
+        """True when the range is quieter than the audible floor: it is left as it is."""
         return is_silent(self.integrated)
 
 

@@ -27,6 +27,7 @@ class VideoStream:
     color_range: str | None
     rotation: int = 0
     duration: float | None = None
+    sample_aspect_ratio: str | None = None  # "num:den" when ffprobe knows it (anamorphic sources)
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -104,6 +105,7 @@ def _video(s: dict[str, Any]) -> VideoStream:
         color_range=_tag(s.get("color_range")),
         rotation=_rotation(s),
         duration=_float(s.get("duration")),
+        sample_aspect_ratio=_tag(s.get("sample_aspect_ratio")) if s.get("sample_aspect_ratio") != "0:1" else None,
     )
 
 

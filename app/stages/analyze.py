@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from app.errors import InputError
 from app.media.ffmpeg import Binaries
 from app.media.loudness import TimeRange, measure_ranges, short_term_curve
 from app.spec import AspectRatio, JobSpec, Transition
@@ -58,6 +59,12 @@ async def analyze(source: SourceInfo, spec: JobSpec, *, binaries: Binaries) -> P
     auto = not spec.highlights
     if spec.highlights:
         clips = plan_clips(spec.highlights, source.duration)
+        if not clips:
+            raise InputError(
+                "no_clips_in_source",
+                f"Every highlight lies past the end of the source, which is {source.duration:.1f} s long: "
+                "give start_time and end_time within it.",
+            )
     else:
         curve = await short_term_curve(binaries.ffmpeg, path) if source.has_audio else []
         clips = auto_clips(curve, source.duration)

@@ -20,11 +20,15 @@ from app.stages.validate import SourceInfo
 
 LOUDNESS_TARGET = -16.0  # LUFS
 TRUE_PEAK_CEILING = -1.0  # dBTP
-MAX_GAIN_DB = 30.0  # beyond this we would only be amplifying noise
 SAMPLE_RATE = 48000
 # What the reel's video stream says it is: BT.709 primaries, transfer and matrix, limited range.
 BT709_TAGS = ("-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv")
 AAC_BITRATE = "192k"
+
+
+# alimiter holds sample peaks; its ceiling sits this far under the true-peak ceiling so that
+# inter-sample peaks, and the AAC encode of the join, stay under it too.
+_LIMITER_HEADROOM_DB = 0.5
 
 
 class RenderedFile(BaseModel):
@@ -37,16 +41,38 @@ class RenderedFile(BaseModel):
     sha256: str
 
 
+class Reel(RenderedFile):
+    """The joined reel, the clips it was joined from, and any gain the join added to each clip's sound."""
+
+    clips: list[RenderedFile]
+    join_gains_db: list[float] = []  # empty: every clip as rendered
+
+
+class ClipSound(BaseModel):
+    """How the join treats one clip's PCM sound: an extra gain, and whether to limit its peaks."""
+
+    model_config = ConfigDict(frozen=True)
+
+    gain_db: float = 0.0
+    limit: bool = False
+
+
 def gain_db(segment: Segment) -> float:
-    """Plain gain that brings the clip to the target; 0 for silence or no audio."""
+    """Plain gain that brings the clip to the target, however far; 0 for silence, room tone or no audio."""
     if segment.loudness is None or is_silent(segment.loudness):
         return 0.0
-    return max(-MAX_GAIN_DB, min(MAX_GAIN_DB, LOUDNESS_TARGET - segment.loudness))
+    return LOUDNESS_TARGET - segment.loudness
 
 
 def needs_limiter(segment: Segment) -> bool:
     """True when the gain would push the true peak past the ceiling."""
     return segment.true_peak is not None and segment.true_peak + gain_db(segment) > TRUE_PEAK_CEILING
+
+
+def limiter() -> str:
+    """The true-peak guard: a look-ahead limiter whose ceiling leaves headroom under TRUE_PEAK_CEILING."""
+    ceiling = 10 ** ((TRUE_PEAK_CEILING - _LIMITER_HEADROOM_DB) / 20)
+    return f"alimiter=limit={ceiling:.4f}:level=false:latency=true"
 
 
 def segment_args(
@@ -115,9 +141,7 @@ def audio_chain(segment: Segment, samples: int, has_audio: bool) -> str:
     if has_audio and (gain := gain_db(segment)):
         filters.append(f"volume={gain:.3f}dB")
     if has_audio and needs_limiter(segment):
-        # alimiter limits sample peaks; leaving 0.5 dB extra keeps inter-sample peaks under the ceiling.
-        ceiling = 10 ** ((TRUE_PEAK_CEILING - 0.5) / 20)
-        filters.append(f"alimiter=limit={ceiling:.4f}:level=false:latency=true")
+        filters.append(limiter())
     filters += audio_fades(segment.transition, segment.duration)
     filters += ["apad", f"atrim=end_sample={samples}"]
     return ",".join(filters)
@@ -140,47 +164,68 @@ async def render_segment(
     return await _publish(part, out)
 
 
-async def concat(clips: Sequence[RenderedFile], out: Path, *, binaries: Binaries, work_dir: Path) -> RenderedFile:
-    """Join the clips: video copied, audio encoded to AAC once so no joint has an encoder gap."""
+async def concat(
+    clips: Sequence[RenderedFile],
+    out: Path,
+    *,
+    binaries: Binaries,
+    work_dir: Path,
+    sound: Sequence[ClipSound] | None = None,
+) -> Reel:
+    """Join the clips: video copied, audio encoded to AAC once so no joint has an encoder gap.
+
+    `sound` adjusts each clip's PCM on the way (verify's loudness correction): the video packets
+    stay exactly those of the first join, since only the audio is encoded here.
+    """
     listing = work_dir / "concat.txt"
     # Absolute paths: a resumed job joins clips that earlier attempts left in their own directories.
     listing.write_text("ffconcat version 1.0\n" + "".join(f"file {_quote(c.path)}\n" for c in clips))
     out.parent.mkdir(parents=True, exist_ok=True)
     part = part_name(out)
-    await run(
-        binaries.ffmpeg,
-        [
-            "-hide_banner",
-            "-nostdin",
-            "-y",
-            "-v",
-            "error",
-            "-f",
-            "concat",
-            "-safe",
-            "0",
-            "-i",
-            str(listing),
-            "-map",
-            "0:v:0",
-            "-map",
-            "0:a:0",
-            "-c:v",
-            "copy",
-            "-c:a",
-            "aac",
-            "-b:a",
-            AAC_BITRATE,
-            "-ar",
-            str(SAMPLE_RATE),
-            "-movflags",
-            "+faststart",
-            "-f",
-            "mp4",
-            str(part),
-        ],
-    )
-    return await _publish(part, out)
+    args = ["-hide_banner", "-nostdin", "-y", "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing)]
+    audio_map = ["-map", "0:a:0"]
+    if sound is not None:
+        # Each clip's sound is its own input, adjusted, then joined sample for sample: the PCM of a
+        # clip is exactly as long as its frames, so the joined sound stays in step with the video.
+        chains = []
+        for i, (clip, adjust) in enumerate(zip(clips, sound, strict=True)):
+            args += ["-i", clip.path]
+            chains.append(f"[{i + 1}:a:0]{join_chain(adjust)}[a{i}]")
+        labels = "".join(f"[a{i}]" for i in range(len(clips)))
+        args += ["-filter_complex", ";".join(chains) + f";{labels}concat=n={len(clips)}:v=0:a=1[a]"]
+        audio_map = ["-map", "[a]"]
+    args += [
+        "-map",
+        "0:v:0",
+        *audio_map,
+        "-c:v",
+        "copy",
+        "-c:a",
+        "aac",
+        "-b:a",
+        AAC_BITRATE,
+        "-ar",
+        str(SAMPLE_RATE),
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
+        str(part),
+    ]
+    await run(binaries.ffmpeg, args)
+    size, digest = await publish(part, out)
+    gains = [round(s.gain_db, 3) for s in sound] if sound is not None else []
+    return Reel(path=str(out), size=size, sha256=digest, clips=list(clips), join_gains_db=gains)
+
+
+def join_chain(sound: ClipSound) -> str:
+    """The audio filters the join applies to one clip: gain, then the true-peak guard when asked."""
+    filters = ["anull"]
+    if sound.gain_db:
+        filters.append(f"volume={sound.gain_db:.3f}dB")
+    if sound.limit:
+        filters.append(limiter())
+    return ",".join(filters)
 
 
 def _quote(path: str) -> str:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from app.errors import InputError
+from app.errors import InputError, without_paths
 from app.media.ffmpeg import Binaries, FFmpegError, run
-from app.media.files import file_sha256
+from app.media.files import file_identity, file_sha256
 from app.media.inputs import NOT_ON_WHITELIST, source_input
 from app.media.probe import MediaInfo, VideoStream, probe
 
@@ -51,6 +51,7 @@ class SourceInfo(BaseModel):
     path: str
     size: int
     sha256: str
+    identity: str | None = None  # file_identity() taken before hashing: lets a resume trust the hash without redoing it
     duration: float
     width: int  # as displayed, after rotation
     height: int
@@ -84,6 +85,8 @@ async def validate(path: Path, *, binaries: Binaries, max_seconds: float) -> Sou
             "or not a media file: upload it again or re-export it.",
         ) from exc
     video = _check_streams(path, info, max_seconds)
+    # Taken before hashing: a change while the hash runs shows as a new identity, so it is never trusted.
+    identity = file_identity(path)
     digest, _ = await asyncio.gather(
         asyncio.to_thread(file_sha256, path),
         _decode_probe(binaries.ffmpeg, path, info.duration),
@@ -93,6 +96,7 @@ async def validate(path: Path, *, binaries: Binaries, max_seconds: float) -> Sou
         path=str(path),
         size=path.stat().st_size,
         sha256=digest,
+        identity=identity,
         duration=info.duration,
         width=width,
         height=height,
@@ -176,9 +180,8 @@ async def _decoded_frames(ffmpeg: str, path: Path, start: float) -> tuple[int, s
         return 0, _reason(exc)
     frames = sum(1 for line in result.stdout.splitlines() if line and not line.startswith(b"#"))
     errors = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    return frames, errors[-1] if errors else ""
+    return frames, without_paths(errors[-1]) if errors else ""
 
 
 def _reason(exc: FFmpegError) -> str:
-    lines = [ln.strip() for ln in exc.stderr_tail.splitlines() if ln.strip()]
-    return lines[-1] if lines else f"exit code {exc.returncode}"
+    return exc.reason

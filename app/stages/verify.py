@@ -1,4 +1,11 @@
-"""Stage 4: measure the reel itself and hold it to the targets; the figures go into the job result."""
+"""Stage 4: measure the reel itself and hold it to every target; correct its sound once or twice if it must.
+
+A reel whose picture is wrong (tags, pixel format, duration) is a bug of ours and fails at once. A
+reel whose sound misses (a clip off −16 LUFS, the spread, the true peak) is re-joined from the
+clips' PCM with corrected gains, video copied, and measured again; one that still misses fails the
+job with `quality_target_missed` and the figures. A reel that passes every check is the only kind
+this stage returns.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +14,19 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from app.errors import VerificationError
+from app.errors import QualityTargetMissed, VerificationError
 from app.media.ffmpeg import Binaries
-from app.media.loudness import TimeRange, measure_ranges
+from app.media.loudness import Loudness, TimeRange, measure_ranges
 from app.media.probe import probe
 from app.stages.analyze import Plan
-from app.stages.render import LOUDNESS_TARGET
+from app.stages.render import LOUDNESS_TARGET, TRUE_PEAK_CEILING, ClipSound, Reel, concat
 from app.stages.transitions import edge_seconds
 
 LOUDNESS_TOLERANCE_LU = 0.5
 SPREAD_LIMIT_LU = 1.5
+TRUE_PEAK_TOLERANCE_DB = 0.05  # the meter's own rounding; nothing more
+MAX_CORRECTIONS = 2
+_SOUND_CHECKS = ("loudness", "clips", "spread", "true_peak")
 
 
 class Verification(BaseModel):
@@ -32,49 +42,72 @@ class Verification(BaseModel):
     height: int
     duration: float
     expected_duration: float
-    audio_loudness: float | None  # integrated LUFS of the whole reel; None when there is no sound
-    true_peak: float | None
-    clip_loudness: list[float | None]
+    audio_loudness: float | None  # integrated LUFS of the whole reel; None when nothing in it is audible
+    true_peak: float | None  # dBTP of the whole reel
+    clip_loudness: list[float | None]  # per clip, fades excluded; None for a silent clip
+    clip_true_peak: list[float | None]
+    silent_clips: list[int]  # indexes of clips under the audible floor: left as they were
     loudness_spread_lu: float | None
+    corrections: int = 0  # re-joins with corrected gains it took to pass
     checks: dict[str, bool]
+    passed: bool
 
 
-async def verify(reel: Path, plan: Plan, *, binaries: Binaries, has_audio: bool) -> Verification:
-    """Probe the reel, measure its loudness and each clip's; raise when colour or duration is wrong."""
-    info = await probe(binaries.ffprobe, reel)
+class Verified(BaseModel):
+    """The reel that passed, which may be a corrected re-join of the rendered one, and its figures."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reel: Reel
+    report: Verification
+
+
+async def verify(reel: Reel, plan: Plan, *, binaries: Binaries, has_audio: bool, work_dir: Path) -> Verified:
+    """Measure the reel; correct its sound when it misses; raise when it still does or the picture is wrong."""
+    report = await measure(reel, plan, binaries=binaries, has_audio=has_audio)
+    corrections = 0
+    while not report.passed and corrections < MAX_CORRECTIONS:
+        sound = correction(report, reel)
+        reel = await concat(reel.clips, Path(reel.path), binaries=binaries, work_dir=work_dir, sound=sound)
+        corrections += 1
+        report = await measure(reel, plan, binaries=binaries, has_audio=has_audio)
+    report = report.model_copy(update={"corrections": corrections})
+    if not report.passed:
+        raise QualityTargetMissed(_miss_message(report), figures=report.model_dump(mode="json"))
+    return Verified(reel=reel, report=report)
+
+
+async def measure(reel: Reel, plan: Plan, *, binaries: Binaries, has_audio: bool) -> Verification:
+    """Probe the reel and meter it whole and clip by clip; raise VerificationError when the picture is wrong."""
+    info = await probe(binaries.ffprobe, Path(reel.path))
     video = info.video
     if video is None:
         raise VerificationError("the rendered reel has no video stream")
     expected = sum(s.duration for s in plan.segments)
     duration = video.duration or info.duration
     frame = float(1 / Fraction(plan.frame_rate))
-
-    whole, clips = None, []
-    if has_audio:
-        ranges, t = [TimeRange(0.0, expected)], 0.0
-        for s in plan.segments:
-            edge = edge_seconds(s.transition)
-            ranges.append(TimeRange(t + edge, max(0.4, s.duration - 2 * edge)))
-            t += s.duration
-        measures = await measure_ranges(binaries.ffmpeg, reel, ranges)
-        whole, clips = measures[0], measures[1:]
-    audible = [m.integrated for m in clips if not m.silent]
-    spread = round(max(audible) - min(audible), 2) if audible else None
-    loudness = whole.integrated if whole and not whole.silent else None
-
-    checks = {
+    picture = {
         "bt709": (video.color_primaries, video.color_transfer, video.color_space) == ("bt709",) * 3,
         "yuv420p": video.pix_fmt == "yuv420p",
         "duration": abs(duration - expected) <= frame + 1e-3,
-        "loudness": loudness is None or abs(loudness - LOUDNESS_TARGET) <= LOUDNESS_TOLERANCE_LU,
-        "spread": spread is None or spread <= SPREAD_LIMIT_LU,
     }
-    failed = [name for name in ("bt709", "yuv420p", "duration") if not checks[name]]
-    if failed:
+    if failed := [name for name, ok in picture.items() if not ok]:
         raise VerificationError(
             f"reel failed {', '.join(failed)}: tags {video.color_primaries}/{video.color_transfer}/"
             f"{video.color_space} {video.pix_fmt}, duration {duration:.3f} s for {expected:.3f} s expected"
         )
+    whole, clips = await _meter(reel, plan, binaries, expected) if has_audio else (None, [])
+    audible = [m.integrated for m in clips if not m.silent]
+    spread = round(max(audible) - min(audible), 2) if audible else None
+    loudness = whole.integrated if whole and not whole.silent else None
+    true_peak = whole.true_peak if whole and audible else None
+    checks = {
+        **picture,
+        "loudness": loudness is None or abs(loudness - LOUDNESS_TARGET) <= LOUDNESS_TOLERANCE_LU,
+        "clips": all(abs(v - LOUDNESS_TARGET) <= LOUDNESS_TOLERANCE_LU for v in audible),
+        "spread": spread is None or spread <= SPREAD_LIMIT_LU,
+        "true_peak": true_peak is None or true_peak <= TRUE_PEAK_CEILING + TRUE_PEAK_TOLERANCE_DB,
+    }
     return Verification(
         color_primaries=video.color_primaries,
         color_transfer=video.color_transfer,
@@ -85,8 +118,56 @@ async def verify(reel: Path, plan: Plan, *, binaries: Binaries, has_audio: bool)
         duration=round(duration, 3),
         expected_duration=round(expected, 3),
         audio_loudness=None if loudness is None else round(loudness, 2),
-        true_peak=whole.true_peak if whole and not whole.silent else None,
-        clip_loudness=[None if m.silent else round(m.integrated, 2) for m in clips] if has_audio else [],
+        true_peak=None if true_peak is None else round(true_peak, 2),
+        clip_loudness=[None if m.silent else round(m.integrated, 2) for m in clips],
+        clip_true_peak=[None if m.silent else round(m.true_peak, 2) for m in clips],
+        silent_clips=[i for i, m in enumerate(clips) if m.silent],
         loudness_spread_lu=spread,
         checks=checks,
+        passed=all(checks.values()),
     )
+
+
+async def _meter(reel: Reel, plan: Plan, binaries: Binaries, expected: float) -> tuple[Loudness, list[Loudness]]:
+    # Each clip is metered without its fades: a fade is a deliberate change of level, not a miss.
+    ranges, t = [TimeRange(0.0, expected)], 0.0
+    for s in plan.segments:
+        edge = edge_seconds(s.transition)
+        ranges.append(TimeRange(t + edge, max(0.4, s.duration - 2 * edge)))
+        t += s.duration
+    whole, *clips = await measure_ranges(binaries.ffmpeg, Path(reel.path), ranges)
+    return whole, clips
+
+
+def correction(report: Verification, reel: Reel) -> list[ClipSound]:
+    """Gains that bring each audible clip onto the target, on top of what the last join applied.
+
+    A clip whose peaks the extra gain would push past the ceiling (or that already needed the guard)
+    goes through the limiter; a silent clip is left alone.
+    """
+    previous = reel.join_gains_db or [0.0] * len(reel.clips)
+    sound = []
+    for gain, loudness, peak in zip(previous, report.clip_loudness, report.clip_true_peak, strict=True):
+        if loudness is None or peak is None:
+            sound.append(ClipSound(gain_db=gain))
+            continue
+        delta = LOUDNESS_TARGET - loudness
+        limit = peak + delta > TRUE_PEAK_CEILING - 0.5 or not report.checks["true_peak"]
+        sound.append(ClipSound(gain_db=round(gain + delta, 3), limit=limit))
+    return sound
+
+
+def _miss_message(report: Verification) -> str:
+    missed = [name for name in _SOUND_CHECKS if not report.checks[name]]
+    clips = ", ".join("silent" if v is None else f"{v:.1f}" for v in report.clip_loudness)
+    return (
+        f"The reel missed its sound targets ({', '.join(missed)}) even after {report.corrections} corrections: "
+        f"integrated {_fmt(report.audio_loudness, 'LUFS')} (target {LOUDNESS_TARGET:.0f} ± {LOUDNESS_TOLERANCE_LU}), "
+        f"clips at {clips} LUFS, spread {_fmt(report.loudness_spread_lu, 'LU')} (at most {SPREAD_LIMIT_LU}), "
+        f"true peak {_fmt(report.true_peak, 'dBTP')} (at most {TRUE_PEAK_CEILING:.0f}). The source's sound is "
+        "too sparse or too peaky to reach −16 LUFS without distortion: choose other passages or remaster it."
+    )
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    return "n/a" if value is None else f"{value:.1f} {unit}"

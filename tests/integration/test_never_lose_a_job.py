@@ -89,10 +89,15 @@ def talk(settings: Settings, sources: SourceCache) -> str:
     )
 
 
-async def wait_for_event(store: JobStore, job_id: str, stage: str, event: str, timeout: float = 60) -> None:
+async def wait_for_event(
+    store: JobStore, job_id: str, stage: str, event: str, timeout: float = 60, *, attempt: int | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(e["stage"] == stage and e["event"] == event for e in await store.events(uuid.UUID(job_id))):
+        if any(
+            e["stage"] == stage and e["event"] == event and attempt in (None, e["attempt"])
+            for e in await store.events(uuid.UUID(job_id))
+        ):
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"no {stage} {event} for {job_id}")
@@ -247,6 +252,23 @@ async def test_sigterm_mid_job_exits_within_the_grace_period_and_the_job_resumes
     assert done["status"] == "completed" and done["attempts"] == 2
     counted = starts(await store.events(uuid.UUID(job["id"])))
     assert counted["validate"] == counted["segment:0"] == 1
+
+
+async def test_three_sigterm_hand_backs_in_a_row_do_not_fail_the_job(
+    settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], talk: str
+) -> None:
+    assert settings.max_attempts == 3
+    job = await submit(api, talk, highlights=CLIPS[:1])
+    for n in range(1, 4):  # a rolling restart, three times over, each while the clip renders
+        w = worker(settings, workers, f"rolling-{n}")
+        await wait_for_event(store, job["id"], "segment:0", "start", attempt=n)
+        w.signal(signal.SIGTERM)
+        assert w.wait(settings.shutdown_grace_seconds + 5) == 0
+        assert (await api.get(f"/jobs/{job['id']}")).json()["status"] == "queued"
+    worker(settings, workers, "last")
+    done = await wait_final(api, job["id"], timeout=120)
+    assert done["status"] == "completed", done["error"]
+    assert done["attempts"] == 4  # attempts still counts every claim
 
 
 async def test_delete_stops_a_running_job_within_two_seconds_and_cleans_up(

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyloudnorm
+from scipy.signal import resample_poly
 
 from app.media.ffmpeg import find_binaries
 
@@ -32,6 +33,23 @@ class ReelLoudness:
 
 def measure_reel(path: Path, clip_seconds: Sequence[float]) -> ReelLoudness:
     """Decode the reel's audio and meter it with pyloudnorm, not with ffmpeg's ebur128."""
+    audio = reel_audio(path)
+    meter = pyloudnorm.Meter(RATE)
+    clips, t = [], 0.0
+    for d in clip_seconds:
+        clips.append(float(meter.integrated_loudness(audio[int((t + 1) * RATE) : int((t + d - 1) * RATE)])))
+        t += d
+    return ReelLoudness(float(meter.integrated_loudness(audio)), clips)
+
+
+def true_peak_dbtp(audio: np.ndarray) -> float:
+    """BS.1770 true peak: the highest sample after 4x oversampling (scipy's polyphase resampler), in dBTP."""
+    oversampled = resample_poly(audio, 4, 1, axis=0)
+    return float(20 * np.log10(max(np.max(np.abs(oversampled)), 1e-12)))
+
+
+def reel_audio(path: Path) -> np.ndarray:
+    """The reel's sound as float samples, stereo at 48 kHz, decoded by ffmpeg and nothing of ours."""
     pcm = subprocess.run(
         [
             find_binaries().ffmpeg,
@@ -51,13 +69,7 @@ def measure_reel(path: Path, clip_seconds: Sequence[float]) -> ReelLoudness:
         capture_output=True,
         check=True,
     ).stdout
-    audio = np.frombuffer(pcm, dtype="<f4").reshape(-1, 2)
-    meter = pyloudnorm.Meter(RATE)
-    clips, t = [], 0.0
-    for d in clip_seconds:
-        clips.append(float(meter.integrated_loudness(audio[int((t + 1) * RATE) : int((t + d - 1) * RATE)])))
-        t += d
-    return ReelLoudness(float(meter.integrated_loudness(audio)), clips)
+    return np.frombuffer(pcm, dtype="<f4").reshape(-1, 2)
 
 
 def video_stream(path: Path) -> dict[str, Any]:

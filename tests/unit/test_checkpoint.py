@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from app.checkpoint import MemoryCheckpoints, get_resume_point
+from app.pipeline import STAGE_NAMES
 
 
 async def test_a_fresh_job_has_no_resume_point() -> None:
-    assert await get_resume_point(MemoryCheckpoints(), "j") is None
+    assert await get_resume_point(MemoryCheckpoints(), "j", STAGE_NAMES) is None
 
 
 async def test_resume_starts_at_the_first_stage_not_done() -> None:
@@ -14,7 +15,7 @@ async def test_resume_starts_at_the_first_stage_not_done() -> None:
     await store.save_stage_data("j", "validate", duration=120.5)
     await store.save_stage_data("j", "analyze", segments=[])
     await store.save_stage_data("j", "segment:0", path="/x.mov", size=1, sha256="0")
-    point = await get_resume_point(store, "j")
+    point = await get_resume_point(store, "j", STAGE_NAMES)
     assert point is not None
     assert point["resume_from_stage"] == "render"
     assert point["completed"] == ["validate", "analyze"]
@@ -25,4 +26,4 @@ async def test_clear_forgets_the_job() -> None:
     store = MemoryCheckpoints()
     await store.save_stage_data("j", "validate", duration=1.0)
     await store.clear("j")
-    assert await get_resume_point(store, "j") is None
+    assert await get_resume_point(store, "j", STAGE_NAMES) is None

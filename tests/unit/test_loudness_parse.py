@@ -42,3 +42,8 @@ def test_a_missing_summary_is_an_error_not_a_silent_zero() -> None:
 def test_silence_is_recognised() -> None:
     assert Loudness(-70.0, -200.0).silent
     assert not Loudness(-40.0, -30.0).silent
+
+
+def test_room_tone_under_minus_60_lufs_counts_as_silence_and_speech_above_it_does_not() -> None:
+    assert Loudness(-60.5, -40.0).silent
+    assert not Loudness(-59.5, -40.0).silent

@@ -9,7 +9,7 @@ import pytest
 from app.spec import OutputOptions
 from app.stages.analyze import Framing, Plan, Segment, framing_for
 from app.stages.colour import colour_filter, source_colorimetry
-from app.stages.render import gain_db, needs_limiter, segment_args
+from app.stages.render import ClipSound, gain_db, join_chain, needs_limiter, segment_args
 from app.stages.validate import SourceInfo
 
 
@@ -85,9 +85,21 @@ def test_gain_brings_the_clip_to_minus_16() -> None:
     assert gain_db(segment(loudness=-10.0)) == pytest.approx(-6.0)
 
 
-def test_silence_gets_no_gain() -> None:
+def test_no_ceiling_holds_a_quiet_clip_back() -> None:
+    assert gain_db(segment(loudness=-58.0)) == pytest.approx(42.0)
+    assert gain_db(segment(loudness=-5.0)) == pytest.approx(-11.0)
+
+
+def test_silence_and_room_tone_get_no_gain() -> None:
     assert gain_db(segment(loudness=-70.0)) == 0.0
+    assert gain_db(segment(loudness=-62.0)) == 0.0
     assert gain_db(segment(loudness=None)) == 0.0
+
+
+def test_the_join_adjusts_only_what_it_is_asked_to() -> None:
+    assert join_chain(ClipSound()) == "anull"
+    assert "volume=3.500dB" in join_chain(ClipSound(gain_db=3.5))
+    assert "alimiter" in join_chain(ClipSound(gain_db=3.5, limit=True))
 
 
 def test_limiter_only_when_gain_would_break_the_true_peak_ceiling() -> None:

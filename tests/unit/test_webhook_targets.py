@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.webhooks import UnsafeTarget, check_url, resolve_public
+from app.webhooks import UnsafeTarget, check_target, check_url, resolve_public
 
 PRIVATE_LITERALS = [
     "127.0.0.1",
@@ -63,3 +63,19 @@ async def test_private_literals_are_accepted_when_allowed(address: str) -> None:
 @pytest.mark.parametrize("address", ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"])
 async def test_public_literals_are_accepted(address: str) -> None:
     assert await resolve_public(address, 443, allow_private=False) == address
+
+
+@pytest.mark.parametrize("address", PRIVATE_LITERALS)
+async def test_a_private_literal_is_refused_at_submit_without_any_lookup(address: str) -> None:
+    host = f"[{address}]" if ":" in address else address
+    refusal = await check_target(f"https://{host}/hook", allow_private=False, timeout=0.001)
+    assert refusal is not None and "private" in refusal
+
+
+async def test_submit_check_allows_private_targets_when_configured() -> None:
+    assert await check_target("http://127.0.0.1:9/hook", allow_private=True) is None
+
+
+async def test_a_name_that_resolves_to_loopback_is_refused_at_submit() -> None:
+    refusal = await check_target("http://localhost:8080/hook", allow_private=False)
+    assert refusal is not None and ("127.0.0.1" in refusal or "::1" in refusal), refusal

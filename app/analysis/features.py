@@ -1,0 +1,180 @@
+"""One accumulator over a source's frames and PCM, and the features it ends with.
+
+Everything is reduced as it streams: per-second aggregates, cut times, pauses and face samples; the
+only frames held are the shot detector's few. Frames only, audio only, both, and time ranges with
+gaps between them all work. The accumulator pickles (the VAD rebuilds itself); the features
+serialise to JSON for the analyze stage's checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from app.analysis.bars import BarDetector, Rect
+from app.analysis.faces import FaceSample, FaceSampler
+from app.analysis.level import LevelMeter
+from app.analysis.motion import MotionMeter
+from app.analysis.shots import Fade, ShotDetector, ShotParams
+from app.analysis.speech import Pause, SpeechDetector
+
+
+@dataclass(frozen=True, eq=False)
+class SourceFeatures:
+    """What the analysers found, on a 1 s grid (index i covers [i, i+1) s) plus event lists.
+
+    Grid values are NaN where that second was not analysed (no audio, no frames, a gap between
+    decoded ranges). Face boxes and `content` are in analysis-frame pixels (`frame_size`).
+    """
+
+    duration: float
+    frame_size: tuple[int, int] | None  # (w, h) of the analysed frames; None without video
+    has_audio: bool
+    loudness: np.ndarray  # dB of the mean square (full scale = 0)
+    speech: np.ndarray  # fraction of 30 ms frames with speech
+    motion: np.ndarray  # median frame difference, luma levels
+    cut_density: np.ndarray  # cuts starting in that second
+    faces: np.ndarray  # fraction of face samples showing a face
+    cuts: tuple[float, ...]
+    fades: tuple[Fade, ...]
+    pauses: tuple[Pause, ...]
+    face_samples: tuple[FaceSample, ...]
+    face_interval: float
+    content: Rect | None  # the picture without black bars
+
+    @property
+    def has_video(self) -> bool:
+        """Whether any frame was analysed."""
+        return self.frame_size is not None
+
+    def to_json(self) -> str:
+        """Compact JSON (NaN as null) that `from_json` reads back."""
+        grids = {name: _grid_out(getattr(self, name)) for name in _GRIDS}
+        return json.dumps(
+            {
+                "duration": self.duration,
+                "frame_size": self.frame_size,
+                "has_audio": self.has_audio,
+                **grids,
+                "cuts": [round(t, 3) for t in self.cuts],
+                "fades": [[f.start, f.end, f.kind] for f in self.fades],
+                "pauses": [[round(p.start, 3), round(p.end, 3)] for p in self.pauses],
+                "face_samples": [[s.t, [list(b) for b in s.boxes]] for s in self.face_samples],
+                "face_interval": self.face_interval,
+                "content": None if self.content is None else [*vars(self.content).values()],
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> SourceFeatures:
+        """Rebuild features written by `to_json`."""
+        d: dict[str, Any] = json.loads(text)
+        return cls(
+            duration=float(d["duration"]),
+            frame_size=None if d["frame_size"] is None else (int(d["frame_size"][0]), int(d["frame_size"][1])),
+            has_audio=bool(d["has_audio"]),
+            **{name: _grid_in(d[name]) for name in _GRIDS},
+            cuts=tuple(float(t) for t in d["cuts"]),
+            fades=tuple(Fade(float(a), float(b), k) for a, b, k in d["fades"]),
+            pauses=tuple(Pause(float(a), float(b)) for a, b in d["pauses"]),
+            face_samples=tuple(FaceSample(float(t), tuple(tuple(b) for b in boxes)) for t, boxes in d["face_samples"]),
+            face_interval=float(d["face_interval"]),
+            content=None if d["content"] is None else Rect(*d["content"]),
+        )
+
+
+_GRIDS = ("loudness", "speech", "motion", "cut_density", "faces")
+
+
+class SourceAnalyser:
+    """Feed frames (`add_frame`) and PCM (`add_audio`) in time order, then call `result` once."""
+
+    def __init__(
+        self,
+        *,
+        face_interval: float = 0.5,
+        bar_interval: float = 1.0,
+        shot_params: ShotParams | None = None,
+        vad_aggressiveness: int = 2,
+    ) -> None:
+        self._shots = ShotDetector(shot_params)
+        self._motion = MotionMeter()
+        self._faces = FaceSampler(interval=face_interval)
+        self._bars = BarDetector(interval=bar_interval)
+        self._speech = SpeechDetector(aggressiveness=vad_aggressiveness)
+        self._level = LevelMeter()
+        self._frames_per_second: dict[int, int] = {}
+        self._frame_size: tuple[int, int] | None = None
+        self._video_end = 0.0
+        self._step = 0.0  # the last interval between frames, to give the last frame its length
+
+    def add_frame(self, t: float, gray: np.ndarray) -> None:
+        """One greyscale uint8 frame (h, w) shown at `t` seconds."""
+        if self._frame_size is not None and 0 < t - self._video_end < 1.0:
+            self._step = t - self._video_end
+        self._video_end = t
+        self._frame_size = (int(gray.shape[1]), int(gray.shape[0]))
+        second = math.floor(t)
+        self._frames_per_second[second] = self._frames_per_second.get(second, 0) + 1
+        difference = self._shots.add(t, gray)
+        if difference is not None:
+            self._motion.add_difference(t, difference)
+        self._faces.add(t, gray)
+        self._bars.add(t, gray)
+
+    def add_audio(self, pcm: np.ndarray, t: float | None = None) -> None:
+        """Mono int16 PCM at 16 kHz; `t` only when this chunk does not follow the previous one."""
+        self._speech.add(pcm, t)
+        self._level.add(pcm, t)
+
+    def result(self) -> SourceFeatures:
+        """The features of everything fed so far (closes open fades and pauses)."""
+        self._shots.finish()
+        self._speech.finish()
+        video_end = self._video_end + self._step if self._frame_size is not None else 0.0
+        duration = max(video_end, self._level.end)
+        n = math.ceil(duration - 1e-9) if duration > 0 else 0
+        video = self._frames_per_second
+        cut_counts: dict[int, float] = {s: 0.0 for s in video}
+        for t in self._shots.cuts:
+            cut_counts[math.floor(t)] = cut_counts.get(math.floor(t), 0.0) + 1.0
+        return SourceFeatures(
+            duration=duration,
+            frame_size=self._frame_size,
+            has_audio=self._level.end > 0,
+            loudness=_grid(self._level.per_second(), n),
+            speech=_grid(self._speech.per_second(), n),
+            motion=_grid(self._motion.per_second(), n),
+            cut_density=_grid(cut_counts, n),
+            faces=_grid(self._faces.per_second(), n),
+            cuts=self._shots.cuts,
+            fades=self._shots.fades,
+            pauses=self._speech.pauses,
+            face_samples=self._faces.samples,
+            face_interval=self._faces.interval,
+            content=self._bars.content(),
+        )
+
+
+def _grid(values: dict[int, float], n: int) -> np.ndarray:
+    grid = np.full(n, np.nan, dtype=np.float64)
+    for second, value in values.items():
+        if 0 <= second < n:
+            grid[second] = value
+    grid.setflags(write=False)
+    return grid
+
+
+def _grid_out(grid: np.ndarray) -> list[float | None]:
+    return [None if math.isnan(v) else round(float(v), 3) for v in grid]
+
+
+def _grid_in(values: list[float | None]) -> np.ndarray:
+    grid = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    grid.setflags(write=False)
+    return grid

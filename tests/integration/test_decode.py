@@ -1,0 +1,283 @@
+"""One decode through named pipes: real ffmpeg on generated media, consumers as plain callables."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import psutil
+import pytest
+
+from app.media.decode import SAMPLE_RATE, DecodeOptions, decode
+from app.media.ffmpeg import FFmpegError, find_binaries
+from app.media.probe import MediaInfo, probe
+from tests.support.media import make_source
+from tests.support.processes import ffmpeg_children_of
+
+AAC_FRAME_AT_16K = 1024 * SAMPLE_RATE // 48000 + 1
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("decode-media")
+
+
+@pytest.fixture(scope="module")
+def ntsc(media: Path) -> Path:
+    """4 s at 29.97 fps, 640x360 (scaled down to 320x180), with audio."""
+    return make_source(media / "ntsc.mp4", seconds=4, size="640x360", rate="30000/1001")
+
+
+@pytest.fixture(scope="module")
+def long_small(media: Path) -> Path:
+    """45 s of small frames: more PCM (1.4 MB) than a pipe buffer holds, so a stalled reader would deadlock."""
+    return make_source(media / "long.mp4", seconds=45, size="160x90", rate="10")
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    directory = tmp_path / "attempt"
+    directory.mkdir()
+    return directory
+
+
+async def info_of(path: Path) -> MediaInfo:
+    return await probe(find_binaries().ffprobe, path)
+
+
+def probed_frame_count(path: Path) -> int:
+    out = subprocess.run(
+        [find_binaries().ffprobe, "-v", "error", "-count_frames", "-select_streams", "v:0",
+         "-show_entries", "stream=nb_read_frames", "-of", "json", str(path)],
+        capture_output=True, check=True,
+    ).stdout
+    return int(json.loads(out)["streams"][0]["nb_read_frames"])
+
+
+def assert_nothing_left(work: Path) -> None:
+    """No ffmpeg of this decode survives and no FIFO stays in the work dir."""
+    deadline = time.monotonic() + 5
+    while ffmpeg_children_of(work) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ffmpeg_children_of(work) == []
+    assert [c for c in psutil.Process().children(recursive=True) if c.name() == "ffmpeg"] == []
+    assert list(work.iterdir()) == []
+
+
+class Collect:
+    """Frames and PCM as they arrive, with their times."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[float, npt.NDArray[np.uint8]]] = []
+        self.pcm: list[tuple[float, npt.NDArray[np.int16]]] = []
+
+    def frame(self, t: float, frame: npt.NDArray[np.uint8]) -> None:
+        self.frames.append((t, frame))
+
+    def audio(self, t: float, chunk: npt.NDArray[np.int16]) -> None:
+        self.pcm.append((t, chunk))
+
+    @property
+    def samples(self) -> int:
+        return sum(len(c) for _, c in self.pcm)
+
+
+async def test_every_frame_arrives_with_its_source_time_and_pcm_covers_the_duration(ntsc: Path, work: Path) -> None:
+    info = await info_of(ntsc)
+    got = Collect()
+    progress: list[float] = []
+    result = await decode(
+        find_binaries().ffmpeg, ntsc, info, work, on_frame=got.frame, on_audio=got.audio, on_progress=progress.append
+    )
+    assert len(got.frames) == result.frames == probed_frame_count(ntsc) == 120
+    times = [t for t, _ in got.frames]
+    assert times == pytest.approx([n * 1001 / 30000 for n in range(120)], abs=1e-9)
+    assert {f.shape for _, f in got.frames} == {(180, 320)} and got.frames[0][1].dtype == np.uint8
+    assert len({f.tobytes() for _, f in got.frames}) > 100, "testsrc2 moves: frames must differ"
+    assert abs(got.samples - info.duration * SAMPLE_RATE) <= AAC_FRAME_AT_16K
+    assert [t for t, _ in got.pcm] == pytest.approx([i * 0.5 for i in range(len(got.pcm))])
+    assert np.abs(np.concatenate([c for _, c in got.pcm]).astype(np.int32)).mean() > 300, "audio is not silence"
+    assert progress[-1] == 1.0
+    assert list(work.iterdir()) == []
+
+
+async def test_source_without_audio_gives_frames_and_no_pcm(media: Path, work: Path) -> None:
+    silent = make_source(media / "silent.mp4", seconds=2, levels_lufs=None)
+    info = await info_of(silent)
+    assert info.audio is None
+    got = Collect()
+    result = await decode(find_binaries().ffmpeg, silent, info, work, on_frame=got.frame, on_audio=got.audio)
+    assert (len(got.frames), result.samples, got.pcm) == (50, 0, [])
+
+
+async def test_audio_alone_is_decoded_without_frames(ntsc: Path, work: Path) -> None:
+    got = Collect()
+    result = await decode(find_binaries().ffmpeg, ntsc, await info_of(ntsc), work, on_audio=got.audio)
+    assert result.frames == 0 and got.frames == []
+    assert abs(got.samples - 4 * SAMPLE_RATE) <= AAC_FRAME_AT_16K
+
+
+async def test_ranges_deliver_exactly_their_frames_and_samples_in_source_time(ntsc: Path, work: Path) -> None:
+    info = await info_of(ntsc)
+    whole, part = Collect(), Collect()
+    await decode(find_binaries().ffmpeg, ntsc, info, work, on_frame=whole.frame)
+    ranges = [(2.93, 3.6), (0.5, 1.7)]  # out of order; starts between frames
+    await decode(find_binaries().ffmpeg, ntsc, info, work, on_frame=part.frame, on_audio=part.audio, ranges=ranges)
+    expected = [n for n in range(120) if any(s <= n * 1001 / 30000 < e for s, e in sorted(ranges))]
+    assert [round(t * 30000 / 1001, 6) for t, _ in part.frames] == expected
+    by_index = {round(t * 30000 / 1001): f for t, f in whole.frames}
+    for t, frame in part.frames:  # the same pictures as the whole decode at the same times
+        assert np.array_equal(frame, by_index[round(t * 30000 / 1001)]), t
+    assert part.samples == pytest.approx(SAMPLE_RATE * (1.2 + 0.67), abs=2)
+    assert part.pcm[0][0] == 0.5 and any(t == 2.93 for t, _ in part.pcm)
+    assert list(work.iterdir()) == []
+
+
+async def test_decimated_frames_keep_source_times(ntsc: Path, work: Path) -> None:
+    got = Collect()
+    options = DecodeOptions(frame_rate=5, width=160)
+    result = await decode(find_binaries().ffmpeg, ntsc, await info_of(ntsc), work, on_frame=got.frame, options=options)
+    # The video lasts 120 / 29.97 = 4.004 s: the frame on screen at 4.0 s is the last one.
+    assert result.size == (160, 90) and len(got.frames) == 21
+    assert [t for t, _ in got.frames] == pytest.approx([n / 5 for n in range(21)])
+
+
+@pytest.mark.parametrize("slow", ["frames", "audio"])
+async def test_a_slow_consumer_does_not_deadlock_the_other_pipe_or_block_the_loop(
+    long_small: Path, work: Path, slow: str
+) -> None:
+    got = Collect()
+
+    def slow_frame(t: float, frame: npt.NDArray[np.uint8]) -> None:
+        time.sleep(0.004)
+        got.frame(t, frame)
+
+    def slow_audio(t: float, chunk: npt.NDArray[np.int16]) -> None:
+        time.sleep(0.04)
+        got.audio(t, chunk)
+
+    ticks = 0
+
+    async def heartbeat() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    beating = asyncio.create_task(heartbeat())
+    started = time.monotonic()
+    on_frame, on_audio = (slow_frame, got.audio) if slow == "frames" else (got.frame, slow_audio)
+    info = await info_of(long_small)
+    await asyncio.wait_for(decode(find_binaries().ffmpeg, long_small, info, work, on_frame=on_frame,
+                                  on_audio=on_audio), 60)
+    elapsed = time.monotonic() - started
+    beating.cancel()
+    assert len(got.frames) == 450 and abs(got.samples - 45 * SAMPLE_RATE) <= AAC_FRAME_AT_16K
+    assert elapsed > 1.5, "the slow consumer really was slow"
+    assert ticks > elapsed / 0.01 * 0.5, "consumers ran on the event loop"
+
+
+async def test_cancelling_kills_ffmpeg_and_removes_the_pipes(long_small: Path, work: Path) -> None:
+    first = threading.Event()
+    after_cancel: list[float] = []
+    cancelled = threading.Event()
+
+    def slow(t: float, frame: npt.NDArray[np.uint8]) -> None:
+        first.set()
+        if cancelled.is_set():
+            after_cancel.append(t)
+        time.sleep(0.02)
+
+    info = await info_of(long_small)
+    task = asyncio.create_task(decode(find_binaries().ffmpeg, long_small, info, work, on_frame=slow,
+                                      on_audio=lambda t, c: None))
+    while not first.is_set():
+        await asyncio.sleep(0.01)
+    assert ffmpeg_children_of(work), "ffmpeg is running"
+    task.cancel()
+    started = time.monotonic()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    cancelled.set()
+    assert time.monotonic() - started < 2
+    assert_nothing_left(work)
+    await asyncio.sleep(0.1)
+    assert after_cancel == [], "no frame is delivered once decode has returned"
+
+
+@pytest.mark.parametrize("which", ["frames", "audio"])
+async def test_a_consumer_exception_propagates_and_leaves_nothing_behind(
+    long_small: Path, work: Path, which: str
+) -> None:
+    def boom(t: float, data: npt.NDArray[np.generic]) -> None:
+        if t >= 2:
+            raise ValueError(f"analyser failed at {t}")
+
+    consumers: dict[str, Callable[[float, npt.NDArray[np.generic]], None]] = {"on_frame": lambda t, f: None,
+                                                                               "on_audio": lambda t, c: None}
+    consumers["on_frame" if which == "frames" else "on_audio"] = boom
+    info = await info_of(long_small)
+    with pytest.raises(ValueError, match="analyser failed at 2"):
+        await decode(find_binaries().ffmpeg, long_small, info, work, **consumers)
+    assert_nothing_left(work)
+
+
+async def test_a_corrupt_file_raises_ffmpeg_error_and_leaves_nothing_behind(
+    ntsc: Path, work: Path, tmp_path: Path
+) -> None:
+    info = await info_of(ntsc)
+    garbage = tmp_path / "corrupt.mp4"
+    garbage.write_bytes(np.random.default_rng(1).integers(0, 256, 200_000, dtype=np.uint8).tobytes())
+    with pytest.raises(FFmpegError) as raised:
+        await asyncio.wait_for(decode(find_binaries().ffmpeg, garbage, info, work, on_frame=lambda t, f: None,
+                                      on_audio=lambda t, c: None), 30)
+    assert raised.value.stderr_tail
+    assert_nothing_left(work)
+
+
+_KILLED_CHILD = """
+import asyncio, sys, time
+from pathlib import Path
+from app.media.decode import decode
+from app.media.ffmpeg import find_binaries
+from app.media.probe import probe
+
+async def main(source: Path, work: Path) -> None:
+    info = await probe(find_binaries().ffprobe, source)
+    def slow(t, frame):
+        if t == 0:
+            print("decoding", flush=True)
+        time.sleep(0.05)
+    await decode(find_binaries().ffmpeg, source, info, work, on_frame=slow, on_audio=lambda t, c: None)
+
+asyncio.run(main(Path(sys.argv[1]), Path(sys.argv[2])))
+"""
+
+
+def test_kill_9_of_the_decoding_process_leaves_no_ffmpeg_and_no_fifo(long_small: Path, work: Path) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(_KILLED_CHILD), str(long_small), str(work)],
+        stdout=subprocess.PIPE, start_new_session=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"decoding\n"
+        time.sleep(0.3)
+        assert ffmpeg_children_of(work), "ffmpeg is running"
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        assert_nothing_left(work)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)

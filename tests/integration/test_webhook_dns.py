@@ -1,0 +1,63 @@
+"""A webhook target whose DNS lookup stalls: the attempt ends, recorded, well inside the delivery's lease."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from app import webhooks
+from app.webhooks import DNS_TIMEOUT_SECONDS, TIMEOUT_SECONDS, Resolver, resolve_public
+
+
+@pytest.fixture
+def silent_nameserver() -> Iterator[tuple[str, int]]:
+    """A UDP port that receives DNS queries and never answers (a nameserver that hangs)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    yield sock.getsockname()
+    sock.close()
+
+
+def stub_resolver(nameserver: tuple[str, int]) -> Resolver:
+    """A minimal DNS stub resolver: one A query over UDP to `nameserver`, waiting for the answer."""
+
+    async def resolve(host: str, port: int) -> list[str]:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[bytes] = loop.create_future()
+
+        class Protocol(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                answer.set_result(data)
+
+        query = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
+        query += b"".join(bytes([len(label)]) + label.encode() for label in host.split(".")) + b"\0"
+        query += struct.pack(">HH", 1, 1)  # type A, class IN
+        transport, _ = await loop.create_datagram_endpoint(Protocol, remote_addr=nameserver)
+        try:
+            transport.sendto(query)
+            await answer  # never comes
+        finally:
+            transport.close()
+        raise AssertionError("the silent nameserver answered")
+
+    return resolve
+
+
+@pytest.fixture
+async def resolver(silent_nameserver: tuple[str, int]) -> AsyncIterator[Resolver]:
+    yield stub_resolver(silent_nameserver)
+
+
+async def test_a_stalled_dns_lookup_times_out_within_the_delivery_lease(resolver: Resolver) -> None:
+    started = time.monotonic()
+    with pytest.raises(OSError, match="timed out"):
+        await resolve_public("hooks.example.com", 443, allow_private=False, resolver=resolver)
+    took = time.monotonic() - started
+    assert DNS_TIMEOUT_SECONDS - 0.5 < took < DNS_TIMEOUT_SECONDS + 2
+    # The lookup and the request it precedes together end before another sender may take the delivery.
+    assert DNS_TIMEOUT_SECONDS + TIMEOUT_SECONDS + 2 < webhooks.DELIVERY_LEASE_SECONDS
