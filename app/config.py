@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
@@ -33,6 +34,7 @@ class Settings(BaseSettings):
     redis_host: str | None = None
     redis_port: int = 6379
     redis_db: int = 0
+    redis_password: str = ""
     checkpoint_ttl: int = Field(default=86_400, ge=60, description="seconds a checkpoint is kept")
 
     # Media and files.
@@ -47,6 +49,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     prometheus_port: int | None = Field(default=None, description="separate /metrics port for `smartedit worker`")
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    admin_api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="keys that see and cancel every key's jobs"
+    )
+    allow_open_api: bool = Field(
+        default=False, description="serve on a non-loopback address with no API_KEYS (anyone may submit)"
+    )
 
     # Runner.
     worker_concurrency: int = Field(default=1, ge=1, le=64)
@@ -63,6 +71,10 @@ class Settings(BaseSettings):
     budget_limit: float = Field(default=5.00, ge=0, description="USD a job may spend on paid APIs")
     max_source_seconds: float = Field(default=4 * 3600, gt=0)
     render_parallelism: int = Field(default=1, ge=1, le=8)
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, description="larger request bodies are a 413")
+    max_highlights: int = Field(default=100, ge=1, le=1000, description="highlights one job may list")
+    max_queued_per_key: int = Field(default=100, ge=1, description="queued jobs one API key may have")
+    rate_limit_per_minute: int = Field(default=1200, ge=0, description="requests per API key per minute; 0: no limit")
 
     @field_validator("media_root", "output_root", "temp_dir", "data_dir")
     @classmethod
@@ -71,7 +83,7 @@ class Settings(BaseSettings):
         # it reads must not depend on any other working directory.
         return value.expanduser().absolute()
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "admin_api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
@@ -88,4 +100,29 @@ class Settings(BaseSettings):
     @cached_property
     def redis_url(self) -> str:
         """redis-py URL for the configured (or embedded) Redis."""
-        return f"redis://{self.redis_host}:{self.redis_port}/{self.redis_db}"
+        password = f":{quote(self.redis_password, safe='')}@" if self.redis_password else ""
+        return f"redis://{password}{self.redis_host}:{self.redis_port}/{self.redis_db}"
+
+    @property
+    def open_api(self) -> bool:
+        """True when no API key is configured: every caller is the one anonymous client."""
+        return not (self.api_keys or self.admin_api_keys)
+
+    def open_api_refusal(self) -> str | None:
+        """Why the API must not start as configured (open on a non-loopback address), or None."""
+        if not self.open_api or self.allow_open_api or _loopback(self.host):
+            return None
+        return (
+            f"refusing to serve the API on {self.host} with no API_KEYS: anyone who can reach it could submit jobs "
+            "and read every job. Set API_KEYS (comma-separated), listen on 127.0.0.1 (HOST), or set "
+            "ALLOW_OPEN_API=true if something in front of the service already authenticates callers."
+        )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

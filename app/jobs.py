@@ -1,15 +1,21 @@
-"""A job as stored and as shown: the row the store returns and the public view of it."""
+"""Jobs: the row the store returns, the public view of it, and the job service the API calls."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field
 
 from app.spec import JobSpec
+
+if TYPE_CHECKING:  # the store and the runner import this module for JobRow
+    from app.config import Settings
+    from app.db import JobStore, WebhookFor
+    from app.runner import Runner
 
 Status = Literal["queued", "running", "completed", "failed", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
@@ -80,8 +86,120 @@ class JobView(BaseModel):
             input_path=spec["input_path"],
             highlights=spec["highlights"],
             output=spec["output"],
-            webhook_url=spec["webhook_url"],
+            webhook_url=redact_url(spec["webhook_url"]),
             cancel_requested=row.cancel_requested,
             error=JobError(**row.error) if row.error else None,
             result=row.result,
         )
+
+
+def redact_url(url: str | None) -> str | None:
+    """`url` without userinfo, query or fragment: what views, lists, logs and webhooks may show."""
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        netloc = f"[{host}]" if ":" in host else host
+        if parts.port is not None:
+            netloc += f":{parts.port}"
+    except ValueError:  # unparseable: show nothing of it rather than a secret it may hold
+        return "(invalid URL)"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who is asking: the id of their API key ('' while the API is open), and whether it is an admin key."""
+
+    key_id: str
+    admin: bool = False
+
+    @property
+    def scope(self) -> str | None:
+        """The key whose jobs this caller may see; None for all (an admin)."""
+        return None if self.admin else self.key_id
+
+
+class JobRefused(Exception):
+    """The job service refuses a request: an HTTP status, a stable code and a sentence a person can act on."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class JobService:
+    """Submit, read, list and cancel jobs on behalf of one caller: each key sees only its own jobs."""
+
+    def __init__(
+        self, store: JobStore, settings: Settings, *, cancel_webhook: WebhookFor, runner: Runner | None = None
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.cancel_webhook = cancel_webhook
+        self.runner = runner
+
+    async def submit(
+        self, spec: JobSpec, owner: Owner, *, idempotency_key: str | None, request_hash: str
+    ) -> tuple[JobRow, bool]:
+        """Queue a job for `owner`, or return the one this idempotency key made (created=False)."""
+        from app.db import IdempotencyConflict, QueueFull
+
+        limit = self.settings.max_highlights
+        if spec.highlights is not None and len(spec.highlights) > limit:
+            raise JobRefused(
+                422, "too_many_highlights", f"{len(spec.highlights)} highlights given; at most {limit} are accepted."
+            )
+        try:
+            return await self.store.create(
+                spec,
+                client_id=owner.key_id,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                max_queued=self.settings.max_queued_per_key,
+            )
+        except IdempotencyConflict as exc:
+            raise JobRefused(
+                422,
+                "idempotency_key_reused",
+                "This Idempotency-Key was already used with a different request body; use a new key.",
+            ) from exc
+        except QueueFull as exc:
+            raise JobRefused(
+                429,
+                "too_many_queued_jobs",
+                f"This API key already has {self.settings.max_queued_per_key} queued jobs; "
+                "wait for some to start, or cancel some, then submit again.",
+            ) from exc
+
+    async def get(self, job_id: uuid.UUID, owner: Owner) -> JobRow:
+        """The job, if `owner` may see it; JobRefused 404 otherwise (another key's job is not found)."""
+        row = await self.store.get(job_id, client_id=owner.scope)
+        if row is None:
+            raise JobRefused(404, "job_not_found", f"No job {job_id}.")
+        return row
+
+    async def events(self, job_id: uuid.UUID, owner: Owner) -> list[dict[str, Any]]:
+        """The job's stage events, oldest first."""
+        await self.get(job_id, owner)
+        return await self.store.events(job_id)
+
+    async def page(
+        self, owner: Owner, *, status: str | None, limit: int, before: tuple[datetime, uuid.UUID] | None
+    ) -> list[JobRow]:
+        """The caller's jobs, newest first."""
+        return await self.store.page(status=status, limit=limit, before=before, client_id=owner.scope)
+
+    async def cancel(self, job_id: uuid.UUID, owner: Owner) -> JobRow:
+        """Cancel a queued or running job of the caller's; a running one on this process stops at once."""
+        row = await self.store.request_cancel(job_id, self.cancel_webhook, client_id=owner.scope)
+        if row is None:
+            raise JobRefused(404, "job_not_found", f"No job {job_id}.")
+        if row.status in TERMINAL and row.status != "cancelled":
+            raise JobRefused(409, "job_finished", f"Job {job_id} already {row.status}; there is nothing to cancel.")
+        if self.runner is not None and row.status == "running":
+            self.runner.cancel_local(job_id)
+        return row

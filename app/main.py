@@ -15,9 +15,12 @@ from redis.asyncio import Redis
 from app import __version__, metrics
 from app.api import problems
 from app.api.deps import Services
+from app.api.limits import BodyLimit
 from app.api.routes import router
+from app.attempt import cancelled_webhook
 from app.config import Settings
 from app.db import JobStore, WebhookOutbox, create_pool, migrate
+from app.jobs import JobService
 from app.media.ffmpeg import find_binaries
 from app.pipeline import SmartVideoEditor
 from app.runner import Runner
@@ -56,7 +59,8 @@ async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterato
                 sender.start()
             runner = Runner(settings, store, editor, redis, on_finished=sender.wake if sender else None)
             await runner.start()
-        yield Services(settings=settings, store=store, redis=redis, runner=runner)
+        jobs = JobService(store, settings, cancel_webhook=cancelled_webhook, runner=runner)
+        yield Services(settings=settings, store=store, redis=redis, runner=runner, jobs=jobs)
     finally:
         gauges.cancel()
         if runner is not None:
@@ -94,6 +98,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.include_router(router)
     Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(app, include_in_schema=False)
     return app

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
 import ipaddress
 import json
 import logging
@@ -30,6 +33,18 @@ DNS_TIMEOUT_SECONDS = 5.0
 DELIVERY_LEASE_SECONDS = 60.0
 SUBMIT_RESOLVE_SECONDS = 2.0  # DNS a submit may wait for before it leaves the check to delivery
 _STOP_GRACE_SECONDS = TIMEOUT_SECONDS + 2  # an attempt's own timeout, plus time to record it
+
+
+def key_webhook_secret(base_secret: str, key_id: str) -> str:
+    """The `whsec_` secret of one API key: HMAC-SHA256(WEBHOOK_SECRET, "webhook:" + key id); the base for ''.
+
+    Derived rather than stored, so nothing new has to be kept; a key that knows its own secret learns
+    nothing about another key's, and cannot forge its webhooks.
+    """
+    if not key_id:  # the open API has one anonymous client: the configured secret itself, as before
+        return base_secret
+    raw = base64.b64decode(base_secret.removeprefix("whsec_"))
+    return "whsec_" + base64.b64encode(hmac.new(raw, f"webhook:{key_id}".encode(), hashlib.sha256).digest()).decode()
 
 
 class UnsafeTarget(Exception):
@@ -124,7 +139,7 @@ class WebhookSender:
     ) -> None:
         self.outbox = outbox
         self.resolver = resolver
-        self.signer = Signer(secret)
+        self.secret = secret
         self.allow_private = allow_private
         self.poll_seconds = poll_seconds
         self.schedule = tuple(schedule)
@@ -216,7 +231,8 @@ class WebhookSender:
         pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
         timestamp = int(time.time())
         msg_id = f"msg_{delivery.id.hex}"
-        signature = self.signer.sign(msg_id, datetime.fromtimestamp(timestamp, UTC), body)
+        signer = Signer(key_webhook_secret(self.secret, delivery.client_id))
+        signature = signer.sign(msg_id, datetime.fromtimestamp(timestamp, UTC), body)
         headers = {
             "content-type": "application/json",
             "host": parts.netloc.rsplit("@", 1)[-1],

@@ -34,6 +34,7 @@ class Infra:
     redis_host: str
     redis_port: int
     redis_db: int
+    redis_password: str = ""
 
 
 def _worker_index() -> int:
@@ -57,13 +58,15 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
         pg_host = env_pg or str(servers and servers.postgres_host)
         pg_port = int(os.environ.get("POSTGRES_PORT", 5432)) if env_pg else int(servers.postgres_port)  # type: ignore[union-attr,arg-type]
         pg_user = os.environ.get("POSTGRES_USER", "postgres")
-        pg_password = os.environ.get("POSTGRES_PASSWORD", "")
+        pg_password = os.environ.get("POSTGRES_PASSWORD", "") if env_pg else str(servers and servers.postgres_password)
         database = f"smartedit_test_{uuid.uuid4().hex[:10]}"
         asyncio.run(ensure_database(pg_host, pg_port, pg_user, database, password=pg_password or None))
         redis_host = env_redis or str(servers and servers.redis_host)
         redis_port = int(os.environ.get("REDIS_PORT", 6379)) if env_redis else int(servers.redis_port)  # type: ignore[union-attr,arg-type]
+        redis_password = os.environ.get("REDIS_PASSWORD", "") if env_redis else str(servers and servers.redis_password)
         # The machine's Redis is shared: each xdist worker takes a database index of its own and flushes only it.
-        yield Infra(pg_host, pg_port, pg_user, pg_password, database, redis_host, redis_port, 8 + _worker_index())
+        redis_db = 8 + _worker_index()
+        yield Infra(pg_host, pg_port, pg_user, pg_password, database, redis_host, redis_port, redis_db, redis_password)
         asyncio.run(_drop_database(pg_host, pg_port, pg_user, pg_password, database))
 
 
@@ -89,6 +92,7 @@ def make_settings(infra: Infra, root: Path, **overrides: object) -> Settings:
         "redis_host": infra.redis_host,
         "redis_port": infra.redis_port,
         "redis_db": infra.redis_db,
+        "redis_password": infra.redis_password,
         "media_root": root / "media",
         "output_root": root / "output",
         "temp_dir": root / "tmp",
@@ -98,6 +102,8 @@ def make_settings(infra: Infra, root: Path, **overrides: object) -> Settings:
         "poll_interval_seconds": 0.5,
         "lease_seconds": 10.0,
         "worker_concurrency": 1,
+        # Tests poll as fast as 20 requests a second and share a Redis database: the rate limit has tests of its own.
+        "rate_limit_per_minute": 0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -112,7 +118,9 @@ def settings(infra: Infra, tmp_path: Path) -> Settings:
 @pytest.fixture
 async def redis(infra: Infra) -> AsyncIterator[Redis]:
     """A client on the session's Redis database."""
-    client = Redis(host=infra.redis_host, port=infra.redis_port, db=infra.redis_db)
+    client = Redis(
+        host=infra.redis_host, port=infra.redis_port, db=infra.redis_db, password=infra.redis_password or None
+    )
     yield client
     await client.aclose()
 

@@ -13,6 +13,8 @@ from redis.asyncio import Redis
 from app.api.problems import Problem
 from app.config import Settings
 from app.db import JobStore
+from app.jobs import JobService, Owner
+from app.ratelimit import seconds_until_allowed
 from app.runner import Runner
 
 
@@ -24,6 +26,7 @@ class Services:
     store: JobStore
     redis: Redis
     runner: Runner | None
+    jobs: JobService
 
 
 def get_services(request: Request) -> Services:
@@ -35,19 +38,43 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_client(
+def key_id(key: str) -> str:
+    """The id stored with a key's jobs: a short SHA-256 of the key, never the key itself."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _matches_any(given: bytes, keys: list[str]) -> bool:
+    # Every configured key is compared, whatever matched first, so the time taken tells nothing.
+    found = False
+    for key in keys:
+        found |= hmac.compare_digest(given, key.encode())
+    return found
+
+
+async def get_client(
     services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
-) -> str:
-    """The caller's id (a hash of its API key); '' when API_KEYS is unset and the API is open."""
-    keys = services.settings.api_keys
-    if not keys:
-        return ""
-    given = x_api_key or (authorization or "").removeprefix("Bearer ").strip()
-    if not given or not any(hmac.compare_digest(given, k) for k in keys):
-        raise Problem(401, "unauthorized", "Send a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key'.")
-    return hashlib.sha256(given.encode()).hexdigest()[:16]
+) -> Owner:
+    """The caller: its key's id and whether it is an admin key ('' when no API key is configured)."""
+    settings = services.settings
+    if settings.open_api:
+        owner = Owner("")
+    else:
+        given = (x_api_key or (authorization or "").removeprefix("Bearer ")).strip().encode("utf-8", "replace")
+        admin = _matches_any(given, settings.admin_api_keys)
+        if not given or not (_matches_any(given, settings.api_keys) | admin):
+            raise Problem(401, "unauthorized", "Send a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key'.")
+        owner = Owner(key_id(given.decode()), admin=admin)
+    wait = await seconds_until_allowed(services.redis, owner.key_id, settings.rate_limit_per_minute)
+    if wait:
+        raise Problem(
+            429,
+            "rate_limited",
+            f"More than {settings.rate_limit_per_minute} requests this minute for this API key; retry in {wait} s.",
+            headers={"Retry-After": str(wait)},
+        )
+    return owner
 
 
-ClientDep = Annotated[str, Depends(get_client)]
+ClientDep = Annotated[Owner, Depends(get_client)]

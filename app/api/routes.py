@@ -15,12 +15,10 @@ from pydantic import BaseModel
 from app import metrics
 from app.api.deps import ClientDep, ServicesDep
 from app.api.problems import Problem
-from app.attempt import cancelled_webhook
-from app.db import IdempotencyConflict
-from app.jobs import TERMINAL, JobView, Status
+from app.jobs import JobRefused, JobView, Status
 from app.sources import SourceError, resolve_source
 from app.spec import JobSpec
-from app.webhooks import check_target
+from app.webhooks import check_target, key_webhook_secret
 
 router = APIRouter()
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
@@ -40,7 +38,18 @@ class Health(BaseModel):
     checks: dict[str, str] = {}
 
 
-@router.post("/jobs", status_code=202, response_model=JobView, tags=["jobs"], responses={401: PROBLEM, 422: PROBLEM})
+class WebhookSecret(BaseModel):
+    """The secret that signs this API key's webhooks (Standard Webhooks, `whsec_<base64>`)."""
+
+    secret: str
+
+
+LIMITS: dict[int | str, dict[str, Any]] = {401: PROBLEM, 413: PROBLEM, 429: PROBLEM}
+
+
+@router.post(
+    "/jobs", status_code=202, response_model=JobView, tags=["jobs"], responses={**LIMITS, 422: PROBLEM}
+)
 async def submit_job(
     spec: JobSpec,
     response: Response,
@@ -65,28 +74,24 @@ async def submit_job(
             )
     body_hash = hashlib.sha256(json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
     try:
-        row, created = await services.store.create(
-            spec, client_id=client, idempotency_key=idempotency_key, request_hash=body_hash
+        row, created = await services.jobs.submit(
+            spec, client, idempotency_key=idempotency_key, request_hash=body_hash
         )
-    except IdempotencyConflict as exc:
-        raise Problem(
-            422,
-            "idempotency_key_reused",
-            "This Idempotency-Key was already used with a different request body; use a new key.",
-        ) from exc
+    except JobRefused as exc:
+        raise Problem(exc.status, exc.code, exc.message) from exc
     if created:
         metrics.jobs_submitted.inc()
     response.headers["Location"] = f"/jobs/{row.id}"
     return JobView.of(row)
 
 
-@router.get("/jobs/{job_id}", response_model=JobView, tags=["jobs"], responses={404: PROBLEM})
+@router.get("/jobs/{job_id}", response_model=JobView, tags=["jobs"], responses={**LIMITS, 404: PROBLEM})
 async def get_job(job_id: uuid.UUID, services: ServicesDep, client: ClientDep) -> JobView:
     """A job's status, progress, and its result or error."""
-    row = await services.store.get(job_id)
-    if row is None:
-        raise Problem(404, "job_not_found", f"No job {job_id}.")
-    return JobView.of(row)
+    try:
+        return JobView.of(await services.jobs.get(job_id, client))
+    except JobRefused as exc:
+        raise Problem(exc.status, exc.code, exc.message) from exc
 
 
 class JobEvent(BaseModel):
@@ -99,15 +104,18 @@ class JobEvent(BaseModel):
     created_at: datetime
 
 
-@router.get("/jobs/{job_id}/events", response_model=list[JobEvent], tags=["jobs"], responses={404: PROBLEM})
+@router.get(
+    "/jobs/{job_id}/events", response_model=list[JobEvent], tags=["jobs"], responses={**LIMITS, 404: PROBLEM}
+)
 async def job_events(job_id: uuid.UUID, services: ServicesDep, client: ClientDep) -> list[JobEvent]:
     """The job's timeline: every stage and clip of every attempt, oldest first."""
-    if await services.store.get(job_id) is None:
-        raise Problem(404, "job_not_found", f"No job {job_id}.")
-    return [JobEvent(**e) for e in await services.store.events(job_id)]
+    try:
+        return [JobEvent(**e) for e in await services.jobs.events(job_id, client)]
+    except JobRefused as exc:
+        raise Problem(exc.status, exc.code, exc.message) from exc
 
 
-@router.get("/jobs", response_model=JobPage, tags=["jobs"], responses={422: PROBLEM})
+@router.get("/jobs", response_model=JobPage, tags=["jobs"], responses={**LIMITS, 422: PROBLEM})
 async def list_jobs(
     services: ServicesDep,
     client: ClientDep,
@@ -116,7 +124,7 @@ async def list_jobs(
     cursor: str | None = None,
 ) -> JobPage:
     """Jobs newest first, optionally of one status."""
-    rows = await services.store.page(status=status, limit=limit + 1, before=_decode_cursor(cursor))
+    rows = await services.jobs.page(client, status=status, limit=limit + 1, before=_decode_cursor(cursor))
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = _encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
@@ -124,18 +132,27 @@ async def list_jobs(
 
 
 @router.delete(
-    "/jobs/{job_id}", status_code=202, response_model=JobView, tags=["jobs"], responses={404: PROBLEM, 409: PROBLEM}
+    "/jobs/{job_id}",
+    status_code=202,
+    response_model=JobView,
+    tags=["jobs"],
+    responses={**LIMITS, 404: PROBLEM, 409: PROBLEM},
 )
 async def cancel_job(job_id: uuid.UUID, services: ServicesDep, client: ClientDep) -> JobView:
     """Cancel a queued or running job; a running one stops within seconds."""
-    row = await services.store.request_cancel(job_id, cancelled_webhook)
-    if row is None:
-        raise Problem(404, "job_not_found", f"No job {job_id}.")
-    if row.status in TERMINAL and row.status != "cancelled":
-        raise Problem(409, "job_finished", f"Job {job_id} already {row.status}; there is nothing to cancel.")
-    if services.runner is not None and row.status == "running":
-        services.runner.cancel_local(job_id)
-    return JobView.of(row)
+    try:
+        return JobView.of(await services.jobs.cancel(job_id, client))
+    except JobRefused as exc:
+        raise Problem(exc.status, exc.code, exc.message) from exc
+
+
+@router.get("/webhooks/secret", response_model=WebhookSecret, tags=["webhooks"], responses={**LIMITS, 404: PROBLEM})
+async def webhook_secret(services: ServicesDep, client: ClientDep) -> WebhookSecret:
+    """The secret that signs the webhooks of the caller's jobs: verify deliveries with it."""
+    base = services.settings.webhook_secret
+    if not base:
+        raise Problem(404, "webhooks_not_configured", "This server has no WEBHOOK_SECRET, so it sends no webhooks.")
+    return WebhookSecret(secret=key_webhook_secret(base, client.key_id))
 
 
 @router.get("/healthz", response_model=Health, tags=["health"])

@@ -4,7 +4,7 @@
 the webhook deliveries (WebhookOutbox), and `workers` the worker registry and lease recovery.
 """
 
-from app.db.jobs import CANCEL_CHANNEL, JOBS_CHANNEL, Claim, IdempotencyConflict, JobStore
+from app.db.jobs import CANCEL_CHANNEL, JOBS_CHANNEL, Claim, IdempotencyConflict, JobStore, QueueFull
 from app.db.outbox import Delivery, Webhook, WebhookFor, WebhookOutbox
 from app.db.pool import CONNECTION_LOST, MIGRATIONS_DIR, create_pool, migrate
 from app.db.workers import Registration, WorkerRegistry
@@ -18,6 +18,7 @@ __all__ = [
     "Delivery",
     "IdempotencyConflict",
     "JobStore",
+    "QueueFull",
     "Registration",
     "Webhook",
     "WebhookFor",

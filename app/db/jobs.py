@@ -23,6 +23,10 @@ class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before with a different request body."""
 
 
+class QueueFull(Exception):
+    """The client already has as many queued jobs as it may."""
+
+
 @dataclass(frozen=True)
 class Claim:
     """A job this worker now holds, and the token that fences every write it makes."""
@@ -89,9 +93,18 @@ class JobStore:
         self.pool = pool
 
     async def create(
-        self, spec: JobSpec, *, client_id: str = "", idempotency_key: str | None = None, request_hash: str | None = None
+        self,
+        spec: JobSpec,
+        *,
+        client_id: str = "",
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+        max_queued: int | None = None,
     ) -> tuple[JobRow, bool]:
-        """Insert a queued job, or return the job this idempotency key made before (created=False)."""
+        """Insert a queued job, or return the job this idempotency key made before (created=False).
+
+        With `max_queued`, raises QueueFull when the client already has that many queued jobs.
+        """
         async with self.pool.acquire() as conn, conn.transaction():
             if idempotency_key is not None:
                 # Serialise requests with the same key so concurrent retries make one job.
@@ -109,6 +122,14 @@ class JobStore:
                     return _row(old), False
                 if old is not None:  # expired: the key is free again
                     await conn.execute("UPDATE jobs SET idempotency_key = NULL WHERE id = $1", old["id"])
+            if max_queued is not None:
+                # One submit per client at a time, so two concurrent ones cannot both pass the count.
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 1))", f"queue:{client_id}")
+                queued = await conn.fetchval(
+                    "SELECT count(*) FROM jobs WHERE client_id = $1 AND status = 'queued'", client_id
+                )
+                if queued >= max_queued:
+                    raise QueueFull(client_id)
             row = await conn.fetchrow(
                 "INSERT INTO jobs (id, input_path, spec, client_id, idempotency_key, request_hash) "
                 "VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
@@ -124,24 +145,33 @@ class JobStore:
             return job, True
 
     @once_more_on_lost_connection
-    async def get(self, job_id: uuid.UUID) -> JobRow | None:
-        """One job, or None."""
-        row = await self.pool.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
+    async def get(self, job_id: uuid.UUID, *, client_id: str | None = None) -> JobRow | None:
+        """One job (of `client_id` when given), or None."""
+        row = await self.pool.fetchrow(
+            "SELECT * FROM jobs WHERE id = $1 AND ($2::text IS NULL OR client_id = $2)", job_id, client_id
+        )
         return _row(row) if row else None
 
     @once_more_on_lost_connection
     async def page(
-        self, *, status: str | None, limit: int, before: tuple[datetime, uuid.UUID] | None = None
+        self,
+        *,
+        status: str | None,
+        limit: int,
+        before: tuple[datetime, uuid.UUID] | None = None,
+        client_id: str | None = None,
     ) -> list[JobRow]:
-        """Newest first, keyset-paged by (created_at, id)."""
+        """Newest first (of `client_id` when given), keyset-paged by (created_at, id)."""
         rows = await self.pool.fetch(
             "SELECT * FROM jobs WHERE ($1::text IS NULL OR status = $1) "
             "AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3)) "
+            "AND ($5::text IS NULL OR client_id = $5) "
             "ORDER BY created_at DESC, id DESC LIMIT $4",
             status,
             before[0] if before else None,
             before[1] if before else None,
             limit,
+            client_id,
         )
         return [_row(r) for r in rows]
 
@@ -268,12 +298,16 @@ class JobStore:
         )
         return status.endswith(" 1")
 
-    async def request_cancel(self, job_id: uuid.UUID, webhook_for: WebhookFor | None = None) -> JobRow | None:
-        """Cancel a queued job outright; flag a running one and tell its worker. None if no such job."""
+    async def request_cancel(
+        self, job_id: uuid.UUID, webhook_for: WebhookFor | None = None, *, client_id: str | None = None
+    ) -> JobRow | None:
+        """Cancel a queued job outright; flag a running one and tell its worker. None if no such job (of client_id)."""
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                "SELECT *, coalesce(lease_expires_at < now(), false) AS lapsed FROM jobs WHERE id = $1 FOR UPDATE",
+                "SELECT *, coalesce(lease_expires_at < now(), false) AS lapsed FROM jobs "
+                "WHERE id = $1 AND ($2::text IS NULL OR client_id = $2) FOR UPDATE",
                 job_id,
+                client_id,
             )
             if row is None or row["status"] not in ("queued", "running"):
                 return _row(row) if row else None

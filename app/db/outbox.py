@@ -38,6 +38,7 @@ class Delivery:
     payload: dict[str, Any]
     attempts: int
     created_at: datetime
+    client_id: str  # the API key (id) the job belongs to: its webhooks are signed with that key's secret
 
 
 class WebhookOutbox:
@@ -59,7 +60,8 @@ class WebhookOutbox:
             )
             UPDATE webhook_deliveries d SET lease_expires_at = now() + make_interval(secs => $2)
             FROM due WHERE d.id = due.id
-            RETURNING d.id, d.job_id, d.event_type, d.url, d.payload, d.attempts, d.created_at
+            RETURNING d.id, d.job_id, d.event_type, d.url, d.payload, d.attempts, d.created_at,
+                      (SELECT j.client_id FROM jobs j WHERE j.id = d.job_id) AS client_id
             """,
             limit,
             lease_seconds,

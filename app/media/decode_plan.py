@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from app.media.inputs import source_input
 from app.media.probe import VideoStream
 
 SAMPLE_RATE = 16000
@@ -97,9 +98,7 @@ def ffmpeg_args(
     """ffmpeg's arguments for one window: grey frames to `video`, 16 kHz mono s16le to `audio` (either may be None)."""
     args = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y", "-hwaccel", "none"]
     args += ["-threads", str(opts.threads)]
-    if window.seek > 0:
-        args += ["-ss", f"{window.seek:.6f}"]
-    args += ["-i", str(source)]
+    args += source_input(source, start=window.seek if window.seek > 0 else None)
     if video is not None:
         w, h = size
         args += ["-map", "0:V:0", "-vf", f"scale={w}:{h}:flags={opts.scale_flags},setsar=1,format=gray"]

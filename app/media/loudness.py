@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.media.ffmpeg import run
+from app.media.inputs import source_input
 
 # Every measure and every render converts audio the same way first, so the gain computed from a
 # measure is exact for the render (mono upmixed to stereo changes BS.1770 loudness by +3 LU).
@@ -56,7 +57,7 @@ async def measure_ranges(ffmpeg: str, path: Path, ranges: Sequence[TimeRange]) -
         return []
     args = ["-hide_banner", "-nostats", "-v", "info"]
     for r in ranges:
-        args += ["-ss", f"{r.start:.6f}", "-t", f"{r.duration:.6f}", "-i", str(path)]
+        args += source_input(path, start=r.start, duration=r.duration)
     chains = [
         f"[{i}:a:0]{','.join((AUDIO_FORMAT, *r.filters))},ebur128@m{i}=peak=true:framelog=quiet[m{i}]"
         for i, r in enumerate(ranges)

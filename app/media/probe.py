@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from app.media.ffmpeg import run
+from app.media.inputs import source_options
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ async def probe(ffprobe: str, path: Path) -> MediaInfo:
     """Probe `path`; raises FFmpegError when ffprobe cannot read it."""
     result = await run(
         ffprobe,
-        ["-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
+        ["-v", "error", *source_options(), "-show_format", "-show_streams", "-of", "json", str(path)],
         capture_stdout=True,
     )
     return parse_probe(json.loads(result.stdout or b"{}"))

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.media.ffmpeg import Binaries, ProgressCallback, run
 from app.media.files import part_name, publish
+from app.media.inputs import source_input
 from app.media.loudness import AUDIO_FORMAT, is_silent
 from app.spec import OutputOptions
 from app.stages.analyze import Plan, Segment
@@ -87,12 +88,7 @@ def segment_args(
         "-y",
         "-v",
         "error",
-        "-ss",
-        f"{segment.start:.6f}",
-        "-t",
-        f"{segment.duration + 1:.6f}",
-        "-i",
-        source.path,
+        *source_input(source.path, start=segment.start, duration=segment.duration + 1),
     ]
     audio_in = "[0:a:0]"
     if not has_audio:

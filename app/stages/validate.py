@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from app.errors import InputError, without_paths
 from app.media.ffmpeg import Binaries, FFmpegError, run
 from app.media.files import file_identity, file_sha256
+from app.media.inputs import NOT_ON_WHITELIST, source_input
 from app.media.probe import MediaInfo, VideoStream, probe
 
 SUPPORTED_CODECS = frozenset(
@@ -72,6 +73,12 @@ async def validate(path: Path, *, binaries: Binaries, max_seconds: float) -> Sou
     try:
         info = await probe(binaries.ffprobe, path)
     except FFmpegError as exc:
+        if NOT_ON_WHITELIST in exc.stderr_tail:
+            raise InputError(
+                "unsupported_container",
+                f"{path.name!r} is not a video file in a supported container: playlists (HLS, DASH) and "
+                "concat lists are refused. Submit the media file itself (MP4, MOV, MKV, WebM, MPEG-TS, AVI, FLV…).",
+            ) from exc
         raise InputError(
             "source_unreadable",
             f"{path.name!r} could not be read as a video ({_reason(exc)}). The file is corrupt, truncated "
@@ -158,10 +165,7 @@ async def _decoded_frames(ffmpeg: str, path: Path, start: float) -> tuple[int, s
     args = [
         "-v",
         "error",
-        "-ss",
-        f"{start:.3f}",
-        "-i",
-        str(path),
+        *source_input(path, start=start),
         "-map",
         "0:v:0",
         "-t",

@@ -14,6 +14,7 @@ import asyncpg
 import psutil
 import pytest
 from redis import Redis
+from redis.exceptions import AuthenticationError
 
 from app.embedded import EmbeddedServices, embedded_services, ensure_database, free_port
 
@@ -23,13 +24,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _redis(svc: EmbeddedServices) -> Redis:
     assert svc.redis_host is not None and svc.redis_port is not None
-    return Redis(host=svc.redis_host, port=svc.redis_port, decode_responses=True)
+    return Redis(host=svc.redis_host, port=svc.redis_port, password=svc.redis_password, decode_responses=True)
 
 
 async def _fetch(svc: EmbeddedServices, sql: str, dbname: str = "postgres") -> object:
     assert svc.postgres_host is not None and svc.postgres_port is not None
     conn = await asyncpg.connect(
-        host=svc.postgres_host, port=svc.postgres_port, user=svc.postgres_user, database=dbname
+        host=svc.postgres_host,
+        port=svc.postgres_port,
+        user=svc.postgres_user,
+        password=svc.postgres_password,
+        database=dbname,
     )
     try:
         return await conn.fetchval(sql)
@@ -66,9 +71,11 @@ def test_free_port_avoids_system_ports() -> None:
     assert all(free_port() not in RESERVED for _ in range(50))
 
 
-async def _race_ensure_database(port: int, dbname: str) -> None:
+async def _race_ensure_database(port: int, dbname: str, password: str) -> None:
     """Several processes' worth of concurrent ensure_database calls: the losers must not fail."""
-    await asyncio.gather(*(ensure_database("127.0.0.1", port, "postgres", dbname) for _ in range(8)))
+    await asyncio.gather(
+        *(ensure_database("127.0.0.1", port, "postgres", dbname, password=password) for _ in range(8))
+    )
 
 
 def test_data_survives_restart(tmp_path: Path) -> None:
@@ -76,9 +83,10 @@ def test_data_survives_restart(tmp_path: Path) -> None:
         _assert_ports(svc)
         assert asyncio.run(_fetch(svc, "SELECT 1")) == 1
         assert svc.postgres_port is not None
-        asyncio.run(ensure_database("127.0.0.1", svc.postgres_port, "postgres", "smart edit"))
-        asyncio.run(ensure_database("127.0.0.1", svc.postgres_port, "postgres", "smart edit"))  # idempotent
-        asyncio.run(_race_ensure_database(svc.postgres_port, "raced"))
+        pw = svc.postgres_password
+        asyncio.run(ensure_database("127.0.0.1", svc.postgres_port, "postgres", "smart edit", password=pw))
+        asyncio.run(ensure_database("127.0.0.1", svc.postgres_port, "postgres", "smart edit", password=pw))  # again
+        asyncio.run(_race_ensure_database(svc.postgres_port, "raced", pw))
         assert asyncio.run(_fetch(svc, "SELECT count(*) FROM pg_database WHERE datname = 'raced'")) == 1
         asyncio.run(_fetch(svc, "CREATE TABLE kept AS SELECT 42 AS answer", dbname="smart edit"))
         assert _redis(svc).set("kept", "yes")
@@ -184,3 +192,42 @@ def test_failed_redis_start_quotes_the_log(tmp_path: Path) -> None:
         embedded_services(tmp_path, postgres=False),
     ):
         pass
+
+
+async def _postgres_login(svc: EmbeddedServices, password: str | None) -> str:
+    try:
+        conn = await asyncpg.connect(
+            host=svc.postgres_host, port=svc.postgres_port, user=svc.postgres_user, password=password, timeout=10
+        )
+    except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
+        return f"refused: {exc}"
+    await conn.close()
+    return "accepted"
+
+
+def test_the_embedded_servers_refuse_a_tcp_connection_without_credentials(tmp_path: Path) -> None:
+    with embedded_services(tmp_path) as svc:
+        assert asyncio.run(_postgres_login(svc, None)).startswith("refused")
+        assert asyncio.run(_postgres_login(svc, "guess")).startswith("refused")
+        assert asyncio.run(_postgres_login(svc, svc.postgres_password)) == "accepted"
+        anonymous = Redis(host=svc.redis_host or "", port=svc.redis_port or 0)
+        with pytest.raises(AuthenticationError):
+            anonymous.ping()
+        with pytest.raises(AuthenticationError):
+            anonymous.config_set("dir", str(tmp_path))
+        assert _redis(svc).ping()
+        # The passwords are the service's alone: readable by its user only.
+        for name in ("postgres.password", "redis.password"):
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o600
+        assert svc.postgres_password and svc.redis_password and svc.postgres_password != svc.redis_password
+
+
+def test_a_cluster_made_with_trust_auth_gets_a_password(tmp_path: Path) -> None:
+    with embedded_services(tmp_path, redis=False):
+        pass
+    # What an older version left: trust for every TCP login and no password file.
+    (tmp_path / "postgres" / "pg_hba.conf").write_text("host all all 127.0.0.1/32 trust\n")
+    (tmp_path / "postgres.password").unlink()
+    with embedded_services(tmp_path, redis=False) as svc:
+        assert asyncio.run(_postgres_login(svc, None)).startswith("refused")
+        assert asyncio.run(_fetch(svc, "SELECT 1")) == 1

@@ -101,4 +101,5 @@ async def test_keys_are_per_client_and_a_request_without_an_api_key_is_401(infra
             assert refused.status_code == 401
             assert refused.headers["content-type"] == "application/problem+json"
             assert refused.json()["code"] == "unauthorized"
-        await settle(client, {one.json()["id"], two.json()["id"]}, api_key="k1")
+        await settle(client, {two.json()["id"]}, api_key="k2")  # each key sees only its own jobs
+        await settle(client, {one.json()["id"]}, api_key="k1")

@@ -290,3 +290,28 @@ async def test_unusable_webhook_url_is_a_422_at_submit(client: httpx.AsyncClient
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == "invalid_webhook_url"
+
+
+async def test_a_keys_webhooks_are_signed_with_its_own_secret_not_the_shared_one(
+    settings: Settings, store: JobStore
+) -> None:
+    from standardwebhooks import WebhookVerificationError
+
+    from app.webhooks import key_webhook_secret
+
+    async with Receiver() as receiver:
+        url = receiver.url() + "?token=abc"
+        job, _ = await store.create(JobSpec(input_path="talk.mp4", webhook_url=url), client_id="0123456789abcdef")
+        claim = await store.claim("webhook-test", 30)
+        assert claim is not None and claim.job.id == job.id
+        await store.finish(job.id, claim.token, "completed", result={}, webhook_for=announce("job.completed"))
+        async with sending(store):
+            [request] = await receiver.wait_for(1)
+    assert request.target == "/hook?token=abc"  # delivered to the full URL ...
+    own = Verifier(key_webhook_secret(WEBHOOK_SECRET, "0123456789abcdef"))
+    payload = own.verify(request.body, request.headers)
+    assert payload["data"]["webhook_url"] == receiver.url()  # ... shown without its query string
+    with pytest.raises(WebhookVerificationError):
+        verifier.verify(request.body, request.headers)  # the shared secret, or any other key's, does not verify
+    with pytest.raises(WebhookVerificationError):
+        Verifier(key_webhook_secret(WEBHOOK_SECRET, "fedcba9876543210")).verify(request.body, request.headers)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -42,3 +45,33 @@ def test_a_password_with_url_characters_survives_the_dsn() -> None:
     s = Settings(postgres_host="db", postgres_password="p@ss:/w?rd#1")
     assert unquote(urlsplit(s.postgres_dsn).password or "") == "p@ss:/w?rd#1"
     assert urlsplit(s.postgres_dsn).hostname == "db"
+
+
+@pytest.mark.parametrize(
+    ("values", "refused"),
+    [
+        ({"host": "0.0.0.0"}, True),
+        ({"host": "::"}, True),
+        ({"host": "0.0.0.0", "api_keys": "k"}, False),
+        ({"host": "0.0.0.0", "admin_api_keys": "a"}, False),
+        ({"host": "0.0.0.0", "allow_open_api": True}, False),
+        ({"host": "127.0.0.1"}, False),
+        ({"host": "localhost"}, False),
+        ({"host": "::1"}, False),
+    ],
+)
+def test_an_open_api_on_a_non_loopback_address_is_refused(values: dict[str, object], refused: bool) -> None:
+    reason = Settings.model_validate(values).open_api_refusal()
+    assert (reason is not None) == refused
+    if reason:
+        assert "API_KEYS" in reason and "ALLOW_OPEN_API" in reason
+
+
+def test_smartedit_api_exits_at_start_when_open_on_every_interface(tmp_path: Path) -> None:
+    keep = ("PATH", "HOME", "LANG")
+    env = {k: v for k, v in os.environ.items() if k in keep} | {"HOST": "0.0.0.0", "POSTGRES_HOST": "x"}
+    out = subprocess.run(
+        [sys.executable, "-m", "app.cli", "api"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode != 0
+    assert "refusing to serve the API on 0.0.0.0 with no API_KEYS" in out.stderr

@@ -158,9 +158,15 @@ def _env(service: dict[str, Any]) -> dict[str, str | None]:
 
 
 def _interpolate(value: str) -> str:
-    """Compose `${VAR:-default}` / `${VAR}` with an empty environment, and `$$` escapes."""
+    """Compose `${VAR:-default}` / `${VAR}` with an empty environment, `${VAR:?error}` as set, and `$$` escapes."""
+    value = re.sub(r"\$\{(\w+):?\?[^}]*\}", "required-value", value)
     value = re.sub(r"\$\{(\w+)(?::?-([^}]*))?\}", lambda m: m.group(2) or "", value)
     return value.replace("$$", "$")
+
+
+def _required_vars(text: str) -> set[str]:
+    """Variables compose refuses to start without (`${VAR:?message}`)."""
+    return set(re.findall(r"\$\{(\w+):\?", text))
 
 
 def _command(value: str | list[str]) -> list[str]:
@@ -297,6 +303,8 @@ def test_compose_postgres_credentials_match(compose: dict[str, Any]) -> None:
 
 def test_compose_redis_never_evicts(compose: dict[str, Any]) -> None:
     command = _command(compose["services"]["redis"]["command"])
+    if command[:2] == ["sh", "-c"]:
+        command = shlex.split(command[2])
     assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
     assert command[command.index("--appendonly") + 1] == "yes"
 
@@ -328,7 +336,7 @@ def test_prometheus_scrapes_api_and_worker(prometheus_config: dict[str, Any], co
     assert _scrape_targets(jobs["smartedit-worker"]) == {f"worker:{worker_port}"}
     for job in jobs.values():
         assert job.get("metrics_path", "/metrics") == "/metrics"
-    assert "8000:8000" in compose["services"]["api"]["ports"]
+    assert [_interpolate(p) for p in compose["services"]["api"]["ports"]] == ["127.0.0.1:8000:8000"]
 
 
 def test_prometheus_loads_the_mounted_alerts(prometheus_config: dict[str, Any], compose: dict[str, Any]) -> None:
@@ -378,9 +386,6 @@ def test_grafana_dashboard_provider_matches_mount(compose: dict[str, Any]) -> No
     path = provider["options"]["path"]
     assert path == "/var/lib/grafana/dashboards"
     assert f"./grafana/dashboards:{path}:ro" in compose["services"]["grafana"]["volumes"]
-    env = _env(compose["services"]["grafana"])
-    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "true"
-    assert env["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"
 
 
 def test_dashboard_structure(dashboard: dict[str, Any]) -> None:
@@ -471,3 +476,68 @@ def test_queries_are_balanced(dashboard: dict[str, Any], alert_rules: list[dict[
                 assert stack, f"unbalanced: {expr}"
                 assert stack.pop() == pairs[char], f"unbalanced: {expr}"
         assert not stack, f"unbalanced: {expr}"
+
+
+# --- safe by default -----------------------------------------------------------------------------
+
+
+def test_compose_publishes_every_port_on_loopback_unless_configured(compose: dict[str, Any]) -> None:
+    published = [(name, port) for name, svc in compose["services"].items() for port in svc.get("ports", [])]
+    assert published, "nothing published"
+    for name, port in published:
+        assert isinstance(port, str) and port.startswith("${BIND_ADDRESS:-127.0.0.1}:"), (name, port)
+        assert _interpolate(port).startswith("127.0.0.1:"), (name, port)
+
+
+def test_compose_requires_api_keys_and_every_password(compose: dict[str, Any]) -> None:
+    required = _required_vars((ROOT / "docker-compose.yml").read_text())
+    assert {"API_KEYS", "POSTGRES_PASSWORD", "REDIS_PASSWORD", "WEBHOOK_SECRET", "GRAFANA_ADMIN_PASSWORD"} <= required
+    api = _env(compose["services"]["api"])
+    assert api["API_KEYS"] and api["API_KEYS"].startswith("${API_KEYS:?")
+    assert "ALLOW_OPEN_API" not in api
+    redis = compose["services"]["redis"]
+    assert "--requirepass" in " ".join(_command(redis["command"]))
+    for name in APP_SERVICES:
+        assert _env(compose["services"][name])["REDIS_PASSWORD"] == _env(redis)["REDIS_PASSWORD"]
+
+
+def test_grafana_has_no_default_password_and_no_anonymous_admin(compose: dict[str, Any]) -> None:
+    env = _env(compose["services"]["grafana"])
+    password = env.get("GF_SECURITY_ADMIN_PASSWORD") or ""
+    assert password.startswith("${GRAFANA_ADMIN_PASSWORD:?"), password
+    anonymous = (env.get("GF_AUTH_ANONYMOUS_ENABLED") or "false").lower() == "true"
+    assert not anonymous or (env.get("GF_AUTH_ANONYMOUS_ORG_ROLE") or "Viewer") == "Viewer"
+    assert not anonymous
+
+
+def test_make_env_writes_every_required_secret_once(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("make_env", ROOT / "scripts" / "make_env.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    target = tmp_path / ".env"
+    assert module.main(["make_env", str(target)]) == 0
+    assert target.stat().st_mode & 0o777 == 0o600
+    values = dict(line.split("=", 1) for line in target.read_text().splitlines() if line and not line.startswith("#"))
+    required = _required_vars((ROOT / "docker-compose.yml").read_text())
+    assert all(values.get(name) for name in required), sorted(required - {k for k, v in values.items() if v})
+    assert values["WEBHOOK_SECRET"].startswith("whsec_")
+    Settings.model_validate({"api_keys": values["API_KEYS"], "webhook_secret": values["WEBHOOK_SECRET"]})
+    before = target.read_text()
+    assert module.main(["make_env", str(target)]) == 0
+    assert target.read_text() == before, "an existing .env was overwritten"
+    assert module.env_text() != module.env_text(), "secrets must be random"
+
+
+def test_env_file_stays_out_of_git_and_the_image() -> None:
+    for ignore in (".gitignore", ".dockerignore"):
+        assert ".env" in (ROOT / ignore).read_text().split(), ignore
+    assert "make env" in (ROOT / "README.md").read_text()
+    assert re.search(r"^env:", (ROOT / "Makefile").read_text(), re.M)
+
+
+def test_dockerfile_open_host_needs_api_keys_or_allow_open_api(dockerfile: list[tuple[str, str]]) -> None:
+    env = " ".join(args for keyword, args in dockerfile if keyword == "ENV")
+    assert "HOST=0.0.0.0" in env
+    text = (ROOT / "Dockerfile").read_text()
+    assert "API_KEYS" in text and "ALLOW_OPEN_API" in text
