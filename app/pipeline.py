@@ -91,6 +91,7 @@ class SmartVideoEditor:
         # Each attempt writes into its own directory: a worker that lost its lease cannot clobber
         # the files of the attempt that replaced it.
         job = JobFiles(job_id, source, spec, output, self.work_dir(job_id) / attempt)
+        _remove_stale_pipes(self.work_dir(job_id))
         run = _Run(job, hooks, checkpoints, await checkpoints.load(job_id))
         for stage in STAGES:
             run.results[stage.name] = await run.stage(stage, self)
@@ -254,6 +255,15 @@ def _strip(saved: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in saved.items() if k != "_seconds"}
 
 
+
+
+def _remove_stale_pipes(job_dir: Path) -> None:
+    # A worker killed in the instant between making its pipes and ffmpeg opening them leaves their
+    # names behind (once open, they are unlinked at once); the attempt that takes over removes them.
+    if job_dir.is_dir():
+        for path in job_dir.rglob("*.fifo"):
+            if path.is_fifo():
+                path.unlink(missing_ok=True)
 
 
 async def _gather_or_cancel(tasks: list[Coroutine[Any, Any, None]]) -> None:

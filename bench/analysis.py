@@ -22,10 +22,13 @@ import numpy as np
 import numpy.typing as npt
 import psutil
 
+from app.analysis.features import SourceAnalyser
+from app.analysis.picker import pick_highlights
 from app.config import Settings
 from app.media.decode import DecodeOptions, decode, frame_size
 from app.media.ffmpeg import Binaries, find_binaries
 from app.media.probe import MediaInfo, probe
+from app.stages.analyze import FACE_INTERVAL
 from bench.long_source import ensure_long_source
 from bench.machine import load, machine_info
 from bench.procs import run_ffmpeg
@@ -63,6 +66,27 @@ def trivial_consumers(info: MediaInfo, size: tuple[int, int]) -> Consumers:
         totals["pcm_sum"] += int(np.abs(chunk, dtype=np.int32).sum())
 
     return Consumers(on_frame, on_audio, lambda: dict(totals))
+
+
+def analyser_consumers(info: MediaInfo, size: tuple[int, int]) -> Consumers:
+    """Every analyser of the analyze stage (shots, motion, faces, bars, speech, level), as the stage feeds them."""
+    analyser = SourceAnalyser(face_interval=FACE_INTERVAL)
+
+    def on_audio(t: float, chunk: npt.NDArray[np.int16]) -> None:
+        analyser.add_audio(chunk, t)
+
+    def summary() -> dict[str, Any]:
+        features = analyser.result()
+        picks = pick_highlights(features)
+        return {
+            "cuts": len(features.cuts),
+            "pauses": len(features.pauses),
+            "face_samples": len(features.face_samples),
+            "picks": [(round(p.start, 1), round(p.end, 1), list(p.reasons)) for p in picks],
+            "analyser_cpu_s": {k: round(v, 2) for k, v in analyser.seconds.items()},
+        }
+
+    return Consumers(analyser.add_frame, on_audio, summary)
 
 
 @dataclass
@@ -162,11 +186,13 @@ def main(argv: list[str] | None = None) -> int:
         bare(binaries, source.path, size, audio=False, label="(1) bare decode + scale, video only"),
         bare(binaries, source.path, size, audio=True, label="(1+a) bare decode + scale, and 16 kHz audio"),
         ours(binaries, source.path, info, work, trivial_consumers, options, label="(2) ours: FIFOs, sum of bytes"),
+        ours(binaries, source.path, info, work, analyser_consumers, options, label="(3) ours: every analyser"),
     ]
     for row in main_rows:
         row.source_seconds = info.duration
     print("\n" + results_table(main_rows, main_rows[0]))
     print(f"(2) consumers: {main_rows[2].extra}")
+    print(f"(3) analysers: {main_rows[3].extra}")
     if args.variants:
         slices = [bare(binaries, source.path, size, audio=False, flags=f, threads=t, seconds=SLICE_SECONDS,
                        label=f"bare, first {SLICE_SECONDS:g} s, {f}, threads {t or 'auto'}") for f, t in VARIANTS]

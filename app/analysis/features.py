@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +113,7 @@ class SourceAnalyser:
         self._frame_size: tuple[int, int] | None = None
         self._video_end = 0.0
         self._step = 0.0  # the last interval between frames, to give the last frame its length
+        self.seconds: dict[str, float] = {}  # CPU seconds spent in each analyser: where analysis time goes
 
     def add_frame(self, t: float, gray: np.ndarray) -> None:
         """One greyscale uint8 frame (h, w) shown at `t` seconds."""
@@ -121,16 +123,28 @@ class SourceAnalyser:
         self._frame_size = (int(gray.shape[1]), int(gray.shape[0]))
         second = math.floor(t)
         self._frames_per_second[second] = self._frames_per_second.get(second, 0) + 1
+        clock = time.thread_time()
         difference = self._shots.add(t, gray)
         if difference is not None:
             self._motion.add_difference(t, difference)
+        clock = self._spent("shots+motion", clock)
         self._faces.add(t, gray)
+        clock = self._spent("faces", clock)
         self._bars.add(t, gray)
+        self._spent("bars", clock)
 
     def add_audio(self, pcm: np.ndarray, t: float | None = None) -> None:
         """Mono int16 PCM at 16 kHz; `t` only when this chunk does not follow the previous one."""
+        clock = time.thread_time()
         self._speech.add(pcm, t)
+        clock = self._spent("speech", clock)
         self._level.add(pcm, t)
+        self._spent("level", clock)
+
+    def _spent(self, name: str, since: float) -> float:
+        now = time.thread_time()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - since
+        return now
 
     def result(self) -> SourceFeatures:
         """The features of everything fed so far (closes open fades and pauses)."""

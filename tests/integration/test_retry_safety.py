@@ -14,13 +14,13 @@ from redis.asyncio import Redis
 from app.attempt import Attempt
 from app.checkpoint import RedisCheckpoints
 from app.config import Settings
-from app.db import JobStore, Webhook, WebhookOutbox, WorkerRegistry, create_pool, migrate
+from app.db import JobStore, Webhook, WebhookOutbox, WorkerRegistry
 from app.jobs import JobRow
 from app.media.ffmpeg import find_binaries
 from app.pipeline import SmartVideoEditor
 from app.spec import JobSpec
 from tests.conftest import Infra, make_settings
-from tests.support.database import own_database
+from tests.support.database import migrated_store, own_database
 
 
 @pytest.fixture
@@ -31,10 +31,8 @@ async def settings(infra: Infra, tmp_path: Path) -> AsyncIterator[Settings]:
 
 @pytest.fixture
 async def store(settings: Settings) -> AsyncIterator[JobStore]:
-    pool = await create_pool(settings.postgres_dsn, max_size=4)
-    await migrate(pool)
-    yield JobStore(pool)
-    await pool.close()
+    async with migrated_store(settings) as migrated:
+        yield migrated
 
 
 def hook(job: JobRow) -> Webhook:
@@ -143,6 +141,7 @@ async def test_claims_skip_expired_leases_until_the_reaper_requeues_them_as_faul
     waiting, _ = await store.create(JobSpec(input_path="b.mp4"))
     claim = await store.claim("w", 30)
     assert claim is not None and claim.job.id == waiting.id
+    await asyncio.sleep(0.05)  # past the stalled claim's 10 ms lease, however fast the lines above ran
     assert await store.claim("w", 30) is None  # the expired lease is not a claim's business
     assert await WorkerRegistry(store.pool).reap_expired() == 1
     again = await store.claim("w", 30)

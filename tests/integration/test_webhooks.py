@@ -11,19 +11,18 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from prometheus_client import REGISTRY
 from standardwebhooks import Webhook as Verifier
 
 from app.config import Settings
-from app.db import JobStore, Webhook, WebhookFor, WebhookOutbox, create_pool, migrate
-from app.embedded import ensure_database
+from app.db import JobStore, Webhook, WebhookFor, WebhookOutbox
 from app.jobs import JobRow, JobView
 from app.spec import JobSpec
 from app.webhooks import WebhookSender
 from tests.conftest import WEBHOOK_SECRET, Infra, make_settings, running_service
+from tests.support.database import migrated_store, own_database
 from tests.support.jobs import submit, wait_final
 from tests.support.media import make_source
 from tests.support.receiver import Received, Receiver, Reply
@@ -34,26 +33,15 @@ verifier = Verifier(WEBHOOK_SECRET)
 @pytest.fixture
 async def settings(infra: Infra, tmp_path: Path) -> AsyncIterator[Settings]:
     """Settings on a database of this test's own, so the outbox and the queue hold only this test's rows."""
-    database = f"smartedit_wh_{uuid.uuid4().hex[:10]}"
-    password = infra.pg_password or None
-    await ensure_database(infra.pg_host, infra.pg_port, infra.pg_user, database, password=password)
-    yield make_settings(infra, tmp_path, postgres_db=database)
-    conn = await asyncpg.connect(
-        host=infra.pg_host, port=infra.pg_port, user=infra.pg_user, password=password, database="postgres"
-    )
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    async with own_database(infra, "smartedit_wh") as database:
+        yield make_settings(infra, tmp_path, postgres_db=database)
 
 
 @pytest.fixture
 async def store(settings: Settings) -> AsyncIterator[JobStore]:
     """The job store on the test's database, migrated."""
-    pool = await create_pool(settings.postgres_dsn, max_size=4)
-    await migrate(pool)
-    yield JobStore(pool)
-    await pool.close()
+    async with migrated_store(settings) as migrated:
+        yield migrated
 
 
 @contextlib.asynccontextmanager

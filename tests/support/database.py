@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
+from app.config import Settings
+from app.db import JobStore, create_pool, migrate
 from app.embedded import ensure_database
 from tests.conftest import Infra
 
@@ -28,3 +30,14 @@ async def own_database(infra: Infra, prefix: str) -> AsyncIterator[str]:
             await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         finally:
             await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def migrated_store(settings: Settings) -> AsyncIterator[JobStore]:
+    """The job store on `settings`' database, migrated; its pool closed afterwards."""
+    pool = await create_pool(settings.postgres_dsn, max_size=4)
+    await migrate(pool)
+    try:
+        yield JobStore(pool)
+    finally:
+        await pool.close()
