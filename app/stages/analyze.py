@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.analysis.features import SourceAnalyser, SourceFeatures
 from app.analysis.picker import pick_highlights, snap_edges
-from app.analysis.reframe import crop_size, reframe, source_content
+from app.analysis.reframe import ASPECTS, crop_size, reframe, source_content
 from app.errors import InputError
 from app.media.decode import decode
 from app.media.ffmpeg import Binaries
@@ -200,7 +200,7 @@ def _framing(
         return (None if plain else Framing(width=width, height=height, output_width=out[0], output_height=out[1])), none
     content = source_content(features, size)
     width, height = crop_size(options.aspect_ratio, content)
-    out = output_size(width, height, options.resolution)
+    out = output_size(width, height, options.resolution, ASPECTS[options.aspect_ratio])
     framing = Framing(width=width, height=height, output_width=out[0], output_height=out[1])
     paths = [
         keys_of(reframe(features, start, start + float(frames / fps), aspect=options.aspect_ratio, source_size=size))

@@ -39,11 +39,23 @@ class Framing(BaseModel):
     output_height: int
 
 
-def output_size(width: int, height: int, resolution: Resolution) -> tuple[int, int]:
-    """The reel's size for a picture of `width` x `height`: its own, or scaled to a short side, even."""
+def output_size(
+    width: int, height: int, resolution: Resolution, aspect: tuple[int, int] | None = None
+) -> tuple[int, int]:
+    """The reel's size for a picture of `width` x `height`: its own, or scaled to a short side, even.
+
+    With a target `aspect` (9:16, …) a scaled reel has exactly that shape, 1080x1920 and not the
+    1080x1924 an even-sized crop would scale to: platforms and players expect the standard sizes.
+    """
     if resolution == "source":
         return width - width % 2, height - height % 2
-    scale = SHORT_SIDES[resolution] / min(width, height)
+    short = SHORT_SIDES[resolution]
+    if aspect is not None:
+        num, den = aspect
+        if num <= den:
+            return short, round(short * den / num / 2) * 2
+        return round(short * num / den / 2) * 2, short
+    scale = short / min(width, height)
     return round(width * scale / 2) * 2, round(height * scale / 2) * 2
 
 

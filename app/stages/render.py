@@ -130,7 +130,8 @@ def video_chain(source: SourceInfo, plan: Plan, segment: Segment) -> str:
         # reel's size, in the same encode.
         filters.append(crop_filter(segment.crop, f.width, f.height, segment.start))
         if (f.output_width, f.output_height) != (f.width, f.height):
-            filters.append(f"scale={f.output_width}:{f.output_height}:flags=lanczos")
+            # setsar=1: the few-pixel change of shape to a standard size must not become non-square pixels.
+            filters.append(f"scale={f.output_width}:{f.output_height}:flags=lanczos,setsar=1")
     if colour := colour_filter(source):
         filters.append(colour)
     filters += video_fades(segment.transition, segment.duration)

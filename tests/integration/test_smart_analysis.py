@@ -19,6 +19,7 @@ from app.media.ffmpeg import find_binaries
 from app.stages.framing import CropKey, path_at
 from tests.support.cache import SourceCache
 from tests.support.jobs import submit, wait_final
+from tests.support.meter import video_stream
 from tests.support.scenes import Scene, face_box, face_source, scenes_source
 
 pytestmark = pytest.mark.xdist_group("render")
@@ -166,8 +167,12 @@ async def test_no_face_and_no_audio_still_complete_with_a_centre_crop_and_a_pick
 ) -> None:
     scenes = [Scene(40, "color=c=gray", speech=False), Scene(40, "testsrc2", speech=False)]
     scenes_source(settings.media_root / "silent.mp4", scenes, size="640x360", audio=False)
-    job = await wait_final(client, (await submit(client, "silent.mp4", output={"aspect_ratio": "9:16"}))["id"])
+    output = {"aspect_ratio": "9:16", "resolution": "720p"}
+    job = await wait_final(client, (await submit(client, "silent.mp4", output=output))["id"])
     assert job["status"] == "completed", job["error"]
+    stream = video_stream(Path(job["result"]["output_path"]))
+    assert (stream["width"], stream["height"]) == (720, 1280)  # the platform size, square pixels
+    assert stream.get("sample_aspect_ratio", "1:1") == "1:1"
     [segment] = job["result"]["segments"]
     assert segment["start"] >= 39.0  # the moving half, not the still frame
     assert not {"speech", "loudness"} & set(segment["reasons"]), segment["reasons"]

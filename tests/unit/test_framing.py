@@ -25,6 +25,23 @@ def test_the_reel_size_sets_the_short_side_and_stays_even(
     assert output_size(*size, resolution) == expected  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("crop", "resolution", "aspect", "expected"),
+    [
+        ((404, 720), "1080p", (9, 16), (1080, 1920)),
+        ((606, 1080), "720p", (9, 16), (720, 1280)),
+        ((1080, 1080), "720p", (1, 1), (720, 720)),
+        ((864, 1080), "1080p", (4, 5), (1080, 1350)),
+        ((1080, 606), "1080p", (16, 9), (1920, 1080)),
+        ((404, 720), "source", (9, 16), (404, 720)),
+    ],
+)
+def test_a_reframed_reel_has_the_platform_size_of_its_aspect(
+    crop: tuple[int, int], resolution: str, aspect: tuple[int, int], expected: tuple[int, int]
+) -> None:
+    assert output_size(*crop, resolution, aspect) == expected  # type: ignore[arg-type]
+
+
 def _evaluate(expression: str, t: float) -> float:
     """ffmpeg's `clip` and `gte` in Python, for the flat sums crop_filter writes."""
     python = expression.replace("clip(", "_clip(").replace("gte(", "_gte(")

@@ -142,4 +142,4 @@ def test_a_crop_path_and_the_reel_size_go_into_the_one_encode() -> None:
     args = segment_args(source(), plan, segment(crop=path), OutputOptions(), Path("o.mov"), has_audio=True)
     chain = graph(args)
     assert "crop=606:1080:'600+25.0000*clip(t-(0.0000),0,4.0000)':'0'" in chain
-    assert chain.index("crop=") < chain.index("scale=1080:1924") < chain.index("fade=")
+    assert chain.index("crop=") < chain.index("scale=1080:1924:flags=lanczos,setsar=1") < chain.index("fade=")
