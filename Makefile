@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint bench bench-claims bench-analysis install clean env fuzz
+.PHONY: run test lint bench bench-claims bench-analysis install clean env fuzz openapi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ lint: $(VENV)/.test-deps
 
 test: lint
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+# The committed contract: regenerate after changing the API (a test fails while it is stale).
+openapi: $(VENV)/.run-deps
+	$(BIN)/python -m app.api.docs > openapi.json
 
 # Never overwrites an existing .env: delete it to make new secrets.
 env:

@@ -132,7 +132,7 @@ def _local_webhook_secret(data_dir: Path) -> str:
 async def _worker(settings: Settings) -> int:
     from prometheus_client import start_http_server
 
-    from app.main import open_services
+    from app.services import open_services
 
     if settings.prometheus_port:
         start_http_server(settings.prometheus_port)
@@ -149,8 +149,7 @@ async def _worker(settings: Settings) -> int:
 async def _process(settings: Settings, args: argparse.Namespace) -> int:
     from app.checkpoint import MemoryCheckpoints
     from app.errors import InputError, QualityTargetMissed
-    from app.media.ffmpeg import find_binaries
-    from app.pipeline import SmartVideoEditor
+    from app.services import make_editor
     from app.spec import Highlight, JobSpec, OutputOptions
 
     highlights = None
@@ -161,12 +160,7 @@ async def _process(settings: Settings, args: argparse.Namespace) -> int:
         highlights=highlights,
         output=OutputOptions(aspect_ratio=args.aspect_ratio, crf=args.crf, preset=args.preset),
     )
-    editor = SmartVideoEditor(
-        binaries=find_binaries(settings.ffmpeg_path),
-        temp_dir=settings.temp_dir,
-        max_source_seconds=settings.max_source_seconds,
-        render_parallelism=settings.render_parallelism,
-    )
+    editor = make_editor(settings)
     try:
         result = await editor.process_job(
             uuid.uuid4().hex, args.input.resolve(), spec, args.output.resolve(), checkpoints=MemoryCheckpoints()

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     poll_interval_seconds: float = Field(default=5.0, gt=0)
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
 
     # Webhooks.
     webhook_secret: str | None = None
