@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(default=5.0, gt=0)
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
 
+    # The `smartedit` client commands (submit, status, list, cancel, watch): which API, with which key.
+    smartedit_url: str = "http://127.0.0.1:8000"
+    smartedit_api_key: str | None = None
+
     # Webhooks.
     webhook_secret: str | None = None
     webhook_allow_private: bool = False
