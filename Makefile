@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint bench bench-claims bench-analysis install clean env fuzz openapi
+.PHONY: run test lint bench bench-claims bench-analysis install clean env fuzz openapi sdk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ test: lint
 # The committed contract: regenerate after changing the API (a test fails while it is stale).
 openapi: $(VENV)/.run-deps
 	$(BIN)/python -m app.api.docs > openapi.json
+
+# The Python SDK, generated from the committed spec into clients/python/ (built, not committed): pip install it.
+sdk: $(VENV)/.test-deps
+	$(BIN)/openapi-python-client generate --path openapi.json --config clients/openapi-python-client.yaml \
+		--meta setup --output-path clients/python --overwrite
 
 # Never overwrites an existing .env: delete it to make new secrets.
 env:
