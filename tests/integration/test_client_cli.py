@@ -15,6 +15,7 @@ import pytest
 from app.config import Settings
 from app.embedded import free_port
 from app.main import create_app
+from tests.conftest import Infra, make_settings
 from tests.support.media import make_source
 from tests.support.sse import served
 
@@ -69,3 +70,14 @@ def _highlights(settings: Settings) -> Path:
     path = settings.data_dir / "highlights.json"
     path.write_text('[{"start_time": 2, "end_time": 18}, {"start_time": 12, "end_time": 28}]')
     return path
+
+
+async def test_a_missing_or_wrong_key_is_one_line(infra: Infra, tmp_path: Path) -> None:
+    guarded = make_settings(infra, tmp_path, api_keys=["right"])
+    async with served(create_app(guarded, run_worker=False)) as address:
+        for extra in ((), ("--api-key", "wrong")):
+            status, output = await asyncio.to_thread(_run, "list", "--url", address, *extra)
+            assert status == 2 and output.strip().splitlines() == [output.strip()], output
+            assert "API key is missing or wrong" in output, output
+        status, output = await asyncio.to_thread(_run, "list", "--url", address, "--api-key", "right")
+        assert status == 0, output
