@@ -5,20 +5,40 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint bench bench-claims bench-analysis install clean env fuzz
+.PHONY: run test lint bench bench-claims bench-analysis install clean env fuzz openapi sdk lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# One stamp per dependency set: re-installs only when pyproject.toml changes.
-$(VENV)/.run-deps: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+# Installs take the exact, hashed pins of requirements*.lock (`make lock` writes them from `uv lock`):
+# with uv when it is on PATH, else with pip; the same versions and hashes either way.
+UV := $(shell command -v uv 2>/dev/null)
+ifneq ($(UV),)
+INSTALL_PINS = VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install -q --require-hashes -r
+INSTALL_SELF = VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install -q --no-deps -e
+else
+INSTALL_PINS = $(BIN)/python -m pip install -q --require-hashes -r
+INSTALL_SELF = $(BIN)/python -m pip install -q --no-deps -e
+endif
+
+# One stamp per dependency set: re-installs only when the pins change.
+$(VENV)/.run-deps: pyproject.toml requirements.lock | $(BIN)/python
+	$(INSTALL_PINS) requirements.lock
+	$(INSTALL_SELF) .
 	touch $@
 
-$(VENV)/.test-deps: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test]'
+$(VENV)/.test-deps: pyproject.toml requirements-test.lock | $(BIN)/python
+	$(INSTALL_PINS) requirements-test.lock
+	$(INSTALL_SELF) .
 	touch $@ $(VENV)/.run-deps
+
+# Re-resolve after editing pyproject.toml's dependencies (needs uv: pip install uv). uv.lock itself is not
+# committed (it names the index it resolved from); its hashed exports are.
+lock:
+	uv lock
+	uv export --frozen --no-emit-project -q -o requirements.lock
+	uv export --frozen --no-emit-project --extra test -q -o requirements-test.lock
 
 install: $(VENV)/.run-deps
 
@@ -31,6 +51,15 @@ lint: $(VENV)/.test-deps
 
 test: lint
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+# The committed contract: regenerate after changing the API (a test fails while it is stale).
+openapi: $(VENV)/.run-deps
+	$(BIN)/python -m app.api.docs > openapi.json
+
+# The Python SDK, generated from the committed spec into clients/python/ (built, not committed): pip install it.
+sdk: $(VENV)/.test-deps
+	$(BIN)/openapi-python-client generate --path openapi.json --config clients/openapi-python-client.yaml \
+		--meta setup --output-path clients/python --overwrite
 
 # Never overwrites an existing .env: delete it to make new secrets.
 env:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import uvicorn
 
+from app import remote
 from app.config import Settings
 
 log = logging.getLogger("smartedit")
@@ -33,12 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     process.add_argument("input", type=Path, help="source video")
     process.add_argument("-o", "--output", type=Path, required=True, help="where to write the reel (.mp4)")
     process.add_argument("--highlights", type=Path, help="JSON file: a list of {start_time, end_time, score?}")
-    process.add_argument("--aspect-ratio", default="source", choices=["source", "16:9", "9:16", "1:1", "4:5"])
+    process.add_argument("--aspect-ratio", default="source", help="source, 16:9, 9:16, 1:1 or 4:5")
     process.add_argument("--crf", type=int, default=18)
-    process.add_argument("--preset", default="fast")
+    process.add_argument("--preset", default="fast", help="libx264 preset, ultrafast to slow")
+    remote.add_commands(commands)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
+    if args.command in remote.COMMANDS:
+        return asyncio.run(remote.run(args, settings))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command in ("serve", "api") and (refusal := settings.open_api_refusal()):
         raise SystemExit(refusal)
     if args.command == "process":
@@ -132,7 +136,7 @@ def _local_webhook_secret(data_dir: Path) -> str:
 async def _worker(settings: Settings) -> int:
     from prometheus_client import start_http_server
 
-    from app.main import open_services
+    from app.services import open_services
 
     if settings.prometheus_port:
         start_http_server(settings.prometheus_port)
@@ -147,30 +151,45 @@ async def _worker(settings: Settings) -> int:
 
 
 async def _process(settings: Settings, args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
     from app.checkpoint import MemoryCheckpoints
     from app.errors import InputError, QualityTargetMissed
-    from app.media.ffmpeg import find_binaries
-    from app.pipeline import SmartVideoEditor
+    from app.pipeline import Hooks
+    from app.services import make_editor
     from app.spec import Highlight, JobSpec, OutputOptions
 
-    highlights = None
-    if args.highlights:
-        highlights = [Highlight.model_validate(h) for h in json.loads(args.highlights.read_text())]
-    spec = JobSpec(
-        input_path=str(args.input),
-        highlights=highlights,
-        output=OutputOptions(aspect_ratio=args.aspect_ratio, crf=args.crf, preset=args.preset),
-    )
-    editor = SmartVideoEditor(
-        binaries=find_binaries(settings.ffmpeg_path),
-        temp_dir=settings.temp_dir,
-        max_source_seconds=settings.max_source_seconds,
-        render_parallelism=settings.render_parallelism,
-    )
     try:
-        result = await editor.process_job(
-            uuid.uuid4().hex, args.input.resolve(), spec, args.output.resolve(), checkpoints=MemoryCheckpoints()
+        highlights = None
+        if args.highlights:
+            highlights = [Highlight.model_validate(h) for h in json.loads(args.highlights.read_text())]
+        spec = JobSpec(
+            input_path=str(args.input),
+            highlights=highlights,
+            output=OutputOptions(aspect_ratio=args.aspect_ratio, crf=args.crf, preset=args.preset),
         )
+    except ValidationError as exc:  # one line a person can act on, not pydantic's report
+        first = exc.errors()[0]
+        option = "--" + str(first["loc"][-1] if first["loc"] else "input").replace("_", "-")
+        print(f"smartedit: {option}: {first['msg']}", file=sys.stderr)
+        return 2
+    editor = make_editor(settings)
+    try:
+        with remote.progress_bar() as bar:
+            task = bar.add_task("validate", total=1.0)
+
+            async def on_progress(stage: str, value: float) -> None:
+                bar.update(task, completed=value, description=stage)
+
+            result = await editor.process_job(
+                uuid.uuid4().hex,
+                args.input.resolve(),
+                spec,
+                args.output.resolve(),
+                checkpoints=MemoryCheckpoints(),
+                hooks=Hooks(on_progress=on_progress),
+            )
+            bar.update(task, completed=1.0, description="done")
     except InputError as exc:
         print(json.dumps({"error": {"code": exc.code, "message": exc.message}}), file=sys.stderr)
         return 2

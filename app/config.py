@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     poll_interval_seconds: float = Field(default=5.0, gt=0)
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
+
+    # The `smartedit` client commands (submit, status, list, cancel, watch): which API, with which key.
+    smartedit_url: str = "http://127.0.0.1:8000"
+    smartedit_api_key: str | None = None
 
     # Webhooks.
     webhook_secret: str | None = None

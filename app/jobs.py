@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
+import enum
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.spec import JobSpec
+from app.spec import Highlight, JobSpec, OutputOptions
+from app.stages.result import JobResult
 
 if TYPE_CHECKING:  # the store and the runner import this module for JobRow
+    from redis.asyncio import Redis
+
     from app.config import Settings
     from app.db import JobStore, WebhookFor
     from app.runner import Runner
 
 Status = Literal["queued", "running", "completed", "failed", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+
+
+class JobStatus(enum.StrEnum):
+    """Where a job is; the five values never grow (an expired reel is a flag of the result, not a status)."""
+
+    queued = "queued"
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -41,21 +57,34 @@ class JobRow:
     faults: int = 0  # claims that ended in a fault; only these count toward MAX_ATTEMPTS
 
 
+JOB_ERROR_CODES = (
+    "source_missing", "source_unreadable", "source_truncated", "unsupported_container", "unsupported_codec",
+    "no_video_stream", "video_too_small", "duration_out_of_range", "hdr_unsupported", "no_clips_in_source",
+    "quality_target_missed", "verification_failed", "retries_exhausted", "retrying",
+)  # fmt: skip
+
+
 class JobError(BaseModel):
     """Why a job failed: a stable code and a sentence a person can act on."""
 
-    code: str
+    code: str = Field(
+        description="stable, machine-readable; an open set (new codes may appear), known today: "
+        + ", ".join(JOB_ERROR_CODES),
+        examples=["hdr_not_supported"],
+    )
     message: str
     details: dict[str, Any] | None = Field(
         default=None, description="the figures behind the failure, e.g. what verification measured"
     )
 
 
-class JobView(BaseModel):
+class Job(BaseModel):
     """A job as the API and webhooks show it."""
 
+    model_config = ConfigDict(use_enum_values=True)
+
     id: uuid.UUID
-    status: Status
+    status: JobStatus
     stage: str | None = Field(description="the stage running now, or the last one reached")
     progress: float = Field(ge=0, le=1)
     attempts: int
@@ -63,20 +92,20 @@ class JobView(BaseModel):
     updated_at: datetime
     finished_at: datetime | None
     input_path: str
-    highlights: list[dict[str, Any]] | None
-    output: dict[str, Any]
+    highlights: list[Highlight] | None
+    output: OutputOptions
     webhook_url: str | None
     cancel_requested: bool
     error: JobError | None
-    result: dict[str, Any] | None
+    result: JobResult | None = Field(description="what was measured on the reel; set once the job is completed")
 
     @classmethod
-    def of(cls, row: JobRow) -> JobView:
+    def of(cls, row: JobRow) -> Job:
         """The public view of a stored job."""
         spec = row.spec.model_dump(mode="json")
         return cls(
             id=row.id,
-            status=row.status,
+            status=JobStatus(row.status),
             stage=row.stage,
             progress=row.progress,
             attempts=row.attempts,
@@ -89,8 +118,11 @@ class JobView(BaseModel):
             webhook_url=redact_url(spec["webhook_url"]),
             cancel_requested=row.cancel_requested,
             error=JobError(**row.error) if row.error else None,
-            result=row.result,
+            result=JobResult.model_validate(row.result) if row.result else None,
         )
+
+
+JobView = Job  # the name the runner and webhooks used before the schema was named for the spec
 
 
 def redact_url(url: str | None) -> str | None:
@@ -135,19 +167,26 @@ class JobService:
     """Submit, read, list and cancel jobs on behalf of one caller: each key sees only its own jobs."""
 
     def __init__(
-        self, store: JobStore, settings: Settings, *, cancel_webhook: WebhookFor, runner: Runner | None = None
+        self,
+        store: JobStore,
+        settings: Settings,
+        *,
+        redis: Redis,
+        cancel_webhook: WebhookFor,
+        runner: Runner | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
+        self.redis = redis
         self.cancel_webhook = cancel_webhook
         self.runner = runner
 
-    async def submit(
-        self, spec: JobSpec, owner: Owner, *, idempotency_key: str | None, request_hash: str
-    ) -> tuple[JobRow, bool]:
+    async def submit(self, spec: JobSpec, owner: Owner, *, idempotency_key: str | None) -> tuple[JobRow, bool]:
         """Queue a job for `owner`, or return the one this idempotency key made (created=False)."""
         from app.db import IdempotencyConflict, QueueFull
 
+        await self._check(spec)
+        request_hash = hashlib.sha256(json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
         limit = self.settings.max_highlights
         if spec.highlights is not None and len(spec.highlights) > limit:
             raise JobRefused(
@@ -174,6 +213,38 @@ class JobService:
                 f"This API key already has {self.settings.max_queued_per_key} queued jobs; "
                 "wait for some to start, or cancel some, then submit again.",
             ) from exc
+
+    async def _check(self, spec: JobSpec) -> None:
+        """Refuse a source outside MEDIA_ROOT, or a webhook this server may not or cannot send."""
+        from app.sources import SourceError, resolve_source
+        from app.webhooks import check_target
+
+        settings = self.settings
+        try:
+            resolve_source(settings.media_root, spec.input_path)
+        except SourceError as exc:
+            raise JobRefused(422, exc.code, exc.message) from exc
+        if spec.webhook_url is None:
+            return
+        if reason := await check_target(spec.webhook_url, allow_private=settings.webhook_allow_private):
+            raise JobRefused(422, "invalid_webhook_url", reason)
+        if not settings.webhook_secret:
+            raise JobRefused(
+                422,
+                "webhooks_not_configured",
+                "This server has no WEBHOOK_SECRET, so it cannot sign webhooks; omit webhook_url.",
+            )
+
+    async def ready(self) -> dict[str, str]:
+        """Whether PostgreSQL and Redis answer: 'ok' or the error's type, per dependency."""
+        checks: dict[str, str] = {}
+        for name, ping in (("postgres", self.store.ping), ("redis", self.redis.ping)):
+            try:
+                await ping()
+                checks[name] = "ok"
+            except Exception as exc:
+                checks[name] = f"error: {type(exc).__name__}"
+        return checks
 
     async def get(self, job_id: uuid.UUID, owner: Owner) -> JobRow:
         """The job, if `owner` may see it; JobRefused 404 otherwise (another key's job is not found)."""

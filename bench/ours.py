@@ -22,8 +22,8 @@ import psutil
 
 from app.checkpoint import MemoryCheckpoints
 from app.config import Settings
-from app.media.ffmpeg import find_binaries
-from app.pipeline import Hooks, JobResult, SmartVideoEditor
+from app.pipeline import Hooks, JobResult
+from app.services import make_editor
 from app.spec import Highlight, JobSpec
 from bench.approaches import Run
 from bench.sampler import ProcessSampler
@@ -45,12 +45,7 @@ def in_process(source: BenchSource, work: Path) -> tuple[Run, JobResult]:
     """Run SmartVideoEditor.process_job with in-memory checkpoints, exactly as `smartedit process` does."""
     work.mkdir(parents=True, exist_ok=True)
     settings = Settings()
-    editor = SmartVideoEditor(
-        binaries=find_binaries(settings.ffmpeg_path),
-        temp_dir=work / "tmp",
-        max_source_seconds=settings.max_source_seconds,
-        render_parallelism=settings.render_parallelism,
-    )
+    editor = make_editor(settings.model_copy(update={"temp_dir": work / "tmp"}))
     spec = JobSpec(input_path=str(source.path), highlights=highlights(source))
     out = (work / "reel_c.mp4").resolve()
     baseline = psutil.Process().memory_info().rss / 2**20

@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
-from redis.asyncio import Redis
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from app.api.problems import Problem
-from app.config import Settings
-from app.db import JobStore
-from app.jobs import JobService, Owner
+from app.jobs import Owner
 from app.ratelimit import seconds_until_allowed
-from app.runner import Runner
+from app.services import Services
 
-
-@dataclass
-class Services:
-    """Everything the app's lifespan opened; routes reach it through dependencies."""
-
-    settings: Settings
-    store: JobStore
-    redis: Redis
-    runner: Runner | None
-    jobs: JobService
+# Security schemes, not header parameters: generated SDKs then take the key once, not on every call.
+_bearer = HTTPBearer(auto_error=False, scheme_name="bearer", description="Authorization: Bearer <API key>")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="apiKey", description="the API key")
 
 
 def get_services(request: Request) -> Services:
@@ -53,15 +43,15 @@ def _matches_any(given: bytes, keys: list[str]) -> bool:
 
 async def get_client(
     services: ServicesDep,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+    x_api_key: Annotated[str | None, Depends(_api_key)] = None,
 ) -> Owner:
     """The caller: its key's id and whether it is an admin key ('' when no API key is configured)."""
     settings = services.settings
     if settings.open_api:
         owner = Owner("")
     else:
-        given = (x_api_key or (authorization or "").removeprefix("Bearer ")).strip().encode("utf-8", "replace")
+        given = (x_api_key or (bearer.credentials if bearer else "")).strip().encode("utf-8", "replace")
         admin = _matches_any(given, settings.admin_api_keys)
         if not given or not (_matches_any(given, settings.api_keys) | admin):
             raise Problem(401, "unauthorized", "Send a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key'.")

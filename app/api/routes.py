@@ -1,153 +1,174 @@
-"""The HTTP endpoints: thin, each delegating to the store, the runner or a check."""
+"""The HTTP endpoints: each parses the request, calls the job service and maps its refusals to problem+json."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
 import uuid
+from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Header, Query, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi.responses import StreamingResponse
 
 from app import metrics
 from app.api.deps import ClientDep, ServicesDep
+from app.api.docs import JOB_EXAMPLE, problems
 from app.api.problems import Problem
-from app.jobs import JobRefused, JobView, Status
-from app.sources import SourceError, resolve_source
-from app.spec import JobSpec
-from app.webhooks import check_target, key_webhook_secret
+from app.api.schemas import Health, JobCreate, JobEvent, JobPage, WebhookSecret
+from app.jobs import Job, JobRefused, JobStatus
+from app.live import job_stream
+from app.webhooks import key_webhook_secret
 
 router = APIRouter()
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+T = TypeVar("T")
+JobId = Annotated[uuid.UUID, Path(description="the job's id, as `POST /jobs` returned it")]
 
 
-class JobPage(BaseModel):
-    """A page of jobs, newest first; pass `next_cursor` as `cursor` for the next page."""
-
-    items: list[JobView]
-    next_cursor: str | None
-
-
-class Health(BaseModel):
-    """Liveness or readiness, with what was checked."""
-
-    status: str
-    checks: dict[str, str] = {}
-
-
-class WebhookSecret(BaseModel):
-    """The secret that signs this API key's webhooks (Standard Webhooks, `whsec_<base64>`)."""
-
-    secret: str
-
-
-LIMITS: dict[int | str, dict[str, Any]] = {401: PROBLEM, 413: PROBLEM, 429: PROBLEM}
+async def _call(call: Awaitable[T]) -> T:
+    """Await a job-service call, turning its refusal into the problem+json it stands for."""
+    try:
+        return await call
+    except JobRefused as exc:
+        raise Problem(exc.status, exc.code, exc.message) from exc
 
 
 @router.post(
-    "/jobs", status_code=202, response_model=JobView, tags=["jobs"], responses={**LIMITS, 422: PROBLEM}
+    "/jobs",
+    operation_id="create_job",
+    status_code=202,
+    response_model=Job,
+    tags=["jobs"],
+    responses={
+        202: {
+            "description": "Queued (or, for a repeated Idempotency-Key, the job it made the first time)",
+            "headers": {"Location": {"description": "the job's URL", "schema": {"type": "string"}}},
+            "content": {"application/json": {"example": JOB_EXAMPLE}},
+        },
+        **problems(401, 413, 422, 429, 503),
+    },
 )
-async def submit_job(
-    spec: JobSpec,
+async def create_job(
+    spec: JobCreate,
     response: Response,
     services: ServicesDep,
     client: ClientDep,
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
-) -> JobView:
+    idempotency_key: Annotated[
+        str | None, Header(max_length=255, description="a retry with the same key and body returns the first job")
+    ] = None,
+) -> Job:
     """Queue a reel of `input_path` (relative to MEDIA_ROOT); returns at once with the job's id."""
-    settings = services.settings
-    try:
-        resolve_source(settings.media_root, spec.input_path)
-    except SourceError as exc:
-        raise Problem(422, exc.code, exc.message) from exc
-    if spec.webhook_url is not None:
-        if reason := await check_target(spec.webhook_url, allow_private=settings.webhook_allow_private):
-            raise Problem(422, "invalid_webhook_url", reason)
-        if not settings.webhook_secret:
-            raise Problem(
-                422,
-                "webhooks_not_configured",
-                "This server has no WEBHOOK_SECRET, so it cannot sign webhooks; omit webhook_url.",
-            )
-    body_hash = hashlib.sha256(json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
-    try:
-        row, created = await services.jobs.submit(
-            spec, client, idempotency_key=idempotency_key, request_hash=body_hash
-        )
-    except JobRefused as exc:
-        raise Problem(exc.status, exc.code, exc.message) from exc
+    row, created = await _call(services.jobs.submit(spec, client, idempotency_key=idempotency_key))
     if created:
         metrics.jobs_submitted.inc()
     response.headers["Location"] = f"/jobs/{row.id}"
-    return JobView.of(row)
-
-
-@router.get("/jobs/{job_id}", response_model=JobView, tags=["jobs"], responses={**LIMITS, 404: PROBLEM})
-async def get_job(job_id: uuid.UUID, services: ServicesDep, client: ClientDep) -> JobView:
-    """A job's status, progress, and its result or error."""
-    try:
-        return JobView.of(await services.jobs.get(job_id, client))
-    except JobRefused as exc:
-        raise Problem(exc.status, exc.code, exc.message) from exc
-
-
-class JobEvent(BaseModel):
-    """A stage (or clip, `segment:N`) starting, ending or being skipped thanks to a checkpoint."""
-
-    attempt: int
-    stage: str
-    event: str
-    seconds: float | None
-    created_at: datetime
+    return Job.of(row)
 
 
 @router.get(
-    "/jobs/{job_id}/events", response_model=list[JobEvent], tags=["jobs"], responses={**LIMITS, 404: PROBLEM}
+    "/jobs/{job_id}",
+    operation_id="get_job",
+    response_model=Job,
+    tags=["jobs"],
+    responses={200: {"content": {"application/json": {"example": JOB_EXAMPLE}}}, **problems(401, 404, 422, 429, 503)},
 )
-async def job_events(job_id: uuid.UUID, services: ServicesDep, client: ClientDep) -> list[JobEvent]:
+async def get_job(job_id: JobId, services: ServicesDep, client: ClientDep) -> Job:
+    """A job's status, progress, and its result or error."""
+    return Job.of(await _call(services.jobs.get(job_id, client)))
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    operation_id="list_job_events",
+    response_model=list[JobEvent],
+    tags=["jobs"],
+    responses=problems(401, 404, 422, 429, 503),
+)
+async def list_job_events(job_id: JobId, services: ServicesDep, client: ClientDep) -> list[JobEvent]:
     """The job's timeline: every stage and clip of every attempt, oldest first."""
-    try:
-        return [JobEvent(**e) for e in await services.jobs.events(job_id, client)]
-    except JobRefused as exc:
-        raise Problem(exc.status, exc.code, exc.message) from exc
+    return [JobEvent(**e) for e in await _call(services.jobs.events(job_id, client))]
 
 
-@router.get("/jobs", response_model=JobPage, tags=["jobs"], responses={**LIMITS, 422: PROBLEM})
+@router.get(
+    "/jobs/{job_id}/events/stream",
+    operation_id="stream_job_events",
+    response_class=StreamingResponse,
+    tags=["jobs"],
+    responses={
+        200: {
+            "description": "Server-Sent Events: `stage` (id = the event's id, data a JobEvent), `progress` (no id; "
+            "data {stage, progress, status}; the current value is sent on every connect and never goes "
+            "backwards), one final `job` (data a Job) before the stream ends, and `: ping` comments as heartbeats.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **problems(401, 404, 422, 429, 503),
+    },
+)
+async def stream_job_events(
+    job_id: JobId,
+    services: ServicesDep,
+    client: ClientDep,
+    last_event_id: Annotated[
+        int | None, Header(ge=0, description="resume: only stage events after this id are sent again")
+    ] = None,
+) -> StreamingResponse:
+    """Live progress of a job until it ends, pushed as it happens (from any worker process)."""
+    await _call(services.jobs.get(job_id, client))
+    stream: AsyncIterator[str] = job_stream(
+        services.feed,
+        job_id,
+        client_id=client.scope,
+        last_event_id=last_event_id or 0,
+        heartbeat=services.settings.sse_heartbeat_seconds,
+    )
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy may hold events back
+    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+
+
+@router.get(
+    "/jobs",
+    operation_id="list_jobs",
+    response_model=JobPage,
+    tags=["jobs"],
+    responses=problems(401, 422, 429, 503),
+)
 async def list_jobs(
     services: ServicesDep,
     client: ClientDep,
-    status: Status | None = None,
+    status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
 ) -> JobPage:
     """Jobs newest first, optionally of one status."""
-    rows = await services.jobs.page(client, status=status, limit=limit + 1, before=_decode_cursor(cursor))
+    before = _decode_cursor(cursor)
+    rows = await services.jobs.page(client, status=status and status.value, limit=limit + 1, before=before)
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = _encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
-    return JobPage(items=[JobView.of(r) for r in rows], next_cursor=next_cursor)
+    return JobPage(items=[Job.of(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.delete(
     "/jobs/{job_id}",
+    operation_id="cancel_job",
     status_code=202,
-    response_model=JobView,
+    response_model=Job,
     tags=["jobs"],
-    responses={**LIMITS, 404: PROBLEM, 409: PROBLEM},
+    responses=problems(401, 404, 409, 422, 429, 503),
 )
-async def cancel_job(job_id: uuid.UUID, services: ServicesDep, client: ClientDep) -> JobView:
+async def cancel_job(job_id: JobId, services: ServicesDep, client: ClientDep) -> Job:
     """Cancel a queued or running job; a running one stops within seconds."""
-    try:
-        return JobView.of(await services.jobs.cancel(job_id, client))
-    except JobRefused as exc:
-        raise Problem(exc.status, exc.code, exc.message) from exc
+    return Job.of(await _call(services.jobs.cancel(job_id, client)))
 
 
-@router.get("/webhooks/secret", response_model=WebhookSecret, tags=["webhooks"], responses={**LIMITS, 404: PROBLEM})
-async def webhook_secret(services: ServicesDep, client: ClientDep) -> WebhookSecret:
+@router.get(
+    "/webhooks/secret",
+    operation_id="get_webhook_secret",
+    response_model=WebhookSecret,
+    tags=["webhooks"],
+    responses=problems(401, 404, 429),
+)
+async def get_webhook_secret(services: ServicesDep, client: ClientDep) -> WebhookSecret:
     """The secret that signs the webhooks of the caller's jobs: verify deliveries with it."""
     base = services.settings.webhook_secret
     if not base:
@@ -155,28 +176,18 @@ async def webhook_secret(services: ServicesDep, client: ClientDep) -> WebhookSec
     return WebhookSecret(secret=key_webhook_secret(base, client.key_id))
 
 
-@router.get("/healthz", response_model=Health, tags=["health"])
+@router.get("/healthz", operation_id="healthz", response_model=Health, tags=["health"])
 async def healthz() -> Health:
     """The process is up."""
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Health, tags=["health"], responses={503: PROBLEM})
+@router.get("/readyz", operation_id="readyz", response_model=Health, tags=["health"], responses=problems(503))
 async def readyz(services: ServicesDep) -> Health:
     """PostgreSQL and Redis answer."""
-    checks: dict[str, str] = {}
-    try:
-        await services.store.pool.fetchval("SELECT 1")
-        checks["postgres"] = "ok"
-    except Exception as exc:
-        checks["postgres"] = f"error: {type(exc).__name__}"
-    try:
-        await services.redis.ping()
-        checks["redis"] = "ok"
-    except Exception as exc:
-        checks["redis"] = f"error: {type(exc).__name__}"
+    checks = await services.jobs.ready()
     if any(v != "ok" for v in checks.values()):
-        raise Problem(503, "not_ready", "A dependency is not answering.", checks=checks)
+        raise Problem(503, "not_ready", "A dependency is not answering.", headers={"Retry-After": "5"}, checks=checks)
     return Health(status="ok", checks=checks)
 
 
@@ -192,3 +203,5 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         return datetime.fromisoformat(created), uuid.UUID(job_id)
     except ValueError as exc:
         raise Problem(422, "invalid_cursor", "cursor is not one this API returned; start again without it.") from exc
+
+

@@ -4,7 +4,7 @@
 the webhook deliveries (WebhookOutbox), and `workers` the worker registry and lease recovery.
 """
 
-from app.db.jobs import CANCEL_CHANNEL, JOBS_CHANNEL, Claim, IdempotencyConflict, JobStore, QueueFull
+from app.db.jobs import CANCEL_CHANNEL, FEED_CHANNEL, JOBS_CHANNEL, Claim, IdempotencyConflict, JobStore, QueueFull
 from app.db.outbox import Delivery, Webhook, WebhookFor, WebhookOutbox
 from app.db.pool import CONNECTION_LOST, MIGRATIONS_DIR, create_pool, migrate
 from app.db.workers import Registration, WorkerRegistry
@@ -12,6 +12,7 @@ from app.db.workers import Registration, WorkerRegistry
 __all__ = [
     "CANCEL_CHANNEL",
     "CONNECTION_LOST",
+    "FEED_CHANNEL",
     "JOBS_CHANNEL",
     "MIGRATIONS_DIR",
     "Claim",

@@ -15,6 +15,7 @@ from app.jobs import JobRow
 from app.spec import JobSpec
 
 JOBS_CHANNEL = "smartedit_jobs"
+FEED_CHANNEL = "smartedit_job_feed"  # notified by triggers (migration 004) on every visible change
 CANCEL_CHANNEL = "smartedit_cancel"
 IDEMPOTENCY_HOURS = 24
 
@@ -201,6 +202,10 @@ class JobStore:
         )
         return (row is not None, bool(row and row["cancel_requested"]))
 
+    async def ping(self) -> None:
+        """Raise unless PostgreSQL answers a query."""
+        await self.pool.fetchval("SELECT 1")
+
     @once_more_on_lost_connection
     async def set_progress(self, job_id: uuid.UUID, token: uuid.UUID, stage: str, progress: float) -> bool:
         """Record the running stage and overall progress; False when the lease is gone."""
@@ -234,10 +239,13 @@ class JobStore:
         return bool(held)
 
     @once_more_on_lost_connection
-    async def events(self, job_id: uuid.UUID) -> list[dict[str, Any]]:
-        """The job's stage events, oldest first."""
+    async def events(self, job_id: uuid.UUID, *, after: int = 0) -> list[dict[str, Any]]:
+        """The job's stage events with an id above `after`, oldest first."""
         rows = await self.pool.fetch(
-            "SELECT attempt, stage, event, seconds, created_at FROM job_events WHERE job_id = $1 ORDER BY id", job_id
+            "SELECT id, attempt, stage, event, seconds, created_at FROM job_events WHERE job_id = $1 AND id > $2 "
+            "ORDER BY id",
+            job_id,
+            after,
         )
         return [dict(r) for r in rows]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from app.stages.analyze import Plan, Segment
+from app.stages.analyze import Plan
+from app.stages.analyze import Segment as PlannedSegment
 from app.stages.framing import CropKey
 from app.stages.render import gain_db
 from app.stages.validate import SourceInfo
@@ -23,7 +24,7 @@ class CropWindow(BaseModel):
     h: int
 
 
-class SegmentResult(BaseModel):
+class Segment(BaseModel):
     """One clip as delivered: where it came from and what was done to its sound."""
 
     model_config = ConfigDict(frozen=True)
@@ -49,7 +50,7 @@ class JobResult(BaseModel):
     audio_loudness: float | None
     loudness_spread_lu: float | None
     segments_processed: int
-    segments: list[SegmentResult]
+    segments: list[Segment]
     duration: float
     source_duration: float
     processing_seconds: float
@@ -75,7 +76,7 @@ def job_result(info: SourceInfo, plan: Plan, verified: Verified, seconds: dict[s
         loudness_spread_lu=report.loudness_spread_lu,
         segments_processed=len(plan.segments),
         segments=[
-            SegmentResult(
+            Segment(
                 start=s.start,
                 end=round(s.start + s.duration, 6),
                 score=s.score,
@@ -101,7 +102,7 @@ def job_result(info: SourceInfo, plan: Plan, verified: Verified, seconds: dict[s
     )
 
 
-def _crop_path(segment: Segment, plan: Plan) -> list[CropWindow]:
+def _crop_path(segment: PlannedSegment, plan: Plan) -> list[CropWindow]:
     f = plan.framing
     if f is None:
         return []

@@ -24,8 +24,8 @@ from tests.conftest import Infra, make_settings
 
 KEY = "fuzz-key"
 AUTH = {"Authorization": f"Bearer {KEY}", "X-API-Key": KEY}
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
-MIN_REQUESTS = int(os.environ.get("FUZZ_MIN_REQUESTS", "0"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "24"))
+MIN_REQUESTS = int(os.environ.get("FUZZ_MIN_REQUESTS", "300"))
 SENT: list[tuple[str, int]] = []  # (operation, status) of every request the fuzzer made
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from app.pipeline import SmartVideoEditor
 from app.spec import JobSpec
 from tests.conftest import Infra, make_settings
 from tests.support.database import migrated_store, own_database
+from tests.support.results import sample_result
 
 
 @pytest.fixture
@@ -96,7 +97,7 @@ async def test_a_finish_retried_by_its_token_returns_the_outcome_and_still_clean
     work.mkdir(parents=True)
     (work / "segment_00.mov").write_bytes(b"clip")
     # The first try committed, but its answer was lost with the connection.
-    assert await store.finish(job.id, claim.token, "completed", result={"n": 1}, webhook_for=hook) is not None
+    assert await store.finish(job.id, claim.token, "completed", result=sample_result(), webhook_for=hook) is not None
     attempt = Attempt(
         settings=settings,
         store=store,
@@ -105,7 +106,7 @@ async def test_a_finish_retried_by_its_token_returns_the_outcome_and_still_clean
         job=claim.job,
         token=claim.token,
     )
-    assert await attempt.finish("completed", result={"n": 1}) is True
+    assert await attempt.finish("completed", result=sample_result()) is True
     assert not editor.work_dir(str(job.id)).exists()
     assert [d["event_type"] for d in await WebhookOutbox(store.pool).deliveries(job.id)] == ["job.completed"]
     assert await store.finish(job.id, uuid.uuid4(), "failed") is None  # another token is still refused

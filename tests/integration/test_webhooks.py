@@ -26,6 +26,7 @@ from tests.support.database import migrated_store, own_database
 from tests.support.jobs import submit, wait_final
 from tests.support.media import make_source
 from tests.support.receiver import Received, Receiver, Reply
+from tests.support.results import sample_result
 
 verifier = Verifier(WEBHOOK_SECRET)
 
@@ -74,7 +75,7 @@ async def finished_job(store: JobStore, url: str) -> uuid.UUID:
     claim = await store.claim("webhook-test", 30)
     assert claim is not None and claim.job.id == job.id
     done = await store.finish(
-        job.id, claim.token, "completed", result={"duration": 15.0}, webhook_for=announce("job.completed")
+        job.id, claim.token, "completed", result=sample_result(duration=15.0), webhook_for=announce("job.completed")
     )
     assert done is not None
     return job.id
@@ -292,7 +293,9 @@ async def test_a_keys_webhooks_are_signed_with_its_own_secret_not_the_shared_one
         job, _ = await store.create(JobSpec(input_path="talk.mp4", webhook_url=url), client_id="0123456789abcdef")
         claim = await store.claim("webhook-test", 30)
         assert claim is not None and claim.job.id == job.id
-        await store.finish(job.id, claim.token, "completed", result={}, webhook_for=announce("job.completed"))
+        await store.finish(
+            job.id, claim.token, "completed", result=sample_result(), webhook_for=announce("job.completed")
+        )
         async with sending(store):
             [request] = await receiver.wait_for(1)
     assert request.target == "/hook?token=abc"  # delivered to the full URL ...

@@ -1,0 +1,115 @@
+"""The OpenAPI contract beyond what routes declare: problem+json errors, webhooks, and the committed spec.
+
+`python -m app.api.docs > openapi.json` (`make openapi`) writes the spec that is committed; a test fails
+when the app's spec drifts from it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Header
+
+from app.api.schemas import Problem, WebhookEvent
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
+_WHEN = {
+    401: "No valid API key (send `Authorization: Bearer <key>` or `X-API-Key`)",
+    404: "No such job for this API key (another key's job is not found either)",
+    409: "The job already finished: there is nothing to cancel",
+    413: "The request body is too large (MAX_BODY_BYTES)",
+    422: "The request is invalid: the problem's `code` and `detail` say what to fix",
+    429: "Too many requests this minute, or too many queued jobs, for this API key",
+    503: "PostgreSQL or Redis is not answering; retry after `Retry-After` seconds",
+}
+JOB_EXAMPLE: dict[str, Any] = {
+    "id": "0b6f9c1e-9d9a-4a57-9d54-1c1f0f7e8a21",
+    "status": "running",
+    "stage": "render",
+    "progress": 0.42,
+    "attempts": 1,
+    "created_at": "2026-01-05T10:00:00Z",
+    "updated_at": "2026-01-05T10:00:31Z",
+    "finished_at": None,
+    "input_path": "talk.mp4",
+    "highlights": [{"start_time": 5, "end_time": 25, "score": 0.9, "transition": "fade"}],
+    "output": {
+        "aspect_ratio": "9:16",
+        "resolution": "1080p",
+        "max_duration": 300.0,
+        "snap_edges": False,
+        "crf": 18,
+        "preset": "fast",
+    },
+    "webhook_url": None,
+    "cancel_requested": False,
+    "error": None,
+    "result": None,
+}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses for these error statuses: each a Problem under application/problem+json."""
+    return {status: {"model": Problem, "description": _WHEN[status]} for status in statuses}
+
+
+def install_webhooks(app: FastAPI) -> None:
+    """Document the webhook deliveries (OpenAPI 3.1 `webhooks`), with the Standard Webhooks headers."""
+    for event, summary in (
+        ("job.completed", "A job finished and its reel passed verification"),
+        ("job.failed", "A job failed; `data.error` says why"),
+        ("job.cancelled", "A job was cancelled"),
+    ):
+
+        async def deliver(
+            body: WebhookEvent,
+            webhook_id: Annotated[str, Header(alias="webhook-id", description="stable across retries")],
+            webhook_timestamp: Annotated[int, Header(alias="webhook-timestamp", description="Unix seconds")],
+            webhook_signature: Annotated[
+                str,
+                Header(
+                    alias="webhook-signature",
+                    description='v1,<base64 HMAC-SHA256 of "id.timestamp.body"> with your key\'s secret '
+                    "(GET /webhooks/secret); verify with the standardwebhooks library",
+                ),
+            ],
+        ) -> None:
+            """Answer 2xx within 15 s; anything else is retried with growing backoff for a day."""
+
+        app.webhooks.post(event, operation_id=event.replace(".", "_"), summary=summary, status_code=204)(deliver)
+
+
+def contract(app: FastAPI) -> dict[str, Any]:
+    """The app's OpenAPI spec, with every error response a Problem under application/problem+json."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    spec = FastAPI.openapi(app)
+    for path in [*spec.get("paths", {}).values(), *spec.get("webhooks", {}).values()]:
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                if status.isdigit() and int(status) >= 400:
+                    response["content"] = {"application/problem+json": {"schema": _PROBLEM_REF}}
+                    if status in ("429", "503"):
+                        response["headers"] = _RETRY_AFTER
+                elif "text/event-stream" in response.get("content", {}):
+                    response["content"] = {"text/event-stream": response["content"]["text/event-stream"]}
+    schemas = spec["components"]["schemas"]
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    app.openapi_schema = spec
+    return spec
+
+
+def main() -> None:
+    """Print the spec the app serves (what `make openapi` commits as openapi.json)."""
+    from app.main import create_app
+
+    json.dump(contract(create_app()), sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

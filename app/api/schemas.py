@@ -1,0 +1,117 @@
+"""The API's request and response models, named as the OpenAPI spec names them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.jobs import Job, JobStatus
+from app.spec import JobSpec
+
+# Open sets: a client must accept a code it does not know yet; these are the ones known today.
+PROBLEM_CODES = (
+    "unauthorized", "rate_limited", "body_too_large", "invalid_request", "invalid_cursor", "job_not_found",
+    "job_finished", "not_found", "method_not_allowed", "input_not_found", "input_outside_media_root",
+    "input_not_a_file", "invalid_input_path", "invalid_webhook_url", "webhooks_not_configured",
+    "too_many_highlights", "idempotency_key_reused", "too_many_queued_jobs", "database_unavailable", "not_ready",
+    "internal_error",
+)  # fmt: skip
+EXAMPLE_SPEC: dict[str, Any] = {
+    "input_path": "talk.mp4",
+    "highlights": [
+        {"start_time": 5, "end_time": 25, "score": 0.9, "transition": "fade"},
+        {"start_time": 40, "end_time": 60, "score": 0.7},
+    ],
+    "output": {"aspect_ratio": "9:16", "resolution": "1080p"},
+}
+
+
+class JobCreate(JobSpec):
+    """A reel to make: one source, optional highlights (else clips are picked from the media), output options."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_SPEC]})
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details: the body of every error response."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "/problems/job_not_found",
+                    "title": "Not Found",
+                    "status": 404,
+                    "detail": "No job 0b6f9c1e-9d9a-4a57-9d54-1c1f0f7e8a21.",
+                    "instance": "/jobs/0b6f9c1e-9d9a-4a57-9d54-1c1f0f7e8a21",
+                    "code": "job_not_found",
+                }
+            ]
+        },
+    )
+
+    type: str = Field(description="a URI reference naming the problem type: /problems/<code>")
+    title: str
+    status: int
+    detail: str = Field(description="what went wrong, in a sentence a person can act on")
+    instance: str | None = None
+    code: str = Field(
+        description="stable, machine-readable; an open set (new codes may appear), known today: "
+        + ", ".join(PROBLEM_CODES),
+        examples=["job_not_found", "invalid_request"],
+    )
+    errors: list[FieldError] | None = Field(default=None, description="invalid_request: each field and its fault")
+    checks: dict[str, str] | None = Field(default=None, description="not_ready: each dependency and its state")
+
+
+class FieldError(BaseModel):
+    """One invalid field of a request."""
+
+    field: str
+    message: str
+
+
+class JobPage(BaseModel):
+    """A page of jobs, newest first; pass `next_cursor` as `cursor` for the next page."""
+
+    items: list[Job]
+    next_cursor: str | None
+
+
+class JobEvent(BaseModel):
+    """A stage (or clip, `segment:N`) starting, ending or being skipped thanks to a checkpoint."""
+
+    id: int = Field(description="increases with time; the SSE stream's event id")
+    attempt: int
+    stage: str
+    event: str = Field(description="start, end or skip (an open set)")
+    seconds: float | None
+    created_at: datetime
+
+
+class Health(BaseModel):
+    """Liveness or readiness, with what was checked."""
+
+    status: str
+    checks: dict[str, str] = {}
+
+
+class WebhookSecret(BaseModel):
+    """The secret that signs this API key's webhooks (Standard Webhooks, `whsec_<base64>`)."""
+
+    secret: str
+
+
+class WebhookEvent(BaseModel):
+    """The body of a webhook delivery: the event type and the job as `GET /jobs/{id}` shows it."""
+
+    type: str = Field(description="job.completed, job.failed or job.cancelled (an open set)")
+    timestamp: datetime
+    data: Job
+
+
+Problem.model_rebuild()
+__all__ = ["JobStatus"]

@@ -1,0 +1,83 @@
+"""The `smartedit` client commands under a pseudo-terminal: a live bar and exit 0; one line and non-zero on trouble."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from app.config import Settings
+from app.embedded import free_port
+from app.main import create_app
+from tests.conftest import Infra, make_settings
+from tests.support.media import make_source
+from tests.support.sse import served
+
+
+def _run(*args: str, timeout: float = 180) -> tuple[int, str]:
+    """`smartedit ARGS` under a pty (so rich draws its live bar); its exit status and everything it printed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTEDIT_")}
+    child = pexpect.spawn(
+        sys.executable, ["-m", "app.cli", *args], env={**env, "TERM": "xterm"}, dimensions=(24, 100), timeout=timeout
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    output = (child.before or b"").decode(errors="replace")
+    return child.exitstatus if child.exitstatus is not None else -1, output
+
+
+@pytest.fixture
+async def url(settings: Settings) -> AsyncIterator[str]:
+    async with served(create_app(settings)) as address:
+        yield address
+
+
+async def test_submit_wait_shows_a_bar_and_exits_zero(url: str, settings: Settings) -> None:
+    make_source(settings.media_root / "talk.mp4", seconds=30, size="640x360")
+    status, output = await asyncio.to_thread(
+        _run, "submit", "talk.mp4", "--highlights", str(_highlights(settings)), "--wait", "--url", url
+    )
+    assert status == 0, output
+    assert "━" in output and "100%" in output, output  # rich's bar, drawn live, reaching the end
+    reel = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", output).strip().splitlines()[-1].strip()
+    assert reel.endswith(".mp4") and Path(reel).is_file(), output
+
+
+async def test_a_failed_job_and_a_server_down_are_one_line_each(url: str, settings: Settings) -> None:
+    (settings.media_root / "bad.mp4").write_bytes(b"not a video")
+    status, output = await asyncio.to_thread(_run, "submit", "bad.mp4", "--wait", "--url", url)
+    assert status == 1 and "failed" in output and "(source_unreadable)" in output, output
+
+    down = f"http://127.0.0.1:{free_port()}"
+    status, output = await asyncio.to_thread(_run, "status", "0b6f9c1e-9d9a-4a57-9d54-1c1f0f7e8a21", "--url", down)
+    assert status == 2, output
+    lines = output.strip().splitlines()
+    assert len(lines) == 1 and "cannot reach the API" in lines[0], output
+
+
+async def test_a_bad_preset_is_one_line(tmp_path: Path) -> None:
+    status, output = await asyncio.to_thread(_run, "process", "in.mp4", "-o", str(tmp_path / "o.mp4"), "--preset", "x")
+    assert status == 2 and output.strip().splitlines() == [output.strip()] and "--preset" in output, output
+
+
+def _highlights(settings: Settings) -> Path:
+    path = settings.data_dir / "highlights.json"
+    path.write_text('[{"start_time": 2, "end_time": 18}, {"start_time": 12, "end_time": 28}]')
+    return path
+
+
+async def test_a_missing_or_wrong_key_is_one_line(infra: Infra, tmp_path: Path) -> None:
+    guarded = make_settings(infra, tmp_path, api_keys=["right"])
+    async with served(create_app(guarded, run_worker=False)) as address:
+        for extra in ((), ("--api-key", "wrong")):
+            status, output = await asyncio.to_thread(_run, "list", "--url", address, *extra)
+            assert status == 2 and output.strip().splitlines() == [output.strip()], output
+            assert "API key is missing or wrong" in output, output
+        status, output = await asyncio.to_thread(_run, "list", "--url", address, "--api-key", "right")
+        assert status == 0, output

@@ -1,0 +1,16 @@
+"""One place builds the services; the worker path never loads the HTTP app."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_worker_services_do_not_import_the_api() -> None:
+    code = (
+        "import sys, app.services, app.cli; "
+        "loaded = sorted(m for m in sys.modules if m == 'app.main' or m.startswith(('app.api', 'fastapi'))); "
+        "print(loaded); sys.exit(1 if loaded else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
