@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the store and the runner import this module for JobRow
     from app.config import Settings
     from app.db import JobStore, WebhookFor
     from app.runner import Runner
+    from app.storage import MediaStore, ReelDownload
 
 Status = Literal["queued", "running", "completed", "failed", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
@@ -62,7 +63,8 @@ class JobView(BaseModel):
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
-    input_path: str
+    input_path: str | None
+    input_url: str | None
     highlights: list[dict[str, Any]] | None
     output: dict[str, Any]
     webhook_url: str | None
@@ -84,6 +86,7 @@ class JobView(BaseModel):
             updated_at=row.updated_at,
             finished_at=row.finished_at,
             input_path=spec["input_path"],
+            input_url=redact_url(spec.get("input_url")),
             highlights=spec["highlights"],
             output=spec["output"],
             webhook_url=redact_url(spec["webhook_url"]),
@@ -135,9 +138,16 @@ class JobService:
     """Submit, read, list and cancel jobs on behalf of one caller: each key sees only its own jobs."""
 
     def __init__(
-        self, store: JobStore, settings: Settings, *, cancel_webhook: WebhookFor, runner: Runner | None = None
+        self,
+        store: JobStore,
+        settings: Settings,
+        *,
+        cancel_webhook: WebhookFor,
+        runner: Runner | None = None,
+        media: MediaStore | None = None,
     ) -> None:
         self.store = store
+        self.media = media
         self.settings = settings
         self.cancel_webhook = cancel_webhook
         self.runner = runner
@@ -203,3 +213,13 @@ class JobService:
         if self.runner is not None and row.status == "running":
             self.runner.cancel_local(job_id)
         return row
+
+    async def output(self, job_id: uuid.UUID, owner: Owner) -> ReelDownload:
+        """How the caller downloads a completed job's reel; JobRefused 404/409 when there is none to give."""
+        row = await self.get(job_id, owner)
+        if row.status != "completed":
+            raise JobRefused(409, "output_not_ready", f"Job {job_id} is {row.status}; its reel exists once completed.")
+        download = None if self.media is None else await self.media.reel_download(str(job_id), filename=f"{job_id}.mp4")
+        if download is None:
+            raise JobRefused(404, "output_not_found", f"The reel of job {job_id} is no longer stored.")
+        return download

@@ -16,6 +16,7 @@ from app import __version__, metrics
 from app.api import problems
 from app.api.deps import Services
 from app.api.limits import BodyLimit
+from app.api.media import router as media_router
 from app.api.routes import router
 from app.attempt import cancelled_webhook
 from app.config import Settings
@@ -24,6 +25,7 @@ from app.jobs import JobService
 from app.media.ffmpeg import find_binaries
 from app.pipeline import SmartVideoEditor
 from app.runner import Runner
+from app.storage import open_media
 from app.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,9 @@ async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterato
     runner: Runner | None = None
     sender: WebhookSender | None = None
     gauges = asyncio.create_task(_refresh_gauges(store), name="gauges")
+    exits = contextlib.AsyncExitStack()
     try:
+        media = await exits.enter_async_context(open_media(settings))
         applied = await migrate(pool)
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
@@ -57,16 +61,18 @@ async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterato
                     WebhookOutbox(pool), secret=settings.webhook_secret, allow_private=settings.webhook_allow_private
                 )
                 sender.start()
-            runner = Runner(settings, store, editor, redis, on_finished=sender.wake if sender else None)
+            runner = Runner(settings, store, editor, redis, media, on_finished=sender.wake if sender else None)
             await runner.start()
-        jobs = JobService(store, settings, cancel_webhook=cancelled_webhook, runner=runner)
-        yield Services(settings=settings, store=store, redis=redis, runner=runner, jobs=jobs)
+        jobs = JobService(store, settings, cancel_webhook=cancelled_webhook, runner=runner, media=media.store)
+        yield Services(settings=settings, store=store, redis=redis, runner=runner, jobs=jobs, media=media)
     finally:
         gauges.cancel()
         if runner is not None:
             await runner.stop()
         if sender is not None:
             await sender.stop()
+        with contextlib.suppress(Exception):
+            await exits.aclose()
         with contextlib.suppress(Exception):
             await pool.close()
         with contextlib.suppress(Exception):
@@ -100,5 +106,6 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.include_router(router)
+    app.include_router(media_router)
     Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(app, include_in_schema=False)
     return app

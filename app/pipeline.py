@@ -86,8 +86,13 @@ class SmartVideoEditor:
         checkpoints: Checkpoints,
         attempt: str = "local",
         hooks: Hooks = Hooks(),
+        publish: Callable[[Path], Awaitable[None]] | None = None,
     ) -> JobResult:
-        """Run the stage table in order; a stage whose checkpoint still holds is skipped."""
+        """Run the stage table in order; a stage whose checkpoint still holds is skipped.
+
+        `publish` hands the verified reel to the media store before the job's temp dir goes: a publish
+        that fails leaves the reel and every checkpoint in place, so the retry only publishes again.
+        """
         # Each attempt writes into its own directory: a worker that lost its lease cannot clobber
         # the files of the attempt that replaced it.
         job = JobFiles(job_id, source, spec, output, self.work_dir(job_id) / attempt)
@@ -95,6 +100,8 @@ class SmartVideoEditor:
         run = _Run(job, hooks, checkpoints, await checkpoints.load(job_id))
         for stage in STAGES:
             run.results[stage.name] = await run.stage(stage, self)
+        if publish is not None:
+            await publish(Path(run.get("verify", Verified).reel.path))
         shutil.rmtree(self.work_dir(job_id), ignore_errors=True)
         return _result(run)
 

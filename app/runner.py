@@ -21,6 +21,7 @@ from app.config import Settings
 from app.db import CANCEL_CHANNEL, JOBS_CHANNEL, Claim, JobStore, WorkerRegistry
 from app.housekeeping import Housekeeper
 from app.pipeline import SmartVideoEditor
+from app.storage import Media
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class Runner:
         store: JobStore,
         editor: SmartVideoEditor,
         redis: Redis,
+        media: Media,
         *,
         on_finished: Callable[[], None] | None = None,
     ) -> None:
@@ -53,6 +55,7 @@ class Runner:
         self.store = store
         self.editor = editor
         self.redis = redis
+        self.media = media
         self.me = liveness.me()
         self.owner = self.me.id
         self.registry = WorkerRegistry(store.pool)
@@ -154,6 +157,7 @@ class Runner:
             store=self.store,
             editor=self.editor,
             checkpoints=self.checkpoints(token),
+            media=self.media,
             on_finished=self.on_finished,
             job=job,
             token=token,

@@ -1,12 +1,15 @@
-"""Where a client's input_path points: inside MEDIA_ROOT, after symlinks, a regular file, or an error."""
+"""Where a job's source comes from: a file under MEDIA_ROOT, or an S3 object staged into the job's temp dir."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+from app.spec import JobSpec
+from app.storage import Media, ObjectError, S3Location
 
 
 class SourceError(Exception):
-    """input_path does not name a usable file under MEDIA_ROOT."""
+    """The job's source cannot be used: a stable code and a sentence a person can act on."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -36,3 +39,52 @@ def resolve_source(media_root: Path, input_path: str) -> Path:
     if not is_file:
         raise SourceError("input_not_a_file", f"{input_path!r} is not a regular file.")
     return target
+
+
+def check_source(spec: JobSpec, media: Media, *, media_root: Path, s3_allow: list[str]) -> None:
+    """At submit: refuse a source the worker could never read; raises SourceError."""
+    if spec.input_path is not None:
+        if not media.store.shares_disk:
+            raise SourceError(
+                "input_path_unavailable", "This server keeps media in object storage; send input_url instead."
+            )
+        resolve_source(media_root, spec.input_path)
+    elif spec.input_url is not None:
+        s3_input(spec.input_url, media, s3_allow)
+
+
+def s3_input(url: str, media: Media, s3_allow: list[str]) -> S3Location:
+    """The S3 object an `s3://` input_url names, if this server may read it; raises SourceError otherwise."""
+    try:
+        where = S3Location.parse(url)
+    except ValueError as exc:
+        raise SourceError("invalid_input_url", "input_url must be an s3://bucket/key URL.") from exc
+    if not where.key or where.key.endswith("/") or ".." in PurePosixPath(where.key).parts:
+        raise SourceError("invalid_input_url", "input_url must name one object: s3://bucket/key.")
+    allowed = [S3Location.parse(p) for p in s3_allow]
+    # The store's own objects (other keys' uploads and reels) are never an input, whatever the allow list says.
+    if media.objects is None or media.store.owns(where) or not any(where.within(a) for a in allowed):
+        raise SourceError("input_url_not_allowed", "This server does not read sources from that bucket or prefix.")
+    return where
+
+
+async def stage_source(spec: JobSpec, media: Media, *, media_root: Path, s3_allow: list[str], job_dir: Path) -> Path:
+    """A local file ffmpeg can read: the file under MEDIA_ROOT itself, or the S3 object streamed into `job_dir`.
+
+    A staged copy kept from an earlier attempt on this machine is reused (it is renamed into place only when
+    complete); validation's hash check still decides whether its checkpoint holds.
+    """
+    if spec.input_path is not None:
+        return resolve_source(media_root, spec.input_path)
+    assert spec.input_url is not None
+    where = s3_input(spec.input_url, media, s3_allow)
+    assert media.objects is not None
+    dest = job_dir / ("source" + PurePosixPath(where.key).suffix[:16])
+    if dest.is_file():
+        return dest
+    job_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        await media.objects.download(where, dest)
+    except ObjectError as exc:
+        raise SourceError(exc.code, exc.message) from exc
+    return dest

@@ -16,6 +16,7 @@ from app.db import JobStore
 from app.jobs import JobService, Owner
 from app.ratelimit import seconds_until_allowed
 from app.runner import Runner
+from app.storage import Media
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Services:
     redis: Redis
     runner: Runner | None
     jobs: JobService
+    media: Media
 
 
 def get_services(request: Request) -> Services:

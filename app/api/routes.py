@@ -16,7 +16,7 @@ from app import metrics
 from app.api.deps import ClientDep, ServicesDep
 from app.api.problems import Problem
 from app.jobs import JobRefused, JobView, Status
-from app.sources import SourceError, resolve_source
+from app.sources import SourceError, check_source
 from app.spec import JobSpec
 from app.webhooks import check_target, key_webhook_secret
 
@@ -57,10 +57,10 @@ async def submit_job(
     client: ClientDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JobView:
-    """Queue a reel of `input_path` (relative to MEDIA_ROOT); returns at once with the job's id."""
+    """Queue a reel of `input_path` (relative to MEDIA_ROOT) or `input_url`; returns at once with the job's id."""
     settings = services.settings
     try:
-        resolve_source(settings.media_root, spec.input_path)
+        check_source(spec, services.media, media_root=settings.media_root, s3_allow=settings.input_s3_allow)
     except SourceError as exc:
         raise Problem(422, exc.code, exc.message) from exc
     if spec.webhook_url is not None:

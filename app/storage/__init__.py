@@ -1,0 +1,42 @@
+"""Storage: the MediaStore Protocol, its local and S3 implementations, and `open_media` that picks one."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from app.config import Settings
+from app.storage.base import MediaStore, ReelDownload, S3Location
+from app.storage.local import LocalStore
+from app.storage.s3 import ObjectError, S3Objects, S3Store
+
+__all__ = ["Media", "MediaStore", "ObjectError", "ReelDownload", "S3Location", "S3Objects", "open_media"]
+
+
+@dataclass(frozen=True)
+class Media:
+    """The store of reels, and an S3 client for `s3://` inputs (None when neither S3 store nor S3 inputs are set)."""
+
+    store: MediaStore
+    objects: S3Objects | None
+
+
+@contextlib.asynccontextmanager
+async def open_media(settings: Settings) -> AsyncIterator[Media]:
+    """The configured store (STORAGE_URL, else OUTPUT_ROOT); one S3 client shared for the process's life."""
+    s3_needed = bool(settings.storage_url or settings.input_s3_allow)
+    if not s3_needed:
+        yield Media(LocalStore(output_root=settings.output_root), None)
+        return
+    from aiobotocore.session import get_session
+
+    # Credentials and region come from the usual AWS variables and files, read by botocore itself.
+    async with get_session().create_client("s3", endpoint_url=settings.s3_endpoint_url) as client:
+        objects = S3Objects(client)
+        store: MediaStore
+        if settings.storage_url:
+            store = S3Store(objects, S3Location.parse(settings.storage_url), presign_seconds=settings.presign_seconds)
+        else:
+            store = LocalStore(output_root=settings.output_root)
+        yield Media(store, objects)

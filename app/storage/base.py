@@ -1,0 +1,69 @@
+"""The MediaStore Protocol: where reels go once rendered, and how a client gets them back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class ReelDownload:
+    """How to hand a reel to a client: a file to serve from this disk, or a fresh presigned URL."""
+
+    path: Path | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """A bucket and a key (or key prefix) in it."""
+
+    bucket: str
+    key: str
+
+    @classmethod
+    def parse(cls, url: str) -> S3Location:
+        """`s3://bucket/key` → S3Location; ValueError when it is not one."""
+        parts = urlsplit(url)
+        if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"{url!r} is not an s3://bucket/key URL")
+        return cls(parts.netloc, parts.path.lstrip("/"))
+
+    def within(self, prefix: S3Location) -> bool:
+        """True when this location lies under `prefix` (same bucket, key starting with the prefix)."""
+        return self.bucket == prefix.bucket and self.key.startswith(prefix.key)
+
+
+class MediaStore(Protocol):
+    """Where finished reels live. The pipeline always writes a local file; the store takes it from there.
+
+    `shares_disk` is True when clients see this machine's files, so a result may name `output_path`.
+    """
+
+    shares_disk: bool
+
+    def reel_target(self, job_id: str, work_dir: Path) -> Path:
+        """Where the pipeline writes the reel: its final place (local) or a file in the job's temp dir."""
+        ...
+
+    def discard_partial(self, job_id: str) -> None:
+        """Remove what a killed attempt left half-written in the store's own place (a concat's temp name)."""
+        ...
+
+    async def publish_reel(self, job_id: str, reel: Path) -> None:
+        """Make the finished reel at `reel` the job's published reel (idempotent: one object per job)."""
+        ...
+
+    async def reel_download(self, job_id: str, *, filename: str) -> ReelDownload | None:
+        """How a client downloads the job's reel; None when there is none."""
+        ...
+
+    async def delete_reel(self, job_id: str) -> bool:
+        """Delete the job's reel; False when there was none."""
+        ...
+
+    def owns(self, location: S3Location) -> bool:
+        """True when `location` is inside this store (inputs must never read the store's own objects)."""
+        ...

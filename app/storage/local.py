@@ -1,0 +1,52 @@
+"""The local store: reels under OUTPUT_ROOT on this disk, served as files."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from app.storage.base import ReelDownload, S3Location
+
+
+class LocalStore:
+    """Reels as `OUTPUT_ROOT/<job id>.mp4`; the pipeline renames the reel into place itself.
+
+    `output_root`: where reels live. Clients of this store share its disk, so results keep `output_path`.
+    """
+
+    shares_disk = True
+
+    def __init__(self, *, output_root: Path) -> None:
+        self.output_root = output_root
+
+    def reel_path(self, job_id: str) -> Path:
+        """The reel's final path: the one place that builds it."""
+        return self.output_root / f"{job_id}.mp4"
+
+    def reel_target(self, job_id: str, work_dir: Path) -> Path:
+        return self.reel_path(job_id)
+
+    def discard_partial(self, job_id: str) -> None:
+        # A concat killed half-way leaves its temp name beside the reel.
+        for part in self.output_root.glob(f".{job_id}.mp4.*.part"):
+            part.unlink(missing_ok=True)
+
+    async def publish_reel(self, job_id: str, reel: Path) -> None:
+        final = self.reel_path(job_id)
+        if reel != final:
+            await asyncio.to_thread(os.replace, reel, final)
+
+    async def reel_download(self, job_id: str, *, filename: str) -> ReelDownload | None:
+        path = self.reel_path(job_id)
+        return ReelDownload(path=path) if path.is_file() else None
+
+    async def delete_reel(self, job_id: str) -> bool:
+        try:
+            self.reel_path(job_id).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def owns(self, location: S3Location) -> bool:
+        return False
