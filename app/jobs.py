@@ -15,6 +15,7 @@ from app.spec import JobSpec
 if TYPE_CHECKING:  # the store and the runner import this module for JobRow
     from app.config import Settings
     from app.db import JobStore, WebhookFor
+    from app.db.uploads import UploadStore
     from app.runner import Runner
     from app.storage import MediaStore, ReelDownload
 
@@ -65,6 +66,7 @@ class JobView(BaseModel):
     finished_at: datetime | None
     input_path: str | None
     input_url: str | None
+    input_upload: uuid.UUID | None
     highlights: list[dict[str, Any]] | None
     output: dict[str, Any]
     webhook_url: str | None
@@ -87,6 +89,7 @@ class JobView(BaseModel):
             finished_at=row.finished_at,
             input_path=spec["input_path"],
             input_url=redact_url(spec.get("input_url")),
+            input_upload=spec.get("input_upload"),
             highlights=spec["highlights"],
             output=spec["output"],
             webhook_url=redact_url(spec["webhook_url"]),
@@ -145,8 +148,10 @@ class JobService:
         cancel_webhook: WebhookFor,
         runner: Runner | None = None,
         media: MediaStore | None = None,
+        uploads: UploadStore | None = None,
     ) -> None:
         self.store = store
+        self.uploads = uploads
         self.media = media
         self.settings = settings
         self.cancel_webhook = cancel_webhook
@@ -163,8 +168,13 @@ class JobService:
             raise JobRefused(
                 422, "too_many_highlights", f"{len(spec.highlights)} highlights given; at most {limit} are accepted."
             )
+        if spec.input_upload is not None and not await self._upload_usable(spec.input_upload, owner):
+            # Another key's upload is refused exactly like an unknown id: its existence is not told.
+            raise JobRefused(
+                422, "upload_not_found", f"No upload {spec.input_upload} of yours (or it expired); upload again."
+            )
         try:
-            return await self.store.create(
+            row, created = await self.store.create(
                 spec,
                 client_id=owner.key_id,
                 idempotency_key=idempotency_key,
@@ -184,6 +194,12 @@ class JobService:
                 f"This API key already has {self.settings.max_queued_per_key} queued jobs; "
                 "wait for some to start, or cancel some, then submit again.",
             ) from exc
+        if spec.input_upload is not None and self.uploads is not None:
+            await self.uploads.mark_used(spec.input_upload)
+        return row, created
+
+    async def _upload_usable(self, upload_id: uuid.UUID, owner: Owner) -> bool:
+        return self.uploads is not None and await self.uploads.usable(upload_id, owner.key_id) is not None
 
     async def get(self, job_id: uuid.UUID, owner: Owner) -> JobRow:
         """The job, if `owner` may see it; JobRefused 404 otherwise (another key's job is not found)."""

@@ -21,11 +21,13 @@ from app.api.routes import router
 from app.attempt import cancelled_webhook
 from app.config import Settings
 from app.db import JobStore, WebhookOutbox, create_pool, migrate
+from app.db.uploads import UploadStore
 from app.jobs import JobService
 from app.media.ffmpeg import find_binaries
 from app.pipeline import SmartVideoEditor
 from app.runner import Runner
 from app.storage import open_media
+from app.uploads import UploadService
 from app.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
@@ -63,8 +65,20 @@ async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterato
                 sender.start()
             runner = Runner(settings, store, editor, redis, media, on_finished=sender.wake if sender else None)
             await runner.start()
-        jobs = JobService(store, settings, cancel_webhook=cancelled_webhook, runner=runner, media=media.store)
-        yield Services(settings=settings, store=store, redis=redis, runner=runner, jobs=jobs, media=media)
+        upload_store = UploadStore(pool)
+        jobs = JobService(
+            store, settings, cancel_webhook=cancelled_webhook, runner=runner, media=media.store, uploads=upload_store
+        )
+        uploads = UploadService(
+            upload_store,
+            media.store,
+            temp_dir=settings.temp_dir / "uploads",
+            max_bytes=settings.max_input_bytes,
+            ttl=settings.upload_ttl,
+        )
+        yield Services(
+            settings=settings, store=store, redis=redis, runner=runner, jobs=jobs, media=media, uploads=uploads
+        )
     finally:
         gauges.cancel()
         if runner is not None:
@@ -104,7 +118,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         lifespan=lifespan,
     )
     problems.install(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Uploads are capped by MAX_INPUT_BYTES while they stream, not by the small limit of JSON bodies.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt=("/uploads",))
     app.include_router(router)
     app.include_router(media_router)
     Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(app, include_in_schema=False)

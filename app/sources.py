@@ -76,6 +76,11 @@ async def stage_source(spec: JobSpec, media: Media, *, media_root: Path, s3_allo
     """
     if spec.input_path is not None:
         return resolve_source(media_root, spec.input_path)
+    if spec.input_upload is not None:
+        staged = await media.store.stage_upload(str(spec.input_upload), job_dir)
+        if staged is None:
+            raise SourceError("input_not_found", f"Upload {spec.input_upload} is no longer stored; upload it again.")
+        return staged
     assert spec.input_url is not None
     where = s3_input(spec.input_url, media, s3_allow)
     assert media.objects is not None

@@ -17,6 +17,7 @@ from app.jobs import JobService, Owner
 from app.ratelimit import seconds_until_allowed
 from app.runner import Runner
 from app.storage import Media
+from app.uploads import UploadService
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Services:
     runner: Runner | None
     jobs: JobService
     media: Media
+    uploads: UploadService
 
 
 def get_services(request: Request) -> Services:

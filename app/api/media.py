@@ -1,15 +1,20 @@
-"""Media routes: a finished job's reel, served from this disk or by a redirect to a presigned URL."""
+"""Media routes: uploads in (streamed to the store), a finished job's reel out (a file, or a presigned URL)."""
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
+from pydantic import BaseModel
+from starlette.requests import ClientDisconnect
 
 from app.api.deps import ClientDep, ServicesDep
+from app.api.multipart import MultipartError, file_field
 from app.api.problems import Problem
 from app.api.routes import LIMITS, PROBLEM
 from app.jobs import JobRefused
@@ -52,3 +57,54 @@ async def get_job_output(
     if if_none_match is not None and etag in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}:
         return Response(status_code=304, headers={"etag": etag})
     return response
+
+
+class Upload(BaseModel):
+    """A stored upload: pass `upload_id` as `input_upload` to POST /jobs before `expires_at`."""
+
+    upload_id: uuid.UUID
+    size: int
+    sha256: str
+    expires_at: datetime
+
+
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/uploads",
+    status_code=201,
+    response_model=Upload,
+    tags=["uploads"],
+    responses={**LIMITS, 400: PROBLEM},
+    openapi_extra=_UPLOAD_BODY,
+)
+async def create_upload(request: Request, services: ServicesDep, client: ClientDep) -> Upload:
+    """Upload a source video (the raw body, or multipart field `file`), streamed to storage, up to MAX_INPUT_BYTES."""
+    content_type = request.headers.get("content-type", "")
+    body: AsyncIterator[bytes] = request.stream()
+    if content_type.startswith("multipart/form-data"):
+        body = file_field(body, content_type)
+    try:
+        row = await services.uploads.receive(body, client)
+    except JobRefused as exc:
+        raise Problem(exc.status, exc.code, exc.message) from exc
+    except MultipartError as exc:
+        raise Problem(400, "invalid_multipart", f"The multipart body cannot be read: {exc}.") from exc
+    except ClientDisconnect as exc:
+        raise Problem(400, "upload_incomplete", "The upload was cut off before its end; nothing was kept.") from exc
+    return Upload(upload_id=row.id, size=row.size, sha256=row.sha256, expires_at=row.expires_at)

@@ -27,7 +27,7 @@ async def open_media(settings: Settings) -> AsyncIterator[Media]:
     """The configured store (STORAGE_URL, else OUTPUT_ROOT); one S3 client shared for the process's life."""
     s3_needed = bool(settings.storage_url or settings.input_s3_allow)
     if not s3_needed:
-        yield Media(LocalStore(output_root=settings.output_root), None)
+        yield Media(_local(settings), None)
         return
     from aiobotocore.session import get_session
 
@@ -38,5 +38,9 @@ async def open_media(settings: Settings) -> AsyncIterator[Media]:
         if settings.storage_url:
             store = S3Store(objects, S3Location.parse(settings.storage_url), presign_seconds=settings.presign_seconds)
         else:
-            store = LocalStore(output_root=settings.output_root)
+            store = _local(settings)
         yield Media(store, objects)
+
+
+def _local(settings: Settings) -> LocalStore:
+    return LocalStore(output_root=settings.output_root, uploads_root=settings.data_dir / "uploads")

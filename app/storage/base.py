@@ -56,6 +56,18 @@ class MediaStore(Protocol):
         """Make the finished reel at `reel` the job's published reel (idempotent: one object per job)."""
         ...
 
+    async def put_upload(self, upload_id: str, src: Path) -> None:
+        """Keep the received file `src` as upload `upload_id` (moved or copied; `src` may be gone after)."""
+        ...
+
+    async def stage_upload(self, upload_id: str, job_dir: Path) -> Path | None:
+        """A local file of the upload for ffmpeg: the stored file itself, or a copy in `job_dir`; None if gone."""
+        ...
+
+    async def delete_upload(self, upload_id: str) -> None:
+        """Delete an upload (no error when it is already gone)."""
+        ...
+
     async def reel_download(self, job_id: str, *, filename: str) -> ReelDownload | None:
         """How a client downloads the job's reel; None when there is none."""
         ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from pathlib import Path
 
 from app.storage.base import ReelDownload, S3Location
@@ -12,13 +13,19 @@ from app.storage.base import ReelDownload, S3Location
 class LocalStore:
     """Reels as `OUTPUT_ROOT/<job id>.mp4`; the pipeline renames the reel into place itself.
 
-    `output_root`: where reels live. Clients of this store share its disk, so results keep `output_path`.
+    `output_root`: where reels live; `uploads_root`: where uploads are kept. Clients of this store share
+    its disk, so results keep `output_path`.
     """
 
     shares_disk = True
 
-    def __init__(self, *, output_root: Path) -> None:
+    def __init__(self, *, output_root: Path, uploads_root: Path) -> None:
         self.output_root = output_root
+        self.uploads_root = uploads_root
+
+    def upload_path(self, upload_id: str) -> Path:
+        """Where an upload is kept."""
+        return self.uploads_root / upload_id
 
     def reel_path(self, job_id: str) -> Path:
         """The reel's final path: the one place that builds it."""
@@ -36,6 +43,18 @@ class LocalStore:
         final = self.reel_path(job_id)
         if reel != final:
             await asyncio.to_thread(os.replace, reel, final)
+
+    async def put_upload(self, upload_id: str, src: Path) -> None:
+        self.uploads_root.mkdir(parents=True, exist_ok=True)
+        # A rename when the temp dir shares the filesystem, else a copy: either way, in a thread.
+        await asyncio.to_thread(shutil.move, src, self.upload_path(upload_id))
+
+    async def stage_upload(self, upload_id: str, job_dir: Path) -> Path | None:
+        path = self.upload_path(upload_id)
+        return path if path.is_file() else None
+
+    async def delete_upload(self, upload_id: str) -> None:
+        self.upload_path(upload_id).unlink(missing_ok=True)
 
     async def reel_download(self, job_id: str, *, filename: str) -> ReelDownload | None:
         path = self.reel_path(job_id)

@@ -157,6 +157,28 @@ class S3Store:
     async def publish_reel(self, job_id: str, reel: Path) -> None:
         await self.objects.upload(self.reel_location(job_id), reel)
 
+    def upload_location(self, upload_id: str) -> S3Location:
+        """An upload's key."""
+        return S3Location(self.root.bucket, f"{self.root.key}uploads/{upload_id}")
+
+    async def put_upload(self, upload_id: str, src: Path) -> None:
+        await self.objects.upload(self.upload_location(upload_id), src, content_type="application/octet-stream")
+        src.unlink(missing_ok=True)
+
+    async def stage_upload(self, upload_id: str, job_dir: Path) -> Path | None:
+        dest = job_dir / "source"
+        if dest.is_file():  # staged completely by an earlier attempt on this machine
+            return dest
+        job_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            await self.objects.download(self.upload_location(upload_id), dest)
+        except ObjectError:
+            return None
+        return dest
+
+    async def delete_upload(self, upload_id: str) -> None:
+        await self.objects.delete(self.upload_location(upload_id))
+
     async def reel_download(self, job_id: str, *, filename: str) -> ReelDownload | None:
         where = self.reel_location(job_id)
         if not await self.objects.exists(where):

@@ -104,7 +104,7 @@ async def test_a_finish_retried_by_its_token_returns_the_outcome_and_still_clean
         store=store,
         editor=editor,
         checkpoints=RedisCheckpoints(redis, ttl=60, token=claim.token.hex),
-        media=Media(LocalStore(output_root=settings.output_root), None),
+        media=Media(LocalStore(output_root=settings.output_root, uploads_root=settings.data_dir / "uploads"), None),
         job=claim.job,
         token=claim.token,
     )

@@ -151,3 +151,18 @@ async def test_two_workers_with_no_shared_disk_complete_jobs(
     finally:
         for w in workers:
             w.kill_group()
+
+
+async def test_upload_to_the_s3_store_feeds_a_job(
+    infra: Infra, tmp_path: Path, s3_server: S3Server, buckets: tuple[str, str]
+) -> None:
+    _, store = buckets
+    data = make_source(tmp_path / "talk.mp4", seconds=20, size="320x180").read_bytes()
+    settings = s3_settings(infra, tmp_path / "svc", s3_server, buckets)
+    async with running_service(settings) as client:
+        upload = (await client.post("/uploads", content=data)).json()
+        assert s3_server.body(store, f"svc/uploads/{upload['upload_id']}") == data
+        body = {"input_upload": upload["upload_id"], "highlights": HIGHLIGHTS}
+        done = await wait_final(client, (await client.post("/jobs", json=body)).json()["id"])
+        assert done["status"] == "completed", done["error"]
+    assert not list(settings.temp_dir.rglob("*.part")) and not (settings.data_dir / "uploads").exists()
