@@ -25,7 +25,7 @@ from app.errors import InputError, QualityTargetMissed, TransientError, Verifica
 from app.jobs import JobRow, JobView
 from app.media.ffmpeg import FFmpegError
 from app.pipeline import Hooks, JobResult, SmartVideoEditor
-from app.sources import SourceError, stage_source
+from app.sources import SourceError, SourceRules, stage_source
 from app.storage import Media
 
 log = logging.getLogger(__name__)
@@ -119,13 +119,7 @@ class Attempt:
 
         try:
             await self.checkpoints.take_over(job_id)
-            source = await stage_source(
-                self.job.spec,
-                self.media,
-                media_root=settings.media_root,
-                s3_allow=settings.input_s3_allow,
-                job_dir=job_dir,
-            )
+            source = await stage_source(self.job.spec, self.media, SourceRules.of(settings), job_dir=job_dir)
             result = await self.editor.process_job(
                 str(self.job.id),
                 source,

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
         default_factory=list, description="s3://bucket/prefix list that input_url may read from"
     )
     presign_seconds: int = Field(default=900, ge=60, le=7 * 86_400, description="life of a presigned download URL")
+    input_allow_private: bool = Field(default=False, description="let input_url reach private/loopback addresses")
+    input_allow_http: bool = Field(default=False, description="accept http:// input URLs (https:// always)")
+    input_fetch_seconds: float = Field(default=1800.0, gt=0, description="time limit of one input_url download")
     max_input_bytes: int = Field(default=20 << 30, ge=1024, description="largest source accepted (upload or URL)")
     upload_ttl: int = Field(default=86_400, ge=60, description="seconds an upload no job uses is kept")
     public_base_url: str | None = Field(default=None, description="how clients reach the API; builds output_url")

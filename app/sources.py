@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from app.config import Settings
 from app.spec import JobSpec
 from app.storage import Media, ObjectError, S3Location
+from app.storage.http import FetchLimits, fetch, url_refusal
+from app.webhooks import check_target
 
 
 class SourceError(Exception):
@@ -41,16 +45,41 @@ def resolve_source(media_root: Path, input_path: str) -> Path:
     return target
 
 
-def check_source(spec: JobSpec, media: Media, *, media_root: Path, s3_allow: list[str]) -> None:
+@dataclass(frozen=True)
+class SourceRules:
+    """What sources this server reads: MEDIA_ROOT, S3 prefixes, and how input URLs are fetched."""
+
+    media_root: Path
+    s3_allow: list[str]
+    fetch: FetchLimits
+
+    @classmethod
+    def of(cls, settings: Settings) -> SourceRules:
+        limits = FetchLimits(
+            allow_private=settings.input_allow_private,
+            allow_http=settings.input_allow_http,
+            max_bytes=settings.max_input_bytes,
+            seconds=settings.input_fetch_seconds,
+        )
+        return cls(settings.media_root, settings.input_s3_allow, limits)
+
+
+async def check_source(spec: JobSpec, media: Media, rules: SourceRules) -> None:
     """At submit: refuse a source the worker could never read; raises SourceError."""
     if spec.input_path is not None:
         if not media.store.shares_disk:
             raise SourceError(
                 "input_path_unavailable", "This server keeps media in object storage; send input_url instead."
             )
-        resolve_source(media_root, spec.input_path)
+        resolve_source(rules.media_root, spec.input_path)
+    elif spec.input_url is not None and spec.input_url.startswith("s3://"):
+        s3_input(spec.input_url, media, rules.s3_allow)
     elif spec.input_url is not None:
-        s3_input(spec.input_url, media, s3_allow)
+        if reason := url_refusal(spec.input_url, allow_http=rules.fetch.allow_http):
+            raise SourceError("invalid_input_url", reason)
+        # A loopback or private target is refused now; every hop is checked again when the worker fetches.
+        if reason := await check_target(spec.input_url, allow_private=rules.fetch.allow_private, field="input_url"):
+            raise SourceError("input_url_refused", reason)
 
 
 def s3_input(url: str, media: Media, s3_allow: list[str]) -> S3Location:
@@ -68,28 +97,31 @@ def s3_input(url: str, media: Media, s3_allow: list[str]) -> S3Location:
     return where
 
 
-async def stage_source(spec: JobSpec, media: Media, *, media_root: Path, s3_allow: list[str], job_dir: Path) -> Path:
-    """A local file ffmpeg can read: the file under MEDIA_ROOT itself, or the S3 object streamed into `job_dir`.
+async def stage_source(spec: JobSpec, media: Media, rules: SourceRules, *, job_dir: Path) -> Path:
+    """A local file ffmpeg can read: the file under MEDIA_ROOT or the local upload itself, else a copy in `job_dir`.
 
     A staged copy kept from an earlier attempt on this machine is reused (it is renamed into place only when
     complete); validation's hash check still decides whether its checkpoint holds.
     """
     if spec.input_path is not None:
-        return resolve_source(media_root, spec.input_path)
+        return resolve_source(rules.media_root, spec.input_path)
     if spec.input_upload is not None:
         staged = await media.store.stage_upload(str(spec.input_upload), job_dir)
         if staged is None:
             raise SourceError("input_not_found", f"Upload {spec.input_upload} is no longer stored; upload it again.")
         return staged
     assert spec.input_url is not None
-    where = s3_input(spec.input_url, media, s3_allow)
-    assert media.objects is not None
-    dest = job_dir / ("source" + PurePosixPath(where.key).suffix[:16])
-    if dest.is_file():
+    dest = job_dir / "source"
+    if dest.is_file():  # renamed into place only when complete
         return dest
     job_dir.mkdir(parents=True, exist_ok=True)
     try:
-        await media.objects.download(where, dest)
+        if spec.input_url.startswith("s3://"):
+            where = s3_input(spec.input_url, media, rules.s3_allow)
+            assert media.objects is not None
+            await media.objects.download(where, dest, max_bytes=rules.fetch.max_bytes)
+        else:
+            await fetch(spec.input_url, dest, rules.fetch)
     except ObjectError as exc:
         raise SourceError(exc.code, exc.message) from exc
     return dest

@@ -70,7 +70,7 @@ class JobSpec(BaseModel):
         default=None,
         min_length=1,
         max_length=2048,
-        description="the source as `s3://bucket/key` (a bucket/prefix listed in INPUT_S3_ALLOW)",
+        description="the source as an `https://` URL, or `s3://bucket/key` (a prefix listed in INPUT_S3_ALLOW)",
     )
     input_upload: uuid.UUID | None = Field(default=None, description="an upload_id from POST /uploads")
     highlights: list[Highlight] | None = Field(default=None, max_length=100)

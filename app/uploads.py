@@ -8,18 +8,13 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, BinaryIO
 
 from app.db.uploads import UploadRow, UploadStore
 from app.jobs import JobRefused, Owner
 from app.storage import MediaStore
+from app.storage.base import write_hashed
 
 log = logging.getLogger(__name__)
-
-
-def _write(f: BinaryIO, digest: Any, chunk: bytes) -> None:
-    f.write(chunk)
-    digest.update(chunk)
 
 
 class UploadService:
@@ -67,7 +62,7 @@ class UploadService:
                         413, "input_too_large", f"The upload is larger than {self.max_bytes} bytes (MAX_INPUT_BYTES)."
                     )
                 if chunk:
-                    await asyncio.to_thread(_write, f, digest, chunk)
+                    await asyncio.to_thread(write_hashed, f, digest, chunk)
         finally:
             await asyncio.to_thread(f.close)
         if size == 0:

@@ -16,7 +16,7 @@ from app import metrics
 from app.api.deps import ClientDep, ServicesDep
 from app.api.problems import Problem
 from app.jobs import JobRefused, JobView, Status
-from app.sources import SourceError, check_source
+from app.sources import SourceError, SourceRules, check_source
 from app.spec import JobSpec
 from app.webhooks import check_target, key_webhook_secret
 
@@ -60,7 +60,7 @@ async def submit_job(
     """Queue a reel of `input_path` (relative to MEDIA_ROOT) or `input_url`; returns at once with the job's id."""
     settings = services.settings
     try:
-        check_source(spec, services.media, media_root=settings.media_root, s3_allow=settings.input_s3_allow)
+        await check_source(spec, services.media, SourceRules.of(settings))
     except SourceError as exc:
         raise Problem(422, exc.code, exc.message) from exc
     if spec.webhook_url is not None:

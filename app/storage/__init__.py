@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from app.config import Settings
-from app.storage.base import MediaStore, ReelDownload, S3Location
+from app.storage.base import MediaStore, ObjectError, ReelDownload, S3Location
 from app.storage.local import LocalStore
-from app.storage.s3 import ObjectError, S3Objects, S3Store
+from app.storage.s3 import S3Objects, S3Store
 
 __all__ = ["Media", "MediaStore", "ObjectError", "ReelDownload", "S3Location", "S3Objects", "open_media"]
 

@@ -4,8 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import urlsplit
+
+
+def write_hashed(f: BinaryIO, digest: Any, chunk: bytes) -> None:
+    """Write a chunk and feed it to the running hash: one thread hop does both, off the event loop."""
+    f.write(chunk)
+    digest.update(chunk)
+
+
+class ObjectError(Exception):
+    """A source could not be read: a stable code (`input_not_found`, `input_forbidden`, `input_too_large`, …)
+    and a sentence a person can act on."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 @dataclass(frozen=True)

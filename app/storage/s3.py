@@ -6,11 +6,11 @@ import asyncio
 import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from app.storage.base import ReelDownload, S3Location
+from app.storage.base import ObjectError, ReelDownload, S3Location, write_hashed
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -20,20 +20,6 @@ CHUNK = 1 << 20  # bytes per read of a download: a thread hop per MiB costs noth
 PART = 16 << 20  # bytes per multipart part (S3's minimum is 5 MiB); one part is all an upload holds in memory
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 _FORBIDDEN = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled"}
-
-
-class ObjectError(Exception):
-    """An object could not be read: `code` is `input_not_found`, `input_forbidden` or `input_too_large`."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _write(f: BinaryIO, digest: Any, chunk: bytes) -> None:
-    f.write(chunk)
-    digest.update(chunk)
 
 
 def _read(path: Path, offset: int, size: int) -> bytes:
@@ -67,7 +53,7 @@ class S3Objects:
                     size += len(chunk)
                     if max_bytes is not None and size > max_bytes:
                         raise ObjectError("input_too_large", f"The source is over {max_bytes} bytes.")
-                    await asyncio.to_thread(_write, f, digest, chunk)
+                    await asyncio.to_thread(write_hashed, f, digest, chunk)
             await asyncio.to_thread(f.close)
             os.replace(part, dest)
         except BaseException:
