@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +186,8 @@ class Attempt:
     def _public_result(self, result: JobResult) -> dict[str, Any]:
         public = result.model_dump(mode="json")
         public["output_url"] = f"{self.settings.base_url}/jobs/{self.job.id}/output"
+        expires = datetime.now(UTC) + timedelta(seconds=self.settings.output_ttl)
+        public["output_expires_at"], public["output_expired"] = expires.isoformat(), False
         if not self.media.store.shares_disk:  # a server path means nothing to a client of object storage
             public.pop("output_path", None)
         return public

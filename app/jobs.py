@@ -15,6 +15,7 @@ from app.spec import JobSpec
 if TYPE_CHECKING:  # the store and the runner import this module for JobRow
     from app.config import Settings
     from app.db import JobStore, WebhookFor
+    from app.db.retention import RetentionStore
     from app.db.uploads import UploadStore
     from app.runner import Runner
     from app.storage import MediaStore, ReelDownload
@@ -149,8 +150,10 @@ class JobService:
         runner: Runner | None = None,
         media: MediaStore | None = None,
         uploads: UploadStore | None = None,
+        retention: RetentionStore | None = None,
     ) -> None:
         self.store = store
+        self.retention = retention
         self.uploads = uploads
         self.media = media
         self.settings = settings
@@ -232,10 +235,25 @@ class JobService:
 
     async def output(self, job_id: uuid.UUID, owner: Owner) -> ReelDownload:
         """How the caller downloads a completed job's reel; JobRefused 404/409 when there is none to give."""
-        row = await self.get(job_id, owner)
-        if row.status != "completed":
-            raise JobRefused(409, "output_not_ready", f"Job {job_id} is {row.status}; its reel exists once completed.")
+        await self._reel_of(job_id, owner)
         download = None if self.media is None else await self.media.reel_download(str(job_id), filename=f"{job_id}.mp4")
         if download is None:
             raise JobRefused(404, "output_not_found", f"The reel of job {job_id} is no longer stored.")
         return download
+
+    async def delete_output(self, job_id: uuid.UUID, owner: Owner) -> None:
+        """Delete a completed job's reel now; the job stays completed with `result.output_expired`."""
+        await self._reel_of(job_id, owner)
+        if self.media is not None:
+            await self.media.delete_reel(str(job_id))
+        if self.retention is not None:
+            await self.retention.mark_output_expired(job_id)
+
+    async def _reel_of(self, job_id: uuid.UUID, owner: Owner) -> JobRow:
+        # The job must be the caller's, completed, and its reel not yet expired (410: it existed, and is gone).
+        row = await self.get(job_id, owner)
+        if row.status != "completed":
+            raise JobRefused(409, "output_not_ready", f"Job {job_id} is {row.status}; its reel exists once completed.")
+        if (row.result or {}).get("output_expired"):
+            raise JobRefused(410, "output_expired", f"The reel of job {job_id} has expired and was deleted.")
+        return row

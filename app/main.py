@@ -21,6 +21,7 @@ from app.api.routes import router
 from app.attempt import cancelled_webhook
 from app.config import Settings
 from app.db import JobStore, WebhookOutbox, create_pool, migrate
+from app.db.retention import RetentionStore
 from app.db.uploads import UploadStore
 from app.jobs import JobService
 from app.media.ffmpeg import find_binaries
@@ -67,7 +68,13 @@ async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterato
             await runner.start()
         upload_store = UploadStore(pool)
         jobs = JobService(
-            store, settings, cancel_webhook=cancelled_webhook, runner=runner, media=media.store, uploads=upload_store
+            store,
+            settings,
+            cancel_webhook=cancelled_webhook,
+            runner=runner,
+            media=media.store,
+            uploads=upload_store,
+            retention=RetentionStore(pool),
         )
         uploads = UploadService(
             upload_store,

@@ -33,7 +33,7 @@ _REEL: dict[int | str, dict[str, Any]] = {
     "/jobs/{job_id}/output",
     tags=["jobs"],
     response_class=Response,
-    responses={**_REEL, **LIMITS, 404: PROBLEM, 409: PROBLEM},
+    responses={**_REEL, **LIMITS, 404: PROBLEM, 409: PROBLEM, 410: PROBLEM},
 )
 async def get_job_output(
     job_id: uuid.UUID,
@@ -57,6 +57,22 @@ async def get_job_output(
     if if_none_match is not None and etag in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}:
         return Response(status_code=304, headers={"etag": etag})
     return response
+
+
+@router.delete(
+    "/jobs/{job_id}/output",
+    status_code=204,
+    tags=["jobs"],
+    response_class=Response,
+    responses={**LIMITS, 404: PROBLEM, 409: PROBLEM, 410: PROBLEM},
+)
+async def delete_job_output(job_id: uuid.UUID, services: ServicesDep, client: ClientDep) -> Response:
+    """Delete the job's reel now (it would expire after OUTPUT_TTL); the job stays completed."""
+    try:
+        await services.jobs.delete_output(job_id, client)
+    except JobRefused as exc:
+        raise Problem(exc.status, exc.code, exc.message) from exc
+    return Response(status_code=204)
 
 
 class Upload(BaseModel):
