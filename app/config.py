@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # Storage: where sources are read from and reels written to. None keeps MEDIA_ROOT/OUTPUT_ROOT on this disk.
     storage_url: str | None = Field(default=None, description="s3://bucket/prefix: reels and uploads in S3")
     s3_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (MinIO, Ceph); AWS if unset")
+    s3_public_endpoint_url: str | None = Field(
+        default=None, description="the endpoint clients reach for presigned downloads, when not S3_ENDPOINT_URL"
+    )
     input_s3_allow: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="s3://bucket/prefix list that input_url may read from"
     )

@@ -31,9 +31,16 @@ async def open_media(settings: Settings) -> AsyncIterator[Media]:
         return
     from aiobotocore.session import get_session
 
+    session = get_session()
     # Credentials and region come from the usual AWS variables and files, read by botocore itself.
-    async with get_session().create_client("s3", endpoint_url=settings.s3_endpoint_url) as client:
-        objects = S3Objects(client)
+    async with contextlib.AsyncExitStack() as stack:
+        client = await stack.enter_async_context(session.create_client("s3", endpoint_url=settings.s3_endpoint_url))
+        presigner = None
+        if settings.s3_public_endpoint_url:
+            presigner = await stack.enter_async_context(
+                session.create_client("s3", endpoint_url=settings.s3_public_endpoint_url)
+            )
+        objects = S3Objects(client, presigner=presigner)
         store: MediaStore
         if settings.storage_url:
             store = S3Store(objects, S3Location.parse(settings.storage_url), presign_seconds=settings.presign_seconds)

@@ -31,8 +31,11 @@ def _read(path: Path, offset: int, size: int) -> bytes:
 class S3Objects:
     """Object transfers over one aiobotocore client; files are written and hashed in threads, never on the loop."""
 
-    def __init__(self, client: S3Client) -> None:
+    def __init__(self, client: S3Client, *, presigner: S3Client | None = None) -> None:
         self.client = client
+        # A presigned URL's signature covers its host: one clients reach (a published MinIO port, say) must be
+        # signed by a client configured with that endpoint, though the service itself talks to another.
+        self.presigner = presigner or client
 
     async def download(self, where: S3Location, dest: Path, *, max_bytes: int | None = None) -> tuple[int, str]:
         """Stream the object into `dest` (through a temp name), hashing as it streams; returns (size, sha256)."""
@@ -101,7 +104,7 @@ class S3Objects:
 
     async def presign(self, where: S3Location, *, seconds: int, filename: str) -> str:
         """A GET URL for the object, valid `seconds`, that downloads it under `filename`."""
-        return await self.client.generate_presigned_url(
+        return await self.presigner.generate_presigned_url(
             "get_object",
             Params={
                 "Bucket": where.bucket,

@@ -55,7 +55,15 @@ async def test_s3_source_to_s3_store_completes_and_presigned_download_is_exact(
 ) -> None:
     inputs, store = buckets
     put_source(s3_server, inputs, "videos/talk.mp4", tmp_path)
-    settings = s3_settings(infra, tmp_path / "svc", s3_server, buckets, public_base_url="https://reels.example")
+    public = s3_server.endpoint.replace("127.0.0.1", "localhost")  # the name clients use for the S3 server
+    settings = s3_settings(
+        infra,
+        tmp_path / "svc",
+        s3_server,
+        buckets,
+        public_base_url="https://reels.example",
+        s3_public_endpoint_url=public,
+    )
     async with running_service(settings) as client:
         response = await client.post(
             "/jobs", json={"input_url": f"s3://{inputs}/videos/talk.mp4", "highlights": HIGHLIGHTS}
@@ -72,7 +80,7 @@ async def test_s3_source_to_s3_store_completes_and_presigned_download_is_exact(
         assert hashlib.sha256(stored).hexdigest() == result["output_sha256"]
 
         redirect = await client.get(f"/jobs/{job_id}/output")
-        assert redirect.status_code == 307
+        assert redirect.status_code == 307 and redirect.headers["location"].startswith(public + "/")
         async with httpx.AsyncClient() as outside:
             download = await outside.get(redirect.headers["location"])
         assert download.status_code == 200
