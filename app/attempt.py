@@ -27,6 +27,7 @@ from app.jobs import JobRow, JobView
 from app.media.ffmpeg import FFmpegError
 from app.pipeline import Hooks, JobResult, SmartVideoEditor
 from app.sources import SourceError, SourceRules, stage_source
+from app.stages.verify import Verified
 from app.storage import Media
 
 log = logging.getLogger(__name__)
@@ -115,8 +116,10 @@ class Attempt:
         output = self.media.store.reel_target(job_id, job_dir)
         hooks = Hooks(on_stage=self._on_stage, on_progress=self._on_progress)
 
-        async def publish(reel: Path) -> None:
-            await self.media.store.publish_reel(job_id, reel)
+        async def publish(verified: Verified) -> None:
+            if verified.thumbnail is not None:
+                await self.media.store.publish(job_id, "thumbnail", Path(verified.thumbnail.path))
+            await self.media.store.publish(job_id, "reel", Path(verified.reel.path))
 
         try:
             await self.checkpoints.take_over(job_id)
@@ -186,6 +189,7 @@ class Attempt:
     def _public_result(self, result: JobResult) -> dict[str, Any]:
         public = result.model_dump(mode="json")
         public["output_url"] = f"{self.settings.base_url}/jobs/{self.job.id}/output"
+        public["thumbnail_url"] = f"{self.settings.base_url}/jobs/{self.job.id}/thumbnail"
         expires = datetime.now(UTC) + timedelta(seconds=self.settings.output_ttl)
         public["output_expires_at"], public["output_expired"] = expires.isoformat(), False
         if not self.media.store.shares_disk:  # a server path means nothing to a client of object storage

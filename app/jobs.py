@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the store and the runner import this module for JobRow
     from app.db.uploads import UploadStore
     from app.runner import Runner
     from app.storage import MediaStore, ReelDownload
+    from app.storage.base import Output
 
 Status = Literal["queued", "running", "completed", "failed", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
@@ -233,19 +234,20 @@ class JobService:
             self.runner.cancel_local(job_id)
         return row
 
-    async def output(self, job_id: uuid.UUID, owner: Owner) -> ReelDownload:
-        """How the caller downloads a completed job's reel; JobRefused 404/409 when there is none to give."""
+    async def output(self, job_id: uuid.UUID, owner: Owner, what: Output = "reel") -> ReelDownload:
+        """How the caller downloads a completed job's reel or thumbnail; JobRefused 404/409/410 when it cannot."""
         await self._reel_of(job_id, owner)
-        download = None if self.media is None else await self.media.reel_download(str(job_id), filename=f"{job_id}.mp4")
+        name = f"{job_id}.{'mp4' if what == 'reel' else 'jpg'}"
+        download = None if self.media is None else await self.media.download(str(job_id), what, filename=name)
         if download is None:
-            raise JobRefused(404, "output_not_found", f"The reel of job {job_id} is no longer stored.")
+            raise JobRefused(404, "output_not_found", f"The {what} of job {job_id} is not stored.")
         return download
 
     async def delete_output(self, job_id: uuid.UUID, owner: Owner) -> None:
         """Delete a completed job's reel now; the job stays completed with `result.output_expired`."""
         await self._reel_of(job_id, owner)
         if self.media is not None:
-            await self.media.delete_reel(str(job_id))
+            await self.media.delete_outputs(str(job_id))
         if self.retention is not None:
             await self.retention.mark_output_expired(job_id)
 

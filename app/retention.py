@@ -29,7 +29,7 @@ class RetentionSweeper:
     async def sweep(self) -> None:
         """Expired reels, expired uploads, then purged jobs (whose reels go too, if still there)."""
         for job_id in await self.retention.expired_outputs():
-            await self.store.delete_reel(str(job_id))
+            await self.store.delete_outputs(str(job_id))
             await self.retention.mark_output_expired(job_id)
             log.info("deleted the expired reel of job %s", job_id)
         for upload_id in await self.retention.expired_uploads(self.output_ttl):
@@ -37,6 +37,6 @@ class RetentionSweeper:
             await self.retention.forget_upload(upload_id)
         purged = await self.retention.purge_jobs(self.job_retention)
         for job_id in purged:
-            await self.store.delete_reel(str(job_id))
+            await self.store.delete_outputs(str(job_id))
         if purged:
             log.info("purged %d finished job(s) past JOB_RETENTION", len(purged))

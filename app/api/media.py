@@ -18,6 +18,7 @@ from app.api.multipart import MultipartError, file_field
 from app.api.problems import Problem
 from app.api.routes import LIMITS, PROBLEM
 from app.jobs import JobRefused
+from app.storage import ReelDownload
 
 router = APIRouter()
 
@@ -26,6 +27,12 @@ _REEL: dict[int | str, dict[str, Any]] = {
     206: {"description": "the requested byte range of the reel"},
     304: {"description": "the reel has the ETag given in `If-None-Match`"},
     307: {"description": "object storage: a redirect to a fresh presigned URL of the reel"},
+}
+
+_THUMBNAIL: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/jpeg": {}}, "description": "the poster frame"},
+    304: _REEL[304],
+    307: {"description": "object storage: a redirect to a fresh presigned URL of the poster frame"},
 }
 
 
@@ -46,13 +53,35 @@ async def get_job_output(
         download = await services.jobs.output(job_id, client)
     except JobRefused as exc:
         raise Problem(exc.status, exc.code, exc.message) from exc
+    return _serve(download, "video/mp4", f"{job_id}.mp4", if_none_match)
+
+
+@router.get(
+    "/jobs/{job_id}/thumbnail",
+    tags=["jobs"],
+    response_class=Response,
+    responses={**_THUMBNAIL, **LIMITS, 404: PROBLEM, 409: PROBLEM, 410: PROBLEM},
+)
+async def get_job_thumbnail(
+    job_id: uuid.UUID,
+    services: ServicesDep,
+    client: ClientDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The reel's poster frame (JPEG), taken at the middle of its best-scored clip."""
+    try:
+        download = await services.jobs.output(job_id, client, "thumbnail")
+    except JobRefused as exc:
+        raise Problem(exc.status, exc.code, exc.message) from exc
+    return _serve(download, "image/jpeg", f"{job_id}.jpg", if_none_match)
+
+
+def _serve(download: ReelDownload, media_type: str, filename: str, if_none_match: str | None) -> Response:
     if download.url is not None:
-        # Presigned afresh on every request, so an output_url a client stored never expires early.
+        # Presigned afresh on every request, so a URL a client stored never expires early.
         return RedirectResponse(download.url, status_code=307)
     assert download.path is not None
-    response = FileResponse(
-        download.path, media_type="video/mp4", filename=f"{job_id}.mp4", stat_result=os.stat(download.path)
-    )
+    response = FileResponse(download.path, media_type=media_type, filename=filename, stat_result=os.stat(download.path))
     etag = response.headers["etag"]
     if if_none_match is not None and etag in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}:
         return Response(status_code=304, headers={"etag": etag})

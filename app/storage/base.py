@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Literal, Protocol
 from urllib.parse import urlsplit
 
 
@@ -22,6 +22,10 @@ class ObjectError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+Output = Literal["reel", "thumbnail"]  # what a job publishes: the MP4 reel and its JPEG poster frame
+SUFFIX: dict[Output, str] = {"reel": ".mp4", "thumbnail": ".jpg"}
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,8 @@ class MediaStore(Protocol):
         """Remove what a killed attempt left half-written in the store's own place (a concat's temp name)."""
         ...
 
-    async def publish_reel(self, job_id: str, reel: Path) -> None:
-        """Make the finished reel at `reel` the job's published reel (idempotent: one object per job)."""
+    async def publish(self, job_id: str, what: Output, path: Path) -> None:
+        """Make the finished file at `path` the job's published reel or thumbnail (one object per job and kind)."""
         ...
 
     async def put_upload(self, upload_id: str, src: Path) -> None:
@@ -84,12 +88,12 @@ class MediaStore(Protocol):
         """Delete an upload (no error when it is already gone)."""
         ...
 
-    async def reel_download(self, job_id: str, *, filename: str) -> ReelDownload | None:
-        """How a client downloads the job's reel; None when there is none."""
+    async def download(self, job_id: str, what: Output, *, filename: str) -> ReelDownload | None:
+        """How a client downloads the job's reel or thumbnail; None when there is none."""
         ...
 
-    async def delete_reel(self, job_id: str) -> bool:
-        """Delete the job's reel; False when there was none."""
+    async def delete_outputs(self, job_id: str) -> None:
+        """Delete the job's reel and thumbnail (no error when they are already gone)."""
         ...
 
     def owns(self, location: S3Location) -> bool:

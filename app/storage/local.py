@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 from pathlib import Path
 
-from app.storage.base import ReelDownload, S3Location
+from app.storage.base import SUFFIX, Output, ReelDownload, S3Location
 
 
 class LocalStore:
@@ -27,22 +26,22 @@ class LocalStore:
         """Where an upload is kept."""
         return self.uploads_root / upload_id
 
-    def reel_path(self, job_id: str) -> Path:
-        """The reel's final path: the one place that builds it."""
-        return self.output_root / f"{job_id}.mp4"
+    def reel_path(self, job_id: str, what: Output = "reel") -> Path:
+        """The final path of the job's reel or thumbnail: the one place that builds it."""
+        return self.output_root / f"{job_id}{SUFFIX[what]}"
 
     def reel_target(self, job_id: str, work_dir: Path) -> Path:
         return self.reel_path(job_id)
 
     def discard_partial(self, job_id: str) -> None:
-        # A concat killed half-way leaves its temp name beside the reel.
-        for part in self.output_root.glob(f".{job_id}.mp4.*.part"):
+            # A concat (or poster frame) killed half-way leaves its temp name beside the reel.
+        for part in self.output_root.glob(f".{job_id}.*.part"):
             part.unlink(missing_ok=True)
 
-    async def publish_reel(self, job_id: str, reel: Path) -> None:
-        final = self.reel_path(job_id)
-        if reel != final:
-            await asyncio.to_thread(os.replace, reel, final)
+    async def publish(self, job_id: str, what: Output, path: Path) -> None:
+        final = self.reel_path(job_id, what)
+        if path != final:  # the pipeline writes into place already; anything else is moved there
+            await asyncio.to_thread(shutil.move, path, final)
 
     async def put_upload(self, upload_id: str, src: Path) -> None:
         self.uploads_root.mkdir(parents=True, exist_ok=True)
@@ -56,16 +55,13 @@ class LocalStore:
     async def delete_upload(self, upload_id: str) -> None:
         self.upload_path(upload_id).unlink(missing_ok=True)
 
-    async def reel_download(self, job_id: str, *, filename: str) -> ReelDownload | None:
-        path = self.reel_path(job_id)
+    async def download(self, job_id: str, what: Output, *, filename: str) -> ReelDownload | None:
+        path = self.reel_path(job_id, what)
         return ReelDownload(path=path) if path.is_file() else None
 
-    async def delete_reel(self, job_id: str) -> bool:
-        try:
-            self.reel_path(job_id).unlink()
-        except FileNotFoundError:
-            return False
-        return True
+    async def delete_outputs(self, job_id: str) -> None:
+        for what in SUFFIX:
+            self.reel_path(job_id, what).unlink(missing_ok=True)
 
     def owns(self, location: S3Location) -> bool:
         return False

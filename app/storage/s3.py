@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from app.storage.base import ObjectError, ReelDownload, S3Location, write_hashed
+from app.storage.base import SUFFIX, ObjectError, Output, ReelDownload, S3Location, write_hashed
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 CHUNK = 1 << 20  # bytes per read of a download: a thread hop per MiB costs nothing next to the network
 PART = 16 << 20  # bytes per multipart part (S3's minimum is 5 MiB); one part is all an upload holds in memory
+_TYPES: dict[Output, str] = {"reel": "video/mp4", "thumbnail": "image/jpeg"}
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 _FORBIDDEN = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled"}
 
@@ -133,9 +134,9 @@ class S3Store:
         self.root = S3Location(root.bucket, root.key.strip("/") + "/" if root.key.strip("/") else "")
         self.presign_seconds = presign_seconds
 
-    def reel_location(self, job_id: str) -> S3Location:
-        """The reel's key: the one place that builds it."""
-        return S3Location(self.root.bucket, f"{self.root.key}reels/{job_id}.mp4")
+    def reel_location(self, job_id: str, what: Output = "reel") -> S3Location:
+        """The key of the job's reel or thumbnail: the one place that builds it."""
+        return S3Location(self.root.bucket, f"{self.root.key}reels/{job_id}{SUFFIX[what]}")
 
     def reel_target(self, job_id: str, work_dir: Path) -> Path:
         return work_dir / "reel.mp4"
@@ -143,8 +144,8 @@ class S3Store:
     def discard_partial(self, job_id: str) -> None:
         """Nothing to do: a multipart upload cut off is aborted, and the reel's temp file lives in the job's dir."""
 
-    async def publish_reel(self, job_id: str, reel: Path) -> None:
-        await self.objects.upload(self.reel_location(job_id), reel)
+    async def publish(self, job_id: str, what: Output, path: Path) -> None:
+        await self.objects.upload(self.reel_location(job_id, what), path, content_type=_TYPES[what])
 
     def upload_location(self, upload_id: str) -> S3Location:
         """An upload's key."""
@@ -168,18 +169,15 @@ class S3Store:
     async def delete_upload(self, upload_id: str) -> None:
         await self.objects.delete(self.upload_location(upload_id))
 
-    async def reel_download(self, job_id: str, *, filename: str) -> ReelDownload | None:
-        where = self.reel_location(job_id)
+    async def download(self, job_id: str, what: Output, *, filename: str) -> ReelDownload | None:
+        where = self.reel_location(job_id, what)
         if not await self.objects.exists(where):
             return None
         return ReelDownload(url=await self.objects.presign(where, seconds=self.presign_seconds, filename=filename))
 
-    async def delete_reel(self, job_id: str) -> bool:
-        where = self.reel_location(job_id)
-        if not await self.objects.exists(where):
-            return False
-        await self.objects.delete(where)
-        return True
+    async def delete_outputs(self, job_id: str) -> None:
+        for what in SUFFIX:
+            await self.objects.delete(self.reel_location(job_id, what))
 
     def owns(self, location: S3Location) -> bool:
         return location.within(self.root)

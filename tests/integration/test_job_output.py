@@ -44,6 +44,12 @@ async def test_reel_is_served_with_ranges_etag_and_only_to_its_key(infra: Infra,
         changed = await client.get(f"/jobs/{job_id}/output", headers={"If-None-Match": '"other"'})
         assert changed.status_code == 200
 
+        poster = await client.get(f"/jobs/{job_id}/thumbnail")
+        assert poster.status_code == 200 and poster.headers["content-type"] == "image/jpeg"
+        assert poster.content[:3] == b"\xff\xd8\xff" and len(poster.content) > 1000  # a real JPEG
+        assert done["result"]["thumbnail_url"] == f"https://reels.example/jobs/{job_id}/thumbnail"
+        assert (await client.get(f"/jobs/{job_id}/thumbnail", headers=bob)).status_code == 404
+
         other = await client.get(f"/jobs/{job_id}/output", headers=bob)
         assert other.status_code == 404 and other.json()["code"] == "job_not_found"
         assert str(tmp_path) not in other.text

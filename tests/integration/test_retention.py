@@ -56,10 +56,12 @@ async def test_expired_reels_are_swept_deleted_on_request_and_old_jobs_purged(in
             )
             await sweeper.sweep()
             assert not store.reel_path(first).exists() and store.reel_path(second).exists()
+            assert not store.reel_path(first, "thumbnail").exists() and store.reel_path(second, "thumbnail").exists()
             expired = (await client.get(f"/jobs/{first}")).json()
             assert expired["status"] == "completed" and expired["result"]["output_expired"] is True
             gone = await client.get(f"/jobs/{first}/output")
             assert gone.status_code == 410 and gone.json()["code"] == "output_expired"
+            assert (await client.get(f"/jobs/{first}/thumbnail")).status_code == 410
             assert (await client.get(f"/jobs/{second}/output")).status_code == 200
 
             assert (await client.delete(f"/jobs/{second}/output", headers={"X-API-Key": BOB})).status_code == 404

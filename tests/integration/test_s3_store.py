@@ -75,7 +75,7 @@ async def test_s3_source_to_s3_store_completes_and_presigned_download_is_exact(
         result = done["result"]
         assert "output_path" not in result  # a server path means nothing to a client of object storage
         assert result["output_url"] == f"https://reels.example/jobs/{job_id}/output"
-        assert s3_server.keys(store) == [f"svc/reels/{job_id}.mp4"]
+        assert s3_server.keys(store) == [f"svc/reels/{job_id}.jpg", f"svc/reels/{job_id}.mp4"]
         stored = s3_server.body(store, f"svc/reels/{job_id}.mp4")
         assert hashlib.sha256(stored).hexdigest() == result["output_sha256"]
 
@@ -86,6 +86,11 @@ async def test_s3_source_to_s3_store_completes_and_presigned_download_is_exact(
         assert download.status_code == 200
         assert download.content == stored
         assert f'filename="{job_id}.mp4"' in download.headers["content-disposition"]
+        poster = await client.get(f"/jobs/{job_id}/thumbnail")
+        assert poster.status_code == 307
+        async with httpx.AsyncClient() as outside:
+            jpeg = await outside.get(poster.headers["location"])
+        assert jpeg.content == s3_server.body(store, f"svc/reels/{job_id}.jpg") and jpeg.content[:2] == b"\xff\xd8"
     assert not list((settings.temp_dir / "jobs").glob("*/*")), "the staged source and reel are removed"
 
 
@@ -138,7 +143,9 @@ async def test_two_workers_with_no_shared_disk_complete_jobs(
                 ids.append(response.json()["id"])
             finals = await asyncio.gather(*(wait_final(client, i, timeout=180) for i in ids))
             assert [f["status"] for f in finals] == ["completed", "completed"], [w.tail() for w in workers]
-        assert s3_server.keys(store, "svc/reels/") == sorted(f"svc/reels/{i}.mp4" for i in ids)
+        assert s3_server.keys(store, "svc/reels/") == sorted(
+            f"svc/reels/{i}.{ext}" for i in ids for ext in ("jpg", "mp4")
+        )
         conn = await asyncpg.connect(
             host=infra.pg_host,
             port=infra.pg_port,
