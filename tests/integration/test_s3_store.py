@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -181,3 +182,56 @@ async def test_upload_to_the_s3_store_feeds_a_job(
         done = await wait_final(client, (await client.post("/jobs", json=body)).json()["id"])
         assert done["status"] == "completed", done["error"]
     assert not list(settings.temp_dir.rglob("*.part")) and not (settings.data_dir / "uploads").exists()
+
+
+@pytest.mark.slow
+async def test_worker_killed_after_staging_and_in_verify_resumes_elsewhere_with_one_reel(
+    infra: Infra, tmp_path: Path, s3_server: S3Server, buckets: tuple[str, str]
+) -> None:
+    inputs, store = buckets
+    put_source(s3_server, inputs, "videos/talk.mp4", tmp_path)
+    api_settings = s3_settings(infra, tmp_path / "api", s3_server, buckets)
+
+    def worker(name: str) -> tuple[Process, Path]:
+        own = s3_settings(infra, tmp_path / name, s3_server, buckets)  # a machine of its own: its own temp dir
+        env = env_for(own, WORKER_CONCURRENCY="1", LEASE_SECONDS="10")
+        return Process("worker", env, tmp_path / f"{name}.log").start(), own.temp_dir
+
+    async def until(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not check():
+            assert asyncio.get_running_loop().time() < deadline, f"never saw {what}"
+            await asyncio.sleep(0.005)
+
+    workers: list[Process] = []
+    try:
+        async with running_service(api_settings, run_worker=False) as client:
+            body = {"input_url": f"s3://{inputs}/videos/talk.mp4", "highlights": HIGHLIGHTS}
+            job_id = (await client.post("/jobs", json=body)).json()["id"]
+            first, first_tmp = worker("w1")
+            workers.append(first)
+            await until(lambda: (first_tmp / "jobs" / job_id / "source").exists(), "the staged source")
+            first.kill_group()  # kill -9 with the source just staged
+
+            second, _ = worker("w2")
+            workers.append(second)
+            second_events: list[dict[str, object]] = []
+            deadline = asyncio.get_running_loop().time() + 120
+            while "verify" not in [e["stage"] for e in second_events]:
+                assert asyncio.get_running_loop().time() < deadline, second.tail()
+                second_events = (await client.get(f"/jobs/{job_id}/events")).json()
+                await asyncio.sleep(0.01)
+            second.kill_group()  # kill -9 while verifying and publishing
+
+            third, _ = worker("w3")
+            workers.append(third)
+            done = await wait_final(client, job_id, timeout=180)
+            assert done["status"] == "completed", (done["error"], third.tail())
+            assert done["attempts"] >= 3
+        assert s3_server.keys(store, "svc/reels/") == [f"svc/reels/{job_id}.jpg", f"svc/reels/{job_id}.mp4"]
+        assert not s3_server.client.list_multipart_uploads(Bucket=store).get("Uploads")
+        reel = s3_server.body(store, f"svc/reels/{job_id}.mp4")
+        assert hashlib.sha256(reel).hexdigest() == done["result"]["output_sha256"]
+    finally:
+        for w in workers:
+            w.kill_group()
