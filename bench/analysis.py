@@ -234,12 +234,13 @@ def long_check(binaries: Binaries, hours: float, work: Path, options: DecodeOpti
     path = ensure_long_source(binaries, hours)
     info = asyncio.run(probe(binaries.ffprobe, path))
     samples: list[tuple[float, float]] = []
-    result = ours(binaries, path, info, work, trivial_consumers, options, label=f"(2) ours, {hours:g} h source",
-                  on_rss=samples)
+    # Every analyser, as the analyze stage runs them: what must stay flat is the whole analysis, not the pipes alone.
+    result = ours(binaries, path, info, work, analyser_consumers, options,
+                  label=f"(3) ours, every analyser, {hours:g} h source", on_rss=samples)
     print("\n" + results_table([result], result))
     marks = [next((mb for f, mb in samples if f >= q), samples[-1][1]) for q in (0.1, 0.25, 0.5, 0.75, 1.0)]
     print("Python RSS MB at 10/25/50/75/100 % of the source: " + " / ".join(f"{m:.0f}" for m in marks)
-          + f"; peak {result.python_mb:.0f}; frames {result.extra['frames']}")
+          + f"; peak {result.python_mb:.0f}; {result.extra}")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
