@@ -15,6 +15,7 @@ from app.storage import MediaStore
 from app.storage.base import write_hashed
 
 log = logging.getLogger(__name__)
+_FRAMING_BYTES = 64 << 10  # room for a multipart body's boundaries and part headers around the file
 
 
 class UploadService:
@@ -31,11 +32,15 @@ class UploadService:
         self.max_bytes = max_bytes
         self.ttl = ttl
 
-    async def receive(self, body: AsyncIterator[bytes], owner: Owner) -> UploadRow:
+    async def receive(self, body: AsyncIterator[bytes], owner: Owner, *, declared: int | None = None) -> UploadRow:
         """Stream `body` into the store; JobRefused 413 past the cap, 400 when the body is cut off or empty.
 
-        Whatever goes wrong, nothing is left behind: not the temp file, not a stored object, not a row.
+        `declared` is the request's Content-Length: far past the cap, the upload is refused before a byte is
+        read (multipart framing may add a little). Whatever goes wrong, nothing is left behind: not the temp
+        file, not a stored object, not a row.
         """
+        if declared is not None and declared > self.max_bytes + _FRAMING_BYTES:
+            raise self._too_large()
         upload_id = uuid.uuid4()
         self.temp_dir.mkdir(parents=True, exist_ok=True)
         part = self.temp_dir / f".upload-{upload_id}.part"
@@ -58,9 +63,7 @@ class UploadService:
             async for chunk in body:
                 size += len(chunk)
                 if size > self.max_bytes:
-                    raise JobRefused(
-                        413, "input_too_large", f"The upload is larger than {self.max_bytes} bytes (MAX_INPUT_BYTES)."
-                    )
+                    raise self._too_large()
                 if chunk:
                     await asyncio.to_thread(write_hashed, f, digest, chunk)
         finally:
@@ -68,3 +71,7 @@ class UploadService:
         if size == 0:
             raise JobRefused(400, "empty_upload", "The upload has no bytes; send the video as the request body.")
         return size, digest.hexdigest()
+
+    def _too_large(self) -> JobRefused:
+        message = f"The upload is larger than {self.max_bytes} bytes (MAX_INPUT_BYTES)."
+        return JobRefused(413, "input_too_large", message)

@@ -144,8 +144,9 @@ async def create_upload(request: Request, services: ServicesDep, client: ClientD
     body: AsyncIterator[bytes] = request.stream()
     if content_type.startswith("multipart/form-data"):
         body = file_field(body, content_type)
+    length = request.headers.get("content-length", "")
     try:
-        row = await services.uploads.receive(body, client)
+        row = await services.uploads.receive(body, client, declared=int(length) if length.isdigit() else None)
     except JobRefused as exc:
         raise Problem(exc.status, exc.code, exc.message) from exc
     except MultipartError as exc:

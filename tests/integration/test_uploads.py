@@ -84,7 +84,9 @@ async def test_upload_over_max_input_bytes_is_refused_and_leaves_nothing(infra: 
 
     async with running_service(settings, run_worker=False) as client:
         response = await client.post("/uploads", content=chunks(), headers={"X-API-Key": ALICE})
+        declared = await client.post("/uploads", content=b"\0" * 200_000, headers={"X-API-Key": ALICE})
     assert response.status_code == 413 and response.json()["code"] == "input_too_large"
+    assert declared.status_code == 413 and declared.json()["code"] == "input_too_large"
     assert _leftovers(settings) == []
 
 
