@@ -134,9 +134,7 @@ class Attempt:
                 hooks=hooks,
                 publish=publish,
             )
-        except SourceError as exc:
-            await self.fail(exc.code, exc.message, user=True)
-        except InputError as exc:
+        except (SourceError, InputError) as exc:
             await self.fail(exc.code, exc.message, user=True)
         except QualityTargetMissed as exc:
             await self.fail("quality_target_missed", exc.message, details=exc.figures)
