@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint bench bench-claims bench-analysis install clean env fuzz openapi sdk lock
+.PHONY: run test lint bench bench-claims bench-analysis bench-uploads install clean env fuzz openapi sdk lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,10 @@ bench-claims: $(VENV)/.test-deps
 # One decode through FIFOs against a bare ffmpeg decode; BENCH_ARGS=--long adds the 4-hour memory check.
 bench-analysis: $(VENV)/.test-deps
 	$(BIN)/python -m bench.analysis $(BENCH_ARGS)
+
+# RSS growth of the API while a 500 MB file streams through POST /uploads (embedded servers; goal < 50 MB).
+bench-uploads: $(VENV)/.test-deps
+	$(BIN)/python -m bench.uploads $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import redis.exceptions
@@ -24,7 +26,9 @@ from app.errors import InputError, QualityTargetMissed, TransientError, Verifica
 from app.jobs import JobRow, JobView
 from app.media.ffmpeg import FFmpegError
 from app.pipeline import Hooks, JobResult, SmartVideoEditor
-from app.sources import SourceError, resolve_source
+from app.sources import SourceError, SourceRules, stage_source
+from app.stages.verify import Verified
+from app.storage import Media
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +93,7 @@ class Attempt:
         store: JobStore,
         editor: SmartVideoEditor,
         checkpoints: RedisCheckpoints,
+        media: Media,
         job: JobRow,
         token: uuid.UUID,
         on_finished: Callable[[], None] | None = None,
@@ -101,20 +106,24 @@ class Attempt:
         self.token = token
         self.stage = job.stage or "validate"
         self.checkpoints = checkpoints
+        self.media = media
         self._last_progress = 0.0
         self._progress = job.progress
 
     async def run(self) -> None:
-        settings = self.settings
-        try:
-            source = resolve_source(settings.media_root, self.job.spec.input_path)
-        except SourceError as exc:
-            await self.fail(exc.code, exc.message)
-            return
-        output = settings.output_root / f"{self.job.id}.mp4"
+        settings, job_id = self.settings, str(self.job.id)
+        job_dir = self.editor.work_dir(job_id)
+        output = self.media.store.reel_target(job_id, job_dir)
         hooks = Hooks(on_stage=self._on_stage, on_progress=self._on_progress)
+
+        async def publish(verified: Verified) -> None:
+            if verified.thumbnail is not None:
+                await self.media.store.publish(job_id, "thumbnail", Path(verified.thumbnail.path))
+            await self.media.store.publish(job_id, "reel", Path(verified.reel.path))
+
         try:
-            await self.checkpoints.take_over(str(self.job.id))
+            await self.checkpoints.take_over(job_id)
+            source = await stage_source(self.job.spec, self.media, SourceRules.of(settings), job_dir=job_dir)
             result = await self.editor.process_job(
                 str(self.job.id),
                 source,
@@ -123,8 +132,9 @@ class Attempt:
                 checkpoints=self.checkpoints,
                 attempt=self.token.hex[:12],
                 hooks=hooks,
+                publish=publish,
             )
-        except InputError as exc:
+        except (SourceError, InputError) as exc:
             await self.fail(exc.code, exc.message, user=True)
         except QualityTargetMissed as exc:
             await self.fail("quality_target_missed", exc.message, details=exc.figures)
@@ -161,7 +171,7 @@ class Attempt:
             await self.fail("io_error", f"A file operation failed in the {self.stage} stage: {describe(exc)}.")
 
     async def complete(self, result: JobResult) -> None:
-        if not await self.finish("completed", result=result.model_dump(mode="json")):
+        if not await self.finish("completed", result=self._public_result(result)):
             return
         metrics.segments_detected.observe(result.segments_processed)
         for segment in result.segments:
@@ -173,6 +183,16 @@ class Attempt:
             metrics.loudness_spread.set(result.loudness_spread_lu)
         if result.audio_loudness is not None:
             metrics.output_loudness.set(result.audio_loudness)
+
+    def _public_result(self, result: JobResult) -> dict[str, Any]:
+        public = result.model_dump(mode="json")
+        public["output_url"] = f"{self.settings.base_url}/jobs/{self.job.id}/output"
+        public["thumbnail_url"] = f"{self.settings.base_url}/jobs/{self.job.id}/thumbnail"
+        expires = datetime.now(UTC) + timedelta(seconds=self.settings.output_ttl)
+        public["output_expires_at"], public["output_expired"] = expires.isoformat(), False
+        if not self.media.store.shares_disk:  # a server path means nothing to a client of object storage
+            public.pop("output_path", None)
+        return public
 
     async def fail(self, code: str, message: str, *, user: bool = False, details: dict[str, Any] | None = None) -> None:
         # A user's mistake (bad input) is counted apart, so the error-rate alert speaks of our failures only.
@@ -231,9 +251,7 @@ class Attempt:
 
     def _remove_temp_files(self) -> None:
         shutil.rmtree(self.editor.work_dir(str(self.job.id)), ignore_errors=True)
-        # A concat killed half-way leaves its temp name beside the output.
-        for part in self.settings.output_root.glob(f".{self.job.id}.mp4.*.part"):
-            part.unlink(missing_ok=True)
+        self.media.store.discard_partial(str(self.job.id))
 
     async def stopped(self, reason: str | None) -> None:
         """The job's task was cancelled: record why, without raising."""

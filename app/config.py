@@ -44,6 +44,25 @@ class Settings(BaseSettings):
     temp_dir: Path = Path(".smartedit/tmp")
     data_dir: Path = Path(".smartedit")
 
+    # Storage: where sources are read from and reels written to. None keeps MEDIA_ROOT/OUTPUT_ROOT on this disk.
+    storage_url: str | None = Field(default=None, description="s3://bucket/prefix: reels and uploads in S3")
+    s3_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (MinIO, Ceph); AWS if unset")
+    s3_public_endpoint_url: str | None = Field(
+        default=None, description="the endpoint clients reach for presigned downloads, when not S3_ENDPOINT_URL"
+    )
+    input_s3_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="s3://bucket/prefix list that input_url may read from"
+    )
+    presign_seconds: int = Field(default=900, ge=60, le=7 * 86_400, description="life of a presigned download URL")
+    input_allow_private: bool = Field(default=False, description="let input_url reach private/loopback addresses")
+    input_allow_http: bool = Field(default=False, description="accept http:// input URLs (https:// always)")
+    input_fetch_seconds: float = Field(default=1800.0, gt=0, description="time limit of one input_url download")
+    max_input_bytes: int = Field(default=20 << 30, ge=1024, description="largest source accepted (upload or URL)")
+    upload_ttl: int = Field(default=86_400, ge=60, description="seconds an upload no job uses is kept")
+    output_ttl: int = Field(default=7 * 86_400, ge=60, description="seconds a reel is kept after its job completes")
+    job_retention: int = Field(default=90 * 86_400, ge=3600, description="seconds a finished job is kept")
+    public_base_url: str | None = Field(default=None, description="how clients reach the API; builds output_url")
+
     # HTTP and metrics.
     port: int = 8000
     host: str = "127.0.0.1"
@@ -88,7 +107,7 @@ class Settings(BaseSettings):
         # it reads must not depend on any other working directory.
         return value.expanduser().absolute()
 
-    @field_validator("api_keys", "admin_api_keys", mode="before")
+    @field_validator("api_keys", "admin_api_keys", "input_s3_allow", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
@@ -107,6 +126,14 @@ class Settings(BaseSettings):
         """redis-py URL for the configured (or embedded) Redis."""
         password = f":{quote(self.redis_password, safe='')}@" if self.redis_password else ""
         return f"redis://{password}{self.redis_host}:{self.redis_port}/{self.redis_db}"
+
+    @property
+    def base_url(self) -> str:
+        """The URL clients use for this API (PUBLIC_BASE_URL, else where it listens), without a trailing slash."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def open_api(self) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from app.db import JobStore, Registration, WorkerRegistry
 from app.liveness import is_dead_local
+from app.retention import RetentionSweeper
 
 log = logging.getLogger(__name__)
 
@@ -18,20 +19,32 @@ log = logging.getLogger(__name__)
 # that is writing its first clip) never loses its files to a query that raced its claim.
 ORPHAN_AGE_SECONDS = 600.0
 _SILENT_WORKER_SECONDS = 86_400.0  # registrations with no heartbeat for a day and no lease are dropped
+RETENTION_EVERY_SECONDS = 60.0  # retention works in days: once a minute is plenty, and light on the database
 
 
 class Housekeeper:
     """What a runner does once per poll interval besides claiming."""
 
-    def __init__(self, store: JobStore, registry: WorkerRegistry, me: Registration, *, jobs_dir: Path) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        registry: WorkerRegistry,
+        me: Registration,
+        *,
+        jobs_dir: Path,
+        retention: RetentionSweeper | None = None,
+    ) -> None:
         self.store = store
         self.registry = registry
         self.me = me
         self.jobs_dir = jobs_dir  # where each job keeps its intermediates, one subdirectory per job id
+        self.retention = retention
+        self._retained_at = float("-inf")
 
     async def run(self) -> None:
         """One pass; each chore's failure is logged and the next chore still runs."""
-        for chore in (self.heartbeat, self.reclaim_dead_workers, self.reap_expired_leases, self.sweep_orphans):
+        chores = (self.heartbeat, self.reclaim_dead_workers, self.reap_expired_leases, self.sweep_orphans, self.retain)
+        for chore in chores:
             try:
                 await chore()
             except Exception:
@@ -52,6 +65,13 @@ class Housekeeper:
     async def reap_expired_leases(self) -> None:
         if released := await self.registry.reap_expired():
             log.warning("handed %d job(s) with expired leases back to the queue", released)
+
+    async def retain(self) -> None:
+        """Expired reels and uploads, old jobs: at most once a minute."""
+        if self.retention is None or time.monotonic() - self._retained_at < RETENTION_EVERY_SECONDS:
+            return
+        self._retained_at = time.monotonic()
+        await self.retention.sweep()
 
     async def sweep_orphans(self) -> None:
         """Remove temp dirs of jobs that are final or unknown (e.g. cancelled after their lease lapsed)."""

@@ -21,7 +21,11 @@ if TYPE_CHECKING:  # the store and the runner import this module for JobRow
 
     from app.config import Settings
     from app.db import JobStore, WebhookFor
+    from app.db.retention import RetentionStore
+    from app.db.uploads import UploadStore
     from app.runner import Runner
+    from app.storage import Media, ReelDownload
+    from app.storage.base import Output
 
 Status = Literal["queued", "running", "completed", "failed", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
@@ -91,7 +95,9 @@ class Job(BaseModel):
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
-    input_path: str
+    input_path: str | None
+    input_url: str | None
+    input_upload: uuid.UUID | None
     highlights: list[Highlight] | None
     output: OutputOptions
     webhook_url: str | None
@@ -113,6 +119,8 @@ class Job(BaseModel):
             updated_at=row.updated_at,
             finished_at=row.finished_at,
             input_path=spec["input_path"],
+            input_url=redact_url(spec.get("input_url")),
+            input_upload=spec.get("input_upload"),
             highlights=spec["highlights"],
             output=spec["output"],
             webhook_url=redact_url(spec["webhook_url"]),
@@ -174,8 +182,14 @@ class JobService:
         redis: Redis,
         cancel_webhook: WebhookFor,
         runner: Runner | None = None,
+        media: Media | None = None,
+        uploads: UploadStore | None = None,
+        retention: RetentionStore | None = None,
     ) -> None:
         self.store = store
+        self.retention = retention
+        self.uploads = uploads
+        self.media = media
         self.settings = settings
         self.redis = redis
         self.cancel_webhook = cancel_webhook
@@ -192,8 +206,13 @@ class JobService:
             raise JobRefused(
                 422, "too_many_highlights", f"{len(spec.highlights)} highlights given; at most {limit} are accepted."
             )
+        if spec.input_upload is not None and not await self._upload_usable(spec.input_upload, owner):
+            # Another key's upload is refused exactly like an unknown id: its existence is not told.
+            raise JobRefused(
+                422, "upload_not_found", f"No upload {spec.input_upload} of yours (or it expired); upload again."
+            )
         try:
-            return await self.store.create(
+            row, created = await self.store.create(
                 spec,
                 client_id=owner.key_id,
                 idempotency_key=idempotency_key,
@@ -213,15 +232,22 @@ class JobService:
                 f"This API key already has {self.settings.max_queued_per_key} queued jobs; "
                 "wait for some to start, or cancel some, then submit again.",
             ) from exc
+        if spec.input_upload is not None and self.uploads is not None:
+            await self.uploads.mark_used(spec.input_upload)
+        return row, created
+
+    async def _upload_usable(self, upload_id: uuid.UUID, owner: Owner) -> bool:
+        return self.uploads is not None and await self.uploads.usable(upload_id, owner.key_id) is not None
 
     async def _check(self, spec: JobSpec) -> None:
-        """Refuse a source outside MEDIA_ROOT, or a webhook this server may not or cannot send."""
-        from app.sources import SourceError, resolve_source
+        """Refuse a source the worker could never read, or a webhook this server may not or cannot send."""
+        from app.sources import SourceError, SourceRules, check_source
         from app.webhooks import check_target
 
         settings = self.settings
         try:
-            resolve_source(settings.media_root, spec.input_path)
+            if self.media is not None:
+                await check_source(spec, self.media, SourceRules.of(settings))
         except SourceError as exc:
             raise JobRefused(422, exc.code, exc.message) from exc
         if spec.webhook_url is None:
@@ -273,4 +299,30 @@ class JobService:
             raise JobRefused(409, "job_finished", f"Job {job_id} already {row.status}; there is nothing to cancel.")
         if self.runner is not None and row.status == "running":
             self.runner.cancel_local(job_id)
+        return row
+
+    async def output(self, job_id: uuid.UUID, owner: Owner, what: Output = "reel") -> ReelDownload:
+        """How the caller downloads a completed job's reel or thumbnail; JobRefused 404/409/410 when it cannot."""
+        await self._reel_of(job_id, owner)
+        name = f"{job_id}.{'mp4' if what == 'reel' else 'jpg'}"
+        download = None if self.media is None else await self.media.store.download(str(job_id), what, filename=name)
+        if download is None:
+            raise JobRefused(404, "output_not_found", f"The {what} of job {job_id} is not stored.")
+        return download
+
+    async def delete_output(self, job_id: uuid.UUID, owner: Owner) -> None:
+        """Delete a completed job's reel now; the job stays completed with `result.output_expired`."""
+        await self._reel_of(job_id, owner)
+        if self.media is not None:
+            await self.media.store.delete_outputs(str(job_id))
+        if self.retention is not None:
+            await self.retention.mark_output_expired(job_id)
+
+    async def _reel_of(self, job_id: uuid.UUID, owner: Owner) -> JobRow:
+        # The job must be the caller's, completed, and its reel not yet expired (410: it existed, and is gone).
+        row = await self.get(job_id, owner)
+        if row.status != "completed":
+            raise JobRefused(409, "output_not_ready", f"Job {job_id} is {row.status}; its reel exists once completed.")
+        if (row.result or {}).get("output_expired"):
+            raise JobRefused(410, "output_expired", f"The reel of job {job_id} has expired and was deleted.")
         return row

@@ -13,6 +13,7 @@ from app import __version__
 from app.api import problems
 from app.api.docs import contract, install_webhooks
 from app.api.limits import BodyLimit
+from app.api.media import router as media_router
 from app.api.routes import router
 from app.config import Settings
 from app.services import open_services
@@ -41,7 +42,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         lifespan=lifespan,
     )
     problems.install(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Uploads are capped by MAX_INPUT_BYTES while they stream, not by the small limit of JSON bodies.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt=("/uploads",))
     app.include_router(router)
     install_webhooks(app)
 
@@ -49,5 +51,6 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         return contract(app)
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.include_router(media_router)
     Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(app, include_in_schema=False)
     return app

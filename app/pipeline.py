@@ -20,6 +20,7 @@ from app.spec import JobSpec
 from app.stages.analyze import Plan, analyze
 from app.stages.render import Reel, RenderedFile, concat, render_segment
 from app.stages.result import JobResult, job_result
+from app.stages.thumbnail import poster
 from app.stages.validate import SourceInfo, validate
 from app.stages.verify import Verified, verify
 
@@ -86,8 +87,13 @@ class SmartVideoEditor:
         checkpoints: Checkpoints,
         attempt: str = "local",
         hooks: Hooks = Hooks(),
+        publish: Callable[[Verified], Awaitable[None]] | None = None,
     ) -> JobResult:
-        """Run the stage table in order; a stage whose checkpoint still holds is skipped."""
+        """Run the stage table in order; a stage whose checkpoint still holds is skipped.
+
+        `publish` hands the verified reel and its poster frame to the media store before the job's temp dir
+        goes: a publish that fails leaves the files and every checkpoint in place, so a retry only publishes.
+        """
         # Each attempt writes into its own directory: a worker that lost its lease cannot clobber
         # the files of the attempt that replaced it.
         job = JobFiles(job_id, source, spec, output, self.work_dir(job_id) / attempt)
@@ -95,6 +101,8 @@ class SmartVideoEditor:
         run = _Run(job, hooks, checkpoints, await checkpoints.load(job_id))
         for stage in STAGES:
             run.results[stage.name] = await run.stage(stage, self)
+        if publish is not None:
+            await publish(run.get("verify", Verified))
         shutil.rmtree(self.work_dir(job_id), ignore_errors=True)
         return _result(run)
 
@@ -163,7 +171,15 @@ async def _verify(editor: SmartVideoEditor, run: _Run) -> Verified:
     run.job.work.mkdir(parents=True, exist_ok=True)
     has_audio = run.get("validate", SourceInfo).has_audio
     reel, plan = run.get("render", Reel), run.get("analyze", Plan)
-    return await verify(reel, plan, binaries=editor.binaries, has_audio=has_audio, work_dir=run.job.work)
+    verified = await verify(reel, plan, binaries=editor.binaries, has_audio=has_audio, work_dir=run.job.work)
+    thumbnail = await poster(Path(verified.reel.path), plan, binaries=editor.binaries)
+    return verified.model_copy(update={"thumbnail": thumbnail})
+
+
+async def _verified_still_there(verified: Verified) -> bool:
+    # Verify may have re-joined the reel with corrected sound: the files it vouched for must be there.
+    files = [verified.reel, *([verified.thumbnail] if verified.thumbnail else [])]
+    return verified.thumbnail is not None and all([await _still_there(f) for f in files])
 
 
 async def _still_there(f: RenderedFile) -> bool:
@@ -184,8 +200,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("validate", 0.05, SourceInfo, _validate, trust=_source_unchanged),
     Stage("analyze", 0.10, Plan, _analyze),
     Stage("render", 0.80, Reel, _render, trust=_still_there, parts="segment:"),
-    # Verify may have re-joined the reel with corrected sound: the file it vouched for must be there.
-    Stage("verify", 0.05, Verified, _verify, trust=lambda verified: _still_there(verified.reel)),
+    Stage("verify", 0.05, Verified, _verify, trust=_verified_still_there),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 # Where each stage's share of the progress bar starts: derived, so weights can change in one place.

@@ -19,8 +19,11 @@ from app.attempt import Attempt, Heartbeat
 from app.checkpoint import RedisCheckpoints
 from app.config import Settings
 from app.db import CANCEL_CHANNEL, JOBS_CHANNEL, Claim, JobStore, WorkerRegistry
+from app.db.retention import RetentionStore
 from app.housekeeping import Housekeeper
 from app.pipeline import SmartVideoEditor
+from app.retention import RetentionSweeper
+from app.storage import Media
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ class Runner:
         store: JobStore,
         editor: SmartVideoEditor,
         redis: Redis,
+        media: Media,
         *,
         on_finished: Callable[[], None] | None = None,
     ) -> None:
@@ -53,10 +57,17 @@ class Runner:
         self.store = store
         self.editor = editor
         self.redis = redis
+        self.media = media
         self.me = liveness.me()
         self.owner = self.me.id
         self.registry = WorkerRegistry(store.pool)
-        self.housekeeper = Housekeeper(store, self.registry, self.me, jobs_dir=editor.jobs_dir)
+        sweeper = RetentionSweeper(
+            RetentionStore(store.pool),
+            media.store,
+            output_ttl=settings.output_ttl,
+            job_retention=settings.job_retention,
+        )
+        self.housekeeper = Housekeeper(store, self.registry, self.me, jobs_dir=editor.jobs_dir, retention=sweeper)
         self._active: dict[uuid.UUID, _Active] = {}
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -154,6 +165,7 @@ class Runner:
             store=self.store,
             editor=self.editor,
             checkpoints=self.checkpoints(token),
+            media=self.media,
             on_finished=self.on_finished,
             job=job,
             token=token,

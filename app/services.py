@@ -1,4 +1,4 @@
-"""Builds the services once, for `serve`, `api`, `worker` and `bench`: pool, Redis, runner, webhooks, job service."""
+"""Builds the services once, for `serve`, `api`, `worker` and `bench`: pool, Redis, media, runner, webhooks, jobs."""
 
 from __future__ import annotations
 
@@ -15,11 +15,15 @@ from app import metrics
 from app.attempt import cancelled_webhook
 from app.config import Settings
 from app.db import JobStore, WebhookOutbox, create_pool, migrate
+from app.db.retention import RetentionStore
+from app.db.uploads import UploadStore
 from app.jobs import JobService
 from app.live import JobFeed
 from app.media.ffmpeg import find_binaries
 from app.pipeline import SmartVideoEditor
 from app.runner import Runner
+from app.storage import Media, open_media
+from app.uploads import UploadService
 from app.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
@@ -36,6 +40,8 @@ class Services:
     runner: Runner | None
     jobs: JobService
     feed: JobFeed
+    media: Media
+    uploads: UploadService
 
 
 def make_editor(settings: Settings) -> SmartVideoEditor:
@@ -58,7 +64,9 @@ async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterato
     sender: WebhookSender | None = None
     feed = JobFeed(settings.postgres_dsn, store)
     gauges = asyncio.create_task(_refresh_gauges(store), name="gauges")
+    exits = contextlib.AsyncExitStack()
     try:
+        media = await exits.enter_async_context(open_media(settings))
         applied = await migrate(pool)
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
@@ -70,10 +78,38 @@ async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterato
                     WebhookOutbox(pool), secret=settings.webhook_secret, allow_private=settings.webhook_allow_private
                 )
                 sender.start()
-            runner = Runner(settings, store, make_editor(settings), redis, on_finished=sender.wake if sender else None)
+            runner = Runner(
+                settings, store, make_editor(settings), redis, media, on_finished=sender.wake if sender else None
+            )
             await runner.start()
-        jobs = JobService(store, settings, redis=redis, cancel_webhook=cancelled_webhook, runner=runner)
-        yield Services(settings=settings, store=store, redis=redis, runner=runner, jobs=jobs, feed=feed)
+        upload_store = UploadStore(pool)
+        jobs = JobService(
+            store,
+            settings,
+            redis=redis,
+            cancel_webhook=cancelled_webhook,
+            runner=runner,
+            media=media,
+            uploads=upload_store,
+            retention=RetentionStore(pool),
+        )
+        uploads = UploadService(
+            upload_store,
+            media.store,
+            temp_dir=settings.temp_dir / "uploads",
+            max_bytes=settings.max_input_bytes,
+            ttl=settings.upload_ttl,
+        )
+        yield Services(
+            settings=settings,
+            store=store,
+            redis=redis,
+            runner=runner,
+            jobs=jobs,
+            feed=feed,
+            media=media,
+            uploads=uploads,
+        )
     finally:
         gauges.cancel()
         await feed.close()
@@ -81,6 +117,8 @@ async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterato
             await runner.stop()
         if sender is not None:
             await sender.stop()
+        with contextlib.suppress(Exception):
+            await exits.aclose()
         with contextlib.suppress(Exception):
             await pool.close()
         with contextlib.suppress(Exception):

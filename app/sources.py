@@ -1,12 +1,19 @@
-"""Where a client's input_path points: inside MEDIA_ROOT, after symlinks, a regular file, or an error."""
+"""Where a job's source comes from: a file under MEDIA_ROOT, or an S3 object staged into the job's temp dir."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from app.config import Settings
+from app.spec import JobSpec
+from app.storage import Media, ObjectError, S3Location
+from app.storage.http import FetchLimits, fetch, url_refusal
+from app.webhooks import check_target
 
 
 class SourceError(Exception):
-    """input_path does not name a usable file under MEDIA_ROOT."""
+    """The job's source cannot be used: a stable code and a sentence a person can act on."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -36,3 +43,85 @@ def resolve_source(media_root: Path, input_path: str) -> Path:
     if not is_file:
         raise SourceError("input_not_a_file", f"{input_path!r} is not a regular file.")
     return target
+
+
+@dataclass(frozen=True)
+class SourceRules:
+    """What sources this server reads: MEDIA_ROOT, S3 prefixes, and how input URLs are fetched."""
+
+    media_root: Path
+    s3_allow: list[str]
+    fetch: FetchLimits
+
+    @classmethod
+    def of(cls, settings: Settings) -> SourceRules:
+        limits = FetchLimits(
+            allow_private=settings.input_allow_private,
+            allow_http=settings.input_allow_http,
+            max_bytes=settings.max_input_bytes,
+            seconds=settings.input_fetch_seconds,
+        )
+        return cls(settings.media_root, settings.input_s3_allow, limits)
+
+
+async def check_source(spec: JobSpec, media: Media, rules: SourceRules) -> None:
+    """At submit: refuse a source the worker could never read; raises SourceError."""
+    if spec.input_path is not None:
+        if not media.store.shares_disk:
+            raise SourceError(
+                "input_path_unavailable", "This server keeps media in object storage; send input_url instead."
+            )
+        resolve_source(rules.media_root, spec.input_path)
+    elif spec.input_url is not None and spec.input_url.startswith("s3://"):
+        s3_input(spec.input_url, media, rules.s3_allow)
+    elif spec.input_url is not None:
+        if reason := url_refusal(spec.input_url, allow_http=rules.fetch.allow_http):
+            raise SourceError("invalid_input_url", reason)
+        # A loopback or private target is refused now; every hop is checked again when the worker fetches.
+        if reason := await check_target(spec.input_url, allow_private=rules.fetch.allow_private, field="input_url"):
+            raise SourceError("input_url_refused", reason)
+
+
+def s3_input(url: str, media: Media, s3_allow: list[str]) -> S3Location:
+    """The S3 object an `s3://` input_url names, if this server may read it; raises SourceError otherwise."""
+    try:
+        where = S3Location.parse(url)
+    except ValueError as exc:
+        raise SourceError("invalid_input_url", "input_url must be an s3://bucket/key URL.") from exc
+    if not where.key or where.key.endswith("/") or ".." in PurePosixPath(where.key).parts:
+        raise SourceError("invalid_input_url", "input_url must name one object: s3://bucket/key.")
+    allowed = [S3Location.parse(p) for p in s3_allow]
+    # The store's own objects (other keys' uploads and reels) are never an input, whatever the allow list says.
+    if media.objects is None or media.store.owns(where) or not any(where.within(a) for a in allowed):
+        raise SourceError("input_url_not_allowed", "This server does not read sources from that bucket or prefix.")
+    return where
+
+
+async def stage_source(spec: JobSpec, media: Media, rules: SourceRules, *, job_dir: Path) -> Path:
+    """A local file ffmpeg can read: the file under MEDIA_ROOT or the local upload itself, else a copy in `job_dir`.
+
+    A staged copy kept from an earlier attempt on this machine is reused (it is renamed into place only when
+    complete); validation's hash check still decides whether its checkpoint holds.
+    """
+    if spec.input_path is not None:
+        return resolve_source(rules.media_root, spec.input_path)
+    if spec.input_upload is not None:
+        staged = await media.store.stage_upload(str(spec.input_upload), job_dir)
+        if staged is None:
+            raise SourceError("input_not_found", f"Upload {spec.input_upload} is no longer stored; upload it again.")
+        return staged
+    assert spec.input_url is not None
+    dest = job_dir / "source"
+    if dest.is_file():  # renamed into place only when complete
+        return dest
+    job_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        if spec.input_url.startswith("s3://"):
+            where = s3_input(spec.input_url, media, rules.s3_allow)
+            assert media.objects is not None
+            await media.objects.download(where, dest, max_bytes=rules.fetch.max_bytes)
+        else:
+            await fetch(spec.input_url, dest, rules.fetch)
+    except ObjectError as exc:
+        raise SourceError(exc.code, exc.message) from exc
+    return dest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -59,9 +60,33 @@ class JobSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    input_path: str = Field(
-        min_length=1, max_length=MAX_INPUT_PATH, description="path of the source, relative to MEDIA_ROOT"
+    input_path: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_INPUT_PATH,
+        description="path of the source, relative to MEDIA_ROOT (local store only)",
     )
+    input_url: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2048,
+        description="the source as an `https://` URL, or `s3://bucket/key` (a prefix listed in INPUT_S3_ALLOW)",
+    )
+    input_upload: uuid.UUID | None = Field(default=None, description="an upload_id from POST /uploads")
     highlights: list[Highlight] | None = Field(default=None, max_length=100)
     output: OutputOptions = Field(default_factory=OutputOptions)
     webhook_url: str | None = Field(default=None, max_length=2048)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> JobSpec:
+        given = [name for name in ("input_path", "input_url", "input_upload") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one source: input_path, input_url or input_upload")
+        return self
+
+    @property
+    def source_ref(self) -> str:
+        """The source as the client named it: a path under MEDIA_ROOT or a URL."""
+        if self.input_upload is not None:
+            return f"upload:{self.input_upload}"
+        return self.input_path or self.input_url or ""

@@ -51,29 +51,31 @@ class UnsafeTarget(Exception):
     """The webhook URL resolves to an address we refuse to call."""
 
 
-def check_url(url: str) -> str | None:
-    """A reason the URL cannot be a webhook target (scheme, host), or None if it may be."""
+def check_url(url: str, *, field: str = "webhook_url") -> str | None:
+    """A reason the URL cannot be a target (scheme, host), or None if it may be; `field` names it in the reason."""
     try:
         parts = urlsplit(url)
         _ = parts.port  # urlsplit parses the port lazily: a bad one would raise only when the sender connects
     except ValueError as exc:
-        return f"webhook_url is not a valid URL: {exc}"
+        return f"{field} is not a valid URL: {exc}"
     if parts.scheme not in ("http", "https"):
-        return "webhook_url must be an http or https URL"
+        return f"{field} must be an http or https URL"
     if not parts.hostname:
-        return "webhook_url has no host"
+        return f"{field} has no host"
     if parts.username is not None or parts.password is not None:
-        return "webhook_url must not carry credentials"
+        return f"{field} must not carry credentials"
     return None
 
 
-async def check_target(url: str, *, allow_private: bool, timeout: float = SUBMIT_RESOLVE_SECONDS) -> str | None:
+async def check_target(
+    url: str, *, allow_private: bool, timeout: float = SUBMIT_RESOLVE_SECONDS, field: str = "webhook_url"
+) -> str | None:
     """At submit: check_url, then refuse a host that is, or resolves to, a private address.
 
     An IP literal is judged at once; a name gets `timeout` seconds of DNS, so a slow resolver cannot
     stall submits (a name it could not resolve in time is checked again at delivery, as every target is).
     """
-    if reason := check_url(url):
+    if reason := check_url(url, field=field):
         return reason
     if allow_private:
         return None
@@ -84,14 +86,14 @@ async def check_target(url: str, *, allow_private: bool, timeout: float = SUBMIT
     except ValueError:
         literal = None
     if literal is not None:
-        return None if literal.is_global else f"webhook_url points to {host}, a private, loopback or link-local address"
+        return None if literal.is_global else f"{field} points to {host}, a private, loopback or link-local address"
     try:
         await asyncio.wait_for(resolve_public(host, parts.port or 443, allow_private=False), timeout)
     except UnsafeTarget as exc:
-        return f"webhook_url is refused: {exc}"
+        return f"{field} is refused: {exc}"
     except socket.gaierror as exc:
         if exc.errno == socket.EAI_NONAME:
-            return f"webhook_url's host {host!r} does not resolve"
+            return f"{field}'s host {host!r} does not resolve"
     except TimeoutError:
         log.info("webhook host %s did not resolve within %.1f s at submit; it is checked at delivery", host, timeout)
     return None

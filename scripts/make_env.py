@@ -21,6 +21,8 @@ def env_text() -> str:
         "REDIS_PASSWORD": secrets.token_urlsafe(24),
         "WEBHOOK_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
         "GRAFANA_ADMIN_PASSWORD": secrets.token_urlsafe(18),
+        "S3_ACCESS_KEY": "smartedit-" + secrets.token_hex(6),
+        "S3_SECRET_KEY": secrets.token_urlsafe(30),
         "BIND_ADDRESS": "127.0.0.1",
     }
     lines = [

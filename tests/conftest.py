@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from app.config import Settings
 from app.main import create_app
 
-pytest_plugins = ["tests.support.cache"]
+pytest_plugins = ["tests.support.cache", "tests.support.s3"]
 
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

@@ -17,9 +17,11 @@ from app.api.schemas import Problem, WebhookEvent
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
 _WHEN = {
+    400: "The upload's body cannot be read (a broken multipart body, or cut off before its end)",
     401: "No valid API key (send `Authorization: Bearer <key>` or `X-API-Key`)",
     404: "No such job for this API key (another key's job is not found either)",
-    409: "The job already finished: there is nothing to cancel",
+    409: "The job is not in a state for this: already finished (cancel), or not completed yet (its output)",
+    410: "The job's reel existed and has expired (OUTPUT_TTL) or was deleted",
     413: "The request body is too large (MAX_BODY_BYTES)",
     422: "The request is invalid: the problem's `code` and `detail` say what to fix",
     429: "Too many requests this minute, or too many queued jobs, for this API key",

@@ -10,14 +10,18 @@ from app.api.problems import MEDIA_TYPE
 
 
 class BodyLimit:
-    """Answer 413 (problem+json) to a request whose Content-Length, or streamed body, exceeds `max_bytes`."""
+    """Answer 413 (problem+json) to a request whose Content-Length, or streamed body, exceeds `max_bytes`.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    `exempt`: paths that stream large bodies and enforce a cap of their own while streaming.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, exempt: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.exempt = frozenset(exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path") in self.exempt:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")

@@ -135,7 +135,7 @@ class JobStore:
                 "INSERT INTO jobs (id, input_path, spec, client_id, idempotency_key, request_hash) "
                 "VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
                 uuid.uuid4(),
-                spec.input_path,
+                spec.source_ref,
                 spec.model_dump(mode="json"),
                 client_id,
                 idempotency_key,

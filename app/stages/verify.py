@@ -19,7 +19,7 @@ from app.media.ffmpeg import Binaries
 from app.media.loudness import Loudness, TimeRange, measure_ranges
 from app.media.probe import probe
 from app.stages.analyze import Plan
-from app.stages.render import LOUDNESS_TARGET, TRUE_PEAK_CEILING, ClipSound, Reel, concat
+from app.stages.render import LOUDNESS_TARGET, TRUE_PEAK_CEILING, ClipSound, Reel, RenderedFile, concat
 from app.stages.transitions import edge_seconds
 
 LOUDNESS_TOLERANCE_LU = 0.5
@@ -60,6 +60,7 @@ class Verified(BaseModel):
 
     reel: Reel
     report: Verification
+    thumbnail: RenderedFile | None = None  # the poster frame, taken once the reel passed
 
 
 async def verify(reel: Reel, plan: Plan, *, binaries: Binaries, has_audio: bool, work_dir: Path) -> Verified:

@@ -19,6 +19,8 @@ from app.jobs import JobRow
 from app.media.ffmpeg import find_binaries
 from app.pipeline import SmartVideoEditor
 from app.spec import JobSpec
+from app.storage import Media
+from app.storage.local import LocalStore
 from tests.conftest import Infra, make_settings
 from tests.support.database import migrated_store, own_database
 from tests.support.results import sample_result
@@ -103,6 +105,7 @@ async def test_a_finish_retried_by_its_token_returns_the_outcome_and_still_clean
         store=store,
         editor=editor,
         checkpoints=RedisCheckpoints(redis, ttl=60, token=claim.token.hex),
+        media=Media(LocalStore(output_root=settings.output_root, uploads_root=settings.data_dir / "uploads"), None),
         job=claim.job,
         token=claim.token,
     )

@@ -24,6 +24,7 @@ from app.config import Settings
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "video_processing_"
 APP_SERVICES = ("api", "worker")
+AWS_CLIENT_VARS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"}  # read by botocore itself
 
 # The metrics app/metrics.py defines (ARCHITECTURE.md "Metrics"), with their Prometheus types.
 CONTRACT_METRICS: dict[str, str] = {
@@ -257,16 +258,19 @@ def test_compose_commands(compose: dict[str, Any]) -> None:
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_compose_app_env_vars_are_settings(compose: dict[str, Any], name: str) -> None:
     env = _env(compose["services"][name])
-    unknown = set(env) - _setting_names()
+    unknown = set(env) - _setting_names() - AWS_CLIENT_VARS
     assert not unknown, f"{name} env not in app.config.Settings: {sorted(unknown)}"
     for required in ("POSTGRES_HOST", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"):
         assert required in env, f"{name} lacks {required}"
     assert env["REDIS_HOST"] == "redis"
     assert env["POSTGRES_HOST"] == "postgres"
-    assert env["MEDIA_ROOT"] == "/media"
-    assert env["OUTPUT_ROOT"] == "/output"
+    # Media lives in MinIO: the S3 store, its endpoint, and credentials the S3 client reads the usual way.
+    assert env["STORAGE_URL"] == "s3://smartedit/media"
+    assert env["S3_ENDPOINT_URL"] == "http://minio:9000"
+    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(env)
     # The values, with compose defaults filled in, are valid settings.
-    Settings.model_validate({k.lower(): _interpolate(v) for k, v in env.items() if v is not None})
+    values = {k.lower(): _interpolate(v) for k, v in env.items() if v is not None and k not in AWS_CLIENT_VARS}
+    Settings.model_validate(values)
 
 
 def test_compose_worker_settings(compose: dict[str, Any]) -> None:
@@ -286,11 +290,32 @@ def test_compose_app_waits_for_healthy_stores(compose: dict[str, Any], name: str
     assert service["depends_on"] == {
         "postgres": {"condition": "service_healthy"},
         "redis": {"condition": "service_healthy"},
+        "minio-init": {"condition": "service_completed_successfully"},
     }
-    for store in ("postgres", "redis"):
+    for store in ("postgres", "redis", "minio"):
         assert compose["services"][store].get("healthcheck", {}).get("test"), f"{store} healthcheck"
-    assert "./media:/media:ro" in service["volumes"]
-    assert "./output:/output" in service["volumes"]
+
+
+def test_compose_api_and_workers_share_no_media_volume(compose: dict[str, Any]) -> None:
+    # Workers on other machines (docker compose up --scale worker=N) must need nothing on a shared disk.
+    for name in APP_SERVICES:
+        assert not compose["services"][name].get("volumes"), f"{name} mounts a volume"
+
+
+def test_compose_minio_bucket_is_created_before_the_app_starts(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    minio, init = services["minio"], services["minio-init"]
+    assert init["depends_on"] == {"minio": {"condition": "service_healthy"}}
+    script = _command(init["entrypoint"])[-1]
+    bucket = _env(services["api"])["STORAGE_URL"].removeprefix("s3://").split("/")[0]
+    assert f"mc mb --ignore-existing local/{bucket}" in script
+    # One set of credentials: MinIO's root user is what the app's S3 client signs with.
+    app = _env(services["worker"])
+    assert _env(minio)["MINIO_ROOT_USER"] == app["AWS_ACCESS_KEY_ID"] == _env(init)["S3_ACCESS_KEY"]
+    assert _env(minio)["MINIO_ROOT_PASSWORD"] == app["AWS_SECRET_ACCESS_KEY"] == _env(init)["S3_SECRET_KEY"]
+    # Clients follow presigned URLs to the published MinIO port; the app signs them for that address.
+    assert [_interpolate(p) for p in minio["ports"]] == ["127.0.0.1:9000:9000"]
+    assert _interpolate(app["S3_PUBLIC_ENDPOINT_URL"] or "") == "http://127.0.0.1:9000"
 
 
 def test_compose_postgres_credentials_match(compose: dict[str, Any]) -> None:

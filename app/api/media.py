@@ -1,0 +1,160 @@
+"""Media routes: uploads in (streamed to the store), a finished job's reel out (a file, or a presigned URL)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import FileResponse, RedirectResponse
+from pydantic import BaseModel
+from starlette.requests import ClientDisconnect
+
+from app.api.deps import ClientDep, ServicesDep
+from app.api.docs import problems
+from app.api.multipart import MultipartError, file_field
+from app.api.problems import Problem
+from app.jobs import JobRefused
+from app.storage import ReelDownload
+
+router = APIRouter()
+
+_REEL: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"video/mp4": {}}, "description": "the reel (with `Range`: 206 and that part)"},
+    206: {"description": "the requested byte range of the reel"},
+    304: {"description": "the reel has the ETag given in `If-None-Match`"},
+    307: {"description": "object storage: a redirect to a fresh presigned URL of the reel"},
+}
+
+_THUMBNAIL: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/jpeg": {}}, "description": "the poster frame"},
+    304: _REEL[304],
+    307: {"description": "object storage: a redirect to a fresh presigned URL of the poster frame"},
+}
+
+
+@router.get(
+    "/jobs/{job_id}/output",
+    operation_id="get_job_output",
+    tags=["jobs"],
+    response_class=Response,
+    responses={**_REEL, **problems(401, 404, 409, 410, 422, 429, 503)},
+)
+async def get_job_output(
+    job_id: uuid.UUID,
+    services: ServicesDep,
+    client: ClientDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Download the job's reel: ranges and ETags on this disk, a redirect to a presigned URL for S3."""
+    try:
+        download = await services.jobs.output(job_id, client)
+    except JobRefused as exc:
+        raise Problem(exc.status, exc.code, exc.message) from exc
+    return _serve(download, "video/mp4", f"{job_id}.mp4", if_none_match)
+
+
+@router.get(
+    "/jobs/{job_id}/thumbnail",
+    operation_id="get_job_thumbnail",
+    tags=["jobs"],
+    response_class=Response,
+    responses={**_THUMBNAIL, **problems(401, 404, 409, 410, 422, 429, 503)},
+)
+async def get_job_thumbnail(
+    job_id: uuid.UUID,
+    services: ServicesDep,
+    client: ClientDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The reel's poster frame (JPEG), taken at the middle of its best-scored clip."""
+    try:
+        download = await services.jobs.output(job_id, client, "thumbnail")
+    except JobRefused as exc:
+        raise Problem(exc.status, exc.code, exc.message) from exc
+    return _serve(download, "image/jpeg", f"{job_id}.jpg", if_none_match)
+
+
+def _serve(download: ReelDownload, media_type: str, filename: str, if_none_match: str | None) -> Response:
+    if download.url is not None:
+        # Presigned afresh on every request, so a URL a client stored never expires early.
+        return RedirectResponse(download.url, status_code=307)
+    assert download.path is not None
+    response = FileResponse(download.path, media_type=media_type, filename=filename, stat_result=os.stat(download.path))
+    etag = response.headers["etag"]
+    if if_none_match is not None and etag in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}:
+        return Response(status_code=304, headers={"etag": etag})
+    return response
+
+
+@router.delete(
+    "/jobs/{job_id}/output",
+    operation_id="delete_job_output",
+    status_code=204,
+    tags=["jobs"],
+    response_class=Response,
+    responses={**problems(401, 404, 409, 410, 422, 429, 503)},
+)
+async def delete_job_output(job_id: uuid.UUID, services: ServicesDep, client: ClientDep) -> Response:
+    """Delete the job's reel now (it would expire after OUTPUT_TTL); the job stays completed."""
+    try:
+        await services.jobs.delete_output(job_id, client)
+    except JobRefused as exc:
+        raise Problem(exc.status, exc.code, exc.message) from exc
+    return Response(status_code=204)
+
+
+class Upload(BaseModel):
+    """A stored upload: pass `upload_id` as `input_upload` to POST /jobs before `expires_at`."""
+
+    upload_id: uuid.UUID
+    size: int
+    sha256: str
+    expires_at: datetime
+
+
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/uploads",
+    operation_id="create_upload",
+    status_code=201,
+    response_model=Upload,
+    tags=["uploads"],
+    responses={**problems(400, 401, 413, 422, 429, 503)},
+    openapi_extra=_UPLOAD_BODY,
+)
+async def create_upload(request: Request, services: ServicesDep, client: ClientDep) -> Upload:
+    """Upload a source video (the raw body, or multipart field `file`), streamed to storage, up to MAX_INPUT_BYTES."""
+    content_type = request.headers.get("content-type", "")
+    body: AsyncIterator[bytes] = request.stream()
+    if content_type.startswith("multipart/form-data"):
+        body = file_field(body, content_type)
+    length = request.headers.get("content-length", "")
+    try:
+        row = await services.uploads.receive(body, client, declared=int(length) if length.isdigit() else None)
+    except JobRefused as exc:
+        raise Problem(exc.status, exc.code, exc.message) from exc
+    except MultipartError as exc:
+        raise Problem(400, "invalid_multipart", f"The multipart body cannot be read: {exc}.") from exc
+    except ClientDisconnect as exc:
+        raise Problem(400, "upload_incomplete", "The upload was cut off before its end; nothing was kept.") from exc
+    return Upload(upload_id=row.id, size=row.size, sha256=row.sha256, expires_at=row.expires_at)

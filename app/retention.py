@@ -1,0 +1,42 @@
+"""The retention sweep: expired reels and uploads deleted from the store, old finished jobs purged."""
+
+from __future__ import annotations
+
+import logging
+
+from app.db.retention import RetentionStore
+from app.storage import MediaStore
+
+log = logging.getLogger(__name__)
+
+
+class RetentionSweeper:
+    """One pass deletes what outlived its time.
+
+    `output_ttl`: seconds a reel is kept after its job completes (the job says when in `output_expires_at`);
+    also how long a used upload is kept. `job_retention`: seconds a finished job is kept at all.
+    Files are deleted before the job is marked, so a sweep cut off half-way is finished by the next one.
+    """
+
+    def __init__(
+        self, retention: RetentionStore, store: MediaStore, *, output_ttl: float, job_retention: float
+    ) -> None:
+        self.retention = retention
+        self.store = store
+        self.output_ttl = output_ttl
+        self.job_retention = job_retention
+
+    async def sweep(self) -> None:
+        """Expired reels, expired uploads, then purged jobs (whose reels go too, if still there)."""
+        for job_id in await self.retention.expired_outputs():
+            await self.store.delete_outputs(str(job_id))
+            await self.retention.mark_output_expired(job_id)
+            log.info("deleted the expired reel of job %s", job_id)
+        for upload_id in await self.retention.expired_uploads(self.output_ttl):
+            await self.store.delete_upload(str(upload_id))
+            await self.retention.forget_upload(upload_id)
+        purged = await self.retention.purge_jobs(self.job_retention)
+        for job_id in purged:
+            await self.store.delete_outputs(str(job_id))
+        if purged:
+            log.info("purged %d finished job(s) past JOB_RETENTION", len(purged))

@@ -1,0 +1,101 @@
+"""The MediaStore Protocol: where reels go once rendered, and how a client gets them back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Literal, Protocol
+from urllib.parse import urlsplit
+
+
+def write_hashed(f: BinaryIO, digest: Any, chunk: bytes) -> None:
+    """Write a chunk and feed it to the running hash: one thread hop does both, off the event loop."""
+    f.write(chunk)
+    digest.update(chunk)
+
+
+class ObjectError(Exception):
+    """A source could not be read: a stable code (`input_not_found`, `input_forbidden`, `input_too_large`, …)
+    and a sentence a person can act on."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+Output = Literal["reel", "thumbnail"]  # what a job publishes: the MP4 reel and its JPEG poster frame
+SUFFIX: dict[Output, str] = {"reel": ".mp4", "thumbnail": ".jpg"}
+
+
+@dataclass(frozen=True)
+class ReelDownload:
+    """How to hand a reel to a client: a file to serve from this disk, or a fresh presigned URL."""
+
+    path: Path | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """A bucket and a key (or key prefix) in it."""
+
+    bucket: str
+    key: str
+
+    @classmethod
+    def parse(cls, url: str) -> S3Location:
+        """`s3://bucket/key` → S3Location; ValueError when it is not one."""
+        parts = urlsplit(url)
+        if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"{url!r} is not an s3://bucket/key URL")
+        return cls(parts.netloc, parts.path.lstrip("/"))
+
+    def within(self, prefix: S3Location) -> bool:
+        """True when this location lies under `prefix` (same bucket, key starting with the prefix)."""
+        return self.bucket == prefix.bucket and self.key.startswith(prefix.key)
+
+
+class MediaStore(Protocol):
+    """Where finished reels live. The pipeline always writes a local file; the store takes it from there.
+
+    `shares_disk` is True when clients see this machine's files, so a result may name `output_path`.
+    """
+
+    shares_disk: bool
+
+    def reel_target(self, job_id: str, work_dir: Path) -> Path:
+        """Where the pipeline writes the reel: its final place (local) or a file in the job's temp dir."""
+        ...
+
+    def discard_partial(self, job_id: str) -> None:
+        """Remove what a killed attempt left half-written in the store's own place (a concat's temp name)."""
+        ...
+
+    async def publish(self, job_id: str, what: Output, path: Path) -> None:
+        """Make the finished file at `path` the job's published reel or thumbnail (one object per job and kind)."""
+        ...
+
+    async def put_upload(self, upload_id: str, src: Path) -> None:
+        """Keep the received file `src` as upload `upload_id` (moved or copied; `src` may be gone after)."""
+        ...
+
+    async def stage_upload(self, upload_id: str, job_dir: Path) -> Path | None:
+        """A local file of the upload for ffmpeg: the stored file itself, or a copy in `job_dir`; None if gone."""
+        ...
+
+    async def delete_upload(self, upload_id: str) -> None:
+        """Delete an upload (no error when it is already gone)."""
+        ...
+
+    async def download(self, job_id: str, what: Output, *, filename: str) -> ReelDownload | None:
+        """How a client downloads the job's reel or thumbnail; None when there is none."""
+        ...
+
+    async def delete_outputs(self, job_id: str) -> None:
+        """Delete the job's reel and thumbnail (no error when they are already gone)."""
+        ...
+
+    def owns(self, location: S3Location) -> bool:
+        """True when `location` is inside this store (inputs must never read the store's own objects)."""
+        ...

@@ -1,0 +1,127 @@
+"""Fetching an `input_url` over HTTP(S): the SSRF guard of webhooks on every hop, pinned connections, caps."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+
+from app.errors import TransientError
+from app.storage.base import ObjectError, write_hashed
+from app.storage.s3 import CHUNK
+from app.webhooks import Resolver, UnsafeTarget, check_url, resolve_public, system_resolver
+
+MAX_REDIRECTS = 5
+_NOT_VIDEO = ("text/", "application/json", "application/xml", "application/xhtml")
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """What a download may do: reach private addresses, use plain http, take how many bytes and seconds."""
+
+    allow_private: bool
+    allow_http: bool
+    max_bytes: int
+    seconds: float
+
+
+def url_refusal(url: str, *, allow_http: bool) -> str | None:
+    """Why `url` can never be an input URL (scheme, host, credentials), or None."""
+    if reason := check_url(url, field="input_url"):
+        return reason
+    if urlsplit(url).scheme != "https" and not allow_http:
+        return "input_url must be an https:// (or s3://) URL"
+    return None
+
+
+async def fetch(url: str, dest: Path, limits: FetchLimits, *, resolver: Resolver = system_resolver) -> tuple[int, str]:
+    """Download `url` into `dest` (through a temp name), hashing as it streams; returns (size, sha256).
+
+    Raises ObjectError for what no retry mends (404, 403, too large, not a video, a refused address) and
+    TransientError for what may pass later (5xx, a dropped connection).
+    """
+    try:
+        async with asyncio.timeout(limits.seconds):
+            return await _follow(url, dest, limits, resolver)
+    except TimeoutError:
+        raise ObjectError("input_timeout", f"input_url did not download within {limits.seconds:.0f} s.") from None
+
+
+async def _follow(url: str, dest: Path, limits: FetchLimits, resolver: Resolver) -> tuple[int, str]:
+    origin: tuple[str, int] | None = None
+    async with httpx.AsyncClient(follow_redirects=False, timeout=30.0) as client:
+        for hop in range(MAX_REDIRECTS + 1):
+            if reason := url_refusal(url, allow_http=limits.allow_http):
+                raise ObjectError("input_url_refused", f"{reason} (after a redirect)" if hop else reason)
+            parts = urlsplit(url)
+            host = parts.hostname or ""
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            origin = origin or (host, port)
+            # INPUT_ALLOW_PRIVATE trusts the host the client named, not every internal host a redirect may
+            # point to: a redirect reaches a private address only on that same host and port.
+            private_ok = limits.allow_private and (host, port) == origin
+            try:
+                # Every hop is resolved and checked, and the connection goes to the address checked.
+                address = await resolve_public(host, port, allow_private=private_ok, resolver=resolver)
+            except UnsafeTarget as exc:
+                raise ObjectError("input_url_refused", f"input_url is refused: {exc}") from exc
+            except socket.gaierror as exc:
+                raise ObjectError("input_not_found", f"input_url's host {host!r} does not resolve.") from exc
+            netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+            pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+            headers = {"host": parts.netloc, "user-agent": "SmartVideoEditor-Fetch/1"}
+            try:
+                async with client.stream("GET", pinned, headers=headers, extensions={"sni_hostname": host}) as response:
+                    if response.is_redirect and "location" in response.headers:
+                        url = urljoin(url, response.headers["location"])
+                        continue
+                    _check_response(response, limits.max_bytes)
+                    return await _save(response, dest, limits.max_bytes)
+            except httpx.TransportError as exc:
+                raise TransientError(f"input_url could not be read: {type(exc).__name__}") from exc
+    raise ObjectError("input_url_refused", f"input_url redirects more than {MAX_REDIRECTS} times.")
+
+
+def _check_response(response: httpx.Response, max_bytes: int) -> None:
+    status = response.status_code
+    if status in (404, 410):
+        raise ObjectError("input_not_found", f"input_url answered {status}: there is no file there.")
+    if status in (401, 403):
+        raise ObjectError("input_forbidden", f"input_url answered {status}: this server may not read it.")
+    if status == 429 or status >= 500:
+        raise TransientError(f"input_url answered {status}")
+    if status != 200:
+        raise ObjectError("input_unavailable", f"input_url answered {status}; a plain 200 with the video is needed.")
+    if response.headers.get("content-type", "").lower().startswith(_NOT_VIDEO):
+        raise ObjectError("input_not_video", "input_url returns a document, not a video.")
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise ObjectError("input_too_large", f"input_url is {length} bytes; at most {max_bytes} are accepted.")
+
+
+async def _save(response: httpx.Response, dest: Path, max_bytes: int) -> tuple[int, str]:
+    part = dest.with_name(f".{dest.name}.{os.getpid()}.part")
+    digest, size = hashlib.sha256(), 0
+    f = await asyncio.to_thread(part.open, "wb")
+    try:
+        async for chunk in response.aiter_bytes(CHUNK):
+            if size == 0 and chunk.lstrip()[:16].lower().startswith(_HTML_STARTS):
+                raise ObjectError("input_not_video", "input_url returns a web page, not a video.")
+            size += len(chunk)
+            if size > max_bytes:
+                raise ObjectError("input_too_large", f"input_url is over {max_bytes} bytes (MAX_INPUT_BYTES).")
+            await asyncio.to_thread(write_hashed, f, digest, chunk)
+        await asyncio.to_thread(f.close)
+        os.replace(part, dest)
+    except BaseException:
+        f.close()
+        part.unlink(missing_ok=True)
+        raise
+    return size, digest.hexdigest()

@@ -1,0 +1,67 @@
+"""The local store: reels under OUTPUT_ROOT on this disk, served as files."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+from app.storage.base import SUFFIX, Output, ReelDownload, S3Location
+
+
+class LocalStore:
+    """Reels as `OUTPUT_ROOT/<job id>.mp4`; the pipeline renames the reel into place itself.
+
+    `output_root`: where reels live; `uploads_root`: where uploads are kept. Clients of this store share
+    its disk, so results keep `output_path`.
+    """
+
+    shares_disk = True
+
+    def __init__(self, *, output_root: Path, uploads_root: Path) -> None:
+        self.output_root = output_root
+        self.uploads_root = uploads_root
+
+    def upload_path(self, upload_id: str) -> Path:
+        """Where an upload is kept."""
+        return self.uploads_root / upload_id
+
+    def reel_path(self, job_id: str, what: Output = "reel") -> Path:
+        """The final path of the job's reel or thumbnail: the one place that builds it."""
+        return self.output_root / f"{job_id}{SUFFIX[what]}"
+
+    def reel_target(self, job_id: str, work_dir: Path) -> Path:
+        return self.reel_path(job_id)
+
+    def discard_partial(self, job_id: str) -> None:
+            # A concat (or poster frame) killed half-way leaves its temp name beside the reel.
+        for part in self.output_root.glob(f".{job_id}.*.part"):
+            part.unlink(missing_ok=True)
+
+    async def publish(self, job_id: str, what: Output, path: Path) -> None:
+        final = self.reel_path(job_id, what)
+        if path != final:  # the pipeline writes into place already; anything else is moved there
+            await asyncio.to_thread(shutil.move, path, final)
+
+    async def put_upload(self, upload_id: str, src: Path) -> None:
+        self.uploads_root.mkdir(parents=True, exist_ok=True)
+        # A rename when the temp dir shares the filesystem, else a copy: either way, in a thread.
+        await asyncio.to_thread(shutil.move, src, self.upload_path(upload_id))
+
+    async def stage_upload(self, upload_id: str, job_dir: Path) -> Path | None:
+        path = self.upload_path(upload_id)
+        return path if path.is_file() else None
+
+    async def delete_upload(self, upload_id: str) -> None:
+        self.upload_path(upload_id).unlink(missing_ok=True)
+
+    async def download(self, job_id: str, what: Output, *, filename: str) -> ReelDownload | None:
+        path = self.reel_path(job_id, what)
+        return ReelDownload(path=path) if path.is_file() else None
+
+    async def delete_outputs(self, job_id: str) -> None:
+        for what in SUFFIX:
+            self.reel_path(job_id, what).unlink(missing_ok=True)
+
+    def owns(self, location: S3Location) -> bool:
+        return False

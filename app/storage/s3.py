@@ -1,0 +1,196 @@
+"""S3 (and any S3-compatible server): streamed downloads and multipart uploads, and the S3 store of reels."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+from app.storage.base import SUFFIX, ObjectError, Output, ReelDownload, S3Location, write_hashed
+
+if TYPE_CHECKING:
+    from types_aiobotocore_s3 import S3Client
+    from types_aiobotocore_s3.type_defs import CompletedPartTypeDef
+
+CHUNK = 1 << 20  # bytes per read of a download: a thread hop per MiB costs nothing next to the network
+PART = 16 << 20  # bytes per multipart part (S3's minimum is 5 MiB); one part is all an upload holds in memory
+_TYPES: dict[Output, str] = {"reel": "video/mp4", "thumbnail": "image/jpeg"}
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+_FORBIDDEN = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled"}
+
+
+def _read(path: Path, offset: int, size: int) -> bytes:
+    with path.open("rb") as f:
+        f.seek(offset)
+        return f.read(size)
+
+
+class S3Objects:
+    """Object transfers over one aiobotocore client; files are written and hashed in threads, never on the loop."""
+
+    def __init__(self, client: S3Client, *, presigner: S3Client | None = None) -> None:
+        self.client = client
+        # A presigned URL's signature covers its host: one clients reach (a published MinIO port, say) must be
+        # signed by a client configured with that endpoint, though the service itself talks to another.
+        self.presigner = presigner or client
+
+    async def download(self, where: S3Location, dest: Path, *, max_bytes: int | None = None) -> tuple[int, str]:
+        """Stream the object into `dest` (through a temp name), hashing as it streams; returns (size, sha256)."""
+        try:
+            response = await self.client.get_object(Bucket=where.bucket, Key=where.key)
+        except ClientError as exc:
+            raise _object_error(exc, where) from exc
+        length = int(response.get("ContentLength") or 0)
+        if max_bytes is not None and length > max_bytes:
+            response["Body"].close()
+            raise ObjectError("input_too_large", f"The source is {length} bytes; at most {max_bytes} are accepted.")
+        part = dest.with_name(f".{dest.name}.{os.getpid()}.part")
+        digest, size = hashlib.sha256(), 0
+        f = await asyncio.to_thread(part.open, "wb")
+        try:
+            async with response["Body"] as body:
+                while chunk := await body.read(CHUNK):
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise ObjectError("input_too_large", f"The source is over {max_bytes} bytes.")
+                    await asyncio.to_thread(write_hashed, f, digest, chunk)
+            await asyncio.to_thread(f.close)
+            os.replace(part, dest)
+        except BaseException:
+            f.close()
+            part.unlink(missing_ok=True)
+            raise
+        return size, digest.hexdigest()
+
+    async def upload(self, where: S3Location, src: Path, *, content_type: str = "video/mp4") -> None:
+        """Upload a file: one PUT when small, else a multipart upload aborted on any failure (no half object)."""
+        total = src.stat().st_size
+        if total <= PART:
+            body = await asyncio.to_thread(src.read_bytes)
+            await self.client.put_object(Bucket=where.bucket, Key=where.key, Body=body, ContentType=content_type)
+            return
+        started = await self.client.create_multipart_upload(
+            Bucket=where.bucket, Key=where.key, ContentType=content_type
+        )
+        upload_id = started["UploadId"]
+        try:
+            parts: list[CompletedPartTypeDef] = []
+            for number, offset in enumerate(range(0, total, PART), start=1):
+                chunk = await asyncio.to_thread(_read, src, offset, PART)
+                done = await self.client.upload_part(
+                    Bucket=where.bucket, Key=where.key, UploadId=upload_id, PartNumber=number, Body=chunk
+                )
+                parts.append({"PartNumber": number, "ETag": done["ETag"]})
+            await self.client.complete_multipart_upload(
+                Bucket=where.bucket, Key=where.key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+        except BaseException:
+            abort = self.client.abort_multipart_upload(Bucket=where.bucket, Key=where.key, UploadId=upload_id)
+            await asyncio.shield(abort)
+            raise
+
+    async def exists(self, where: S3Location) -> bool:
+        """True when the object is there."""
+        try:
+            await self.client.head_object(Bucket=where.bucket, Key=where.key)
+        except ClientError as exc:
+            if _code(exc) in _MISSING:
+                return False
+            raise
+        return True
+
+    async def presign(self, where: S3Location, *, seconds: int, filename: str) -> str:
+        """A GET URL for the object, valid `seconds`, that downloads it under `filename`."""
+        return await self.presigner.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": where.bucket,
+                "Key": where.key,
+                "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            },
+            ExpiresIn=seconds,
+        )
+
+    async def delete(self, where: S3Location) -> None:
+        """Delete the object (no error when it is already gone)."""
+        await self.client.delete_object(Bucket=where.bucket, Key=where.key)
+
+
+class S3Store:
+    """Reels as `s3://bucket/prefix/reels/<job id>.mp4`; downloads are redirects to fresh presigned URLs.
+
+    `root`: the store's bucket and key prefix; `presign_seconds`: how long a download URL lives. The
+    pipeline writes the reel into the job's temp dir; publishing uploads it under the job's one key.
+    """
+
+    shares_disk = False
+
+    def __init__(self, objects: S3Objects, root: S3Location, *, presign_seconds: int) -> None:
+        self.objects = objects
+        self.root = S3Location(root.bucket, root.key.strip("/") + "/" if root.key.strip("/") else "")
+        self.presign_seconds = presign_seconds
+
+    def reel_location(self, job_id: str, what: Output = "reel") -> S3Location:
+        """The key of the job's reel or thumbnail: the one place that builds it."""
+        return S3Location(self.root.bucket, f"{self.root.key}reels/{job_id}{SUFFIX[what]}")
+
+    def reel_target(self, job_id: str, work_dir: Path) -> Path:
+        return work_dir / "reel.mp4"
+
+    def discard_partial(self, job_id: str) -> None:
+        """Nothing to do: a multipart upload cut off is aborted, and the reel's temp file lives in the job's dir."""
+
+    async def publish(self, job_id: str, what: Output, path: Path) -> None:
+        await self.objects.upload(self.reel_location(job_id, what), path, content_type=_TYPES[what])
+
+    def upload_location(self, upload_id: str) -> S3Location:
+        """An upload's key."""
+        return S3Location(self.root.bucket, f"{self.root.key}uploads/{upload_id}")
+
+    async def put_upload(self, upload_id: str, src: Path) -> None:
+        await self.objects.upload(self.upload_location(upload_id), src, content_type="application/octet-stream")
+        src.unlink(missing_ok=True)
+
+    async def stage_upload(self, upload_id: str, job_dir: Path) -> Path | None:
+        dest = job_dir / "source"
+        if dest.is_file():  # staged completely by an earlier attempt on this machine
+            return dest
+        job_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            await self.objects.download(self.upload_location(upload_id), dest)
+        except ObjectError:
+            return None
+        return dest
+
+    async def delete_upload(self, upload_id: str) -> None:
+        await self.objects.delete(self.upload_location(upload_id))
+
+    async def download(self, job_id: str, what: Output, *, filename: str) -> ReelDownload | None:
+        where = self.reel_location(job_id, what)
+        if not await self.objects.exists(where):
+            return None
+        return ReelDownload(url=await self.objects.presign(where, seconds=self.presign_seconds, filename=filename))
+
+    async def delete_outputs(self, job_id: str) -> None:
+        for what in SUFFIX:
+            await self.objects.delete(self.reel_location(job_id, what))
+
+    def owns(self, location: S3Location) -> bool:
+        return location.within(self.root)
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _object_error(exc: ClientError, where: S3Location) -> Exception:
+    code = _code(exc)
+    if code in _MISSING or code == "NoSuchBucket":
+        return ObjectError("input_not_found", f"No object s3://{where.bucket}/{where.key}.")
+    if code in _FORBIDDEN:
+        return ObjectError("input_forbidden", f"This server may not read s3://{where.bucket}/{where.key}.")
+    return exc

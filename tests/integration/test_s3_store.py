@@ -1,0 +1,237 @@
+"""The S3 store against a real S3-compatible server: S3 sources in, reels out, workers that share no disk."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from app.config import Settings
+from tests.conftest import Infra, make_settings, running_service
+from tests.support.jobs import wait_final
+from tests.support.media import make_source
+from tests.support.processes import Process, env_for
+from tests.support.s3 import S3Server
+
+HIGHLIGHTS = [{"start_time": 2, "end_time": 17, "score": 0.8}]
+
+
+@pytest.fixture
+def buckets(s3_server: S3Server) -> tuple[str, str]:
+    """A bucket of sources the service may read, and the store's own bucket, fresh for each test."""
+    inputs, store = f"in-{uuid.uuid4().hex[:10]}", f"reels-{uuid.uuid4().hex[:10]}"
+    for bucket in (inputs, store):
+        s3_server.client.create_bucket(Bucket=bucket)
+    return inputs, store
+
+
+def s3_settings(infra: Infra, root: Path, s3: S3Server, buckets: tuple[str, str], **extra: object) -> Settings:
+    inputs, store = buckets
+    return make_settings(
+        infra,
+        root,
+        storage_url=f"s3://{store}/svc",
+        s3_endpoint_url=s3.endpoint,
+        input_s3_allow=[f"s3://{inputs}/videos/"],
+        **extra,
+    )
+
+
+def put_source(s3: S3Server, bucket: str, key: str, tmp: Path) -> bytes:
+    source = make_source(tmp / "source.mp4", seconds=20, size="320x180")
+    data = source.read_bytes()
+    s3.client.put_object(Bucket=bucket, Key=key, Body=data)
+    source.unlink()
+    return data
+
+
+async def test_s3_source_to_s3_store_completes_and_presigned_download_is_exact(
+    infra: Infra, tmp_path: Path, s3_server: S3Server, buckets: tuple[str, str]
+) -> None:
+    inputs, store = buckets
+    put_source(s3_server, inputs, "videos/talk.mp4", tmp_path)
+    public = s3_server.endpoint.replace("127.0.0.1", "localhost")  # the name clients use for the S3 server
+    settings = s3_settings(
+        infra,
+        tmp_path / "svc",
+        s3_server,
+        buckets,
+        public_base_url="https://reels.example",
+        s3_public_endpoint_url=public,
+    )
+    async with running_service(settings) as client:
+        response = await client.post(
+            "/jobs", json={"input_url": f"s3://{inputs}/videos/talk.mp4", "highlights": HIGHLIGHTS}
+        )
+        assert response.status_code == 202, response.text
+        job_id = response.json()["id"]
+        done = await wait_final(client, job_id)
+        assert done["status"] == "completed", done["error"]
+        result = done["result"]
+        assert "output_path" not in result  # a server path means nothing to a client of object storage
+        assert result["output_url"] == f"https://reels.example/jobs/{job_id}/output"
+        assert s3_server.keys(store) == [f"svc/reels/{job_id}.jpg", f"svc/reels/{job_id}.mp4"]
+        stored = s3_server.body(store, f"svc/reels/{job_id}.mp4")
+        assert hashlib.sha256(stored).hexdigest() == result["output_sha256"]
+
+        redirect = await client.get(f"/jobs/{job_id}/output")
+        assert redirect.status_code == 307 and redirect.headers["location"].startswith(public + "/")
+        async with httpx.AsyncClient() as outside:
+            download = await outside.get(redirect.headers["location"])
+        assert download.status_code == 200
+        assert download.content == stored
+        assert f'filename="{job_id}.mp4"' in download.headers["content-disposition"]
+        poster = await client.get(f"/jobs/{job_id}/thumbnail")
+        assert poster.status_code == 307
+        async with httpx.AsyncClient() as outside:
+            jpeg = await outside.get(poster.headers["location"])
+        assert jpeg.content == s3_server.body(store, f"svc/reels/{job_id}.jpg") and jpeg.content[:2] == b"\xff\xd8"
+    assert not list((settings.temp_dir / "jobs").glob("*/*")), "the staged source and reel are removed"
+
+
+async def test_input_url_outside_the_allow_list_or_inside_the_store_is_refused_at_submit(
+    infra: Infra, tmp_path: Path, s3_server: S3Server, buckets: tuple[str, str]
+) -> None:
+    inputs, store = buckets
+    settings = s3_settings(infra, tmp_path, s3_server, buckets)
+    async with running_service(settings, run_worker=False) as client:
+        for url in (f"s3://{inputs}/elsewhere/a.mp4", f"s3://{store}/svc/reels/x.mp4", "s3://other/videos/a.mp4"):
+            response = await client.post("/jobs", json={"input_url": url})
+            assert response.status_code == 422, url
+            assert response.json()["code"] == "input_url_not_allowed"
+        response = await client.post("/jobs", json={"input_path": "a.mp4"})
+        assert response.json()["code"] == "input_path_unavailable"
+
+
+async def test_missing_s3_source_fails_with_input_not_found(
+    infra: Infra, tmp_path: Path, s3_server: S3Server, buckets: tuple[str, str]
+) -> None:
+    inputs, _ = buckets
+    settings = s3_settings(infra, tmp_path, s3_server, buckets)
+    async with running_service(settings) as client:
+        response = await client.post("/jobs", json={"input_url": f"s3://{inputs}/videos/none.mp4"})
+        done = await wait_final(client, response.json()["id"])
+    assert done["status"] == "failed"
+    assert done["error"]["code"] == "input_not_found"
+
+
+@pytest.mark.slow
+async def test_two_workers_with_no_shared_disk_complete_jobs(
+    infra: Infra, tmp_path: Path, s3_server: S3Server, buckets: tuple[str, str]
+) -> None:
+    inputs, store = buckets
+    put_source(s3_server, inputs, "videos/talk.mp4", tmp_path)
+    api_settings = s3_settings(infra, tmp_path / "api", s3_server, buckets)
+    workers = []
+    for name in ("w1", "w2"):
+        # Each worker has its own media, output and temp directories: nothing on disk is shared.
+        own = s3_settings(infra, tmp_path / name, s3_server, buckets)
+        env = env_for(own, WORKER_CONCURRENCY="1", LEASE_SECONDS="10")
+        workers.append(Process("worker", env, tmp_path / f"{name}.log").start())
+    try:
+        async with running_service(api_settings, run_worker=False) as client:
+            ids = []
+            for _ in range(2):
+                response = await client.post(
+                    "/jobs", json={"input_url": f"s3://{inputs}/videos/talk.mp4", "highlights": HIGHLIGHTS}
+                )
+                ids.append(response.json()["id"])
+            finals = await asyncio.gather(*(wait_final(client, i, timeout=180) for i in ids))
+            assert [f["status"] for f in finals] == ["completed", "completed"], [w.tail() for w in workers]
+        assert s3_server.keys(store, "svc/reels/") == sorted(
+            f"svc/reels/{i}.{ext}" for i in ids for ext in ("jpg", "mp4")
+        )
+        conn = await asyncpg.connect(
+            host=infra.pg_host,
+            port=infra.pg_port,
+            user=infra.pg_user,
+            database=infra.database,
+            password=infra.pg_password or None,
+        )
+        try:
+            owners = {
+                r["lease_owner"]
+                for r in await conn.fetch(
+                    "SELECT lease_owner FROM jobs WHERE id = ANY($1)", [uuid.UUID(i) for i in ids]
+                )
+            }
+        finally:
+            await conn.close()
+        assert len(owners) == 2, "each worker ran one of the jobs"
+    finally:
+        for w in workers:
+            w.kill_group()
+
+
+async def test_upload_to_the_s3_store_feeds_a_job(
+    infra: Infra, tmp_path: Path, s3_server: S3Server, buckets: tuple[str, str]
+) -> None:
+    _, store = buckets
+    data = make_source(tmp_path / "talk.mp4", seconds=20, size="320x180").read_bytes()
+    settings = s3_settings(infra, tmp_path / "svc", s3_server, buckets)
+    async with running_service(settings) as client:
+        upload = (await client.post("/uploads", content=data)).json()
+        assert s3_server.body(store, f"svc/uploads/{upload['upload_id']}") == data
+        body = {"input_upload": upload["upload_id"], "highlights": HIGHLIGHTS}
+        done = await wait_final(client, (await client.post("/jobs", json=body)).json()["id"])
+        assert done["status"] == "completed", done["error"]
+    assert not list(settings.temp_dir.rglob("*.part")) and not (settings.data_dir / "uploads").exists()
+
+
+@pytest.mark.slow
+async def test_worker_killed_after_staging_and_in_verify_resumes_elsewhere_with_one_reel(
+    infra: Infra, tmp_path: Path, s3_server: S3Server, buckets: tuple[str, str]
+) -> None:
+    inputs, store = buckets
+    put_source(s3_server, inputs, "videos/talk.mp4", tmp_path)
+    api_settings = s3_settings(infra, tmp_path / "api", s3_server, buckets)
+
+    def worker(name: str) -> tuple[Process, Path]:
+        own = s3_settings(infra, tmp_path / name, s3_server, buckets)  # a machine of its own: its own temp dir
+        env = env_for(own, WORKER_CONCURRENCY="1", LEASE_SECONDS="10")
+        return Process("worker", env, tmp_path / f"{name}.log").start(), own.temp_dir
+
+    async def until(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not check():
+            assert asyncio.get_running_loop().time() < deadline, f"never saw {what}"
+            await asyncio.sleep(0.005)
+
+    workers: list[Process] = []
+    try:
+        async with running_service(api_settings, run_worker=False) as client:
+            body = {"input_url": f"s3://{inputs}/videos/talk.mp4", "highlights": HIGHLIGHTS}
+            job_id = (await client.post("/jobs", json=body)).json()["id"]
+            first, first_tmp = worker("w1")
+            workers.append(first)
+            await until(lambda: (first_tmp / "jobs" / job_id / "source").exists(), "the staged source")
+            first.kill_group()  # kill -9 with the source just staged
+
+            second, _ = worker("w2")
+            workers.append(second)
+            second_events: list[dict[str, object]] = []
+            deadline = asyncio.get_running_loop().time() + 120
+            while "verify" not in [e["stage"] for e in second_events]:
+                assert asyncio.get_running_loop().time() < deadline, second.tail()
+                second_events = (await client.get(f"/jobs/{job_id}/events")).json()
+                await asyncio.sleep(0.01)
+            second.kill_group()  # kill -9 while verifying and publishing
+
+            third, _ = worker("w3")
+            workers.append(third)
+            done = await wait_final(client, job_id, timeout=180)
+            assert done["status"] == "completed", (done["error"], third.tail())
+            assert done["attempts"] >= 3
+        assert s3_server.keys(store, "svc/reels/") == [f"svc/reels/{job_id}.jpg", f"svc/reels/{job_id}.mp4"]
+        assert not s3_server.client.list_multipart_uploads(Bucket=store).get("Uploads")
+        reel = s3_server.body(store, f"svc/reels/{job_id}.mp4")
+        assert hashlib.sha256(reel).hexdigest() == done["result"]["output_sha256"]
+    finally:
+        for w in workers:
+            w.kill_group()

@@ -1,0 +1,49 @@
+"""A real S3-compatible server for tests: moto's, in this process, on a free port."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from app.embedded import free_port
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """Where the test S3 server listens, and a plain boto3 client on it to arrange and inspect buckets."""
+
+    endpoint: str
+    client: Any
+
+    def keys(self, bucket: str, prefix: str = "") -> list[str]:
+        listed = self.client.list_objects_v2(Bucket=bucket, Prefix=prefix)
+        return sorted(o["Key"] for o in listed.get("Contents", []))
+
+    def body(self, bucket: str, key: str) -> bytes:
+        data: bytes = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return data
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server for the session; AWS credentials set the usual way (environment), as a deployment would."""
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "test-key"),
+        ("AWS_SECRET_ACCESS_KEY", "test-secret"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
+        os.environ.setdefault(name, value)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        yield S3Server(endpoint, boto3.client("s3", endpoint_url=endpoint))
+    finally:
+        server.stop()
