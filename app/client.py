@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ class ServerEvent:
     name: str
     id: str | None
     data: Any
+
+
+_UPLOAD_CHUNK = 1 << 20
 
 
 class ApiClient:
@@ -65,6 +69,18 @@ class ApiClient:
                     yield event
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
+
+    async def upload(self, source: Path) -> str:
+        """Send a local video to POST /uploads, streamed from disk; returns its upload_id."""
+
+        async def chunks() -> AsyncIterator[bytes]:
+            with source.open("rb") as f:
+                while chunk := await asyncio.to_thread(f.read, _UPLOAD_CHUNK):
+                    yield chunk
+
+        headers = {"content-type": "application/octet-stream", "content-length": str(source.stat().st_size)}
+        upload = await self.call("POST", "/uploads", content=chunks(), headers=headers, timeout=None)
+        return str(upload["upload_id"])
 
     async def download(self, job_id: str, target: Path) -> bool:
         """Save the reel to `target`; False when this server has no output endpoint (the reel stays on it)."""

@@ -55,9 +55,12 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _submit(api: ApiClient, args: argparse.Namespace) -> int:
     body: dict[str, Any] = {}
+    local = Path(args.source)
     if args.source.startswith(("https://", "http://", "s3://")):
         body["input_url"] = args.source
-    else:
+    elif local.is_file():  # a file on this machine: sent to the server, which may be anywhere
+        body["input_upload"] = await api.upload(local)
+    else:  # a path under the server's MEDIA_ROOT
         body["input_path"] = args.source
     if args.highlights:
         try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.stages.analyze import Plan
 from app.stages.analyze import Segment as PlannedSegment
@@ -45,7 +47,13 @@ class JobResult(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    output_path: str
+    output_path: str | None = Field(
+        default=None, description="the reel on the server's disk: only for the local store and `smartedit process`"
+    )
+    output_url: str | None = Field(default=None, description="where to download the reel: GET /jobs/{id}/output")
+    thumbnail_url: str | None = Field(default=None, description="the reel's poster frame: GET /jobs/{id}/thumbnail")
+    output_expires_at: datetime | None = Field(default=None, description="when the reel is deleted (OUTPUT_TTL)")
+    output_expired: bool = Field(default=False, description="the reel was deleted; /output answers 410")
     color_space: str
     audio_loudness: float | None
     loudness_spread_lu: float | None

@@ -81,3 +81,14 @@ async def test_a_missing_or_wrong_key_is_one_line(infra: Infra, tmp_path: Path) 
             assert "API key is missing or wrong" in output, output
         status, output = await asyncio.to_thread(_run, "list", "--url", address, "--api-key", "right")
         assert status == 0, output
+
+
+async def test_a_local_file_is_uploaded_and_the_reel_downloaded(url: str, settings: Settings, tmp_path: Path) -> None:
+    mine = make_source(tmp_path / "mine.mp4", seconds=20)  # on the client's disk, not under MEDIA_ROOT
+    reel = tmp_path / "reel.mp4"
+    status, output = await asyncio.to_thread(
+        _run, "submit", str(mine), "--highlights", str(_highlights(settings)), "--output", str(reel), "--url", url
+    )
+    assert status == 0, output
+    assert reel.is_file() and reel.stat().st_size > 10_000, output
+    assert not any(settings.media_root.iterdir())  # nothing was placed in the server's media directory

@@ -74,7 +74,7 @@ async def test_s3_source_to_s3_store_completes_and_presigned_download_is_exact(
         done = await wait_final(client, job_id)
         assert done["status"] == "completed", done["error"]
         result = done["result"]
-        assert "output_path" not in result  # a server path means nothing to a client of object storage
+        assert result["output_path"] is None  # a server path means nothing to a client of object storage
         assert result["output_url"] == f"https://reels.example/jobs/{job_id}/output"
         assert s3_server.keys(store) == [f"svc/reels/{job_id}.jpg", f"svc/reels/{job_id}.mp4"]
         stored = s3_server.body(store, f"svc/reels/{job_id}.mp4")
