@@ -45,10 +45,14 @@ def sdk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
 
 @pytest.fixture
 async def url(infra: Infra, tmp_path: Path) -> AsyncIterator[str]:
-    settings: Settings = make_settings(infra, tmp_path, api_keys=[KEY])
+    # A rate limit well above what the test needs until its last step, which runs into it on purpose.
+    settings: Settings = make_settings(infra, tmp_path, api_keys=[KEY], rate_limit_per_minute=RATE_LIMIT)
     make_source(settings.media_root / "talk.mp4", seconds=20, size="320x180")
     async with served(create_app(settings)) as address:
         yield address
+
+
+RATE_LIMIT = 1000
 
 
 def _api(name: str) -> Any:
@@ -91,3 +95,10 @@ async def test_generated_client_submits_polls_cancels_and_parses_every_problem(s
     problem(await jobs["get_job"].asyncio_detailed(job.id, client=stranger), 401, "unauthorized")
     page = await jobs["list_jobs"].asyncio(client=client)
     assert {j.id for j in page.items} == {job.id, queued.id}
+
+    for _ in range(RATE_LIMIT + 50):  # past this minute's allowance: 429 with Retry-After, parsed too
+        limited = await jobs["get_job"].asyncio_detailed(job.id, client=client)
+        if limited.status_code != 200:
+            break
+    problem(limited, 429, "rate_limited")
+    assert int(limited.headers["retry-after"]) >= 1
