@@ -17,8 +17,10 @@ from app.api.deps import ClientDep, ServicesDep
 from app.api.docs import problems
 from app.api.multipart import MultipartError, file_field
 from app.api.problems import Problem
-from app.jobs import JobRefused
+from app.jobs import JobRefused, Owner
+from app.services import Services
 from app.storage import ReelDownload
+from app.storage.base import Output
 
 router = APIRouter()
 
@@ -50,11 +52,7 @@ async def get_job_output(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Download the job's reel: ranges and ETags on this disk, a redirect to a presigned URL for S3."""
-    try:
-        download = await services.jobs.output(job_id, client)
-    except JobRefused as exc:
-        raise Problem(exc.status, exc.code, exc.message) from exc
-    return _serve(download, "video/mp4", f"{job_id}.mp4", if_none_match)
+    return await _download(services, job_id, client, "reel", if_none_match)
 
 
 @router.get(
@@ -71,11 +69,21 @@ async def get_job_thumbnail(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The reel's poster frame (JPEG), taken at the middle of its best-scored clip."""
+    return await _download(services, job_id, client, "thumbnail", if_none_match)
+
+
+_SERVED: dict[Output, tuple[str, str]] = {"reel": ("video/mp4", "mp4"), "thumbnail": ("image/jpeg", "jpg")}
+
+
+async def _download(
+    services: Services, job_id: uuid.UUID, client: Owner, what: Output, if_none_match: str | None
+) -> Response:
     try:
-        download = await services.jobs.output(job_id, client, "thumbnail")
+        download = await services.jobs.output(job_id, client, what)
     except JobRefused as exc:
         raise Problem(exc.status, exc.code, exc.message) from exc
-    return _serve(download, "image/jpeg", f"{job_id}.jpg", if_none_match)
+    media_type, extension = _SERVED[what]
+    return _serve(download, media_type, f"{job_id}.{extension}", if_none_match)
 
 
 def _serve(download: ReelDownload, media_type: str, filename: str, if_none_match: str | None) -> Response:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
+import os
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol
@@ -12,6 +17,40 @@ def write_hashed(f: BinaryIO, digest: Any, chunk: bytes) -> None:
     """Write a chunk and feed it to the running hash: one thread hop does both, off the event loop."""
     f.write(chunk)
     digest.update(chunk)
+
+
+async def save_stream(
+    chunks: AsyncGenerator[bytes, None],
+    dest: Path,
+    *,
+    max_bytes: int | None,
+    too_large: str,
+    check_start: Callable[[bytes], None] | None = None,
+) -> tuple[int, str]:
+    """Stream `chunks` into `dest` through a temp name, hashing as they come; returns (size, sha256).
+
+    `check_start` sees the first chunk (and may raise); past `max_bytes` it raises `input_too_large` with
+    `too_large`. On any failure the temp file is removed and the stream closed: nothing is left behind.
+    """
+    part = dest.with_name(f".{dest.name}.{os.getpid()}.part")
+    digest, size = hashlib.sha256(), 0
+    f = await asyncio.to_thread(part.open, "wb")
+    try:
+        async with contextlib.aclosing(chunks):
+            async for chunk in chunks:
+                if size == 0 and check_start is not None:
+                    check_start(chunk)
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise ObjectError("input_too_large", too_large)
+                await asyncio.to_thread(write_hashed, f, digest, chunk)
+        await asyncio.to_thread(f.close)
+        os.replace(part, dest)
+    except BaseException:
+        f.close()
+        part.unlink(missing_ok=True)
+        raise
+    return size, digest.hexdigest()
 
 
 class ObjectError(Exception):

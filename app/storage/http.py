@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +11,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpx
 
 from app.errors import TransientError
-from app.storage.base import ObjectError, write_hashed
+from app.storage.base import ObjectError, save_stream
 from app.storage.s3 import CHUNK
 from app.webhooks import Resolver, UnsafeTarget, check_url, resolve_public, system_resolver
 
@@ -107,21 +105,15 @@ def _check_response(response: httpx.Response, max_bytes: int) -> None:
 
 
 async def _save(response: httpx.Response, dest: Path, max_bytes: int) -> tuple[int, str]:
-    part = dest.with_name(f".{dest.name}.{os.getpid()}.part")
-    digest, size = hashlib.sha256(), 0
-    f = await asyncio.to_thread(part.open, "wb")
-    try:
-        async for chunk in response.aiter_bytes(CHUNK):
-            if size == 0 and chunk.lstrip()[:16].lower().startswith(_HTML_STARTS):
-                raise ObjectError("input_not_video", "input_url returns a web page, not a video.")
-            size += len(chunk)
-            if size > max_bytes:
-                raise ObjectError("input_too_large", f"input_url is over {max_bytes} bytes (MAX_INPUT_BYTES).")
-            await asyncio.to_thread(write_hashed, f, digest, chunk)
-        await asyncio.to_thread(f.close)
-        os.replace(part, dest)
-    except BaseException:
-        f.close()
-        part.unlink(missing_ok=True)
-        raise
-    return size, digest.hexdigest()
+    return await save_stream(
+        response.aiter_bytes(CHUNK),  # type: ignore[arg-type]  # an async generator, typed as an iterator
+        dest,
+        max_bytes=max_bytes,
+        too_large=f"input_url is over {max_bytes} bytes (MAX_INPUT_BYTES).",
+        check_start=_refuse_web_page,
+    )
+
+
+def _refuse_web_page(first: bytes) -> None:
+    if first.lstrip()[:16].lower().startswith(_HTML_STARTS):
+        raise ObjectError("input_not_video", "input_url returns a web page, not a video.")

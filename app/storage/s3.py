@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from app.storage.base import SUFFIX, ObjectError, Output, ReelDownload, S3Location, write_hashed
+from app.storage.base import SUFFIX, ObjectError, Output, ReelDownload, S3Location, save_stream
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -48,23 +47,15 @@ class S3Objects:
         if max_bytes is not None and length > max_bytes:
             response["Body"].close()
             raise ObjectError("input_too_large", f"The source is {length} bytes; at most {max_bytes} are accepted.")
-        part = dest.with_name(f".{dest.name}.{os.getpid()}.part")
-        digest, size = hashlib.sha256(), 0
-        f = await asyncio.to_thread(part.open, "wb")
-        try:
+
+        async def chunks() -> AsyncGenerator[bytes, None]:
             async with response["Body"] as body:
                 while chunk := await body.read(CHUNK):
-                    size += len(chunk)
-                    if max_bytes is not None and size > max_bytes:
-                        raise ObjectError("input_too_large", f"The source is over {max_bytes} bytes.")
-                    await asyncio.to_thread(write_hashed, f, digest, chunk)
-            await asyncio.to_thread(f.close)
-            os.replace(part, dest)
-        except BaseException:
-            f.close()
-            part.unlink(missing_ok=True)
-            raise
-        return size, digest.hexdigest()
+                    yield chunk
+
+        return await save_stream(
+            chunks(), dest, max_bytes=max_bytes, too_large=f"The source is over {max_bytes} bytes."
+        )
 
     async def upload(self, where: S3Location, src: Path, *, content_type: str = "video/mp4") -> None:
         """Upload a file: one PUT when small, else a multipart upload aborted on any failure (no half object)."""
