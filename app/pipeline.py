@@ -18,8 +18,9 @@ from app.media.ffmpeg import Binaries
 from app.media.files import matches, unchanged_since
 from app.spec import JobSpec
 from app.stages.analyze import Plan, analyze
-from app.stages.render import Reel, RenderedFile, concat, render_segment
+from app.stages.render import Reel, RenderedClip, RenderedFile, concat
 from app.stages.result import JobResult, job_result
+from app.stages.smart import render_clip, smart_source
 from app.stages.thumbnail import poster
 from app.stages.validate import SourceInfo, validate
 from app.stages.verify import Verified, verify
@@ -135,14 +136,17 @@ async def _render(editor: SmartVideoEditor, run: _Run) -> Reel:
     job.work.mkdir(parents=True, exist_ok=True)
     total = sum(s.duration for s in plan.segments)
     done: dict[int, float] = {}
-    files: dict[int, RenderedFile] = {}
+    files: dict[int, RenderedClip] = {}
     for s in plan.segments:
         saved = run.saved.get(f"segment:{s.index}")
-        if saved and await _still_there(RenderedFile.model_validate(saved)):
-            files[s.index] = RenderedFile.model_validate(saved)
+        clip = RenderedClip.model_validate(saved) if saved else None
+        # A clip without in-band parameter sets predates smart render: it could not be joined to a copied one.
+        if clip and clip.params_inband and await _still_there(clip):
+            files[s.index] = clip
             done[s.index] = s.duration
             await run.notify(f"segment:{s.index}", "skip", None)
     limit = asyncio.Semaphore(editor.render_parallelism)
+    smart = await smart_source(info, plan, job.spec.output, binaries=editor.binaries)
 
     async def one(index: int) -> None:
         segment = plan.segments[index]
@@ -155,8 +159,8 @@ async def _render(editor: SmartVideoEditor, run: _Run) -> Reel:
             await run.notify(f"segment:{index}", "start", None)
             started = time.perf_counter()
             out = job.work / f"segment_{index:02d}.mov"
-            rendered = await render_segment(
-                info, plan, segment, job.spec.output, out, binaries=editor.binaries, on_progress=progress
+            rendered = await render_clip(
+                info, smart, plan, segment, job.spec.output, out, binaries=editor.binaries, on_progress=progress
             )
             await run.checkpoints.save_stage_data(job.id, f"segment:{index}", **rendered.model_dump())
             files[index] = rendered
@@ -268,8 +272,6 @@ def _depends_on(key: str, stage: str) -> bool:
 
 def _strip(saved: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in saved.items() if k != "_seconds"}
-
-
 
 
 def _remove_stale_pipes(job_dir: Path) -> None:

@@ -11,6 +11,9 @@ Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium
 AspectRatio = Literal["source", "16:9", "9:16", "1:1", "4:5"]
 Resolution = Literal["source", "720p", "1080p"]
 Transition = Literal["fade", "cut"]
+RenderMode = Literal["auto", "encode"]
+DEFAULT_CRF = 18
+DEFAULT_PRESET: Preset = "fast"
 MAX_INPUT_PATH = 1024  # characters; far beyond any real layout, far below what a filesystem refuses
 
 
@@ -51,8 +54,31 @@ class OutputOptions(BaseModel):
         default=False,
         description="nudge your highlights' edges (at most 1.5 s) into pauses clear of shot cuts; off: exact edges",
     )
-    crf: int = Field(default=18, ge=14, le=30, description="libx264 constant rate factor; lower is better and bigger")
-    preset: Preset = Field(default="fast", description="libx264 preset; slower is smaller at the same quality")
+    crf: int | None = Field(
+        default=None,
+        ge=14,
+        le=30,
+        description="libx264 constant rate factor, lower is better and bigger; unset: 18. Setting it forces an encode",
+    )
+    preset: Preset | None = Field(
+        default=None,
+        description="libx264 preset, slower is smaller at the same quality; unset: fast. Setting it forces an encode",
+    )
+    render: RenderMode = Field(
+        default="auto",
+        description="auto: copy whole GOPs of an H.264 source that needs no change and encode only the clips' edges; "
+        "encode: encode every frame",
+    )
+
+    @property
+    def encoder_crf(self) -> int:
+        """The CRF every encode uses: the client's, else the default."""
+        return DEFAULT_CRF if self.crf is None else self.crf
+
+    @property
+    def encoder_preset(self) -> Preset:
+        """The libx264 preset every encode uses: the client's, else the default."""
+        return DEFAULT_PRESET if self.preset is None else self.preset
 
 
 class JobSpec(BaseModel):

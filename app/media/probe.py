@@ -103,7 +103,7 @@ def _video(s: dict[str, Any]) -> VideoStream:
         color_transfer=_tag(s.get("color_transfer")),
         color_space=_tag(s.get("color_space")),
         color_range=_tag(s.get("color_range")),
-        rotation=_rotation(s),
+        rotation=rotation_of(s),
         duration=_float(s.get("duration")),
         sample_aspect_ratio=_tag(s.get("sample_aspect_ratio")) if s.get("sample_aspect_ratio") != "0:1" else None,
     )
@@ -117,7 +117,8 @@ def _audio(s: dict[str, Any]) -> AudioStream:
     )
 
 
-def _rotation(s: dict[str, Any]) -> int:
+def rotation_of(s: dict[str, Any]) -> int:
+    """Degrees a stream is turned on display, from its side data or its old `rotate` tag."""
     for side in s.get("side_data_list", []):
         if "rotation" in side:
             return int(side["rotation"]) % 360

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -25,6 +26,7 @@ SAMPLE_RATE = 48000
 # What the reel's video stream says it is: BT.709 primaries, transfer and matrix, limited range.
 BT709_TAGS = ("-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv")
 AAC_BITRATE = "192k"
+RenderMode = Literal["smart", "encode"]
 
 
 # alimiter holds sample peaks; its ceiling sits this far under the true-peak ceiling so that
@@ -42,10 +44,21 @@ class RenderedFile(BaseModel):
     sha256: str
 
 
+class RenderedClip(RenderedFile):
+    """A finished clip: how it was made (`smart`: source GOPs copied between encoded edges) and why not smart."""
+
+    render_mode: RenderMode = "encode"
+    render_reason: str | None = None  # why the clip was encoded whole; None for a smart clip
+    copied_frames: int = 0
+    # SPS/PPS before every IDR: only such clips may be joined to clips whose parameter sets differ.
+    # Clips checkpointed before this field existed lack them, so a resume renders them again.
+    params_inband: bool = False
+
+
 class Reel(RenderedFile):
     """The joined reel, the clips it was joined from, and any gain the join added to each clip's sound."""
 
-    clips: list[RenderedFile]
+    clips: list[RenderedClip]
     join_gains_db: list[float] = []  # empty: every clip as rendered
 
 
@@ -108,12 +121,16 @@ def segment_args(
         "-c:v",
         "libx264",
         "-crf",
-        str(options.crf),
+        str(options.encoder_crf),
         "-preset",
-        options.preset,
+        options.encoder_preset,
         "-pix_fmt",
         "yuv420p",
         *BT709_TAGS,
+        # SPS and PPS in-band before every IDR: a reel may join this clip to copied source GOPs whose
+        # parameter sets differ, and each part must then carry its own.
+        "-bsf:v",
+        "h264_mp4toannexb",
         "-c:a",
         "pcm_s24le",
         "-f",
@@ -159,16 +176,18 @@ async def render_segment(
     *,
     binaries: Binaries,
     on_progress: ProgressCallback | None = None,
-) -> RenderedFile:
-    """Encode one clip to `out` (written under a temp name, renamed when complete)."""
+    reason: str | None = None,
+) -> RenderedClip:
+    """Encode one clip to `out` (written under a temp name, renamed when complete); `reason`: why not smart."""
     part = part_name(out)
     args = segment_args(source, plan, segment, options, part, has_audio=source.has_audio)
     await run(binaries.ffmpeg, args, duration=segment.duration, on_progress=on_progress)
-    return await _publish(part, out)
+    size, digest = await publish(part, out)
+    return RenderedClip(path=str(out), size=size, sha256=digest, render_reason=reason, params_inband=True)
 
 
 async def concat(
-    clips: Sequence[RenderedFile],
+    clips: Sequence[RenderedClip],
     out: Path,
     *,
     binaries: Binaries,
@@ -197,12 +216,16 @@ async def concat(
         labels = "".join(f"[a{i}]" for i in range(len(clips)))
         args += ["-filter_complex", ";".join(chains) + f";{labels}concat=n={len(clips)}:v=0:a=1[a]"]
         audio_map = ["-map", "[a]"]
+    # A smart clip's copied GOPs carry the source's SPS/PPS, its encoded edges ours: `avc3` says parameter sets
+    # change in-band, so players take each IDR's own rather than the sample entry's.
+    tag = ["-tag:v", "avc3"] if any(c.render_mode == "smart" for c in clips) else []
     args += [
         "-map",
         "0:v:0",
         *audio_map,
         "-c:v",
         "copy",
+        *tag,
         "-c:a",
         "aac",
         "-b:a",
@@ -234,8 +257,3 @@ def join_chain(sound: ClipSound) -> str:
 def _quote(path: str) -> str:
     # ffconcat quoting: single quotes, with each ' written as '\''
     return "'" + path.replace("'", "'\\''") + "'"
-
-
-async def _publish(part: Path, out: Path) -> RenderedFile:
-    size, digest = await publish(part, out)
-    return RenderedFile(path=str(out), size=size, sha256=digest)

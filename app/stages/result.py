@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.stages.analyze import Plan
 from app.stages.analyze import Segment as PlannedSegment
 from app.stages.framing import CropKey
-from app.stages.render import gain_db
+from app.stages.render import RenderMode, gain_db
 from app.stages.validate import SourceInfo
 from app.stages.verify import Verification, Verified
 
@@ -40,6 +40,12 @@ class Segment(BaseModel):
     silent: bool  # under the audible floor (room tone): left as it was, outside the spread
     reasons: list[str]  # "client", or the features that chose the clip (speech, motion, faces, loudness, cuts)
     crop_path: list[CropWindow]  # the crop window over time; empty when the reel keeps the source's picture
+    render_mode: RenderMode = Field(
+        default="encode",
+        description="smart: the source's GOPs copied between encoded edges; encode: every frame encoded",
+    )
+    render_reason: str | None = Field(default=None, description="why the clip was encoded whole; null when smart")
+    copied_frames: int = Field(default=0, description="frames copied from the source, not encoded")
 
 
 class JobResult(BaseModel):
@@ -94,8 +100,11 @@ def job_result(info: SourceInfo, plan: Plan, verified: Verified, seconds: dict[s
                 silent=s.index in report.silent_clips or loudness is None,
                 reasons=s.reasons,
                 crop_path=_crop_path(s, plan),
+                render_mode=clip.render_mode,
+                render_reason=clip.render_reason,
+                copied_frames=clip.copied_frames,
             )
-            for s, extra, loudness in zip(plan.segments, joined, measured, strict=True)
+            for s, extra, loudness, clip in zip(plan.segments, joined, measured, reel.clips, strict=True)
         ],
         duration=report.duration,
         source_duration=info.duration,

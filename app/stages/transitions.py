@@ -12,11 +12,16 @@ def edge_seconds(transition: Transition) -> float:
     return FADE_SECONDS if transition == "fade" else 0.0
 
 
-def video_fades(transition: Transition, duration: float) -> list[str]:
-    """Fade from and to black at the clip's edges."""
+def video_fades(transition: Transition, duration: float, *, offset: float = 0.0) -> list[str]:
+    """Fade from and to black at the clip's edges, for a piece of the clip starting `offset` s into it.
+
+    A smart render encodes a clip's head and tail apart; its tail starts after the fade-in has ended
+    (`offset` is 0 or at least FADE_SECONDS), so it gets only the fade-out, shifted into its own time.
+    """
     if transition != "fade":
         return []
-    return [f"fade=t=in:st=0:d={FADE_SECONDS}", f"fade=t=out:st={duration - FADE_SECONDS:.6f}:d={FADE_SECONDS}"]
+    fade_out = f"fade=t=out:st={duration - FADE_SECONDS - offset:.6f}:d={FADE_SECONDS}"
+    return [f"fade=t=in:st=0:d={FADE_SECONDS}", fade_out] if offset < FADE_SECONDS else [fade_out]
 
 
 def audio_fades(transition: Transition, duration: float) -> list[str]:

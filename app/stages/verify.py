@@ -16,10 +16,12 @@ from pydantic import BaseModel, ConfigDict
 
 from app.errors import QualityTargetMissed, VerificationError
 from app.media.ffmpeg import Binaries
+from app.media.gops import keyframe_colours, packet_index, stream_facts
 from app.media.loudness import Loudness, TimeRange, measure_ranges
 from app.media.probe import probe
 from app.stages.analyze import Plan
 from app.stages.render import LOUDNESS_TARGET, TRUE_PEAK_CEILING, ClipSound, Reel, RenderedFile, concat
+from app.stages.smart_rules import frame_numbers
 from app.stages.transitions import edge_seconds
 
 LOUDNESS_TOLERANCE_LU = 0.5
@@ -87,15 +89,20 @@ async def measure(reel: Reel, plan: Plan, *, binaries: Binaries, has_audio: bool
     expected = sum(s.duration for s in plan.segments)
     duration = video.duration or info.duration
     frame = float(1 / Fraction(plan.frame_rate))
+    frames, on_grid, keyframes_bt709 = await _frames(Path(reel.path), plan, binaries)
     picture = {
         "bt709": (video.color_primaries, video.color_transfer, video.color_space) == ("bt709",) * 3,
         "yuv420p": video.pix_fmt == "yuv420p",
         "duration": abs(duration - expected) <= frame + 1e-3,
+        "frames": frames == sum(s.frames for s in plan.segments),
+        "timestamps": on_grid,
+        "keyframes_bt709": keyframes_bt709,
     }
     if failed := [name for name, ok in picture.items() if not ok]:
         raise VerificationError(
             f"reel failed {', '.join(failed)}: tags {video.color_primaries}/{video.color_transfer}/"
-            f"{video.color_space} {video.pix_fmt}, duration {duration:.3f} s for {expected:.3f} s expected"
+            f"{video.color_space} {video.pix_fmt}, duration {duration:.3f} s for {expected:.3f} s expected, "
+            f"{frames} frames for {sum(s.frames for s in plan.segments)}"
         )
     whole, clips = await _meter(reel, plan, binaries, expected) if has_audio else (None, [])
     audible = [m.integrated for m in clips if not m.silent]
@@ -127,6 +134,21 @@ async def measure(reel: Reel, plan: Plan, *, binaries: Binaries, has_audio: bool
         checks=checks,
         passed=all(checks.values()),
     )
+
+
+async def _frames(reel: Path, plan: Plan, binaries: Binaries) -> tuple[int, bool, bool]:
+    """Frame count, whether every frame has its own slot on the frame grid, and whether every SPS says BT.709.
+
+    Copied GOPs carry the source's own SPS, rewritten in-band: the stream's first SPS (what ffprobe's
+    stream tags show) speaks for the first clip only, so every keyframe is decoded and its tags read.
+    """
+    facts = await stream_facts(binaries.ffprobe, reel)
+    packets = await packet_index(binaries.ffprobe, reel)
+    numbers = frame_numbers(packets, facts, Fraction(plan.frame_rate)) if facts else None
+    on_grid = numbers is not None and sorted(numbers) == list(range(len(packets)))
+    tags = await keyframe_colours(binaries.ffprobe, reel)
+    bt709 = bool(tags) and all(t == ("bt709", "bt709", "bt709", "tv") for t in tags)
+    return len(packets), on_grid, bt709
 
 
 async def _meter(reel: Reel, plan: Plan, binaries: Binaries, expected: float) -> tuple[Loudness, list[Loudness]]:

@@ -1,0 +1,163 @@
+"""An H.264 stream's coding facts and its packet index, read without decoding: what a smart render cuts by."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from app.media.ffmpeg import run
+from app.media.inputs import source_options
+from app.media.probe import rotation_of
+
+_IDR_NAL = 5
+_MOV_FORMATS = ("mov", "mp4")
+
+
+@dataclass(frozen=True)
+class StreamFacts:
+    """What the smart render must match or refuse: the first video stream's coding, as ffprobe reports it."""
+
+    codec: str
+    profile: str | None
+    level: int | None  # level_idc: 31 is level 3.1
+    pix_fmt: str | None
+    bits: int | None
+    field_order: str | None
+    reorder_frames: int  # has_b_frames: how many frames a decoder holds back (the B-frame delay)
+    length_prefixed: bool  # avc1/avc3 samples in an MP4/MOV, whose packet bytes sit whole in the file
+    nal_length_size: int
+    time_base: Fraction
+    start_time: float  # the file's start, which ffmpeg's -ss counts from
+    r_frame_rate: Fraction
+    avg_frame_rate: Fraction
+    rotation: int
+
+
+@dataclass(frozen=True)
+class Packet:
+    """One video packet in decode order: timestamps in the stream's time base, where its bytes are, keyframe flag."""
+
+    pts: int
+    dts: int
+    key: bool
+    pos: int
+    size: int
+
+
+async def stream_facts(ffprobe: str, path: Path) -> StreamFacts | None:
+    """The first video stream's facts; None when the file has no video stream."""
+    args = ["-v", "error", *source_options(), "-select_streams", "v:0", "-show_format", "-show_streams"]
+    result = await run(ffprobe, [*args, "-of", "json", str(path)], capture_stdout=True)
+    data: dict[str, Any] = json.loads(result.stdout or b"{}")
+    streams = data.get("streams") or []
+    if not streams:
+        return None
+    s, fmt = streams[0], data.get("format", {})
+    container = str(fmt.get("format_name", ""))
+    return StreamFacts(
+        codec=str(s.get("codec_name", "")),
+        profile=s.get("profile"),
+        level=_int(s.get("level")),
+        pix_fmt=s.get("pix_fmt"),
+        bits=_int(s.get("bits_per_raw_sample")),
+        field_order=s.get("field_order"),
+        reorder_frames=_int(s.get("has_b_frames")) or 0,
+        length_prefixed=str(s.get("is_avc")) == "true" and any(f in container.split(",") for f in _MOV_FORMATS),
+        nal_length_size=_int(s.get("nal_length_size")) or 4,
+        time_base=_fraction(s.get("time_base")),
+        start_time=float(fmt.get("start_time") or 0.0),
+        r_frame_rate=_fraction(s.get("r_frame_rate")),
+        avg_frame_rate=_fraction(s.get("avg_frame_rate")),
+        rotation=rotation_of(s),
+    )
+
+
+async def packet_index(
+    ffprobe: str, path: Path, *, start: float | None = None, end: float | None = None
+) -> list[Packet]:
+    """The video packets in decode order, from the container's index; with `start`, from the keyframe before it."""
+    args = ["-v", "error", *source_options(), "-select_streams", "v:0"]
+    if start is not None:
+        args += ["-read_intervals", f"{max(start, 0.0):.6f}%{'' if end is None else f'{end:.6f}'}"]
+    args += ["-show_entries", "packet=pts,dts,flags,pos,size", "-of", "csv=p=0:nk=0", str(path)]
+    result = await run(ffprobe, args, capture_stdout=True)
+    return parse_packets(result.stdout.decode("ascii", "replace"))
+
+
+def parse_packets(text: str) -> list[Packet]:
+    """Packets from ffprobe's `key=value,…` lines of pts, dts, size, pos and flags."""
+    packets = []
+    for line in text.splitlines():
+        fields = dict(f.partition("=")[::2] for f in line.strip().split(","))
+        pts = fields.get("pts", "")
+        if not pts.lstrip("-").isdigit():
+            continue
+        dts = fields.get("dts", "")
+        pos = fields.get("pos", "")
+        packets.append(
+            Packet(
+                pts=int(pts),
+                dts=int(dts) if dts.lstrip("-").isdigit() else int(pts),
+                key=fields.get("flags", "").startswith("K"),
+                pos=int(pos) if pos.isdigit() else -1,
+                size=int(fields.get("size") or 0),
+            )
+        )
+    return packets
+
+
+def idr_flags(path: Path, packets: list[Packet], nal_length_size: int) -> list[bool]:
+    """Per packet: does it hold an IDR slice? Read from each keyframe's NAL headers in the file, nothing decoded.
+
+    The container's keyframe flag also marks open-GOP recovery points, whose leading pictures reference
+    the GOP before: only an IDR starts a GOP that can be copied on its own.
+    """
+    flags = []
+    with path.open("rb") as f:
+        for p in packets:
+            if not p.key or p.pos < 0:
+                flags.append(False)
+                continue
+            f.seek(p.pos)
+            flags.append(_has_idr(f.read(p.size), nal_length_size))
+    return flags
+
+
+def _has_idr(data: bytes, length_size: int) -> bool:
+    # Length-prefixed NAL units (ISO 14496-15): a length, then the NAL header whose low 5 bits are its type.
+    at = 0
+    while at + length_size < len(data):
+        length = int.from_bytes(data[at : at + length_size], "big")
+        if length <= 0 or at + length_size + length > len(data):
+            return False
+        if data[at + length_size] & 0x1F == _IDR_NAL:
+            return True
+        at += length_size + length
+    return False
+
+
+async def keyframe_colours(ffprobe: str, path: Path) -> list[tuple[str | None, ...]]:
+    """Primaries, transfer, matrix and range of every keyframe as decoded (each from its own SPS)."""
+    args = ["-v", "error", "-select_streams", "v:0", "-skip_frame", "nokey", "-show_entries"]
+    args += ["frame=color_primaries,color_transfer,color_space,color_range", "-of", "json", str(path)]
+    result = await run(ffprobe, args, capture_stdout=True)
+    frames = json.loads(result.stdout or b"{}").get("frames", [])
+    keys = ("color_primaries", "color_transfer", "color_space", "color_range")
+    return [tuple(frame.get(k) for k in keys) for frame in frames]
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _fraction(value: Any) -> Fraction:
+    try:
+        return Fraction(str(value))
+    except (ValueError, ZeroDivisionError):
+        return Fraction(0)

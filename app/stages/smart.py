@@ -1,0 +1,127 @@
+"""Smart render: a clip whose middle needs no change keeps the source's own GOPs; only its edges are encoded.
+
+Per job, the source is judged once (`smart_rules.source_refusal`); per clip, its packet index says where
+the clean IDR cuts are. An eligible clip is made of up to three parts, each a MOV whose IDRs carry their
+own SPS/PPS in-band: the head [start, first cut) and the tail [last cut, end) encoded with the source's
+profile, level and B-frame delay, the GOPs between copied with BT.709 written into their SPS. The parts
+are joined (video copied) with the clip's sound rendered exactly as for an encoded clip, so the clip is
+interchangeable with one: same checkpoint, same join, same verify. Anything else is encoded whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from app.media.ffmpeg import Binaries, ProgressCallback, run
+from app.media.files import part_name, publish
+from app.media.gops import StreamFacts, idr_flags, packet_index, stream_facts
+from app.spec import OutputOptions
+from app.stages.analyze import Plan, Segment
+from app.stages.render import RenderedClip, render_segment
+from app.stages.smart_args import assemble_args, copy_args, edge_args
+from app.stages.smart_rules import Split, fade_frames, frame_numbers, source_refusal, split_clip
+from app.stages.validate import SourceInfo
+
+# An edge's encode costs about this many copied frames' worth of time per frame: it weighs the progress bar.
+_ENCODE_WEIGHT = 20
+
+
+@dataclass(frozen=True)
+class SmartSource:
+    """The source's coding facts, and why no clip of the job may be copied (None: each clip is judged)."""
+
+    facts: StreamFacts | None
+    refusal: str | None
+
+
+async def smart_source(source: SourceInfo, plan: Plan, options: OutputOptions, *, binaries: Binaries) -> SmartSource:
+    """Judge the source and the request once per job."""
+    facts = None
+    if source.codec == "h264" and options.render == "auto":
+        facts = await stream_facts(binaries.ffprobe, Path(source.path))
+    return SmartSource(facts, source_refusal(facts, source, plan, options))
+
+
+async def render_clip(
+    source: SourceInfo,
+    smart: SmartSource,
+    plan: Plan,
+    segment: Segment,
+    options: OutputOptions,
+    out: Path,
+    *,
+    binaries: Binaries,
+    on_progress: ProgressCallback | None = None,
+) -> RenderedClip:
+    """Render one clip: smart when the source and the clip allow it, else encoded whole with the reason."""
+    split: Split | str = smart.refusal or "unreachable"
+    if smart.refusal is None and smart.facts is not None:
+        split = await clip_split(source, smart.facts, plan, segment, binaries=binaries)
+    if isinstance(split, str):
+        return await render_segment(
+            source, plan, segment, options, out, binaries=binaries, on_progress=on_progress, reason=split
+        )
+    assert smart.facts is not None
+    return await _render_smart(source, smart.facts, plan, segment, options, split, out, binaries, on_progress)
+
+
+async def clip_split(
+    source: SourceInfo, facts: StreamFacts, plan: Plan, segment: Segment, *, binaries: Binaries
+) -> Split | str:
+    """Where the clip is cut for copying, from the packet index around it; or why it cannot be."""
+    path, fps = Path(source.path), Fraction(plan.frame_rate)
+    end = segment.start + segment.duration
+    packets = await packet_index(binaries.ffprobe, path, start=segment.start, end=end + 1.0)
+    numbers = frame_numbers(packets, facts, fps)
+    if numbers is None:
+        return "timestamps off the frame grid (variable frame rate)"
+    idr = await asyncio.to_thread(idr_flags, path, packets, facts.nal_length_size)
+    first = round(segment.start * fps)
+    return split_clip(numbers, idr, first, segment.frames, fade_frames(segment, fps))
+
+
+async def _render_smart(
+    source: SourceInfo,
+    facts: StreamFacts,
+    plan: Plan,
+    segment: Segment,
+    options: OutputOptions,
+    split: Split,
+    out: Path,
+    binaries: Binaries,
+    on_progress: ProgressCallback | None,
+) -> RenderedClip:
+    parts_dir = out.with_name(f"{out.stem}_parts")
+    shutil.rmtree(parts_dir, ignore_errors=True)
+    parts_dir.mkdir(parents=True)
+    steps: list[tuple[Path, list[str], int]] = []
+
+    def edge(name: str, first: int, frames: int) -> None:
+        if frames > 0:
+            path = parts_dir / name
+            args = edge_args(source, facts, plan, segment, options, path, first=first, frames=frames)
+            steps.append((path, args, frames * _ENCODE_WEIGHT))
+
+    edge("head.mov", split.first, split.head_end - split.first)
+    middle = parts_dir / "middle.mov"
+    steps.append((middle, copy_args(source, plan, middle, first=split.head_end, frames=split.copied), split.copied))
+    edge("tail.mov", split.tail_start, split.end - split.tail_start)
+    total, done = sum(w for _, _, w in steps), 0
+    for _, args, weight in steps:
+        await run(binaries.ffmpeg, args)
+        done += weight
+        if on_progress is not None and (reported := on_progress(done / total)) is not None:
+            await reported
+    listing = parts_dir / "parts.txt"
+    listing.write_text("ffconcat version 1.0\n" + "".join(f"file '{p.name}'\n" for p, _, _ in steps))
+    part = part_name(out)
+    await run(binaries.ffmpeg, assemble_args(source, plan, segment, listing, part))
+    size, digest = await publish(part, out)
+    shutil.rmtree(parts_dir, ignore_errors=True)
+    return RenderedClip(
+        path=str(out), size=size, sha256=digest, render_mode="smart", copied_frames=split.copied, params_inband=True
+    )
