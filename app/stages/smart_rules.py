@@ -61,8 +61,8 @@ def source_refusal(facts: StreamFacts | None, info: SourceInfo, plan: Plan, opti
 def _stream_refusal(facts: StreamFacts, info: SourceInfo) -> str | None:
     colour = source_colorimetry(info)
     checks = [
-        (facts.profile in PROFILES, f"H.264 {facts.profile} profile is not Constrained Baseline, Main or High"),
         (facts.pix_fmt == "yuv420p" and facts.bits in (None, 8), f"{facts.pix_fmt} is not 8-bit 4:2:0"),
+        (facts.profile in PROFILES, f"H.264 {facts.profile} profile is not Constrained Baseline, Main or High"),
         (facts.field_order in (None, "progressive"), f"the source is interlaced ({facts.field_order})"),
         (facts.rotation == 0, f"the source is rotated {facts.rotation} degrees"),
         (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.errors import without_paths
-from app.stages.render import Reel, RenderedFile
+from app.stages.render import Reel, RenderedClip
 from app.stages.verify import Verification, correction
 
 
@@ -33,7 +33,7 @@ def report(clips: list[float | None], peaks: list[float | None], *, true_peak_ok
 
 
 def reel(gains: list[float]) -> Reel:
-    clip = RenderedFile(path="c.mov", size=1, sha256="0")
+    clip = RenderedClip(path="c.mov", size=1, sha256="0")
     return Reel(path="r.mp4", size=1, sha256="0", clips=[clip] * 3, join_gains_db=gains)
 
 

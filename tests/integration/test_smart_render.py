@@ -1,0 +1,147 @@
+"""Smart render on generated H.264 sources: copied GOPs bit-exact, every joint decodable, fallbacks with a reason."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from skimage.metrics import structural_similarity
+
+from app.checkpoint import MemoryCheckpoints
+from app.media.ffmpeg import find_binaries
+from app.pipeline import SmartVideoEditor
+from app.spec import Highlight, JobSpec, OutputOptions
+from app.stages.result import JobResult
+from app.stages.transitions import FADE_SECONDS
+from tests.support.frames import decode_errors, frame_hashes, frame_numbers, idr_frames, luma_frames
+from tests.support.media import make_source
+
+pytestmark = pytest.mark.xdist_group("render")
+
+TAGS_709 = ("-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709")
+
+
+def h264(gop: int, bframes: int, *extra: str) -> tuple[str, ...]:
+    """libx264 as a camera or an export would write it: fixed GOP of closed IDR keyframes, BT.709 tags."""
+    gops = ("-g", str(gop), "-bf", str(bframes))
+    return ("-c:v", "libx264", "-preset", "veryfast", "-crf", "20", *gops, *extra, *TAGS_709)
+
+
+@pytest.fixture
+def editor(tmp_path: Path) -> SmartVideoEditor:
+    return SmartVideoEditor(binaries=find_binaries(), temp_dir=tmp_path / "tmp", max_source_seconds=3600)
+
+
+async def run_job(
+    editor: SmartVideoEditor, source: Path, highlights: Sequence[Highlight], output: OutputOptions | None = None
+) -> tuple[JobResult, Path]:
+    reel = source.with_name("reel.mp4")
+    spec = JobSpec(input_path=source.name, highlights=list(highlights), output=output or OutputOptions())
+    result = await editor.process_job("job", source, spec, reel, checkpoints=MemoryCheckpoints())
+    return result, reel
+
+
+def check_reel(
+    result: JobResult, source: Path, reel: Path, rate: Fraction, size: tuple[int, int], fades: Sequence[bool]
+) -> int:
+    """Every claim of a smart reel, measured with ffmpeg/ffprobe and scikit-image; returns the frames copied."""
+    assert decode_errors(reel) == ""
+    clips = [(round(Fraction(s.start) * rate), round(Fraction(s.end - s.start) * rate)) for s in result.segments]
+    numbers = frame_numbers(reel, rate)
+    assert sorted(n for n in numbers if n is not None) == list(range(sum(n for _, n in clips)))  # no drop, no repeat
+    assert len(numbers) == sum(n for _, n in clips)
+    reel_md5, source_md5 = frame_hashes(reel), frame_hashes(source)
+    reel_y, source_y = luma_frames(reel, *size), luma_frames(source, *size)
+    idrs, at, copied = idr_frames(source, rate), 0, 0
+    for segment, (first, count), faded in zip(result.segments, clips, fades, strict=True):
+        fade = math.ceil(FADE_SECONDS * rate) if faded else 0
+        if segment.render_mode == "smart":
+            cuts = [k for k in idrs if first + fade <= k <= first + count - fade]
+            head_end, tail_start = cuts[0], cuts[-1]
+            assert segment.copied_frames == tail_start - head_end > 0
+            # The copied GOPs decode to exactly the source's frames.
+            assert reel_md5[at + head_end - first : at + tail_start - first] == source_md5[head_end:tail_start]
+            joints = {0, head_end - first - 1, head_end - first, tail_start - first - 1, tail_start - first, count - 1}
+            copied += segment.copied_frames
+        else:
+            joints = {0, count - 1}
+        for j in sorted(j for j in joints if 0 <= j < count and (not fade or fade <= j < count - fade)):
+            score = structural_similarity(reel_y[at + j], source_y[first + j], data_range=255)
+            assert score >= 0.98, (segment.start, j, score)
+        at += count
+    assert result.verification.passed
+    return copied
+
+
+async def test_one_second_gops_with_b_frames_are_copied_bit_exact(editor: SmartVideoEditor, tmp_path: Path) -> None:
+    source = make_source(tmp_path / "s.mp4", seconds=40, size="320x240", encoder=h264(25, 3, "-profile:v", "main"))
+    highlights = [Highlight(start_time=1.3, end_time=17.1, transition="cut"), Highlight(start_time=20.5, end_time=36.2)]
+    result, reel = await run_job(editor, source, highlights)
+    assert [s.render_mode for s in result.segments] == ["smart", "smart"]
+    copied = check_reel(result, source, reel, Fraction(25), (320, 240), [False, True])
+    assert copied >= 0.8 * sum(round((s.end - s.start) * 25) for s in result.segments)
+
+
+async def test_two_second_gops_without_b_frames_at_30_fps(editor: SmartVideoEditor, tmp_path: Path) -> None:
+    source = make_source(tmp_path / "s.mp4", seconds=24, size="640x360", rate="30", encoder=h264(60, 0))
+    result, reel = await run_job(editor, source, [Highlight(start_time=2.05, end_time=19.9, transition="cut")])
+    assert [s.render_mode for s in result.segments] == ["smart"]
+    assert check_reel(result, source, reel, Fraction(30), (640, 360), [False]) > 0
+
+
+async def test_a_reel_mixes_copied_and_encoded_clips(editor: SmartVideoEditor, tmp_path: Path) -> None:
+    # Keyframes every 10 s: the first clip holds a whole GOP, the second (fades inside) does not.
+    encoder = h264(250, 1, "-sc_threshold", "0")
+    source = make_source(tmp_path / "s.mp4", seconds=40, size="320x240", encoder=encoder)
+    highlights = [Highlight(start_time=9, end_time=24, transition="cut"), Highlight(start_time=25, end_time=40)]
+    result, reel = await run_job(editor, source, highlights)
+    assert [s.render_mode for s in result.segments] == ["smart", "encode"]
+    assert result.segments[1].render_reason and "no whole GOP" in result.segments[1].render_reason
+    assert check_reel(result, source, reel, Fraction(25), (320, 240), [False, True]) == 250
+
+
+def bt601(path: Path) -> Path:
+    tags = ("-color_primaries", "smpte170m", "-color_trc", "smpte170m", "-colorspace", "smpte170m")
+    return make_source(path, seconds=16, size="320x240", encoder=h264(25, 3)[: -len(TAGS_709)] + tags)
+
+
+def hevc(path: Path) -> Path:
+    return make_source(path, seconds=16, size="320x240", encoder=("-c:v", "libx265", "-preset", "ultrafast", *TAGS_709))
+
+
+def ten_bit(path: Path) -> Path:
+    return make_source(path, seconds=16, size="320x240", pix_fmt="yuv420p10le", encoder=h264(25, 3))
+
+
+def variable_rate(path: Path) -> Path:
+    # One frame in 7 dropped, the others kept at their times: a frame rate that changes, as a phone's does.
+    jitter = ("-vf", "select='not(eq(mod(n,7),3))'", "-fps_mode", "vfr")
+    return make_source(path, seconds=16, size="320x240", video_args=jitter, encoder=h264(25, 3))
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [(bt601, "not BT.709"), (hevc, "not H.264"), (ten_bit, "not 8-bit 4:2:0"), (variable_rate, "variable frame rate")],
+    ids=["bt601", "hevc", "10-bit", "vfr"],
+)
+async def test_ineligible_source_is_encoded_with_the_reason(
+    editor: SmartVideoEditor, tmp_path: Path, make: object, reason: str
+) -> None:
+    assert callable(make)
+    source = make(tmp_path / "s.mp4")
+    result, reel = await run_job(editor, source, [Highlight(start_time=0, end_time=16, transition="cut")])
+    [segment] = result.segments
+    assert segment.render_mode == "encode" and segment.copied_frames == 0
+    assert segment.render_reason is not None and reason in segment.render_reason, segment.render_reason
+    assert decode_errors(reel) == "" and result.verification.passed
+
+
+async def test_client_choices_force_an_encode(editor: SmartVideoEditor, tmp_path: Path) -> None:
+    source = make_source(tmp_path / "s.mp4", seconds=16, size="320x240", encoder=h264(25, 3))
+    for output, reason in [(OutputOptions(render="encode"), "render is encode"), (OutputOptions(crf=20), "crf")]:
+        result, _ = await run_job(editor, source, [Highlight(start_time=0, end_time=16, transition="cut")], output)
+        assert [s.render_mode for s in result.segments] == ["encode"]
+        assert reason in (result.segments[0].render_reason or "")
