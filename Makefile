@@ -5,7 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint bench bench-claims bench-analysis bench-uploads install clean env fuzz openapi sdk lock
+# `make bench` ends by playing reel (c) in headless Chromium (Debian's `chromium`; skipped with a message without it).
+.PHONY: run test lint bench bench-smart bench-claims bench-analysis bench-uploads install clean env fuzz openapi sdk lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +71,10 @@ fuzz: $(VENV)/.test-deps
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python -m bench.pipeline
+
+# Smart render against the one-encode path: the 10-minute source (GOP 250) and a 2-second-GOP one, cut clips.
+bench-smart: $(VENV)/.test-deps
+	$(BIN)/python -m bench.smart $(BENCH_ARGS)
 
 # Claims/s of the real claim query: 16 claimers, 200,000 finished and 20,000 queued jobs (needs POSTGRES_*).
 bench-claims: $(VENV)/.test-deps

@@ -16,7 +16,7 @@ from pathlib import Path
 from app.config import Settings
 from app.media.ffmpeg import Binaries, find_binaries
 from app.media.files import file_sha256
-from bench import report
+from bench import browser, report
 from bench.approaches import Run, floor, scripted
 from bench.machine import app_fingerprint, load, machine_info
 from bench.measure import Quality, measure
@@ -46,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     qualities = measure_all(binaries, runs, source, window=args.window, vmaf=args.vmaf)
     found = report.targets(runs, qualities, source)
     print_report(runs, qualities, found, source)
+    if "c" in runs:
+        played = browser.play(runs["c"].output, source, binaries)
+        print("\nbrowser, reel (c): " + played.summary(), flush=True)
+        machine["browser"] = played.summary()
     machine["load_after"] = load()
     out = CACHE_DIR / "last_run.json"
     report.write_json(out, report.record(machine, source, runs, qualities, found))

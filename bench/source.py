@@ -63,17 +63,21 @@ def highlights_for(duration: float) -> tuple[Clip, ...]:
     )
 
 
-def ensure_source(binaries: Binaries, minutes: float) -> BenchSource:
-    """The source for `minutes`, generated once and kept in bench/.cache/."""
+def ensure_source(binaries: Binaries, minutes: float, *, gop: int | None = None) -> BenchSource:
+    """The source for `minutes`, generated once and kept in bench/.cache/; `gop`: a keyframe every `gop` frames."""
     duration = minutes * 60
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    path = CACHE_DIR / f"source_{minutes:g}min_v{GENERATOR_VERSION}.mp4"
+    name = f"source_{minutes:g}min" + (f"_gop{gop}" if gop else "")
+    path = CACHE_DIR / f"{name}_v{GENERATOR_VERSION}.mp4"
     stamp = path.with_suffix(".json")
-    recipe = _recipe(duration)
+    recipe = _recipe(duration) | ({"gop": gop} if gop else {})
     if not (path.exists() and stamp.exists() and json.loads(stamp.read_text()) == recipe):
         print(f"generating {path.name} ({minutes:g} min 1080p30; cached for later runs) ...", flush=True)
         part = path.with_name(f".{path.name}.{os.getpid()}.part.mp4")
-        run_ffmpeg(binaries, _generate_args(duration, part))
+        # A fixed GOP: libx264's keyframes every `gop` frames, none added at (testsrc2's absent) scene cuts.
+        keys = ["-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0"] if gop else []
+        args = _generate_args(duration, part)
+        run_ffmpeg(binaries, [*args[:-1], *keys, args[-1]])
         os.replace(part, path)
         stamp.write_text(json.dumps(recipe))
     return BenchSource(path=path, duration=duration, clips=highlights_for(duration))
