@@ -58,15 +58,15 @@ async def render_clip(
     on_progress: ProgressCallback | None = None,
 ) -> RenderedClip:
     """Render one clip: smart when the source and the clip allow it, else encoded whole with the reason."""
-    split: Split | str = smart.refusal or "unreachable"
+    found: Split | str = smart.refusal or "the source was not probed"
     if smart.refusal is None and smart.facts is not None:
-        split = await clip_split(source, smart.facts, plan, segment, binaries=binaries)
-    if isinstance(split, str):
-        return await render_segment(
-            source, plan, segment, options, out, binaries=binaries, on_progress=on_progress, reason=split
-        )
-    assert smart.facts is not None
-    return await _render_smart(source, smart.facts, plan, segment, options, split, out, binaries, on_progress)
+        found = await clip_split(source, smart.facts, plan, segment, binaries=binaries)
+        if isinstance(found, Split):
+            return await _render_smart(source, smart.facts, plan, segment, options, found, out, binaries, on_progress)
+    reason = found if isinstance(found, str) else None
+    return await render_segment(
+        source, plan, segment, options, out, binaries=binaries, on_progress=on_progress, reason=reason
+    )
 
 
 async def clip_split(
@@ -75,7 +75,8 @@ async def clip_split(
     """Where the clip is cut for copying, from the packet index around it; or why it cannot be."""
     path, fps = Path(source.path), Fraction(plan.frame_rate)
     end = segment.start + segment.duration
-    packets = await packet_index(binaries.ffprobe, path, start=segment.start, end=end + 1.0)
+    # A second either side: the index must hold the keyframe before the clip and every packet shown inside it.
+    packets = await packet_index(binaries.ffprobe, path, start=segment.start - 1.0, end=end + 1.0)
     numbers = frame_numbers(packets, facts, fps)
     if numbers is None:
         return "timestamps off the frame grid (variable frame rate)"
