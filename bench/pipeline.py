@@ -21,7 +21,7 @@ from bench.approaches import Run, floor, scripted
 from bench.machine import app_fingerprint, load, machine_info
 from bench.measure import Quality, measure
 from bench.ours import in_process, via_api
-from bench.source import CACHE_DIR, BenchSource, ensure_source, warm_page_cache
+from bench.source import CACHE_DIR, FPS, BenchSource, ensure_source, warm_page_cache
 
 APPROACHES = ("a", "b", "c", "c_api")
 
@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     found = report.targets(runs, qualities, source)
     print_report(runs, qualities, found, source)
     if "c" in runs:
-        played = browser.play(runs["c"].output, source, binaries)
+        # Just past clip 2's fade-in: a frame of picture, not of black, so the canvas can tell it from its neighbours.
+        joint = round(source.clips[0].duration * FPS) + round(0.7 * FPS)
+        played = browser.play(runs["c"].output, source, binaries, joints=[(joint, "clip 2, after its fade-in")])
         print("\nbrowser, reel (c): " + played.summary(), flush=True)
         machine["browser"] = played.summary()
     machine["load_after"] = load()

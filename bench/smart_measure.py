@@ -110,7 +110,9 @@ def _compare(
         for path, start in ((reel, at), (source, first)):
             # Half a frame early: the accurate seek keeps exactly the frames from `start` on.
             args += ["-ss", f"{max(start - 0.5, 0) / FPS:.6f}", "-i", str(path)]
-        graph = f"[0:v]split[r0][r1];[1:v]split[s0][s1];[r0][s0]ssim=stats_file={stats}"
+        # Both from 0: SSIM pairs frames by time, and the two seeks leave different offsets.
+        graph = "[0:v]setpts=PTS-STARTPTS,split[r0][r1];[1:v]setpts=PTS-STARTPTS,split[s0][s1];"
+        graph += f"[r0][s0]ssim=stats_file={stats}"
         run_ffmpeg(
             binaries,
             [*args, "-filter_complex", graph, "-frames:v", str(count), "-f", "null", "-"]

@@ -1,4 +1,7 @@
-"""Stage 3: each clip encoded once (seek, framing, colour, gain, fades), then joined without re-encoding video."""
+"""Stage 3: each clip encoded once (seek, framing, colour, gain, fades), then joined without re-encoding video.
+
+A clip whose source GOPs can be kept is made by `stages/smart.py` instead; both kinds join here alike.
+"""
 
 from __future__ import annotations
 
