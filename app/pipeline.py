@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import shutil
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from app.checkpoint import Checkpoints
-from app.media.ffmpeg import Binaries
+from app.media.ffmpeg import Binaries, gather_or_cancel
 from app.media.files import matches, unchanged_since
 from app.spec import JobSpec
 from app.stages.analyze import Plan, analyze
@@ -166,7 +166,7 @@ async def _render(editor: SmartVideoEditor, run: _Run) -> Reel:
             files[index] = rendered
             await run.notify(f"segment:{index}", "end", time.perf_counter() - started)
 
-    await _gather_or_cancel([one(s.index) for s in plan.segments if s.index not in files])
+    await gather_or_cancel([one(s.index) for s in plan.segments if s.index not in files])
     clips = [files[s.index] for s in plan.segments]
     return await concat(clips, job.output, binaries=editor.binaries, work_dir=job.work)
 
@@ -281,14 +281,3 @@ def _remove_stale_pipes(job_dir: Path) -> None:
         for path in job_dir.rglob("*.fifo"):
             if path.is_fifo():
                 path.unlink(missing_ok=True)
-
-
-async def _gather_or_cancel(tasks: list[Coroutine[Any, Any, None]]) -> None:
-    # If one clip fails, stop the others at once instead of letting them finish for nothing, and
-    # raise that clip's own error (not a group) so the runner can tell bad input from a crash.
-    try:
-        async with asyncio.TaskGroup() as group:
-            for t in tasks:
-                group.create_task(t)
-    except BaseExceptionGroup as failed:
-        raise failed.exceptions[0] from None

@@ -10,10 +10,11 @@ import shutil
 import signal
 import sys
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from app.errors import without_paths
 
@@ -177,3 +178,15 @@ async def _discard(stream: asyncio.StreamReader) -> bytes:
     while await stream.read(65536):
         pass
     return b""
+
+
+async def gather_or_cancel(tasks: list[Coroutine[Any, Any, None]]) -> None:
+    """Run `tasks` together; when one fails, cancel the rest (their ffmpeg die with them) and raise its error."""
+    # Stop the others at once instead of letting them finish for nothing, and raise the failed one's own
+    # error (not a group) so the runner can tell bad input from a crash.
+    try:
+        async with asyncio.TaskGroup() as group:
+            for t in tasks:
+                group.create_task(t)
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from app.media.ffmpeg import Binaries, ProgressCallback, run
+from app.media.ffmpeg import Binaries, ProgressCallback, gather_or_cancel, run
 from app.media.files import part_name, publish
 from app.media.gops import StreamFacts, idr_flags, packet_index, stream_facts
 from app.spec import OutputOptions
@@ -111,12 +111,18 @@ async def _render_smart(
     middle = parts_dir / "middle.mov"
     steps.append((middle, copy_args(source, plan, middle, first=split.head_end, frames=split.copied), split.copied))
     edge("tail.mov", split.tail_start, split.end - split.tail_start)
+    # The parts are independent: the copy is all I/O and a short edge encode leaves cores idle in its
+    # lookahead, so they run side by side.
     total, done = sum(w for _, _, w in steps), 0
-    for _, args, weight in steps:
+
+    async def make(args: list[str], weight: int) -> None:
+        nonlocal done
         await run(binaries.ffmpeg, args)
         done += weight
         if on_progress is not None and (reported := on_progress(done / total)) is not None:
             await reported
+
+    await gather_or_cancel([make(args, weight) for _, args, weight in steps])
     listing = parts_dir / "parts.txt"
     listing.write_text("ffconcat version 1.0\n" + "".join(f"file '{p.name}'\n" for p, _, _ in steps))
     part = part_name(out)
