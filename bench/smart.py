@@ -21,14 +21,14 @@ from typing import Any
 
 from app.checkpoint import MemoryCheckpoints
 from app.config import Settings
-from app.media.ffmpeg import find_binaries
+from app.media.ffmpeg import Binaries, find_binaries
 from app.pipeline import JobResult
 from app.services import make_editor
 from app.spec import Highlight, JobSpec, OutputOptions
 from bench import browser
 from bench.report import table
-from bench.smart_measure import ReelCheck, check_reel
-from bench.source import CACHE_DIR, BenchSource, ensure_source, warm_page_cache
+from bench.smart_measure import ReelCheck, check_reel, idr_frames
+from bench.source import CACHE_DIR, FPS, BenchSource, ensure_source, warm_page_cache
 
 TARGETS = {250: 0.45, 60: 0.20}  # GOP frames -> the most the smart render may take of the encode's time
 
@@ -53,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         record[source.path.name] |= {"ratio": ratio, "check": check.__dict__, "target": TARGETS[gop]}
     print("\n" + table(_HEADERS, rows))
     print("\n" + table(_CHECK_HEADERS, [_check_row(name, c) for name, c in checks]))
-    played = browser.play(Path(record[sources[0][1].path.name]["smart"]["output_path"]), sources[0][1], binaries)
+    played = browser.play(
+        *_joints(binaries, sources[0][1], Path(record[sources[0][1].path.name]["smart"]["output_path"]))
+    )
     print("\nbrowser: " + played.summary())
     record["browser"] = played.__dict__
     record["load_after"] = os.getloadavg()
@@ -61,6 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(record, indent=2, default=str))
     print(f"\nwritten {out}")
     return 0
+
+
+def _joints(binaries: Binaries, source: BenchSource, reel: Path) -> tuple[Path, BenchSource, Binaries, list[Any]]:
+    """The reel, and the two kinds of joint of its clip 2: encoded after clip 1, and copied after its own head."""
+    clip = source.clips[1]
+    first, count = round(clip.start * FPS), clip.frames
+    head = idr_frames(binaries, source.path, first, count)[0] - first
+    start = source.clips[0].frames
+    return reel, source, binaries, [(start, "clip 2, first frame"), (start + head, "clip 2, first copied frame")]
 
 
 def _job(source: BenchSource, work: Path, render: str) -> tuple[JobResult, float]:

@@ -58,7 +58,7 @@ def check_reel(binaries: Binaries, reel: Path, source: BenchSource, result: JobR
     scores: list[float] = []
     at = 0
     for first, count in clips:
-        idrs = _idr_frames(binaries, source.path, first, count)
+        idrs = idr_frames(binaries, source.path, first, count)
         head_end, tail_start = idrs[0], idrs[-1]
         reel_md5, source_md5, ssim = _compare(binaries, reel, source.path, at, first, count)
         copied = slice(head_end - first, tail_start - first)
@@ -89,8 +89,8 @@ def _frame_numbers(binaries: Binaries, reel: Path) -> list[int]:
     return [int(e) if e.denominator == 1 else -1 for e in exact]
 
 
-def _idr_frames(binaries: Binaries, source: Path, first: int, count: int) -> list[int]:
-    # The decoder marks key_frame on libx264's IDRs; only keyframes are decoded.
+def idr_frames(binaries: Binaries, source: Path, first: int, count: int) -> list[int]:
+    """The source's IDR frames in [first, first + count], as the decoder marks them (only keyframes decoded)."""
     interval = f"{first / FPS:.6f}%{(first + count) / FPS + 0.01:.6f}"
     args = ["-select_streams", "v:0", "-skip_frame", "nokey", "-read_intervals", interval]
     args += ["-show_entries", "stream=time_base:frame=pts,key_frame", "-of", "json", str(source)]
