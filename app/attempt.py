@@ -119,6 +119,8 @@ class Attempt:
         async def publish(verified: Verified) -> None:
             if verified.thumbnail is not None:
                 await self.media.store.publish(job_id, "thumbnail", Path(verified.thumbnail.path))
+            if verified.captions is not None:
+                await self.media.store.publish(job_id, "captions", Path(verified.captions.path))
             await self.media.store.publish(job_id, "reel", Path(verified.reel.path))
 
         try:
@@ -188,10 +190,13 @@ class Attempt:
         public = result.model_dump(mode="json")
         public["output_url"] = f"{self.settings.base_url}/jobs/{self.job.id}/output"
         public["thumbnail_url"] = f"{self.settings.base_url}/jobs/{self.job.id}/thumbnail"
+        if result.captions_path is not None:
+            public["captions_url"] = f"{self.settings.base_url}/jobs/{self.job.id}/captions"
         expires = datetime.now(UTC) + timedelta(seconds=self.settings.output_ttl)
         public["output_expires_at"], public["output_expired"] = expires.isoformat(), False
         if not self.media.store.shares_disk:  # a server path means nothing to a client of object storage
             public.pop("output_path", None)
+            public.pop("captions_path", None)
         return public
 
     async def fail(self, code: str, message: str, *, user: bool = False, details: dict[str, Any] | None = None) -> None:

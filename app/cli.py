@@ -33,7 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     process = commands.add_parser("process", help="render one reel in-process, without a server")
     process.add_argument("input", type=Path, help="source video")
     process.add_argument("-o", "--output", type=Path, required=True, help="where to write the reel (.mp4)")
-    process.add_argument("--highlights", type=Path, help="JSON file: a list of {start_time, end_time, score?}")
+    chosen = process.add_mutually_exclusive_group()
+    chosen.add_argument("--highlights", type=Path, help="JSON file: a list of {start_time, end_time, score?}")
+    chosen.add_argument(
+        "--auto", action="store_true", help="pick the clips from the media (the default), ranked by AI_* if set"
+    )
     process.add_argument("--aspect-ratio", default="source", help="source, 16:9, 9:16, 1:1 or 4:5")
     process.add_argument("--crf", type=int, default=18)
     process.add_argument("--preset", default="fast", help="libx264 preset, ultrafast to slow")
@@ -153,10 +157,11 @@ async def _worker(settings: Settings) -> int:
 async def _process(settings: Settings, args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from app.ai.memory import MemoryLedger, MemoryTranscripts
     from app.checkpoint import MemoryCheckpoints
     from app.errors import InputError, QualityTargetMissed
     from app.pipeline import Hooks
-    from app.services import make_editor
+    from app.services import make_editor, make_ranker
     from app.spec import Highlight, JobSpec, OutputOptions
 
     try:
@@ -173,7 +178,9 @@ async def _process(settings: Settings, args: argparse.Namespace) -> int:
         option = "--" + str(first["loc"][-1] if first["loc"] else "input").replace("_", "-")
         print(f"smartedit: {option}: {first['msg']}", file=sys.stderr)
         return 2
-    editor = make_editor(settings)
+    # One job, no database: the cache and the ledger live as long as this run, the budget still holds.
+    ranker = make_ranker(settings, MemoryTranscripts(), MemoryLedger())
+    editor = make_editor(settings, ranker=ranker)
     try:
         with remote.progress_bar() as bar:
             task = bar.add_task("validate", total=1.0)
@@ -197,6 +204,9 @@ async def _process(settings: Settings, args: argparse.Namespace) -> int:
         error = {"code": "quality_target_missed", "message": exc.message, "details": exc.figures}
         print(json.dumps({"error": error}, indent=2), file=sys.stderr)
         return 3
+    finally:
+        if ranker is not None:
+            await ranker.provider.close()
     print(result.model_dump_json(indent=2))
     return 0
 
