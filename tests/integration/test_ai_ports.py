@@ -17,7 +17,9 @@ from app.db.transcripts import PgTranscripts
 
 
 @pytest.fixture(params=["memory", "postgres"])
-async def ports(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[tuple[TranscriptCache, CostLedger]]:
+async def ports(
+    request: pytest.FixtureRequest, settings: Settings
+) -> AsyncIterator[tuple[TranscriptCache, CostLedger]]:
     if request.param == "memory":
         yield MemoryTranscripts(), MemoryLedger()
         return

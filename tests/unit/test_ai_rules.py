@@ -53,9 +53,10 @@ def _segment(index: int, start: float, duration: float, cues: list[Cue]) -> Segm
 
 
 def test_captions_are_timed_to_the_reel_with_each_clip_at_its_offset() -> None:
+    first = [Cue(start=99.0, end=101.5, text="cut <in> half & kept"), Cue(start=110, end=112, text="B")]
     plan = Plan(
         segments=[
-            _segment(0, 100.0, 20.0, [Cue(start=99.0, end=101.5, text="cut <in> half & kept"), Cue(start=110, end=112, text="B")]),
+            _segment(0, 100.0, 20.0, first),
             _segment(1, 300.0, 15.0, []),
             _segment(2, 500.0, 16.0, [Cue(start=503.25, end=530.0, text="runs past the clip's end")]),
         ],
