@@ -141,7 +141,7 @@ class AIReport(BaseModel):
     # rate_limited, unauthorized, rejected, invalid_response, audio_failed
     spent_usd: float = 0.0  # the job's ledger total
     candidates: int = 0  # windows the offline picker proposed
-    transcribed: int = 0  # transcripts this job paid for
+    transcribed: int = 0  # transcripts paid for by this analysis (a resumed job finds earlier ones in the cache)
     cached: int = 0  # transcripts reused from the cache
 
 

@@ -61,6 +61,7 @@ class FakeOpenAI:
     down: bool = False  # every request answered 503
     calls: Counter[str] = field(default_factory=Counter)  # requests per path, faults included
     answered: Counter[str] = field(default_factory=Counter)  # requests answered normally (the billable ones)
+    heard_seconds: list[float] = field(default_factory=list)  # the length of every audio file received
     chat_started: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
@@ -139,6 +140,8 @@ class _Handler(BaseHTTPRequestHandler):
             assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2), "not 16 kHz mono s16"
             pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float64)
         seconds = len(pcm) / 16000
+        with self.fake.lock:
+            self.fake.heard_seconds.append(seconds)
         level = 20 * math.log10(max(float(np.sqrt(np.mean(pcm**2))) / 32768, 1e-9)) if len(pcm) else -120.0
         text = self.fake.hearing(level)
         if garbage:
@@ -158,8 +161,10 @@ class _Handler(BaseHTTPRequestHandler):
         assert request["response_format"]["type"] == "json_schema", request.get("response_format")
         prompt = json.loads(request["messages"][-1]["content"])
         ids = self.fake.choosing(prompt["candidates"], prompt["keep"])
-        content = "Sure! Here are the best clips: 2, 0" if garbage else json.dumps(
-            {"clips": [{"id": i, "title": f"Clip {i}"} for i in ids]}
+        content = (
+            "Sure! Here are the best clips: 2, 0"
+            if garbage
+            else json.dumps({"clips": [{"id": i, "title": f"Clip {i}"} for i in ids]})
         )
         prompt_tokens = sum(len(m["content"].encode()) for m in request["messages"]) // 4
         completion_tokens = len(content) // 4
