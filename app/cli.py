@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         "--auto", action="store_true", help="pick the clips from the media (the default), ranked by AI_* if set"
     )
     process.add_argument("--aspect-ratio", default="source", help="source, 16:9, 9:16, 1:1 or 4:5")
+    process.add_argument("--max-duration", type=float, default=300.0, help="seconds of reel at most (automatic clips)")
     process.add_argument("--crf", type=int, default=18)
     process.add_argument("--preset", default="fast", help="libx264 preset, ultrafast to slow")
     remote.add_commands(commands)
@@ -171,7 +172,9 @@ async def _process(settings: Settings, args: argparse.Namespace) -> int:
         spec = JobSpec(
             input_path=str(args.input),
             highlights=highlights,
-            output=OutputOptions(aspect_ratio=args.aspect_ratio, crf=args.crf, preset=args.preset),
+            output=OutputOptions(
+                aspect_ratio=args.aspect_ratio, max_duration=args.max_duration, crf=args.crf, preset=args.preset
+            ),
         )
     except ValidationError as exc:  # one line a person can act on, not pydantic's report
         first = exc.errors()[0]
