@@ -291,8 +291,6 @@ def _strip(saved: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in saved.items() if k != "_seconds"}
 
 
-
-
 def _remove_stale_pipes(job_dir: Path) -> None:
     # A worker killed in the instant between making its pipes and ffmpeg opening them leaves their
     # names behind (once open, they are unlinked at once); the attempt that takes over removes them.

@@ -14,7 +14,6 @@ from redis.asyncio import Redis
 from app import metrics
 from app.ai.budget import Prices
 from app.ai.ports import CostLedger, TranscriptCache
-from app.ai.provider import OpenAIProvider
 from app.ai.ranker import AIRanker, Models
 from app.attempt import cancelled_webhook
 from app.config import Settings
@@ -65,6 +64,8 @@ def make_ranker(settings: Settings, transcripts: TranscriptCache, ledger: CostLe
     """AI ranking through the configured OpenAI-compatible provider; None when none is configured."""
     if not settings.ai_enabled:
         return None
+    from app.ai.provider import OpenAIProvider  # here: the client takes a second to import, and most runs need none
+
     provider = OpenAIProvider(
         base_url=settings.ai_base_url,
         api_key=settings.ai_api_key,

@@ -155,6 +155,50 @@ class Ranking:
     report: AIReport
 
 
+class ProviderError(Exception):
+    """A call that did not give a usable answer; `reason` is a stable word, `billed` whether it may have cost."""
+
+    def __init__(self, reason: str, detail: str, *, billed: bool = False) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.billed = billed
+
+
+@dataclass(frozen=True)
+class Heard:
+    """A transcription: what was said, and the seconds the provider says it billed (None: not reported)."""
+
+    transcript: Transcript
+    billed_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A chat completion's content (JSON, if the provider kept to the schema) and the tokens it reported."""
+
+    content: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class Provider(Protocol):
+    """An OpenAI-compatible provider: speech to text, and one chat call constrained to a JSON schema."""
+
+    async def transcribe(self, wav: bytes, *, model: str) -> Heard:
+        """What is said in a WAV file, with segment timings; ProviderError when there is no usable answer."""
+        ...
+
+    async def chat_json(
+        self, messages: list[dict[str, str]], *, model: str, max_tokens: int, schema: dict[str, Any]
+    ) -> Answer:
+        """One chat completion held to `schema`: its raw content and token usage; ProviderError on failure."""
+        ...
+
+    async def close(self) -> None:
+        """Close the provider's connections."""
+        ...
+
+
 class Ranker(Protocol):
     """Chooses among the offline picker's windows; never raises for a provider's failure (the report says why)."""
 

@@ -6,7 +6,6 @@ still wrong after them becomes a ProviderError whose `reason` is what `result.ai
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, cast
 
 import openai
@@ -14,36 +13,10 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 
-from app.ai.ports import Cue, Transcript
+from app.ai.ports import Answer, Cue, Heard, ProviderError, Transcript
 
 # Local servers (vLLM, Ollama, a Whisper server) take any key; the client insists on one.
 _NO_KEY = "no-key"
-
-
-class ProviderError(Exception):
-    """A call that did not give a usable answer; `reason` is a stable word, `billed` whether it may have cost."""
-
-    def __init__(self, reason: str, detail: str, *, billed: bool = False) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.billed = billed
-
-
-@dataclass(frozen=True)
-class Heard:
-    """A transcription: what was said, and the seconds the provider says it billed (None: not reported)."""
-
-    transcript: Transcript
-    billed_seconds: float | None
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A chat completion's content (JSON, if the provider kept to the schema) and the tokens it reported."""
-
-    content: str
-    prompt_tokens: int
-    completion_tokens: int
 
 
 class OpenAIProvider:

@@ -14,8 +14,18 @@ from pathlib import Path
 
 from app.ai import prompt
 from app.ai.budget import BudgetRefused, JobBudget, Prices, audio_seconds_billed, prompt_tokens_at_most
-from app.ai.ports import AIReport, CostLedger, Ranking, RankRequest, Transcript, TranscriptCache, TranscriptKey, Window
-from app.ai.provider import OpenAIProvider, ProviderError
+from app.ai.ports import (
+    AIReport,
+    CostLedger,
+    Provider,
+    ProviderError,
+    Ranking,
+    RankRequest,
+    Transcript,
+    TranscriptCache,
+    TranscriptKey,
+    Window,
+)
 from app.media.ffmpeg import FFmpegError
 from app.media.speech import range_wav
 
@@ -40,7 +50,7 @@ class AIRanker:
 
     def __init__(
         self,
-        provider: OpenAIProvider,
+        provider: Provider,
         transcripts: TranscriptCache,
         ledger: CostLedger,
         *,
