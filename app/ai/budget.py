@@ -69,7 +69,3 @@ class JobBudget:
     async def spent(self) -> float:
         """The job's total so far, from the ledger."""
         return await self.ledger.spent(self.job_id)
-
-    async def affordable(self, worst_usd: float) -> bool:
-        """True when a plan costing at most `worst_usd` fits in what is left of the budget."""
-        return round(await self.spent() + worst_usd, 6) <= self.limit_usd

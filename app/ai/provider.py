@@ -17,6 +17,8 @@ from app.ai.ports import Answer, Cue, Heard, ProviderError, Transcript
 
 # Local servers (vLLM, Ollama, a Whisper server) take any key; the client insists on one.
 _NO_KEY = "no-key"
+# Named here rather than left to the client, which would otherwise read OPENAI_BASE_URL from the environment.
+OPENAI_URL = "https://api.openai.com/v1"
 
 
 class OpenAIProvider:
@@ -24,7 +26,7 @@ class OpenAIProvider:
 
     def __init__(self, *, base_url: str | None, api_key: str | None, timeout: float, max_retries: int) -> None:
         self.client = AsyncOpenAI(
-            api_key=api_key or _NO_KEY, base_url=base_url, timeout=timeout, max_retries=max_retries
+            api_key=api_key or _NO_KEY, base_url=base_url or OPENAI_URL, timeout=timeout, max_retries=max_retries
         )
 
     async def transcribe(self, wav: bytes, *, model: str) -> Heard:

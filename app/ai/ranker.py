@@ -104,12 +104,12 @@ class AIRanker:
         Transcripts that cannot be ranked are money thrown away: when all cannot be afforded, fewer are heard;
         when fewer than one more than `keep` can be, nothing is.
         """
-        request = run.request
+        request, spent = run.request, await run.budget.spent()
         for count in range(len(request.windows), request.keep, -1):
             chosen = list(range(count))
             hearing = sum(self._audio_worst(request.windows[i]) for i in chosen if i not in run.transcripts)
             ranking = self._rank_worst(prompt.planned_messages([request.windows[i] for i in chosen], request.keep))
-            if await run.budget.affordable(hearing + ranking):
+            if round(spent + hearing + ranking, 6) <= run.budget.limit_usd:
                 return chosen
         raise BudgetRefused("not even one more window than the reel keeps can be heard and ranked")
 
