@@ -186,7 +186,7 @@ async def _process(settings: Settings, args: argparse.Namespace) -> int:
     editor = make_editor(settings, ranker=ranker)
     try:
         with remote.progress_bar() as bar:
-            task = bar.add_task("validate", total=1.0)
+            task = bar.add_task("fetch", total=1.0)
 
             async def on_progress(stage: str, value: float) -> None:
                 bar.update(task, completed=value, description=stage)

@@ -44,7 +44,7 @@ webhook_deliveries = Counter(
 
 # Series a panel or an alert reads exist from the first scrape, at 0: a rate over an absent series
 # is no data, not zero, and an alert on it would never fire.
-STAGES = ("validate", "analyze", "render", "verify")
+STAGES = ("fetch", "validate", "analyze", "render", "verify")
 PROCESSING_ERRORS = (
     "processing_failed",
     "quality_target_missed",

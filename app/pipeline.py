@@ -20,6 +20,7 @@ from app.media.files import matches, unchanged_since
 from app.spec import JobSpec
 from app.stages.analyze import Plan, analyze
 from app.stages.captions import write_captions
+from app.stages.fetch import Fetcher, Staged, in_place, still_staged
 from app.stages.render import Reel, RenderedFile, concat, render_segment
 from app.stages.result import JobResult, job_result
 from app.stages.thumbnail import poster
@@ -92,7 +93,7 @@ class SmartVideoEditor:
     async def process_job(
         self,
         job_id: str,
-        source: Path,
+        source: Path | Fetcher,
         spec: JobSpec,
         output: Path,
         *,
@@ -102,6 +103,8 @@ class SmartVideoEditor:
         publish: Callable[[Verified], Awaitable[None]] | None = None,
     ) -> JobResult:
         """Run the stage table in order; a stage whose checkpoint still holds is skipped.
+
+        `source` is a local file read where it lies, or what stages one into the job's directory (S3, a URL).
 
         `publish` hands the verified reel and its poster frame to the media store before the job's temp dir
         goes: a publish that fails leaves the files and every checkpoint in place, so a retry only publishes.
@@ -124,14 +127,26 @@ class JobFiles:
     """What every stage may read of the job: its id, source, request, reel and this attempt's directory."""
 
     id: str
-    source: Path
+    source: Path | Fetcher
     spec: JobSpec
     output: Path
     work: Path
 
 
+async def _fetch(editor: SmartVideoEditor, run: _Run) -> Staged:
+    async def progress(fraction: float) -> None:
+        await run.progress("fetch", fraction)
+
+    source = run.job.source
+    if isinstance(source, Path):
+        return await in_place(source)
+    # The job's directory, not the attempt's: a complete copy outlives the attempt that made it.
+    return await source(editor.work_dir(run.job.id), progress)
+
+
 async def _validate(editor: SmartVideoEditor, run: _Run) -> SourceInfo:
-    return await validate(run.job.source, binaries=editor.binaries, max_seconds=editor.max_source_seconds)
+    staged = run.get("fetch", Staged)
+    return await validate(staged, binaries=editor.binaries, max_seconds=editor.max_source_seconds)
 
 
 async def _analyze(editor: SmartVideoEditor, run: _Run) -> Plan:
@@ -218,9 +233,10 @@ async def _always() -> bool:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("validate", 0.05, SourceInfo, _validate, trust=_source_unchanged),
+    Stage("fetch", 0.04, Staged, _fetch, trust=still_staged),
+    Stage("validate", 0.03, SourceInfo, _validate, trust=_source_unchanged),
     Stage("analyze", 0.10, Plan, _analyze),
-    Stage("render", 0.80, Reel, _render, trust=_still_there, parts="segment:"),
+    Stage("render", 0.78, Reel, _render, trust=_still_there, parts="segment:"),
     Stage("verify", 0.05, Verified, _verify, trust=_verified_still_there),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)

@@ -17,6 +17,7 @@ from app.config import Settings
 from app.media.ffmpeg import find_binaries
 from app.spec import Highlight, JobSpec
 from app.stages.analyze import analyze
+from app.stages.fetch import in_place
 from app.stages.render import concat as join
 from app.stages.render import render_segment
 from app.stages.validate import validate
@@ -100,7 +101,7 @@ async def test_a_reel_that_misses_is_corrected_at_the_join_with_the_video_copied
     name = sources.link(
         "two_levels.mp4", settings.media_root, lambda p: make_source(p, seconds=PASSAGE * 2, levels_lufs=(-30, -20))
     )
-    info = await validate(settings.media_root / name, binaries=binaries, max_seconds=3600)
+    info = await validate(await in_place(settings.media_root / name), binaries=binaries, max_seconds=3600)
     spec = JobSpec(input_path=name, highlights=[Highlight(**c) for c in _clips(2)])  # type: ignore[arg-type]
     plan = await analyze(info, spec, binaries=binaries, work_dir=tmp_path)
     # Force a miss: the plan believes the second clip is 6 LU louder than it is, so render under-gains it.

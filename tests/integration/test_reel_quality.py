@@ -59,7 +59,7 @@ async def test_reel_from_uneven_loudness_meets_every_target(
     ]
     assert abs(result["duration"] - 48.0) <= 1 / 30
     assert result["processing_ratio"] > 0  # speed is measured by bench/, not by timed tests
-    assert set(result["stage_seconds"]) == {"validate", "analyze", "render", "verify"}
+    assert set(result["stage_seconds"]) == {"fetch", "validate", "analyze", "render", "verify"}
     # The source really was uneven: the gains differ by tens of dB.
     gains = [s["gain_db"] for s in result["segments"]]
     assert max(gains) - min(gains) > 20
