@@ -67,9 +67,11 @@ class OpenAIProvider:
         except openai.OpenAIError as exc:
             raise _failure(exc) from exc
         usage = reply.usage
-        if usage is None:
+        # Servers that only look compatible may leave usage out: the call is then counted at its reservation.
+        if usage is None or not isinstance(usage.prompt_tokens, int) or not isinstance(usage.completion_tokens, int):
             raise ProviderError("invalid_response", "the completion reports no token usage", billed=True)
-        content = reply.choices[0].message.content if reply.choices else None
+        choices = reply.choices if isinstance(reply.choices, list) else []
+        content = choices[0].message.content if choices else None
         return Answer(content or "", usage.prompt_tokens, usage.completion_tokens)
 
     async def close(self) -> None:
