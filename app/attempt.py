@@ -117,11 +117,6 @@ class Attempt:
         output = self.media.store.reel_target(job_id, job_dir)
         hooks = Hooks(on_stage=self._on_stage, on_progress=self._on_progress)
 
-        async def publish(verified: Verified) -> None:
-            if verified.thumbnail is not None:
-                await self.media.store.publish(job_id, "thumbnail", Path(verified.thumbnail.path))
-            await self.media.store.publish(job_id, "reel", Path(verified.reel.path))
-
         async def fetch(into: Path, on_progress: FetchProgress) -> Staged:
             rules = SourceRules.of(settings)
             return await stage_source(self.job.spec, self.media, rules, job_dir=into, on_progress=on_progress)
@@ -136,7 +131,7 @@ class Attempt:
                 checkpoints=self.checkpoints,
                 attempt=self.token.hex[:12],
                 hooks=hooks,
-                publish=publish,
+                publish=self._publish,
             )
         except (SourceError, InputError) as exc:
             await self.fail(exc.code, exc.message, user=True)
@@ -155,6 +150,15 @@ class Attempt:
             await self.retry(exc)
         else:
             await self.complete(result)
+
+    async def _publish(self, verified: Verified) -> None:
+        """Hand the verified files to the store: the reel last, so a published reel means the rest is there too."""
+        job_id = str(self.job.id)
+        if verified.thumbnail is not None:
+            await self.media.store.publish(job_id, "thumbnail", Path(verified.thumbnail.path))
+        if verified.captions is not None:
+            await self.media.store.publish(job_id, "captions", Path(verified.captions.path))
+        await self.media.store.publish(job_id, "reel", Path(verified.reel.path))
 
     async def _tool_failed(self, exc: FFmpegError | OSError) -> None:
         """ffmpeg or the filesystem failed: retry what may pass next time, fail the rest with a plain reason."""
@@ -192,10 +196,13 @@ class Attempt:
         public = result.model_dump(mode="json")
         public["output_url"] = f"{self.settings.base_url}/jobs/{self.job.id}/output"
         public["thumbnail_url"] = f"{self.settings.base_url}/jobs/{self.job.id}/thumbnail"
+        if result.captions_path is not None:
+            public["captions_url"] = f"{self.settings.base_url}/jobs/{self.job.id}/captions"
         expires = datetime.now(UTC) + timedelta(seconds=self.settings.output_ttl)
         public["output_expires_at"], public["output_expired"] = expires.isoformat(), False
         if not self.media.store.shares_disk:  # a server path means nothing to a client of object storage
             public.pop("output_path", None)
+            public.pop("captions_path", None)
         return public
 
     async def fail(self, code: str, message: str, *, user: bool = False, details: dict[str, Any] | None = None) -> None:

@@ -52,7 +52,7 @@ PROCESSING_ERRORS = (
     "io_error",
     "retries_exhausted",
 )
-PAID_APIS = ("transcribe", "rank")
+PAID_APIS = ("openai",)  # the brief's label; every OpenAI-compatible provider counts here
 for _stage in STAGES:
     stage_duration.labels(_stage)
     for _error in PROCESSING_ERRORS:

@@ -13,11 +13,13 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from app.ai.ports import Ranker
 from app.checkpoint import Checkpoints
 from app.media.ffmpeg import Binaries
 from app.media.files import matches, unchanged_since
 from app.spec import JobSpec
 from app.stages.analyze import Plan, analyze
+from app.stages.captions import write_captions
 from app.stages.fetch import Fetcher, Staged, in_place, still_staged
 from app.stages.render import Reel, RenderedFile, concat, render_segment
 from app.stages.result import JobResult, job_result
@@ -59,12 +61,22 @@ class Stage:
 
 
 class SmartVideoEditor:
-    """Runs a job's stages; knows checkpoints and files, never the job store or HTTP."""
+    """Runs a job's stages; knows checkpoints and files, never the job store or HTTP.
+
+    `ranker` chooses among automatic clips (AI ranking); None keeps the offline picker's choice.
+    """
 
     def __init__(
-        self, *, binaries: Binaries, temp_dir: Path, max_source_seconds: float, render_parallelism: int = 1
+        self,
+        *,
+        binaries: Binaries,
+        temp_dir: Path,
+        max_source_seconds: float,
+        render_parallelism: int = 1,
+        ranker: Ranker | None = None,
     ) -> None:
         self.binaries = binaries
+        self.ranker = ranker
         self._temp_dir = temp_dir
         self.max_source_seconds = max_source_seconds
         self.render_parallelism = render_parallelism
@@ -142,7 +154,15 @@ async def _analyze(editor: SmartVideoEditor, run: _Run) -> Plan:
         await run.progress("analyze", fraction)
 
     info = run.get("validate", SourceInfo)
-    return await analyze(info, run.job.spec, binaries=editor.binaries, work_dir=run.job.work, on_progress=progress)
+    return await analyze(
+        info,
+        run.job.spec,
+        binaries=editor.binaries,
+        work_dir=run.job.work,
+        on_progress=progress,
+        ranker=editor.ranker,
+        job_id=run.job.id,
+    )
 
 
 async def _render(editor: SmartVideoEditor, run: _Run) -> Reel:
@@ -188,12 +208,13 @@ async def _verify(editor: SmartVideoEditor, run: _Run) -> Verified:
     reel, plan = run.get("render", Reel), run.get("analyze", Plan)
     verified = await verify(reel, plan, binaries=editor.binaries, has_audio=has_audio, work_dir=run.job.work)
     thumbnail = await poster(Path(verified.reel.path), plan, binaries=editor.binaries)
-    return verified.model_copy(update={"thumbnail": thumbnail})
+    captions = await write_captions(plan, Path(verified.reel.path))
+    return verified.model_copy(update={"thumbnail": thumbnail, "captions": captions})
 
 
 async def _verified_still_there(verified: Verified) -> bool:
     # Verify may have re-joined the reel with corrected sound: the files it vouched for must be there.
-    files = [verified.reel, *([verified.thumbnail] if verified.thumbnail else [])]
+    files = [verified.reel, *(f for f in (verified.thumbnail, verified.captions) if f is not None)]
     return verified.thumbnail is not None and all([await _still_there(f) for f in files])
 
 
@@ -284,8 +305,6 @@ def _depends_on(key: str, stage: str) -> bool:
 
 def _strip(saved: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in saved.items() if k != "_seconds"}
-
-
 
 
 def _remove_stale_pipes(job_dir: Path) -> None:

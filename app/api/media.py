@@ -31,6 +31,12 @@ _REEL: dict[int | str, dict[str, Any]] = {
     307: {"description": "object storage: a redirect to a fresh presigned URL of the reel"},
 }
 
+_CAPTIONS: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/vtt": {}}, "description": "WebVTT captions timed to the reel"},
+    304: _REEL[304],
+    307: {"description": "object storage: a redirect to a fresh presigned URL of the captions"},
+}
+
 _THUMBNAIL: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/jpeg": {}}, "description": "the poster frame"},
     304: _REEL[304],
@@ -72,7 +78,28 @@ async def get_job_thumbnail(
     return await _download(services, job_id, client, "thumbnail", if_none_match)
 
 
-_SERVED: dict[Output, tuple[str, str]] = {"reel": ("video/mp4", "mp4"), "thumbnail": ("image/jpeg", "jpg")}
+@router.get(
+    "/jobs/{job_id}/captions",
+    operation_id="get_job_captions",
+    tags=["jobs"],
+    response_class=Response,
+    responses={**_CAPTIONS, **problems(401, 404, 409, 410, 422, 429, 503)},
+)
+async def get_job_captions(
+    job_id: uuid.UUID,
+    services: ServicesDep,
+    client: ClientDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The reel's captions (WebVTT) from the transcripts of its clips; 404 `captions_not_found` when none was heard."""
+    return await _download(services, job_id, client, "captions", if_none_match)
+
+
+_SERVED: dict[Output, tuple[str, str]] = {
+    "reel": ("video/mp4", "mp4"),
+    "thumbnail": ("image/jpeg", "jpg"),
+    "captions": ("text/vtt", "vtt"),
+}
 
 
 async def _download(

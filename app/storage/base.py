@@ -70,8 +70,8 @@ class ObjectError(Exception):
         self.message = message
 
 
-Output = Literal["reel", "thumbnail"]  # what a job publishes: the MP4 reel and its JPEG poster frame
-SUFFIX: dict[Output, str] = {"reel": ".mp4", "thumbnail": ".jpg"}
+Output = Literal["reel", "thumbnail", "captions"]  # what a job publishes: the MP4 reel, its poster frame, its WebVTT
+SUFFIX: dict[Output, str] = {"reel": ".mp4", "thumbnail": ".jpg", "captions": ".vtt"}
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 CHUNK = 1 << 20  # bytes per read of a download: a thread hop per MiB costs nothing next to the network
 PART = 16 << 20  # bytes per multipart part (S3's minimum is 5 MiB); one part is all an upload holds in memory
-_TYPES: dict[Output, str] = {"reel": "video/mp4", "thumbnail": "image/jpeg"}
+_TYPES: dict[Output, str] = {"reel": "video/mp4", "thumbnail": "image/jpeg", "captions": "text/vtt"}
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 _FORBIDDEN = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled"}
 
