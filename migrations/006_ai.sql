@@ -9,8 +9,12 @@ CREATE TABLE transcripts (
     text          text NOT NULL,
     cues          jsonb NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now(),
+    -- What people said is kept only while it is used: the retention sweep drops a transcript no job has
+    -- read for JOB_RETENTION.
+    used_at       timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (source_sha256, start_ms, end_ms, model)
 );
+CREATE INDEX transcripts_used_at_idx ON transcripts (used_at);
 
 -- One row per paid call: reserved at its worst case before the call, settled with the usage the provider
 -- reported after it. An unsettled row (cost_usd NULL) counts at its reservation: the call may have been billed.

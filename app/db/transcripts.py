@@ -16,10 +16,10 @@ class PgTranscripts:
 
     @once_more_on_lost_connection
     async def get(self, key: TranscriptKey) -> Transcript | None:
-        """The transcript stored under `key`, or None."""
+        """The transcript stored under `key`, or None; a hit counts as a use (retention keeps what is used)."""
         row = await self.pool.fetchrow(
-            "SELECT text, cues FROM transcripts WHERE source_sha256 = $1 AND start_ms = $2 AND end_ms = $3 "
-            "AND model = $4",
+            "UPDATE transcripts SET used_at = now() WHERE source_sha256 = $1 AND start_ms = $2 AND end_ms = $3 "
+            "AND model = $4 RETURNING text, cues",
             key.source_sha256,
             key.start_ms,
             key.end_ms,
