@@ -193,17 +193,21 @@ class Attempt:
             metrics.output_loudness.set(result.audio_loudness)
 
     def _public_result(self, result: JobResult) -> dict[str, Any]:
-        public = result.model_dump(mode="json")
-        public["output_url"] = f"{self.settings.base_url}/jobs/{self.job.id}/output"
-        public["thumbnail_url"] = f"{self.settings.base_url}/jobs/{self.job.id}/thumbnail"
-        if result.captions_path is not None:
-            public["captions_url"] = f"{self.settings.base_url}/jobs/{self.job.id}/captions"
-        expires = datetime.now(UTC) + timedelta(seconds=self.settings.output_ttl)
-        public["output_expires_at"], public["output_expired"] = expires.isoformat(), False
-        if not self.media.store.shares_disk:  # a server path means nothing to a client of object storage
-            public.pop("output_path", None)
-            public.pop("captions_path", None)
-        return public
+        """The result as clients see it: URLs to download from, when the reel goes, server paths only if shared."""
+        base, local = f"{self.settings.base_url}/jobs/{self.job.id}", self.media.store.shares_disk
+        public = result.model_copy(
+            update={
+                "output_url": f"{base}/output",
+                "thumbnail_url": f"{base}/thumbnail",
+                "captions_url": f"{base}/captions" if result.captions_path is not None else None,
+                "output_expires_at": datetime.now(UTC) + timedelta(seconds=self.settings.output_ttl),
+                "output_expired": False,
+                # A server path means nothing to a client of object storage.
+                "output_path": result.output_path if local else None,
+                "captions_path": result.captions_path if local else None,
+            }
+        )
+        return public.model_dump(mode="json")
 
     async def fail(self, code: str, message: str, *, user: bool = False, details: dict[str, Any] | None = None) -> None:
         # A user's mistake (bad input) is counted apart, so the error-rate alert speaks of our failures only.
