@@ -40,12 +40,13 @@ _FEATURES: dict[str, tuple[float, float]] = {
 
 @dataclass(frozen=True)
 class Pick:
-    """An automatic highlight: its range, a score 0–1 and the features that chose it."""
+    """An automatic highlight: its range, a score 0–1, the features that chose it, and its best moment."""
 
     start: float
     end: float
     score: float
     reasons: tuple[str, ...]
+    peak: float | None = None  # source seconds of its best-scored second (the poster frame); None: its middle
 
 
 def relative_features(features: SourceFeatures) -> dict[str, np.ndarray]:
@@ -183,7 +184,16 @@ def _pick(start: float, end: float, scores: np.ndarray, relative: dict[str, np.n
         if len(part) and not np.all(np.isnan(part)) and float(np.nanmean(part)) >= 0.6:
             contributions.append((_FEATURES[name][0] * float(np.nanmean(part)), name))
     reasons = tuple(name for _, name in sorted(contributions, reverse=True)) or ("spread",)
-    return Pick(start=float(start), end=float(end), score=round(min(1.0, max(0.0, score)), 3), reasons=reasons)
+    score = round(min(1.0, max(0.0, score)), 3)
+    return Pick(start=float(start), end=float(end), score=score, reasons=reasons, peak=_peak(start, end, scores))
+
+
+def _peak(start: float, end: float, scores: np.ndarray) -> float | None:
+    """The middle of the best-scored whole second inside the clip, clear of its first and last (the fades)."""
+    lo, hi = int(math.ceil(start)) + 1, min(len(scores), int(math.floor(end)) - 1)
+    if hi <= lo or float(np.ptp(scores[lo:hi])) == 0.0:
+        return None  # nothing stands out: the middle will do
+    return lo + int(np.argmax(scores[lo:hi])) + 0.5
 
 
 def _moving_mean(x: np.ndarray, width: int) -> np.ndarray:

@@ -51,6 +51,7 @@ class Segment(BaseModel):
     true_peak: float | None  # dBTP
     reasons: list[str] = []  # what chose the clip: "client", or the features that scored it
     crop: list[CropKey] = []  # the crop window's corner over time (source seconds); empty: fixed at 0, 0
+    peak: float | None = None  # source seconds of the clip's best-scored moment, when the picker chose it
     title: str | None = None  # the AI ranker's name for the clip
     cues: list[Cue] = []  # what is said in the clip, in source seconds (from the transcript, when there is one)
 
@@ -140,6 +141,7 @@ async def analyze(
             reasons=reasons,
             crop=crop,
             title=chosen[i].title if chosen else None,
+            peak=chosen[i].peak if chosen else None,
             cues=chosen[i].cues if chosen else [],
         )
         for i, ((clip, reasons), (start, frames), m, crop) in enumerate(

@@ -20,6 +20,7 @@ class Chosen:
     reasons: list[str]
     title: str | None
     cues: list[Cue]
+    peak: float | None = None  # source seconds of its best moment
 
 
 async def choose(
@@ -55,4 +56,4 @@ def _chosen(pick: Pick, title: str | None, transcript: Transcript | None, *, ai:
     # Cues move from the window's own time to the source's, so they stay true whatever the reel does.
     heard = transcript.cues if transcript else []
     cues = [Cue(start=pick.start + c.start, end=pick.start + c.end, text=c.text) for c in heard]
-    return Chosen(Clip(pick.start, pick.end, round(pick.score, 3), "fade"), reasons, title, cues)
+    return Chosen(Clip(pick.start, pick.end, round(pick.score, 3), "fade"), reasons, title, cues, pick.peak)
