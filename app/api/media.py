@@ -17,7 +17,7 @@ from app.api.deps import ClientDep, ServicesDep
 from app.api.docs import problems
 from app.api.multipart import MultipartError, file_field
 from app.api.problems import Problem
-from app.jobs import JobRefused, Owner
+from app.jobs import Owner
 from app.services import Services
 from app.storage import ReelDownload
 from app.storage.base import Output
@@ -105,10 +105,7 @@ _SERVED: dict[Output, tuple[str, str]] = {
 async def _download(
     services: Services, job_id: uuid.UUID, client: Owner, what: Output, if_none_match: str | None
 ) -> Response:
-    try:
-        download = await services.jobs.output(job_id, client, what)
-    except JobRefused as exc:
-        raise Problem(exc.status, exc.code, exc.message) from exc
+    download = await services.jobs.output(job_id, client, what)
     media_type, extension = _SERVED[what]
     return _serve(download, media_type, f"{job_id}.{extension}", if_none_match)
 
@@ -135,10 +132,7 @@ def _serve(download: ReelDownload, media_type: str, filename: str, if_none_match
 )
 async def delete_job_output(job_id: uuid.UUID, services: ServicesDep, client: ClientDep) -> Response:
     """Delete the job's reel now (it would expire after OUTPUT_TTL); the job stays completed."""
-    try:
-        await services.jobs.delete_output(job_id, client)
-    except JobRefused as exc:
-        raise Problem(exc.status, exc.code, exc.message) from exc
+    await services.jobs.delete_output(job_id, client)
     return Response(status_code=204)
 
 
@@ -186,8 +180,6 @@ async def create_upload(request: Request, services: ServicesDep, client: ClientD
     length = request.headers.get("content-length", "")
     try:
         row = await services.uploads.receive(body, client, declared=int(length) if length.isdigit() else None)
-    except JobRefused as exc:
-        raise Problem(exc.status, exc.code, exc.message) from exc
     except MultipartError as exc:
         raise Problem(400, "invalid_multipart", f"The multipart body cannot be read: {exc}.") from exc
     except ClientDisconnect as exc:
