@@ -44,55 +44,48 @@ _THUMBNAIL: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get(
+def _download_route(what: Output, path: str, operation_id: str, responses: dict[int | str, Any], doc: str) -> None:
+    """Register GET `path`: one of the job's published files, served by `_download`."""
+
+    async def route(
+        job_id: uuid.UUID,
+        services: ServicesDep,
+        client: ClientDep,
+        if_none_match: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        return await _download(services, job_id, client, what, if_none_match)
+
+    route.__name__, route.__doc__ = operation_id, doc  # the name gives the operation its summary
+    router.get(
+        path,
+        operation_id=operation_id,
+        tags=["jobs"],
+        response_class=Response,
+        responses={**responses, **problems(401, 404, 409, 410, 422, 429, 503)},
+    )(route)
+
+
+_download_route(
+    "reel",
     "/jobs/{job_id}/output",
-    operation_id="get_job_output",
-    tags=["jobs"],
-    response_class=Response,
-    responses={**_REEL, **problems(401, 404, 409, 410, 422, 429, 503)},
+    "get_job_output",
+    _REEL,
+    "Download the job's reel: ranges and ETags on this disk, a redirect to a presigned URL for S3.",
 )
-async def get_job_output(
-    job_id: uuid.UUID,
-    services: ServicesDep,
-    client: ClientDep,
-    if_none_match: Annotated[str | None, Header()] = None,
-) -> Response:
-    """Download the job's reel: ranges and ETags on this disk, a redirect to a presigned URL for S3."""
-    return await _download(services, job_id, client, "reel", if_none_match)
-
-
-@router.get(
+_download_route(
+    "thumbnail",
     "/jobs/{job_id}/thumbnail",
-    operation_id="get_job_thumbnail",
-    tags=["jobs"],
-    response_class=Response,
-    responses={**_THUMBNAIL, **problems(401, 404, 409, 410, 422, 429, 503)},
+    "get_job_thumbnail",
+    _THUMBNAIL,
+    "The reel's poster frame (JPEG), taken at its best-scored moment.",
 )
-async def get_job_thumbnail(
-    job_id: uuid.UUID,
-    services: ServicesDep,
-    client: ClientDep,
-    if_none_match: Annotated[str | None, Header()] = None,
-) -> Response:
-    """The reel's poster frame (JPEG), taken at the middle of its best-scored clip."""
-    return await _download(services, job_id, client, "thumbnail", if_none_match)
-
-
-@router.get(
+_download_route(
+    "captions",
     "/jobs/{job_id}/captions",
-    operation_id="get_job_captions",
-    tags=["jobs"],
-    response_class=Response,
-    responses={**_CAPTIONS, **problems(401, 404, 409, 410, 422, 429, 503)},
+    "get_job_captions",
+    _CAPTIONS,
+    "The reel's captions (WebVTT) from the transcripts of its clips; 404 `captions_not_found` when none was heard.",
 )
-async def get_job_captions(
-    job_id: uuid.UUID,
-    services: ServicesDep,
-    client: ClientDep,
-    if_none_match: Annotated[str | None, Header()] = None,
-) -> Response:
-    """The reel's captions (WebVTT) from the transcripts of its clips; 404 `captions_not_found` when none was heard."""
-    return await _download(services, job_id, client, "captions", if_none_match)
 
 
 _SERVED: dict[Output, tuple[str, str]] = {
