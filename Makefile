@@ -10,36 +10,34 @@ PYTEST_WORKERS ?= 2
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
 
-# Installs take the exact, hashed pins of requirements*.lock (`make lock` writes them from `uv lock`):
-# with uv when it is on PATH, else with pip; the same versions and hashes either way.
-UV := $(shell command -v uv 2>/dev/null)
-ifneq ($(UV),)
+# Installs take the exact, hashed pins of requirements*.lock (`make lock` writes them from `uv lock`) and go
+# through uv: the one on PATH, else one pip puts into the venv from its own hashed pin (requirements-uv.lock).
+# uv installs the same versions and hashes as pip would, in seconds where pip takes minutes.
+UV := $(or $(shell command -v uv 2>/dev/null),$(BIN)/uv)
 INSTALL_PINS = VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install -q --require-hashes -r
 INSTALL_SELF = VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install -q --no-deps -e
-else
-INSTALL_PINS = $(BIN)/python -m pip install -q --require-hashes -r
-INSTALL_SELF = $(BIN)/python -m pip install -q --no-deps -e
-endif
+
+$(BIN)/uv: requirements-uv.lock | $(BIN)/python
+	$(BIN)/python -m pip install -q --require-hashes -r requirements-uv.lock
 
 # One stamp per dependency set: re-installs only when the pins change.
-$(VENV)/.run-deps: pyproject.toml requirements.lock | $(BIN)/python
+$(VENV)/.run-deps: pyproject.toml requirements.lock | $(BIN)/python $(UV)
 	$(INSTALL_PINS) requirements.lock
 	$(INSTALL_SELF) .
 	touch $@
 
-$(VENV)/.test-deps: pyproject.toml requirements-test.lock | $(BIN)/python
+$(VENV)/.test-deps: pyproject.toml requirements-test.lock | $(BIN)/python $(UV)
 	$(INSTALL_PINS) requirements-test.lock
 	$(INSTALL_SELF) .
 	touch $@ $(VENV)/.run-deps
 
-# Re-resolve after editing pyproject.toml's dependencies (needs uv: pip install uv). uv.lock itself is not
-# committed (it names the index it resolved from); its hashed exports are.
-lock:
-	uv lock
-	uv export --frozen --no-emit-project -q -o requirements.lock
-	uv export --frozen --no-emit-project --extra test -q -o requirements-test.lock
+# Re-resolve after editing pyproject.toml's dependencies. uv.lock itself is not committed (it names the
+# index it resolved from); its hashed exports are.
+lock: | $(UV)
+	$(UV) lock
+	$(UV) export --frozen --no-emit-project -q -o requirements.lock
+	$(UV) export --frozen --no-emit-project --extra test -q -o requirements-test.lock
 
 install: $(VENV)/.run-deps
 

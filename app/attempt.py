@@ -25,8 +25,9 @@ from app.db import CONNECTION_LOST, JobStore, Webhook, WebhookFor
 from app.errors import InputError, QualityTargetMissed, TransientError, VerificationError, without_paths
 from app.jobs import JobRow, JobView
 from app.media.ffmpeg import FFmpegError
-from app.pipeline import Hooks, JobResult, SmartVideoEditor
+from app.pipeline import STAGE_NAMES, Hooks, JobResult, SmartVideoEditor
 from app.sources import SourceError, SourceRules, stage_source
+from app.stages.fetch import FetchProgress, Staged
 from app.stages.verify import Verified
 from app.storage import Media
 
@@ -104,7 +105,7 @@ class Attempt:
         self.editor = editor
         self.job = job
         self.token = token
-        self.stage = job.stage or "validate"
+        self.stage = job.stage or STAGE_NAMES[0]
         self.checkpoints = checkpoints
         self.media = media
         self._last_progress = 0.0
@@ -116,23 +117,21 @@ class Attempt:
         output = self.media.store.reel_target(job_id, job_dir)
         hooks = Hooks(on_stage=self._on_stage, on_progress=self._on_progress)
 
-        async def publish(verified: Verified) -> None:
-            if verified.thumbnail is not None:
-                await self.media.store.publish(job_id, "thumbnail", Path(verified.thumbnail.path))
-            await self.media.store.publish(job_id, "reel", Path(verified.reel.path))
+        async def fetch(into: Path, on_progress: FetchProgress) -> Staged:
+            rules = SourceRules.of(settings)
+            return await stage_source(self.job.spec, self.media, rules, job_dir=into, on_progress=on_progress)
 
         try:
             await self.checkpoints.take_over(job_id)
-            source = await stage_source(self.job.spec, self.media, SourceRules.of(settings), job_dir=job_dir)
             result = await self.editor.process_job(
                 str(self.job.id),
-                source,
+                fetch,
                 self.job.spec,
                 output,
                 checkpoints=self.checkpoints,
                 attempt=self.token.hex[:12],
                 hooks=hooks,
-                publish=publish,
+                publish=self._publish,
             )
         except (SourceError, InputError) as exc:
             await self.fail(exc.code, exc.message, user=True)
@@ -151,6 +150,15 @@ class Attempt:
             await self.retry(exc)
         else:
             await self.complete(result)
+
+    async def _publish(self, verified: Verified) -> None:
+        """Hand the verified files to the store: the reel last, so a published reel means the rest is there too."""
+        job_id = str(self.job.id)
+        if verified.thumbnail is not None:
+            await self.media.store.publish(job_id, "thumbnail", Path(verified.thumbnail.path))
+        if verified.captions is not None:
+            await self.media.store.publish(job_id, "captions", Path(verified.captions.path))
+        await self.media.store.publish(job_id, "reel", Path(verified.reel.path))
 
     async def _tool_failed(self, exc: FFmpegError | OSError) -> None:
         """ffmpeg or the filesystem failed: retry what may pass next time, fail the rest with a plain reason."""
@@ -185,14 +193,21 @@ class Attempt:
             metrics.output_loudness.set(result.audio_loudness)
 
     def _public_result(self, result: JobResult) -> dict[str, Any]:
-        public = result.model_dump(mode="json")
-        public["output_url"] = f"{self.settings.base_url}/jobs/{self.job.id}/output"
-        public["thumbnail_url"] = f"{self.settings.base_url}/jobs/{self.job.id}/thumbnail"
-        expires = datetime.now(UTC) + timedelta(seconds=self.settings.output_ttl)
-        public["output_expires_at"], public["output_expired"] = expires.isoformat(), False
-        if not self.media.store.shares_disk:  # a server path means nothing to a client of object storage
-            public.pop("output_path", None)
-        return public
+        """The result as clients see it: URLs to download from, when the reel goes, server paths only if shared."""
+        base, local = f"{self.settings.base_url}/jobs/{self.job.id}", self.media.store.shares_disk
+        public = result.model_copy(
+            update={
+                "output_url": f"{base}/output",
+                "thumbnail_url": f"{base}/thumbnail",
+                "captions_url": f"{base}/captions" if result.captions_path is not None else None,
+                "output_expires_at": datetime.now(UTC) + timedelta(seconds=self.settings.output_ttl),
+                "output_expired": False,
+                # A server path means nothing to a client of object storage.
+                "output_path": result.output_path if local else None,
+                "captions_path": result.captions_path if local else None,
+            }
+        )
+        return public.model_dump(mode="json")
 
     async def fail(self, code: str, message: str, *, user: bool = False, details: dict[str, Any] | None = None) -> None:
         # A user's mistake (bad input) is counted apart, so the error-rate alert speaks of our failures only.

@@ -33,8 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     process = commands.add_parser("process", help="render one reel in-process, without a server")
     process.add_argument("input", type=Path, help="source video")
     process.add_argument("-o", "--output", type=Path, required=True, help="where to write the reel (.mp4)")
-    process.add_argument("--highlights", type=Path, help="JSON file: a list of {start_time, end_time, score?}")
+    chosen = process.add_mutually_exclusive_group()
+    chosen.add_argument("--highlights", type=Path, help="JSON file: a list of {start_time, end_time, score?}")
+    chosen.add_argument(
+        "--auto", action="store_true", help="pick the clips from the media (the default), ranked by AI_* if set"
+    )
     process.add_argument("--aspect-ratio", default="source", help="source, 16:9, 9:16, 1:1 or 4:5")
+    process.add_argument("--max-duration", type=float, default=300.0, help="seconds of reel at most (automatic clips)")
     process.add_argument("--crf", type=int, default=None, help="libx264 CRF (default 18); setting it forces an encode")
     process.add_argument("--preset", default=None, help="libx264 preset, ultrafast to slow (default fast)")
     remote.add_commands(commands)
@@ -153,10 +158,11 @@ async def _worker(settings: Settings) -> int:
 async def _process(settings: Settings, args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from app.ai.memory import MemoryLedger, MemoryTranscripts
     from app.checkpoint import MemoryCheckpoints
     from app.errors import InputError, QualityTargetMissed
     from app.pipeline import Hooks
-    from app.services import make_editor
+    from app.services import make_editor, make_ranker
     from app.spec import Highlight, JobSpec, OutputOptions
 
     try:
@@ -166,17 +172,21 @@ async def _process(settings: Settings, args: argparse.Namespace) -> int:
         spec = JobSpec(
             input_path=str(args.input),
             highlights=highlights,
-            output=OutputOptions(aspect_ratio=args.aspect_ratio, crf=args.crf, preset=args.preset),
+            output=OutputOptions(
+                aspect_ratio=args.aspect_ratio, max_duration=args.max_duration, crf=args.crf, preset=args.preset
+            ),
         )
     except ValidationError as exc:  # one line a person can act on, not pydantic's report
         first = exc.errors()[0]
         option = "--" + str(first["loc"][-1] if first["loc"] else "input").replace("_", "-")
         print(f"smartedit: {option}: {first['msg']}", file=sys.stderr)
         return 2
-    editor = make_editor(settings)
+    # One job, no database: the cache and the ledger live as long as this run, the budget still holds.
+    ranker = make_ranker(settings, MemoryTranscripts(), MemoryLedger())
+    editor = make_editor(settings, ranker=ranker)
     try:
         with remote.progress_bar() as bar:
-            task = bar.add_task("validate", total=1.0)
+            task = bar.add_task("fetch", total=1.0)
 
             async def on_progress(stage: str, value: float) -> None:
                 bar.update(task, completed=value, description=stage)
@@ -197,6 +207,9 @@ async def _process(settings: Settings, args: argparse.Namespace) -> int:
         error = {"code": "quality_target_missed", "message": exc.message, "details": exc.figures}
         print(json.dumps({"error": error}, indent=2), file=sys.stderr)
         return 3
+    finally:
+        if ranker is not None:
+            await ranker.provider.close()
     print(result.model_dump_json(indent=2))
     return 0
 

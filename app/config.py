@@ -92,13 +92,26 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False
 
     # Limits and cost.
-    budget_limit: float = Field(default=5.00, ge=0, description="USD a job may spend on paid APIs")
+    budget_limit: float = Field(default=4.00, ge=0, description="USD a job may spend on paid APIs (never passed)")
     max_source_seconds: float = Field(default=4 * 3600, gt=0)
     render_parallelism: int = Field(default=1, ge=1, le=8)
     max_body_bytes: int = Field(default=1 << 20, ge=1024, description="larger request bodies are a 413")
     max_highlights: int = Field(default=100, ge=1, le=1000, description="highlights one job may list")
     max_queued_per_key: int = Field(default=100, ge=1, description="queued jobs one API key may have")
     rate_limit_per_minute: int = Field(default=1200, ge=0, description="requests per API key per minute; 0: no limit")
+
+    # AI ranking through an OpenAI-compatible provider: on when AI_API_KEY or AI_BASE_URL is set.
+    ai_base_url: str | None = Field(default=None, description="an OpenAI-compatible API (…/v1); None: OpenAI's own")
+    ai_api_key: str | None = Field(default=None, description="the provider's key; local servers may need none")
+    ai_transcribe_model: str = Field(default="whisper-1", description="speech-to-text model (verbose_json segments)")
+    ai_rank_model: str = Field(default="gpt-4o-mini", description="chat model that ranks the candidate clips")
+    # USD, defaults for whisper-1 and gpt-4o-mini; a local server costs nothing: set them to 0.
+    ai_price_audio_minute: float = Field(default=0.006, ge=0, description="USD per minute of audio transcribed")
+    ai_price_input_1k: float = Field(default=0.00015, ge=0, description="USD per 1,000 prompt tokens")
+    ai_price_output_1k: float = Field(default=0.0006, ge=0, description="USD per 1,000 completion tokens")
+    ai_timeout_seconds: float = Field(default=60.0, gt=0, description="time limit of one provider request")
+    ai_max_retries: int = Field(default=2, ge=0, le=10, description="retries of a 429, 5xx or dropped connection")
+    ai_max_tokens: int = Field(default=1024, ge=64, le=16_384, description="completion tokens the ranking may use")
 
     @field_validator("media_root", "output_root", "temp_dir", "data_dir")
     @classmethod
@@ -134,6 +147,11 @@ class Settings(BaseSettings):
             return self.public_base_url.rstrip("/")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def ai_enabled(self) -> bool:
+        """True when an AI provider is configured (a key for OpenAI, or the URL of a compatible server)."""
+        return bool(self.ai_api_key or self.ai_base_url)
 
     @property
     def open_api(self) -> bool:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.spec import Highlight, JobSpec, OutputOptions
 from app.stages.result import JobResult
+from app.storage.base import SUFFIX
 
 if TYPE_CHECKING:  # the store and the runner import this module for JobRow
     from redis.asyncio import Redis
@@ -302,9 +303,13 @@ class JobService:
         return row
 
     async def output(self, job_id: uuid.UUID, owner: Owner, what: Output = "reel") -> ReelDownload:
-        """How the caller downloads a completed job's reel or thumbnail; JobRefused 404/409/410 when it cannot."""
-        await self._reel_of(job_id, owner)
-        name = f"{job_id}.{'mp4' if what == 'reel' else 'jpg'}"
+        """How the caller downloads a completed job's reel, thumbnail or captions; JobRefused 404/409/410 if not."""
+        row = await self._reel_of(job_id, owner)
+        if what == "captions" and not (row.result or {}).get("captions_url"):
+            raise JobRefused(
+                404, "captions_not_found", f"Job {job_id} has no captions: none of its clips was transcribed."
+            )
+        name = f"{job_id}{SUFFIX[what]}"
         download = None if self.media is None else await self.media.store.download(str(job_id), what, filename=name)
         if download is None:
             raise JobRefused(404, "output_not_found", f"The {what} of job {job_id} is not stored.")

@@ -44,7 +44,7 @@ webhook_deliveries = Counter(
 
 # Series a panel or an alert reads exist from the first scrape, at 0: a rate over an absent series
 # is no data, not zero, and an alert on it would never fire.
-STAGES = ("validate", "analyze", "render", "verify")
+STAGES = ("fetch", "validate", "analyze", "render", "verify")
 PROCESSING_ERRORS = (
     "processing_failed",
     "quality_target_missed",
@@ -52,7 +52,7 @@ PROCESSING_ERRORS = (
     "io_error",
     "retries_exhausted",
 )
-PAID_APIS = ("transcribe", "rank")
+PAID_APIS = ("openai",)  # the brief's label; every OpenAI-compatible provider counts here
 for _stage in STAGES:
     stage_duration.labels(_stage)
     for _error in PROCESSING_ERRORS:

@@ -13,11 +13,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from app.ai.ports import Ranker
 from app.checkpoint import Checkpoints
 from app.media.ffmpeg import Binaries, gather_or_cancel
 from app.media.files import matches, unchanged_since
 from app.spec import JobSpec
 from app.stages.analyze import Plan, analyze
+from app.stages.captions import write_captions
+from app.stages.fetch import Fetcher, Staged, in_place, still_staged
 from app.stages.render import Reel, RenderedClip, RenderedFile, concat
 from app.stages.result import JobResult, job_result
 from app.stages.smart import render_clip, smart_source
@@ -59,12 +62,22 @@ class Stage:
 
 
 class SmartVideoEditor:
-    """Runs a job's stages; knows checkpoints and files, never the job store or HTTP."""
+    """Runs a job's stages; knows checkpoints and files, never the job store or HTTP.
+
+    `ranker` chooses among automatic clips (AI ranking); None keeps the offline picker's choice.
+    """
 
     def __init__(
-        self, *, binaries: Binaries, temp_dir: Path, max_source_seconds: float, render_parallelism: int = 1
+        self,
+        *,
+        binaries: Binaries,
+        temp_dir: Path,
+        max_source_seconds: float,
+        render_parallelism: int = 1,
+        ranker: Ranker | None = None,
     ) -> None:
         self.binaries = binaries
+        self.ranker = ranker
         self._temp_dir = temp_dir
         self.max_source_seconds = max_source_seconds
         self.render_parallelism = render_parallelism
@@ -81,7 +94,7 @@ class SmartVideoEditor:
     async def process_job(
         self,
         job_id: str,
-        source: Path,
+        source: Path | Fetcher,
         spec: JobSpec,
         output: Path,
         *,
@@ -91,6 +104,8 @@ class SmartVideoEditor:
         publish: Callable[[Verified], Awaitable[None]] | None = None,
     ) -> JobResult:
         """Run the stage table in order; a stage whose checkpoint still holds is skipped.
+
+        `source` is a local file read where it lies, or what stages one into the job's directory (S3, a URL).
 
         `publish` hands the verified reel and its poster frame to the media store before the job's temp dir
         goes: a publish that fails leaves the files and every checkpoint in place, so a retry only publishes.
@@ -113,14 +128,26 @@ class JobFiles:
     """What every stage may read of the job: its id, source, request, reel and this attempt's directory."""
 
     id: str
-    source: Path
+    source: Path | Fetcher
     spec: JobSpec
     output: Path
     work: Path
 
 
+async def _fetch(editor: SmartVideoEditor, run: _Run) -> Staged:
+    async def progress(fraction: float) -> None:
+        await run.progress("fetch", fraction)
+
+    source = run.job.source
+    if isinstance(source, Path):
+        return await in_place(source)
+    # The job's directory, not the attempt's: a complete copy outlives the attempt that made it.
+    return await source(editor.work_dir(run.job.id), progress)
+
+
 async def _validate(editor: SmartVideoEditor, run: _Run) -> SourceInfo:
-    return await validate(run.job.source, binaries=editor.binaries, max_seconds=editor.max_source_seconds)
+    staged = run.get("fetch", Staged)
+    return await validate(staged, binaries=editor.binaries, max_seconds=editor.max_source_seconds)
 
 
 async def _analyze(editor: SmartVideoEditor, run: _Run) -> Plan:
@@ -128,7 +155,15 @@ async def _analyze(editor: SmartVideoEditor, run: _Run) -> Plan:
         await run.progress("analyze", fraction)
 
     info = run.get("validate", SourceInfo)
-    return await analyze(info, run.job.spec, binaries=editor.binaries, work_dir=run.job.work, on_progress=progress)
+    return await analyze(
+        info,
+        run.job.spec,
+        binaries=editor.binaries,
+        work_dir=run.job.work,
+        on_progress=progress,
+        ranker=editor.ranker,
+        job_id=run.job.id,
+    )
 
 
 async def _render(editor: SmartVideoEditor, run: _Run) -> Reel:
@@ -177,12 +212,13 @@ async def _verify(editor: SmartVideoEditor, run: _Run) -> Verified:
     reel, plan = run.get("render", Reel), run.get("analyze", Plan)
     verified = await verify(reel, plan, binaries=editor.binaries, has_audio=has_audio, work_dir=run.job.work)
     thumbnail = await poster(Path(verified.reel.path), plan, binaries=editor.binaries)
-    return verified.model_copy(update={"thumbnail": thumbnail})
+    captions = await write_captions(plan, Path(verified.reel.path))
+    return verified.model_copy(update={"thumbnail": thumbnail, "captions": captions})
 
 
 async def _verified_still_there(verified: Verified) -> bool:
     # Verify may have re-joined the reel with corrected sound: the files it vouched for must be there.
-    files = [verified.reel, *([verified.thumbnail] if verified.thumbnail else [])]
+    files = [verified.reel, *(f for f in (verified.thumbnail, verified.captions) if f is not None)]
     return verified.thumbnail is not None and all([await _still_there(f) for f in files])
 
 
@@ -201,9 +237,10 @@ async def _always() -> bool:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("validate", 0.05, SourceInfo, _validate, trust=_source_unchanged),
+    Stage("fetch", 0.04, Staged, _fetch, trust=still_staged),
+    Stage("validate", 0.03, SourceInfo, _validate, trust=_source_unchanged),
     Stage("analyze", 0.10, Plan, _analyze),
-    Stage("render", 0.80, Reel, _render, trust=_still_there, parts="segment:"),
+    Stage("render", 0.78, Reel, _render, trust=_still_there, parts="segment:"),
     Stage("verify", 0.05, Verified, _verify, trust=_verified_still_there),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)

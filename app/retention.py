@@ -40,3 +40,6 @@ class RetentionSweeper:
             await self.store.delete_outputs(str(job_id))
         if purged:
             log.info("purged %d finished job(s) past JOB_RETENTION", len(purged))
+        # Transcripts are what people said: kept as long as jobs are, counted from their last use.
+        if forgotten := await self.retention.purge_transcripts(self.job_retention):
+            log.info("deleted %d transcript(s) unused for JOB_RETENTION", forgotten)

@@ -12,10 +12,15 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from app import metrics
+from app.ai.budget import Prices
+from app.ai.ports import CostLedger, TranscriptCache
+from app.ai.ranker import AIRanker, Models
 from app.attempt import cancelled_webhook
 from app.config import Settings
 from app.db import JobStore, WebhookOutbox, create_pool, migrate
+from app.db.ledger import PgLedger
 from app.db.retention import RetentionStore
+from app.db.transcripts import PgTranscripts
 from app.db.uploads import UploadStore
 from app.jobs import JobService
 from app.live import JobFeed
@@ -44,13 +49,37 @@ class Services:
     uploads: UploadService
 
 
-def make_editor(settings: Settings) -> SmartVideoEditor:
-    """The pipeline as configured: ffmpeg binaries, temp dir, limits."""
+def make_editor(settings: Settings, *, ranker: AIRanker | None = None) -> SmartVideoEditor:
+    """The pipeline as configured: ffmpeg binaries, temp dir, limits, and the AI ranker when there is one."""
     return SmartVideoEditor(
         binaries=find_binaries(settings.ffmpeg_path),
         temp_dir=settings.temp_dir,
         max_source_seconds=settings.max_source_seconds,
         render_parallelism=settings.render_parallelism,
+        ranker=ranker,
+    )
+
+
+def make_ranker(settings: Settings, transcripts: TranscriptCache, ledger: CostLedger) -> AIRanker | None:
+    """AI ranking through the configured OpenAI-compatible provider; None when none is configured."""
+    if not settings.ai_enabled:
+        return None
+    from app.ai.provider import OpenAIProvider  # here: the client takes a second to import, and most runs need none
+
+    provider = OpenAIProvider(
+        base_url=settings.ai_base_url,
+        api_key=settings.ai_api_key,
+        timeout=settings.ai_timeout_seconds,
+        max_retries=settings.ai_max_retries,
+    )
+    return AIRanker(
+        provider,
+        transcripts,
+        ledger,
+        ffmpeg=find_binaries(settings.ffmpeg_path).ffmpeg,
+        models=Models(settings.ai_transcribe_model, settings.ai_rank_model, settings.ai_max_tokens),
+        prices=Prices(settings.ai_price_audio_minute, settings.ai_price_input_1k, settings.ai_price_output_1k),
+        budget_limit=settings.budget_limit,
     )
 
 
@@ -62,6 +91,7 @@ async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterato
     store = JobStore(pool)
     runner: Runner | None = None
     sender: WebhookSender | None = None
+    ranker: AIRanker | None = None
     feed = JobFeed(settings.postgres_dsn, store)
     gauges = asyncio.create_task(_refresh_gauges(store), name="gauges")
     exits = contextlib.AsyncExitStack()
@@ -78,9 +108,9 @@ async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterato
                     WebhookOutbox(pool), secret=settings.webhook_secret, allow_private=settings.webhook_allow_private
                 )
                 sender.start()
-            runner = Runner(
-                settings, store, make_editor(settings), redis, media, on_finished=sender.wake if sender else None
-            )
+            ranker = make_ranker(settings, PgTranscripts(pool), PgLedger(pool))
+            editor = make_editor(settings, ranker=ranker)
+            runner = Runner(settings, store, editor, redis, media, on_finished=sender.wake if sender else None)
             await runner.start()
         upload_store = UploadStore(pool)
         jobs = JobService(
@@ -117,6 +147,9 @@ async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterato
             await runner.stop()
         if sender is not None:
             await sender.stop()
+        if ranker is not None:
+            with contextlib.suppress(Exception):
+                await ranker.provider.close()
         with contextlib.suppress(Exception):
             await exits.aclose()
         with contextlib.suppress(Exception):

@@ -7,7 +7,9 @@ from pathlib import Path, PurePosixPath
 
 from app.config import Settings
 from app.spec import JobSpec
+from app.stages.fetch import Staged, in_place
 from app.storage import Media, ObjectError, S3Location
+from app.storage.base import Progress
 from app.storage.http import FetchLimits, fetch, url_refusal
 from app.webhooks import check_target
 
@@ -97,31 +99,40 @@ def s3_input(url: str, media: Media, s3_allow: list[str]) -> S3Location:
     return where
 
 
-async def stage_source(spec: JobSpec, media: Media, rules: SourceRules, *, job_dir: Path) -> Path:
+async def stage_source(
+    spec: JobSpec, media: Media, rules: SourceRules, *, job_dir: Path, on_progress: Progress | None = None
+) -> Staged:
     """A local file ffmpeg can read: the file under MEDIA_ROOT or the local upload itself, else a copy in `job_dir`.
 
-    A staged copy kept from an earlier attempt on this machine is reused (it is renamed into place only when
-    complete); validation's hash check still decides whether its checkpoint holds.
+    A copy streams in with its progress reported and its hash computed on the way, so validation need not read
+    it again. A copy kept from an earlier attempt on this machine is reused (it is renamed into place only
+    when complete) and hashed by validation, whose check decides whether its checkpoint holds.
     """
     if spec.input_path is not None:
-        return resolve_source(rules.media_root, spec.input_path)
+        return await in_place(resolve_source(rules.media_root, spec.input_path))
     if spec.input_upload is not None:
-        staged = await media.store.stage_upload(str(spec.input_upload), job_dir)
-        if staged is None:
+        upload = await media.store.stage_upload(str(spec.input_upload), job_dir, on_progress=on_progress)
+        if upload is None:
             raise SourceError("input_not_found", f"Upload {spec.input_upload} is no longer stored; upload it again.")
-        return staged
+        return await _staged(*upload)
     assert spec.input_url is not None
     dest = job_dir / "source"
     if dest.is_file():  # renamed into place only when complete
-        return dest
+        return await in_place(dest)
     job_dir.mkdir(parents=True, exist_ok=True)
     try:
         if spec.input_url.startswith("s3://"):
             where = s3_input(spec.input_url, media, rules.s3_allow)
             assert media.objects is not None
-            await media.objects.download(where, dest, max_bytes=rules.fetch.max_bytes)
+            _, digest = await media.objects.download(
+                where, dest, max_bytes=rules.fetch.max_bytes, on_progress=on_progress
+            )
         else:
-            await fetch(spec.input_url, dest, rules.fetch)
+            _, digest = await fetch(spec.input_url, dest, rules.fetch, on_progress=on_progress)
     except ObjectError as exc:
         raise SourceError(exc.code, exc.message) from exc
-    return dest
+    return await _staged(dest, digest)
+
+
+async def _staged(path: Path, sha256: str | None) -> Staged:
+    return (await in_place(path)).model_copy(update={"sha256": sha256})

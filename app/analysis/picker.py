@@ -40,12 +40,13 @@ _FEATURES: dict[str, tuple[float, float]] = {
 
 @dataclass(frozen=True)
 class Pick:
-    """An automatic highlight: its range, a score 0–1 and the features that chose it."""
+    """An automatic highlight: its range, a score 0–1, the features that chose it, and its best moment."""
 
     start: float
     end: float
     score: float
     reasons: tuple[str, ...]
+    peak: float | None = None  # source seconds of its best-scored second (the poster frame); None: its middle
 
 
 def relative_features(features: SourceFeatures) -> dict[str, np.ndarray]:
@@ -79,12 +80,32 @@ def second_scores(relative: dict[str, np.ndarray], n: int) -> np.ndarray:
 
 def pick_highlights(features: SourceFeatures, *, max_duration: float = 300.0, max_clips: int = MAX_CLIPS) -> list[Pick]:
     """Up to `max_clips` non-overlapping clips of 15–60 s, total ≤ `max_duration`, in source order."""
+    proposal = propose_highlights(features, max_duration=max_duration, max_clips=max_clips)
+    return sorted(proposal.candidates[: proposal.keep], key=lambda p: p.start)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """Candidate clips, best first: the reel keeps `keep` of them (the first `keep`, unless a ranker prefers others).
+
+    Any `keep` of the candidates obey every rule of `pick_highlights`: they do not overlap, each is 15–60 s
+    with edges in pauses clear of cuts, and together they fit `max_duration`.
+    """
+
+    candidates: list[Pick]
+    keep: int
+
+
+def propose_highlights(
+    features: SourceFeatures, *, max_duration: float = 300.0, max_clips: int = MAX_CLIPS, candidates: int = 0
+) -> Proposal:
+    """The picker's windows in the order it prefers them, `candidates` of them at most (at least the reel's)."""
     duration = features.duration
     relative = relative_features(features)
     n = len(features.loudness)
     scores = second_scores(relative, n)
     if duration <= MAX_CLIP:  # short enough to be its own highlight
-        return [_pick(0.0, duration, scores, relative)]
+        return Proposal([_pick(0.0, duration, scores, relative)], 1)
     count = max(1, min(max_clips, int(duration // 60), int(max_duration // MIN_CLIP)))
     length = float(min(MAX_CLIP, max(MIN_CLIP, min(30.0, max_duration / count))))
     window = int(length)
@@ -96,7 +117,8 @@ def pick_highlights(features: SourceFeatures, *, max_duration: float = 300.0, ma
     longest = max(MIN_CLIP, min(MAX_CLIP, max_duration / count))  # so the reel stays within the budget
     chosen: list[tuple[int, int]] = []
     top = 0.0
-    for _ in range(count):
+    # Greedy, best first: the first `count` windows are the offline reel; later ones are only ever alternatives.
+    for _ in range(max(count, candidates)):
         value = means.copy()
         for a, b in chosen:
             value[(starts < b + _GAP) & (starts + window > a - _GAP)] = -np.inf
@@ -107,10 +129,10 @@ def pick_highlights(features: SourceFeatures, *, max_duration: float = 300.0, ma
         top = max(top, float(means[best]))
         chosen.append(_grow(int(starts[best]), int(starts[best]) + window, scores, chosen, int(longest)))
     picks = []
-    for a, b in sorted(chosen):
+    for a, b in chosen:
         start, end = snap_range(a, b, features, max_shift=PICK_SNAP, min_len=MIN_CLIP, max_len=longest)
         picks.append(_pick(start, end, scores, relative))
-    return picks
+    return Proposal(picks, min(count, len(picks)))
 
 
 def _grow(a: int, b: int, scores: np.ndarray, chosen: list[tuple[int, int]], limit: int) -> tuple[int, int]:
@@ -162,7 +184,16 @@ def _pick(start: float, end: float, scores: np.ndarray, relative: dict[str, np.n
         if len(part) and not np.all(np.isnan(part)) and float(np.nanmean(part)) >= 0.6:
             contributions.append((_FEATURES[name][0] * float(np.nanmean(part)), name))
     reasons = tuple(name for _, name in sorted(contributions, reverse=True)) or ("spread",)
-    return Pick(start=float(start), end=float(end), score=round(min(1.0, max(0.0, score)), 3), reasons=reasons)
+    score = round(min(1.0, max(0.0, score)), 3)
+    return Pick(start=float(start), end=float(end), score=score, reasons=reasons, peak=_peak(start, end, scores))
+
+
+def _peak(start: float, end: float, scores: np.ndarray) -> float | None:
+    """The middle of the best-scored whole second inside the clip, clear of its first and last (the fades)."""
+    lo, hi = int(math.ceil(start)) + 1, min(len(scores), int(math.floor(end)) - 1)
+    if hi <= lo or float(np.ptp(scores[lo:hi])) == 0.0:
+        return None  # nothing stands out: the middle will do
+    return lo + int(np.argmax(scores[lo:hi])) + 0.5
 
 
 def _moving_mean(x: np.ndarray, width: int) -> np.ndarray:

@@ -17,7 +17,7 @@ from app.api.deps import ClientDep, ServicesDep
 from app.api.docs import problems
 from app.api.multipart import MultipartError, file_field
 from app.api.problems import Problem
-from app.jobs import JobRefused, Owner
+from app.jobs import Owner
 from app.services import Services
 from app.storage import ReelDownload
 from app.storage.base import Output
@@ -31,6 +31,12 @@ _REEL: dict[int | str, dict[str, Any]] = {
     307: {"description": "object storage: a redirect to a fresh presigned URL of the reel"},
 }
 
+_CAPTIONS: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/vtt": {}}, "description": "WebVTT captions timed to the reel"},
+    304: _REEL[304],
+    307: {"description": "object storage: a redirect to a fresh presigned URL of the captions"},
+}
+
 _THUMBNAIL: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/jpeg": {}}, "description": "the poster frame"},
     304: _REEL[304],
@@ -38,50 +44,61 @@ _THUMBNAIL: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get(
+def _download_route(what: Output, path: str, operation_id: str, responses: dict[int | str, Any], doc: str) -> None:
+    """Register GET `path`: one of the job's published files, served by `_download`."""
+
+    async def route(
+        job_id: uuid.UUID,
+        services: ServicesDep,
+        client: ClientDep,
+        if_none_match: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        return await _download(services, job_id, client, what, if_none_match)
+
+    route.__name__, route.__doc__ = operation_id, doc  # the name gives the operation its summary
+    router.get(
+        path,
+        operation_id=operation_id,
+        tags=["jobs"],
+        response_class=Response,
+        responses={**responses, **problems(401, 404, 409, 410, 422, 429, 503)},
+    )(route)
+
+
+_download_route(
+    "reel",
     "/jobs/{job_id}/output",
-    operation_id="get_job_output",
-    tags=["jobs"],
-    response_class=Response,
-    responses={**_REEL, **problems(401, 404, 409, 410, 422, 429, 503)},
+    "get_job_output",
+    _REEL,
+    "Download the job's reel: ranges and ETags on this disk, a redirect to a presigned URL for S3.",
 )
-async def get_job_output(
-    job_id: uuid.UUID,
-    services: ServicesDep,
-    client: ClientDep,
-    if_none_match: Annotated[str | None, Header()] = None,
-) -> Response:
-    """Download the job's reel: ranges and ETags on this disk, a redirect to a presigned URL for S3."""
-    return await _download(services, job_id, client, "reel", if_none_match)
-
-
-@router.get(
+_download_route(
+    "thumbnail",
     "/jobs/{job_id}/thumbnail",
-    operation_id="get_job_thumbnail",
-    tags=["jobs"],
-    response_class=Response,
-    responses={**_THUMBNAIL, **problems(401, 404, 409, 410, 422, 429, 503)},
+    "get_job_thumbnail",
+    _THUMBNAIL,
+    "The reel's poster frame (JPEG), taken at its best-scored moment.",
 )
-async def get_job_thumbnail(
-    job_id: uuid.UUID,
-    services: ServicesDep,
-    client: ClientDep,
-    if_none_match: Annotated[str | None, Header()] = None,
-) -> Response:
-    """The reel's poster frame (JPEG), taken at the middle of its best-scored clip."""
-    return await _download(services, job_id, client, "thumbnail", if_none_match)
+_download_route(
+    "captions",
+    "/jobs/{job_id}/captions",
+    "get_job_captions",
+    _CAPTIONS,
+    "The reel's captions (WebVTT) from the transcripts of its clips; 404 `captions_not_found` when none was heard.",
+)
 
 
-_SERVED: dict[Output, tuple[str, str]] = {"reel": ("video/mp4", "mp4"), "thumbnail": ("image/jpeg", "jpg")}
+_SERVED: dict[Output, tuple[str, str]] = {
+    "reel": ("video/mp4", "mp4"),
+    "thumbnail": ("image/jpeg", "jpg"),
+    "captions": ("text/vtt", "vtt"),
+}
 
 
 async def _download(
     services: Services, job_id: uuid.UUID, client: Owner, what: Output, if_none_match: str | None
 ) -> Response:
-    try:
-        download = await services.jobs.output(job_id, client, what)
-    except JobRefused as exc:
-        raise Problem(exc.status, exc.code, exc.message) from exc
+    download = await services.jobs.output(job_id, client, what)
     media_type, extension = _SERVED[what]
     return _serve(download, media_type, f"{job_id}.{extension}", if_none_match)
 
@@ -108,10 +125,7 @@ def _serve(download: ReelDownload, media_type: str, filename: str, if_none_match
 )
 async def delete_job_output(job_id: uuid.UUID, services: ServicesDep, client: ClientDep) -> Response:
     """Delete the job's reel now (it would expire after OUTPUT_TTL); the job stays completed."""
-    try:
-        await services.jobs.delete_output(job_id, client)
-    except JobRefused as exc:
-        raise Problem(exc.status, exc.code, exc.message) from exc
+    await services.jobs.delete_output(job_id, client)
     return Response(status_code=204)
 
 
@@ -159,8 +173,6 @@ async def create_upload(request: Request, services: ServicesDep, client: ClientD
     length = request.headers.get("content-length", "")
     try:
         row = await services.uploads.receive(body, client, declared=int(length) if length.isdigit() else None)
-    except JobRefused as exc:
-        raise Problem(exc.status, exc.code, exc.message) from exc
     except MultipartError as exc:
         raise Problem(400, "invalid_multipart", f"The multipart body cannot be read: {exc}.") from exc
     except ClientDisconnect as exc:

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.db import CONNECTION_LOST
+from app.jobs import JobRefused
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -53,6 +54,11 @@ def install(app: FastAPI) -> None:
         response = problem_response(request, exc.status, exc.code, _title(exc.status), exc.detail, **exc.extra)
         response.headers.update(exc.headers)
         return response
+
+    @app.exception_handler(JobRefused)
+    async def _refused(request: Request, exc: JobRefused) -> JSONResponse:
+        # The job service's refusals carry their status and code: routes call it and never map errors by hand.
+        return problem_response(request, exc.status, exc.code, _title(exc.status), exc.message)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

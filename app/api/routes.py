@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import StreamingResponse
@@ -16,21 +16,12 @@ from app.api.deps import ClientDep, ServicesDep
 from app.api.docs import JOB_EXAMPLE, problems
 from app.api.problems import Problem
 from app.api.schemas import Health, JobCreate, JobEvent, JobPage, WebhookSecret
-from app.jobs import Job, JobRefused, JobStatus
+from app.jobs import Job, JobStatus
 from app.live import job_stream
 from app.webhooks import key_webhook_secret
 
 router = APIRouter()
-T = TypeVar("T")
 JobId = Annotated[uuid.UUID, Path(description="the job's id, as `POST /jobs` returned it")]
-
-
-async def _call(call: Awaitable[T]) -> T:
-    """Await a job-service call, turning its refusal into the problem+json it stands for."""
-    try:
-        return await call
-    except JobRefused as exc:
-        raise Problem(exc.status, exc.code, exc.message) from exc
 
 
 @router.post(
@@ -58,7 +49,7 @@ async def create_job(
     ] = None,
 ) -> Job:
     """Queue a reel of `input_path` (relative to MEDIA_ROOT); returns at once with the job's id."""
-    row, created = await _call(services.jobs.submit(spec, client, idempotency_key=idempotency_key))
+    row, created = await services.jobs.submit(spec, client, idempotency_key=idempotency_key)
     if created:
         metrics.jobs_submitted.inc()
     response.headers["Location"] = f"/jobs/{row.id}"
@@ -74,7 +65,7 @@ async def create_job(
 )
 async def get_job(job_id: JobId, services: ServicesDep, client: ClientDep) -> Job:
     """A job's status, progress, and its result or error."""
-    return Job.of(await _call(services.jobs.get(job_id, client)))
+    return Job.of(await services.jobs.get(job_id, client))
 
 
 @router.get(
@@ -86,7 +77,7 @@ async def get_job(job_id: JobId, services: ServicesDep, client: ClientDep) -> Jo
 )
 async def list_job_events(job_id: JobId, services: ServicesDep, client: ClientDep) -> list[JobEvent]:
     """The job's timeline: every stage and clip of every attempt, oldest first."""
-    return [JobEvent(**e) for e in await _call(services.jobs.events(job_id, client))]
+    return [JobEvent(**e) for e in await services.jobs.events(job_id, client)]
 
 
 @router.get(
@@ -113,7 +104,7 @@ async def stream_job_events(
     ] = None,
 ) -> StreamingResponse:
     """Live progress of a job until it ends, pushed as it happens (from any worker process)."""
-    await _call(services.jobs.get(job_id, client))
+    await services.jobs.get(job_id, client)
     stream: AsyncIterator[str] = job_stream(
         services.feed,
         job_id,
@@ -158,7 +149,7 @@ async def list_jobs(
 )
 async def cancel_job(job_id: JobId, services: ServicesDep, client: ClientDep) -> Job:
     """Cancel a queued or running job; a running one stops within seconds."""
-    return Job.of(await _call(services.jobs.cancel(job_id, client)))
+    return Job.of(await services.jobs.cancel(job_id, client))
 
 
 @router.get(

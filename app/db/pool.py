@@ -6,9 +6,9 @@ import functools
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
 
@@ -41,7 +41,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-def once_more_on_lost_connection(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+def once_more_on_lost_connection(method: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
     # For reads and fenced writes, which are safe to repeat, on stores that keep their pool as `.pool`.
     # The pool does not check a connection before lending it: after a server restart or
     # pg_terminate_backend every pooled connection is dead, so expire them all, then retry on a fresh one.

@@ -56,6 +56,14 @@ class RetentionStore:
         await self.pool.execute("DELETE FROM uploads WHERE id = $1", upload_id)
 
     @once_more_on_lost_connection
+    async def purge_transcripts(self, unused_for: float) -> int:
+        """Delete transcripts no job has read for `unused_for` seconds; returns how many went."""
+        status = await self.pool.execute(
+            "DELETE FROM transcripts WHERE used_at < now() - make_interval(secs => $1)", unused_for
+        )
+        return int(status.split()[-1])
+
+    @once_more_on_lost_connection
     async def purge_jobs(self, older_than: float, limit: int = 500) -> list[uuid.UUID]:
         """Delete finished jobs older than `older_than` seconds, with their events and webhook attempts (cascade)."""
         rows = await self.pool.fetch(

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from app.ai.ports import AIReport, Cue, Ranker
 from app.analysis.features import SourceAnalyser, SourceFeatures
-from app.analysis.picker import pick_highlights, snap_edges
+from app.analysis.picker import propose_highlights, snap_edges
 from app.analysis.reframe import ASPECTS, crop_size, reframe, source_content
 from app.errors import InputError
 from app.media.decode import decode
@@ -25,6 +26,7 @@ from app.media.loudness import TimeRange, measure_ranges
 from app.media.probe import probe
 from app.spec import JobSpec, Transition
 from app.stages.framing import CropKey, Framing, keys_of, output_size
+from app.stages.ranking import CANDIDATES, Chosen, choose
 from app.stages.segments import Clip, plan_clips
 from app.stages.transitions import audio_fades
 from app.stages.validate import SourceInfo
@@ -49,6 +51,9 @@ class Segment(BaseModel):
     true_peak: float | None  # dBTP
     reasons: list[str] = []  # what chose the clip: "client", or the features that scored it
     crop: list[CropKey] = []  # the crop window's corner over time (source seconds); empty: fixed at 0, 0
+    peak: float | None = None  # source seconds of the clip's best-scored moment, when the picker chose it
+    title: str | None = None  # the AI ranker's name for the clip
+    cues: list[Cue] = []  # what is said in the clip, in source seconds (from the transcript, when there is one)
 
 
 class Plan(BaseModel):
@@ -60,6 +65,7 @@ class Plan(BaseModel):
     framing: Framing | None  # None: the full source picture at its own size
     frame_rate: str
     auto_selected: bool
+    ai: AIReport = AIReport(used=False, reason="disabled")
 
 
 async def analyze(
@@ -69,12 +75,16 @@ async def analyze(
     binaries: Binaries,
     work_dir: Path,
     on_progress: ProgressHook | None = None,
+    ranker: Ranker | None = None,
+    job_id: str = "",
 ) -> Plan:
-    """Choose the clips (the client's or automatic), measure each one's loudness, frame each one."""
+    """Choose the clips (the client's, or automatic and ranked), measure each one's loudness, frame each one."""
     path = Path(source.path)
     options = spec.output
     reframing = options.aspect_ratio != "source"
     clips: list[tuple[Clip, list[str]]] = []
+    chosen: list[Chosen] = []
+    report = AIReport(used=False, reason="client_highlights")
     if spec.highlights:
         clips = [(c, ["client"]) for c in plan_clips(spec.highlights, source.duration)]
         if not clips:
@@ -96,8 +106,11 @@ async def analyze(
         )
     if not spec.highlights:
         assert features is not None
-        picks = pick_highlights(features, max_duration=options.max_duration)
-        clips = [(Clip(p.start, p.end, round(p.score, 3), "fade"), list(p.reasons)) for p in picks]
+        proposal = propose_highlights(
+            features, max_duration=options.max_duration, candidates=CANDIDATES if ranker else 0
+        )
+        chosen, report = await choose(proposal, source, ranker=ranker, job_id=job_id)
+        clips = [(c.clip, c.reasons) for c in chosen]
     elif options.snap_edges:
         assert features is not None
         clips = [(_snapped(c, features, source.duration), reasons) for c, reasons in clips]
@@ -127,12 +140,17 @@ async def analyze(
             true_peak=m.true_peak if m else None,
             reasons=reasons,
             crop=crop,
+            title=chosen[i].title if chosen else None,
+            peak=chosen[i].peak if chosen else None,
+            cues=chosen[i].cues if chosen else [],
         )
         for i, ((clip, reasons), (start, frames), m, crop) in enumerate(
             zip(clips, snapped, measures, crops, strict=True)
         )
     ]
-    return Plan(segments=segments, framing=framing, frame_rate=source.frame_rate, auto_selected=not spec.highlights)
+    return Plan(
+        segments=segments, framing=framing, frame_rate=source.frame_rate, auto_selected=not spec.highlights, ai=report
+    )
 
 
 async def _features(

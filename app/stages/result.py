@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.ai.ports import AIReport
 from app.stages.analyze import Plan
 from app.stages.analyze import Segment as PlannedSegment
 from app.stages.framing import CropKey
@@ -46,6 +47,7 @@ class Segment(BaseModel):
     )
     render_reason: str | None = Field(default=None, description="why the clip was encoded whole; null when smart")
     copied_frames: int = Field(default=0, description="frames copied from the source, not encoded")
+    title: str | None = None  # the AI ranker's name for the clip
 
 
 class JobResult(BaseModel):
@@ -60,6 +62,12 @@ class JobResult(BaseModel):
     thumbnail_url: str | None = Field(default=None, description="the reel's poster frame: GET /jobs/{id}/thumbnail")
     output_expires_at: datetime | None = Field(default=None, description="when the reel is deleted (OUTPUT_TTL)")
     output_expired: bool = Field(default=False, description="the reel was deleted; /output answers 410")
+    captions_url: str | None = Field(
+        default=None, description="WebVTT of what is said, timed to the reel: GET /jobs/{id}/captions"
+    )
+    captions_path: str | None = Field(
+        default=None, description="the captions on the server's disk: only for the local store and `smartedit process`"
+    )
     color_space: str
     audio_loudness: float | None
     loudness_spread_lu: float | None
@@ -73,7 +81,10 @@ class JobResult(BaseModel):
     auto_selected: bool
     output_size: int
     output_sha256: str
-    cost_usd: float
+    cost_usd: float = Field(description="USD this job spent on paid APIs: its total in the cost ledger")
+    ai: AIReport | None = Field(
+        default=None, description="what AI ranking did and why; null only in results recorded before it existed"
+    )
     verification: Verification
 
 
@@ -85,6 +96,7 @@ def job_result(info: SourceInfo, plan: Plan, verified: Verified, seconds: dict[s
     measured = report.clip_loudness or [None] * len(plan.segments)
     return JobResult(
         output_path=reel.path,
+        captions_path=verified.captions.path if verified.captions else None,
         color_space="bt709",
         audio_loudness=report.audio_loudness,
         loudness_spread_lu=report.loudness_spread_lu,
@@ -103,6 +115,7 @@ def job_result(info: SourceInfo, plan: Plan, verified: Verified, seconds: dict[s
                 render_mode=clip.render_mode,
                 render_reason=clip.render_reason,
                 copied_frames=clip.copied_frames,
+                title=s.title,
             )
             for s, extra, loudness, clip in zip(plan.segments, joined, measured, reel.clips, strict=True)
         ],
@@ -114,7 +127,8 @@ def job_result(info: SourceInfo, plan: Plan, verified: Verified, seconds: dict[s
         auto_selected=plan.auto_selected,
         output_size=reel.size,
         output_sha256=reel.sha256,
-        cost_usd=0.0,
+        cost_usd=plan.ai.spent_usd,
+        ai=plan.ai,
         verification=report,
     )
 

@@ -1,4 +1,4 @@
-"""The reel's poster frame: one JPEG from the middle of its best-scored clip, taken from the verified reel."""
+"""The reel's poster frame: one JPEG at the best-scored moment of its best-scored clip, from the verified reel."""
 
 from __future__ import annotations
 
@@ -12,11 +12,14 @@ from app.stages.render import RenderedFile
 
 
 def best_moment(plan: Plan) -> float:
-    """Seconds into the reel at the middle of its best-scored clip (the earliest of equals)."""
+    """Seconds into the reel at its best-scored clip's peak (the picker's best second), else that clip's middle."""
     offset, best, at = 0.0, -1.0, 0.0
     for segment in plan.segments:
         if segment.score > best:
-            best, at = segment.score, offset + segment.duration / 2
+            within = segment.duration / 2
+            if segment.peak is not None and 0 < segment.peak - segment.start < segment.duration:
+                within = segment.peak - segment.start
+            best, at = segment.score, offset + within
         offset += segment.duration
     return at
 

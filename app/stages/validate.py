@@ -12,6 +12,7 @@ from app.media.ffmpeg import Binaries, FFmpegError, run
 from app.media.files import file_identity, file_sha256
 from app.media.inputs import NOT_ON_WHITELIST, source_input
 from app.media.probe import MediaInfo, VideoStream, probe
+from app.stages.fetch import Staged
 
 SUPPORTED_CODECS = frozenset(
     {
@@ -66,8 +67,9 @@ class SourceInfo(BaseModel):
     audio_channels: int
 
 
-async def validate(path: Path, *, binaries: Binaries, max_seconds: float) -> SourceInfo:
-    """Probe, decode-check both ends, hash; raise InputError with a plain-language message."""
+async def validate(source: Staged, *, binaries: Binaries, max_seconds: float) -> SourceInfo:
+    """Probe, decode-check both ends, hash (unless fetching did); raise InputError with a plain-language message."""
+    path = Path(source.path)
     if not path.is_file():
         raise InputError("source_missing", f"The source file {path.name!r} no longer exists.")
     try:
@@ -87,8 +89,10 @@ async def validate(path: Path, *, binaries: Binaries, max_seconds: float) -> Sou
     video = _check_streams(path, info, max_seconds)
     # Taken before hashing: a change while the hash runs shows as a new identity, so it is never trusted.
     identity = file_identity(path)
+    # A copy hashed while it streamed in is not read again, as long as it is still that very file.
+    streamed = source.sha256 if source.sha256 is not None and identity == source.identity else None
     digest, _ = await asyncio.gather(
-        asyncio.to_thread(file_sha256, path),
+        asyncio.to_thread(file_sha256, path) if streamed is None else _known(streamed),
         _decode_probe(binaries.ffmpeg, path, info.duration),
     )
     width, height = video.display_size
@@ -110,6 +114,10 @@ async def validate(path: Path, *, binaries: Binaries, max_seconds: float) -> Sou
         has_audio=info.audio is not None,
         audio_channels=info.audio.channels if info.audio else 0,
     )
+
+
+async def _known(sha256: str) -> str:
+    return sha256
 
 
 def _check_streams(path: Path, info: MediaInfo, max_seconds: float) -> VideoStream:

@@ -63,6 +63,7 @@ class Verified(BaseModel):
     reel: Reel
     report: Verification
     thumbnail: RenderedFile | None = None  # the poster frame, taken once the reel passed
+    captions: RenderedFile | None = None  # WebVTT timed to the reel, when its clips were transcribed
 
 
 async def verify(reel: Reel, plan: Plan, *, binaries: Binaries, has_audio: bool, work_dir: Path) -> Verified:

@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import hashlib
 import os
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol
 from urllib.parse import urlsplit
+
+Progress = Callable[[float], Awaitable[None]]  # the share of a transfer done, 0..1
 
 
 def write_hashed(f: BinaryIO, digest: Any, chunk: bytes) -> None:
@@ -26,11 +28,14 @@ async def save_stream(
     max_bytes: int | None,
     too_large: str,
     check_start: Callable[[bytes], None] | None = None,
+    total: int | None = None,
+    on_progress: Progress | None = None,
 ) -> tuple[int, str]:
     """Stream `chunks` into `dest` through a temp name, hashing as they come; returns (size, sha256).
 
     `check_start` sees the first chunk (and may raise); past `max_bytes` it raises `input_too_large` with
-    `too_large`. On any failure the temp file is removed and the stream closed: nothing is left behind.
+    `too_large`; `on_progress` hears the share of `total` written after each chunk, when the size is known.
+    On any failure the temp file is removed and the stream closed: nothing is left behind.
     """
     part = dest.with_name(f".{dest.name}.{os.getpid()}.part")
     digest, size = hashlib.sha256(), 0
@@ -44,6 +49,8 @@ async def save_stream(
                 if max_bytes is not None and size > max_bytes:
                     raise ObjectError("input_too_large", too_large)
                 await asyncio.to_thread(write_hashed, f, digest, chunk)
+                if on_progress is not None and total:
+                    await on_progress(min(size / total, 1.0))
         await asyncio.to_thread(f.close)
         os.replace(part, dest)
     except BaseException:
@@ -63,8 +70,8 @@ class ObjectError(Exception):
         self.message = message
 
 
-Output = Literal["reel", "thumbnail"]  # what a job publishes: the MP4 reel and its JPEG poster frame
-SUFFIX: dict[Output, str] = {"reel": ".mp4", "thumbnail": ".jpg"}
+Output = Literal["reel", "thumbnail", "captions"]  # what a job publishes: the MP4 reel, its poster frame, its WebVTT
+SUFFIX: dict[Output, str] = {"reel": ".mp4", "thumbnail": ".jpg", "captions": ".vtt"}
 
 
 @dataclass(frozen=True)
@@ -119,8 +126,13 @@ class MediaStore(Protocol):
         """Keep the received file `src` as upload `upload_id` (moved or copied; `src` may be gone after)."""
         ...
 
-    async def stage_upload(self, upload_id: str, job_dir: Path) -> Path | None:
-        """A local file of the upload for ffmpeg: the stored file itself, or a copy in `job_dir`; None if gone."""
+    async def stage_upload(
+        self, upload_id: str, job_dir: Path, *, on_progress: Progress | None = None
+    ) -> tuple[Path, str | None] | None:
+        """A local file of the upload for ffmpeg, and its sha256 when the copy hashed it; None when it is gone.
+
+        The stored file itself (nothing copied, no hash) or a copy streamed into `job_dir`.
+        """
         ...
 
     async def delete_upload(self, upload_id: str) -> None:

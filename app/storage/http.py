@@ -11,7 +11,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpx
 
 from app.errors import TransientError
-from app.storage.base import ObjectError, save_stream
+from app.storage.base import ObjectError, Progress, save_stream
 from app.storage.s3 import CHUNK
 from app.webhooks import Resolver, UnsafeTarget, check_url, resolve_public, system_resolver
 
@@ -39,7 +39,14 @@ def url_refusal(url: str, *, allow_http: bool) -> str | None:
     return None
 
 
-async def fetch(url: str, dest: Path, limits: FetchLimits, *, resolver: Resolver = system_resolver) -> tuple[int, str]:
+async def fetch(
+    url: str,
+    dest: Path,
+    limits: FetchLimits,
+    *,
+    resolver: Resolver = system_resolver,
+    on_progress: Progress | None = None,
+) -> tuple[int, str]:
     """Download `url` into `dest` (through a temp name), hashing as it streams; returns (size, sha256).
 
     Raises ObjectError for what no retry mends (404, 403, too large, not a video, a refused address) and
@@ -47,12 +54,14 @@ async def fetch(url: str, dest: Path, limits: FetchLimits, *, resolver: Resolver
     """
     try:
         async with asyncio.timeout(limits.seconds):
-            return await _follow(url, dest, limits, resolver)
+            return await _follow(url, dest, limits, resolver, on_progress)
     except TimeoutError:
         raise ObjectError("input_timeout", f"input_url did not download within {limits.seconds:.0f} s.") from None
 
 
-async def _follow(url: str, dest: Path, limits: FetchLimits, resolver: Resolver) -> tuple[int, str]:
+async def _follow(
+    url: str, dest: Path, limits: FetchLimits, resolver: Resolver, on_progress: Progress | None
+) -> tuple[int, str]:
     origin: tuple[str, int] | None = None
     async with httpx.AsyncClient(follow_redirects=False, timeout=30.0) as client:
         for hop in range(MAX_REDIRECTS + 1):
@@ -81,7 +90,7 @@ async def _follow(url: str, dest: Path, limits: FetchLimits, resolver: Resolver)
                         url = urljoin(url, response.headers["location"])
                         continue
                     _check_response(response, limits.max_bytes)
-                    return await _save(response, dest, limits.max_bytes)
+                    return await _save(response, dest, limits.max_bytes, on_progress)
             except httpx.TransportError as exc:
                 raise TransientError(f"input_url could not be read: {type(exc).__name__}") from exc
     raise ObjectError("input_url_refused", f"input_url redirects more than {MAX_REDIRECTS} times.")
@@ -104,13 +113,18 @@ def _check_response(response: httpx.Response, max_bytes: int) -> None:
         raise ObjectError("input_too_large", f"input_url is {length} bytes; at most {max_bytes} are accepted.")
 
 
-async def _save(response: httpx.Response, dest: Path, max_bytes: int) -> tuple[int, str]:
+async def _save(
+    response: httpx.Response, dest: Path, max_bytes: int, on_progress: Progress | None
+) -> tuple[int, str]:
+    length = response.headers.get("content-length", "")
     return await save_stream(
         response.aiter_bytes(CHUNK),  # type: ignore[arg-type]  # an async generator, typed as an iterator
         dest,
         max_bytes=max_bytes,
         too_large=f"input_url is over {max_bytes} bytes (MAX_INPUT_BYTES).",
         check_start=_refuse_web_page,
+        total=int(length) if length.isdigit() else None,  # without a length there is no share to report
+        on_progress=on_progress,
     )
 
 

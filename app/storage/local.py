@@ -6,7 +6,7 @@ import asyncio
 import shutil
 from pathlib import Path
 
-from app.storage.base import SUFFIX, Output, ReelDownload, S3Location
+from app.storage.base import SUFFIX, Output, Progress, ReelDownload, S3Location
 
 
 class LocalStore:
@@ -48,9 +48,11 @@ class LocalStore:
         # A rename when the temp dir shares the filesystem, else a copy: either way, in a thread.
         await asyncio.to_thread(shutil.move, src, self.upload_path(upload_id))
 
-    async def stage_upload(self, upload_id: str, job_dir: Path) -> Path | None:
+    async def stage_upload(
+        self, upload_id: str, job_dir: Path, *, on_progress: Progress | None = None
+    ) -> tuple[Path, str | None] | None:
         path = self.upload_path(upload_id)
-        return path if path.is_file() else None
+        return (path, None) if path.is_file() else None
 
     async def delete_upload(self, upload_id: str) -> None:
         self.upload_path(upload_id).unlink(missing_ok=True)

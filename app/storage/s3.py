@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from app.storage.base import SUFFIX, ObjectError, Output, ReelDownload, S3Location, save_stream
+from app.storage.base import SUFFIX, ObjectError, Output, Progress, ReelDownload, S3Location, save_stream
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 CHUNK = 1 << 20  # bytes per read of a download: a thread hop per MiB costs nothing next to the network
 PART = 16 << 20  # bytes per multipart part (S3's minimum is 5 MiB); one part is all an upload holds in memory
-_TYPES: dict[Output, str] = {"reel": "video/mp4", "thumbnail": "image/jpeg"}
+_TYPES: dict[Output, str] = {"reel": "video/mp4", "thumbnail": "image/jpeg", "captions": "text/vtt"}
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 _FORBIDDEN = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled"}
 
@@ -37,7 +37,9 @@ class S3Objects:
         # signed by a client configured with that endpoint, though the service itself talks to another.
         self.presigner = presigner or client
 
-    async def download(self, where: S3Location, dest: Path, *, max_bytes: int | None = None) -> tuple[int, str]:
+    async def download(
+        self, where: S3Location, dest: Path, *, max_bytes: int | None = None, on_progress: Progress | None = None
+    ) -> tuple[int, str]:
         """Stream the object into `dest` (through a temp name), hashing as it streams; returns (size, sha256)."""
         try:
             response = await self.client.get_object(Bucket=where.bucket, Key=where.key)
@@ -54,11 +56,21 @@ class S3Objects:
                     yield chunk
 
         return await save_stream(
-            chunks(), dest, max_bytes=max_bytes, too_large=f"The source is over {max_bytes} bytes."
+            chunks(),
+            dest,
+            max_bytes=max_bytes,
+            too_large=f"The source is over {max_bytes} bytes.",
+            total=length,
+            on_progress=on_progress,
         )
 
     async def upload(self, where: S3Location, src: Path, *, content_type: str = "video/mp4") -> None:
-        """Upload a file: one PUT when small, else a multipart upload aborted on any failure (no half object)."""
+        """Upload a file: one PUT when small, else a multipart upload aborted on any failure (no half object).
+
+        A worker killed mid-upload cannot abort its multipart upload; the next upload to the same key does,
+        so the parts it stored are not kept (and billed) forever.
+        """
+        await self._abort_leftovers(where)
         total = src.stat().st_size
         if total <= PART:
             body = await asyncio.to_thread(src.read_bytes)
@@ -83,6 +95,13 @@ class S3Objects:
             abort = self.client.abort_multipart_upload(Bucket=where.bucket, Key=where.key, UploadId=upload_id)
             await asyncio.shield(abort)
             raise
+
+    async def _abort_leftovers(self, where: S3Location) -> None:
+        listed = await self.client.list_multipart_uploads(Bucket=where.bucket, Prefix=where.key)
+        for upload in listed.get("Uploads", []):
+            if upload.get("Key") == where.key and "UploadId" in upload:
+                key, upload_id = where.key, upload["UploadId"]
+                await self.client.abort_multipart_upload(Bucket=where.bucket, Key=key, UploadId=upload_id)
 
     async def exists(self, where: S3Location) -> bool:
         """True when the object is there."""
@@ -133,7 +152,8 @@ class S3Store:
         return work_dir / "reel.mp4"
 
     def discard_partial(self, job_id: str) -> None:
-        """Nothing to do: a multipart upload cut off is aborted, and the reel's temp file lives in the job's dir."""
+        """Nothing to do here: the next upload of the job's reel aborts a multipart upload a killed attempt left,
+        and the reel's temp file lives in the job's dir."""
 
     async def publish(self, job_id: str, what: Output, path: Path) -> None:
         await self.objects.upload(self.reel_location(job_id, what), path, content_type=_TYPES[what])
@@ -146,16 +166,18 @@ class S3Store:
         await self.objects.upload(self.upload_location(upload_id), src, content_type="application/octet-stream")
         src.unlink(missing_ok=True)
 
-    async def stage_upload(self, upload_id: str, job_dir: Path) -> Path | None:
+    async def stage_upload(
+        self, upload_id: str, job_dir: Path, *, on_progress: Progress | None = None
+    ) -> tuple[Path, str | None] | None:
         dest = job_dir / "source"
         if dest.is_file():  # staged completely by an earlier attempt on this machine
-            return dest
+            return dest, None
         job_dir.mkdir(parents=True, exist_ok=True)
         try:
-            await self.objects.download(self.upload_location(upload_id), dest)
+            _, digest = await self.objects.download(self.upload_location(upload_id), dest, on_progress=on_progress)
         except ObjectError:
             return None
-        return dest
+        return dest, digest
 
     async def delete_upload(self, upload_id: str) -> None:
         await self.objects.delete(self.upload_location(upload_id))

@@ -129,7 +129,7 @@ async def test_events_show_the_timeline_of_a_job(client: httpx.AsyncClient, smal
     await wait_final(client, job["id"])
     events = (await client.get(f"/jobs/{job['id']}/events")).json()
     stages = [(e["stage"], e["event"]) for e in events]
-    assert stages[0] == ("validate", "start") and stages[-1] == ("verify", "end")
+    assert stages[:2] == [("fetch", "start"), ("fetch", "end")] and stages[-1] == ("verify", "end")
     assert ("segment:0", "end") in stages
     assert all(e["seconds"] > 0 for e in events if e["event"] == "end")
     assert (await client.get("/jobs/00000000-0000-0000-0000-000000000000/events")).status_code == 404

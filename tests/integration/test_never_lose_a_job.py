@@ -165,7 +165,7 @@ async def test_two_workers_run_fifty_jobs_each_exactly_once(
     for job_id in ids:
         counted = starts(await store.events(uuid.UUID(job_id)))
         assert set(counted.values()) == {1}, (job_id, counted)
-        assert {"validate", "analyze", "render", "verify", "segment:0"} == set(counted)
+        assert {"fetch", "validate", "analyze", "render", "verify", "segment:0"} == set(counted)
     async with store.pool.acquire() as conn:
         owners = await conn.fetchval(
             "SELECT count(DISTINCT worker) FROM (SELECT split_part(lease_owner, ':', 2) AS worker FROM jobs "

@@ -9,7 +9,10 @@ import uuid
 from pathlib import Path
 
 from app.db import JobStore, create_pool
+from app.media.ffmpeg import find_binaries
 from app.media.files import file_identity, file_sha256, unchanged_since
+from app.stages.fetch import Staged, in_place
+from app.stages.validate import validate
 from tests.conftest import Infra, make_settings, running_service
 from tests.support.database import own_database
 from tests.support.jobs import submit, wait_final
@@ -93,3 +96,14 @@ async def test_an_untouched_source_is_trusted_by_its_identity_without_hashing(tm
     os.utime(path)  # touched: now the hash decides
     assert not await unchanged_since(path, 1000, "0" * 64, identity)
     assert await unchanged_since(path, 1000, file_sha256(path), identity)
+
+
+async def test_validate_takes_the_hash_a_copy_streamed_in_with_and_hashes_a_changed_file(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "s.mp4", seconds=3)
+    binaries = find_binaries()
+    # A stand-in digest: returned as given shows the file was not read again; a real one shows it was.
+    streamed = Staged(path=str(source), size=source.stat().st_size, identity=file_identity(source), sha256="ab" * 32)
+    assert (await validate(streamed, binaries=binaries, max_seconds=60)).sha256 == "ab" * 32
+    os.utime(source)  # touched since it streamed in: the streamed hash no longer vouches for it
+    assert (await validate(streamed, binaries=binaries, max_seconds=60)).sha256 == file_sha256(source)
+    assert (await validate(await in_place(source), binaries=binaries, max_seconds=60)).sha256 == file_sha256(source)

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import asyncpg
 
+from app.ai.ports import TranscriptKey
+from app.db import create_pool
 from app.db.retention import RetentionStore
+from app.db.transcripts import PgTranscripts
 from app.retention import RetentionSweeper
 from app.storage.local import LocalStore
 from tests.conftest import Infra, make_settings, running_service
@@ -49,7 +52,7 @@ async def test_expired_reels_are_swept_deleted_on_request_and_old_jobs_purged(in
                 uuid.UUID(first),
             )
             sweeper = RetentionSweeper(
-                RetentionStore(await asyncpg.create_pool(settings.postgres_dsn, min_size=1, max_size=2)),
+                RetentionStore(await create_pool(settings.postgres_dsn, max_size=2)),
                 store,
                 output_ttl=settings.output_ttl,
                 job_retention=settings.job_retention,
@@ -70,11 +73,24 @@ async def test_expired_reels_are_swept_deleted_on_request_and_old_jobs_purged(in
             assert (await client.get(f"/jobs/{second}/output")).status_code == 410
             assert (await client.get(f"/jobs/{second}")).json()["result"]["output_expired"] is True
 
-            # Past JOB_RETENTION: the jobs go, with their events.
+            # Past JOB_RETENTION: the jobs go, with their events; so do transcripts no job read for as long.
             await conn.execute(
                 "UPDATE jobs SET finished_at = now() - interval '100 days' WHERE id = $1", uuid.UUID(first)
             )
+            stale, fresh = f"stale-{RUN}", f"fresh-{RUN}"
+            await conn.execute(
+                "INSERT INTO transcripts (source_sha256, start_ms, end_ms, model, text, cues, used_at) VALUES "
+                "($1, 0, 1000, 'm', 'said long ago', '[]', now() - interval '100 days'), "
+                "($2, 0, 1000, 'm', 'said lately', '[]', now() - interval '100 days')",
+                stale,
+                fresh,
+            )
+            await PgTranscripts(sweeper.retention.pool).get(TranscriptKey(fresh, 0, 1000, "m"))  # read: in use
             await sweeper.sweep()
+            kept = await conn.fetch(
+                "SELECT source_sha256 FROM transcripts WHERE source_sha256 = ANY($1)", [stale, fresh]
+            )
+            assert [r["source_sha256"] for r in kept] == [fresh]
             assert (await client.get(f"/jobs/{first}")).status_code == 404
             assert await conn.fetchval("SELECT count(*) FROM job_events WHERE job_id = $1", uuid.UUID(first)) == 0
             assert (await client.get(f"/jobs/{second}")).status_code == 200

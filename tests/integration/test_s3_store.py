@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -13,11 +14,13 @@ import httpx
 import pytest
 
 from app.config import Settings
+from app.storage import open_media
 from tests.conftest import Infra, make_settings, running_service
 from tests.support.jobs import wait_final
 from tests.support.media import make_source
 from tests.support.processes import Process, env_for
 from tests.support.s3 import S3Server
+from tests.support.throttle import throttled_proxy
 
 HIGHLIGHTS = [{"start_time": 2, "end_time": 17, "score": 0.8}]
 
@@ -33,14 +36,12 @@ def buckets(s3_server: S3Server) -> tuple[str, str]:
 
 def s3_settings(infra: Infra, root: Path, s3: S3Server, buckets: tuple[str, str], **extra: object) -> Settings:
     inputs, store = buckets
-    return make_settings(
-        infra,
-        root,
-        storage_url=f"s3://{store}/svc",
-        s3_endpoint_url=s3.endpoint,
-        input_s3_allow=[f"s3://{inputs}/videos/"],
-        **extra,
-    )
+    values: dict[str, object] = {
+        "storage_url": f"s3://{store}/svc",
+        "s3_endpoint_url": s3.endpoint,
+        "input_s3_allow": [f"s3://{inputs}/videos/"],
+    }
+    return make_settings(infra, root, **(values | extra))
 
 
 def put_source(s3: S3Server, bucket: str, key: str, tmp: Path) -> bytes:
@@ -185,53 +186,89 @@ async def test_upload_to_the_s3_store_feeds_a_job(
 
 
 @pytest.mark.slow
-async def test_worker_killed_after_staging_and_in_verify_resumes_elsewhere_with_one_reel(
+async def test_worker_killed_mid_staging_and_mid_upload_resumes_elsewhere_with_one_reel(
     infra: Infra, tmp_path: Path, s3_server: S3Server, buckets: tuple[str, str]
 ) -> None:
     inputs, store = buckets
-    put_source(s3_server, inputs, "videos/talk.mp4", tmp_path)
+    source_size = len(put_source(s3_server, inputs, "videos/talk.mp4", tmp_path))
     api_settings = s3_settings(infra, tmp_path / "api", s3_server, buckets)
+    moto_port = int(s3_server.endpoint.rsplit(":", 1)[1])
+    # Every transfer a worker makes crawls (about 3 s for the source), so a kill lands in the middle of one.
+    async with throttled_proxy(moto_port, rate=source_size / 3) as proxy:
 
-    def worker(name: str) -> tuple[Process, Path]:
-        own = s3_settings(infra, tmp_path / name, s3_server, buckets)  # a machine of its own: its own temp dir
-        env = env_for(own, WORKER_CONCURRENCY="1", LEASE_SECONDS="10")
-        return Process("worker", env, tmp_path / f"{name}.log").start(), own.temp_dir
+        def worker(name: str) -> tuple[Process, Path]:
+            own = s3_settings(infra, tmp_path / name, s3_server, buckets, s3_endpoint_url=proxy.endpoint)
+            env = env_for(own, WORKER_CONCURRENCY="1", LEASE_SECONDS="5")
+            return Process("worker", env, tmp_path / f"{name}.log").start(), own.temp_dir
 
-    async def until(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not check():
-            assert asyncio.get_running_loop().time() < deadline, f"never saw {what}"
-            await asyncio.sleep(0.005)
+        workers: list[Process] = []
+        try:
+            async with running_service(api_settings, run_worker=False) as client:
+                body = {"input_url": f"s3://{inputs}/videos/talk.mp4", "highlights": HIGHLIGHTS}
+                job_id = (await client.post("/jobs", json=body)).json()["id"]
+                first, first_tmp = worker("w1")
+                workers.append(first)
+                seen: dict[str, object] = {}
 
-    workers: list[Process] = []
-    try:
-        async with running_service(api_settings, run_worker=False) as client:
-            body = {"input_url": f"s3://{inputs}/videos/talk.mp4", "highlights": HIGHLIGHTS}
-            job_id = (await client.post("/jobs", json=body)).json()["id"]
-            first, first_tmp = worker("w1")
-            workers.append(first)
-            await until(lambda: (first_tmp / "jobs" / job_id / "source").exists(), "the staged source")
-            first.kill_group()  # kill -9 with the source just staged
+                async def staging_half_way() -> bool:
+                    seen.update((await client.get(f"/jobs/{job_id}")).json())
+                    return seen["stage"] == "fetch" and 0 < float(seen["progress"]) < 0.04  # type: ignore[arg-type]
 
-            second, _ = worker("w2")
-            workers.append(second)
-            second_events: list[dict[str, object]] = []
-            deadline = asyncio.get_running_loop().time() + 120
-            while "verify" not in [e["stage"] for e in second_events]:
-                assert asyncio.get_running_loop().time() < deadline, second.tail()
-                second_events = (await client.get(f"/jobs/{job_id}/events")).json()
-                await asyncio.sleep(0.01)
-            second.kill_group()  # kill -9 while verifying and publishing
+                await until(staging_half_way, "the source half staged", first)
+                first.kill_group()  # kill -9 with the source half downloaded
+                assert not (first_tmp / "jobs" / job_id / "source").exists(), "the kill came too late"
 
-            third, _ = worker("w3")
-            workers.append(third)
-            done = await wait_final(client, job_id, timeout=180)
-            assert done["status"] == "completed", (done["error"], third.tail())
-            assert done["attempts"] >= 3
-        assert s3_server.keys(store, "svc/reels/") == [f"svc/reels/{job_id}.jpg", f"svc/reels/{job_id}.mp4"]
-        assert not s3_server.client.list_multipart_uploads(Bucket=store).get("Uploads")
-        reel = s3_server.body(store, f"svc/reels/{job_id}.mp4")
-        assert hashlib.sha256(reel).hexdigest() == done["result"]["output_sha256"]
-    finally:
-        for w in workers:
-            w.kill_group()
+                proxy.watch = f"/svc/reels/{job_id}.mp4".encode()
+                second, second_tmp = worker("w2")
+                workers.append(second)
+
+                async def uploading_reel() -> bool:
+                    return proxy.sent_after_watch > 4096
+
+                await until(uploading_reel, "the reel's upload under way", second, timeout=180)
+                second.kill_group()  # kill -9 with the reel's upload under way
+                reels = s3_server.keys(store, "svc/reels/")
+                assert f"svc/reels/{job_id}.mp4" not in reels, "the kill came after the upload"
+                shutil.rmtree(second_tmp)  # and its machine gone: the next worker has nothing of it on disk
+
+                proxy.rate = 1e12
+                third, _ = worker("w3")
+                workers.append(third)
+                done = await wait_final(client, job_id, timeout=180)
+                assert done["status"] == "completed", (done["error"], third.tail())
+                assert done["attempts"] >= 3
+                events = (await client.get(f"/jobs/{job_id}/events")).json()
+                assert [e["attempt"] for e in events if e["stage"] == "fetch" and e["event"] == "end"] == [2, 3]
+        finally:
+            for w in workers:
+                w.kill_group()
+    assert s3_server.keys(store, "svc/reels/") == [f"svc/reels/{job_id}.jpg", f"svc/reels/{job_id}.mp4"]
+    assert not s3_server.client.list_multipart_uploads(Bucket=store).get("Uploads")
+    reel = s3_server.body(store, f"svc/reels/{job_id}.mp4")
+    assert hashlib.sha256(reel).hexdigest() == done["result"]["output_sha256"]
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str, worker: Process, timeout: float = 60) -> None:
+    """Poll `check` until it holds; fail naming `what`, with the worker's log."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, f"never saw {what}: {worker.tail()}"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_multipart_upload_left_by_a_killed_worker_is_aborted_by_the_next_publish(
+    infra: Infra, tmp_path: Path, s3_server: S3Server, buckets: tuple[str, str]
+) -> None:
+    _, store_bucket = buckets
+    job_id = str(uuid.uuid4())
+    key = f"svc/reels/{job_id}.mp4"
+    # What a worker killed mid-upload leaves: a multipart upload with a part stored, never completed or aborted.
+    left = s3_server.client.create_multipart_upload(Bucket=store_bucket, Key=key)["UploadId"]
+    s3_server.client.upload_part(Bucket=store_bucket, Key=key, UploadId=left, PartNumber=1, Body=b"x" * 1024)
+    reel = tmp_path / "reel.mp4"
+    reel.write_bytes(b"reel" * 1000)
+    async with open_media(s3_settings(infra, tmp_path, s3_server, buckets)) as media:
+        await media.store.publish(job_id, "reel", reel)
+    assert not s3_server.client.list_multipart_uploads(Bucket=store_bucket).get("Uploads")
+    assert s3_server.keys(store_bucket, "svc/reels/") == [key]
+    assert s3_server.body(store_bucket, key) == reel.read_bytes()

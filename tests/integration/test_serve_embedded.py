@@ -89,7 +89,7 @@ def test_kill_9_of_everything_mid_render_resumes_from_the_checkpoint(server: Ser
     assert done["status"] == "completed", done["error"]
     assert done["attempts"] == 2
     resumed = [(e["stage"], e["event"]) for e in server.events(job["id"]) if e["attempt"] == 2]
-    assert resumed[:3] == [("validate", "skip"), ("analyze", "skip"), ("render", "start")], resumed
+    assert resumed[:4] == [("fetch", "skip"), ("validate", "skip"), ("analyze", "skip"), ("render", "start")], resumed
     assert {("segment:0", "skip"), ("segment:1", "skip"), ("segment:2", "start")} <= set(resumed), resumed
     assert done["result"]["output_sha256"] == server.job(clean["id"])["result"]["output_sha256"]
     print(f"\nembedded: resumed in {resume_seconds:.1f} s (restart included), clean run {clean_seconds:.1f} s")

@@ -12,13 +12,14 @@ async def test_a_fresh_job_has_no_resume_point() -> None:
 
 async def test_resume_starts_at_the_first_stage_not_done() -> None:
     store = MemoryCheckpoints()
+    await store.save_stage_data("j", "fetch", path="/s.mp4", size=1, identity="i")
     await store.save_stage_data("j", "validate", duration=120.5)
     await store.save_stage_data("j", "analyze", segments=[])
     await store.save_stage_data("j", "segment:0", path="/x.mov", size=1, sha256="0")
     point = await get_resume_point(store, "j", STAGE_NAMES)
     assert point is not None
     assert point["resume_from_stage"] == "render"
-    assert point["completed"] == ["validate", "analyze"]
+    assert point["completed"] == ["fetch", "validate", "analyze"]
     assert point["data"]["validate"] == {"duration": 120.5}
 
 

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from app.config import Settings
+from app.metrics import PAID_APIS
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "video_processing_"
@@ -448,13 +449,23 @@ def test_dashboard_covers_the_metrics(dashboard: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     ("metric", "threshold"),
-    [("video_processing_output_loudness_lufs", -16), ("video_processing_audio_loudness_spread_lu", 1.5)],
+    [
+        ("video_processing_output_loudness_lufs", -16),
+        ("video_processing_audio_loudness_spread_lu", 1.5),
+        ("video_processing_cost_usd_total", 20),  # the brief's alert: more than $20 of paid APIs in an hour
+    ],
 )
 def test_dashboard_thresholds(dashboard: dict[str, Any], metric: str, threshold: float) -> None:
     (panel,) = [p for p in _panels(dashboard["panels"]) if any(metric in t["expr"] for t in p.get("targets", []))]
     steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
     assert threshold in [step["value"] for step in steps]
     assert panel["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] != "off"
+
+
+def test_cost_panel_shows_spend_per_hour_by_api_name(dashboard: dict[str, Any]) -> None:
+    exprs = [" ".join(e.split()) for e in _dashboard_exprs(dashboard) if "video_processing_cost_usd_total" in e]
+    assert "sum by (api_name) (increase(video_processing_cost_usd_total[1h]))" in exprs
+    assert "openai" in PAID_APIS  # the series the panel and the alert read exists from the first scrape
 
 
 # --- metric names used by the dashboard and alerts -----------------------------------------------

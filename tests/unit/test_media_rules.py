@@ -16,16 +16,23 @@ from app.storage.http import url_refusal
 from app.storage.local import LocalStore
 
 
-def _segment(index: int, duration: float, score: float) -> Segment:
+def _segment(index: int, duration: float, score: float, peak: float | None = None) -> Segment:
     return Segment(
         index=index, start=index * 100.0, frames=int(duration * 25), duration=duration, score=score,
-        transition="fade", loudness=None, true_peak=None,
+        transition="fade", loudness=None, true_peak=None, peak=peak,
     )  # fmt: skip
 
 
 def test_poster_frame_is_the_middle_of_the_best_clip_in_reel_time() -> None:
     plan = Plan.model_construct(segments=[_segment(0, 20, 0.4), _segment(1, 30, 0.9), _segment(2, 16, 0.9)])
     assert best_moment(plan) == 20 + 15  # the earliest of equal scores, counted on the reel's timeline
+
+
+def test_poster_frame_is_the_best_clips_peak_when_the_picker_found_one() -> None:
+    plan = Plan.model_construct(segments=[_segment(0, 20, 0.4, peak=5.5), _segment(1, 30, 0.9, peak=107.5)])
+    assert best_moment(plan) == 20 + 7.5  # the peak of the best clip (100 s into the source), in reel time
+    stray = Plan.model_construct(segments=[_segment(0, 20, 0.9, peak=50.0)])  # outside the clip: ignored
+    assert best_moment(stray) == 10
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,8 @@ from app.main import create_app
 COMMITTED = Path(__file__).resolve().parents[2] / "openapi.json"
 OPERATIONS = {
     "create_job", "get_job", "list_jobs", "cancel_job", "list_job_events", "stream_job_events", "healthz", "readyz",
-    "get_webhook_secret", "create_upload", "get_job_output", "get_job_thumbnail", "delete_job_output",
+    "get_webhook_secret", "create_upload", "get_job_output", "get_job_thumbnail", "get_job_captions",
+    "delete_job_output",
 }  # fmt: skip
 
 

@@ -14,3 +14,9 @@ def test_worker_services_do_not_import_the_api() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_ai_client_is_imported_only_when_a_provider_is_configured() -> None:
+    code = "import sys, app.services, app.cli, app.main; sys.exit(1 if 'openai' in sys.modules else 0)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, "importing openai takes about a second: only a configured provider pays it"

@@ -8,7 +8,7 @@ from app.pipeline import _OFFSETS, STAGE_NAMES, STAGES, _depends_on
 
 
 def test_the_stages_run_in_the_documented_order() -> None:
-    assert STAGE_NAMES == ("validate", "analyze", "render", "verify")
+    assert STAGE_NAMES == ("fetch", "validate", "analyze", "render", "verify")
 
 
 def test_progress_shares_cover_the_whole_job_and_follow_each_other() -> None:
@@ -22,3 +22,4 @@ def test_redoing_a_stage_drops_the_checkpoints_of_every_later_stage_and_their_pa
     assert _depends_on("segment:3", "analyze")  # a clip cut from the old plan
     assert not _depends_on("segment:3", "render")  # render's own parts survive a redone join
     assert not _depends_on("validate", "analyze")
+    assert _depends_on("validate", "fetch")  # a source fetched again is validated again

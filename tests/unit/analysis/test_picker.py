@@ -133,3 +133,15 @@ def test_a_budget_shared_by_five_clips_is_never_passed_when_clips_grow() -> None
     picks = pick_highlights(f, max_duration=200.0)
     check_rules(picks, DURATION, max_total=200.0)
     assert len(picks) == 5
+
+
+def test_each_pick_names_its_best_second_inside_it_and_none_when_nothing_stands_out() -> None:
+    source = hot_source()
+    motion = np.array(source["motion"])
+    motion[415] = 40.0  # one burst of action inside the second hot span
+    picks = pick_highlights(features(DURATION, **(source | {"motion": motion})))
+    [burst] = [p for p in picks if overlaps(p, (415, 416))]
+    assert burst.peak == 415.5
+    assert all(p.peak is None or p.start + 1 <= p.peak <= p.end - 1 for p in picks)
+    flat = pick_highlights(features(DURATION, loudness=-100.0, motion=0.0))
+    assert all(p.peak is None for p in flat)  # a still, silent source has no best moment: the middle will do

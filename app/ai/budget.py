@@ -1,0 +1,71 @@
+"""What a paid call may cost at worst, what it did cost, and the per-job budget that reserves before each call."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from app import metrics
+from app.ai.ports import Charge, CostLedger
+
+API_NAME = "openai"  # the brief's label: any OpenAI-compatible provider is billed (or not) the OpenAI way
+_MESSAGE_OVERHEAD_TOKENS = 8  # role and separators the chat format adds per message
+
+
+@dataclass(frozen=True)
+class Prices:
+    """USD per audio minute transcribed, and per 1,000 prompt and completion tokens."""
+
+    audio_minute: float
+    input_1k: float
+    output_1k: float
+
+    def audio(self, seconds: float) -> float:
+        """What `seconds` of audio cost to transcribe."""
+        return round(seconds / 60.0 * self.audio_minute, 6)
+
+    def tokens(self, prompt: int, completion: int) -> float:
+        """What a chat call of these token counts costs."""
+        return round(prompt / 1000.0 * self.input_1k + completion / 1000.0 * self.output_1k, 6)
+
+
+def audio_seconds_billed(seconds: float) -> float:
+    """Audio is billed by the second, rounded up: the worst case of a range of `seconds`."""
+    return float(math.ceil(seconds))
+
+
+def prompt_tokens_at_most(messages: list[dict[str, str]]) -> int:
+    """An upper bound of a prompt's tokens, with no tokenizer: every token of a byte-level BPE covers ≥ 1 byte."""
+    return sum(len(m["content"].encode()) + _MESSAGE_OVERHEAD_TOKENS for m in messages) + _MESSAGE_OVERHEAD_TOKENS
+
+
+class BudgetRefused(Exception):
+    """The call's worst case would take the job past BUDGET_LIMIT: it is not made."""
+
+
+class JobBudget:
+    """One job's spending: each call reserved at its worst case in the ledger first, settled with its usage after."""
+
+    def __init__(self, ledger: CostLedger, job_id: str, *, limit_usd: float) -> None:
+        self.ledger = ledger
+        self.job_id = job_id
+        self.limit_usd = limit_usd
+
+    async def reserve(self, operation: str, model: str, worst_usd: float, units: dict[str, Any]) -> int:
+        """Reserve a call's worst case; BudgetRefused when the job's total would pass the limit."""
+        charge = Charge(self.job_id, API_NAME, operation, model, round(worst_usd, 6), units)
+        entry = await self.ledger.reserve(charge, limit_usd=self.limit_usd)
+        if entry is None:
+            raise BudgetRefused(f"{operation} would pass the job's budget of ${self.limit_usd:.2f}")
+        return entry
+
+    async def settle(self, entry: int, cost_usd: float, units: dict[str, Any]) -> None:
+        """Record what the call cost; the metric counts the same figure as the ledger."""
+        await self.ledger.settle(entry, cost_usd=round(cost_usd, 6), units=units)
+        if cost_usd > 0:
+            metrics.cost.labels(API_NAME).inc(cost_usd)
+
+    async def spent(self) -> float:
+        """The job's total so far, from the ledger."""
+        return await self.ledger.spent(self.job_id)

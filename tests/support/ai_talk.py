@@ -1,0 +1,81 @@
+"""The talk the AI ranking tests share, a service that ranks through the fake provider, and the checks on its reels."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.ai.ports import LedgerEntry
+from app.config import Settings
+from app.db import create_pool
+from app.db.ledger import PgLedger
+from tests.conftest import Infra, make_settings
+from tests.support.cache import SourceCache
+from tests.support.jobs import submit, wait_final
+from tests.support.media import make_source
+from tests.support.openai_server import FakeOpenAI
+
+QUIET = ((30.0, 60.0), (90.0, 120.0))  # where the source is quiet; the fake hears the secret there
+LOUD = ((0.0, 30.0), (60.0, 90.0))
+SECRET = "Here is the secret everyone came for. Write it down."
+FILLER = "Small talk about the weather. More of it."
+OUTPUT = {"max_duration": 15, "preset": "ultrafast"}  # one 15 s clip of a 2-minute source: quick to render
+FPS = 25
+
+
+def hearing(level_dbfs: float) -> str:
+    return SECRET if level_dbfs < -30 else FILLER  # the loud passages measure about −21 dBFS, the quiet −33
+
+
+def ai_settings(infra: Infra, root: Path, fake: FakeOpenAI, **overrides: object) -> Settings:
+    """A service using the fake provider; a transcription model of its own keeps the shared cache out of it."""
+    values: dict[str, object] = {
+        "ai_base_url": fake.url,
+        "ai_transcribe_model": f"whisper-{uuid.uuid4().hex[:8]}",
+        "ai_timeout_seconds": 1.5,
+        "ai_max_retries": 1,
+    }
+    return make_settings(infra, root, **(values | overrides))
+
+
+def talk_source(sources: SourceCache, media_root: Path) -> str:
+    """A 2-minute talk: 30 s loud, 30 s quiet, twice."""
+    levels = (-18.0, -30.0, -18.0, -30.0)
+    return sources.link(
+        "ai_talk.mp4", media_root, lambda p: make_source(p, seconds=120, size="160x90", levels_lufs=levels)
+    )
+
+
+async def run_job(client: httpx.AsyncClient, talk: str) -> dict[str, Any]:
+    job = await wait_final(client, (await submit(client, talk, output=OUTPUT))["id"], timeout=120)
+    assert job["status"] == "completed", job["error"]
+    return job
+
+
+def within(clip: tuple[float, float], spans: tuple[tuple[float, float], ...]) -> bool:
+    return any(a - 0.05 <= clip[0] and clip[1] <= b + 0.05 for a, b in spans)
+
+
+def clips(job: dict[str, Any]) -> list[tuple[float, float]]:
+    """The reel's clips, checked against every rule of automatic picks on the way."""
+    segments = job["result"]["segments"]
+    assert 1 <= len(segments) <= 1  # max_duration 15 over a 2-minute source keeps one clip
+    assert sum(s["end"] - s["start"] for s in segments) <= OUTPUT["max_duration"] + 1 / FPS
+    for s in segments:
+        assert 15 - 1 / FPS <= s["end"] - s["start"] <= 60, s
+        assert s["start"] >= 0 and s["end"] <= 120, s
+        assert abs(s["start"] * FPS - round(s["start"] * FPS)) < 1e-6, "not on the frame grid"
+    return [(s["start"], s["end"]) for s in segments]
+
+
+async def ledger_of(settings: Settings, job_id: str) -> tuple[list[LedgerEntry], float]:
+    """The job's ledger entries and total, read from the service's database."""
+    pool = await create_pool(settings.postgres_dsn, max_size=2)
+    try:
+        ledger = PgLedger(pool)
+        return await ledger.entries(job_id), await ledger.spent(job_id)
+    finally:
+        await pool.close()
