@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import shutil
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
-
-from pydantic import BaseModel
 
 from app.ai.ports import Ranker
 from app.checkpoint import Checkpoints
 from app.media.ffmpeg import Binaries, gather_or_cancel
 from app.media.files import matches, unchanged_since
 from app.spec import JobSpec
+from app.stage_run import NO_HOOKS, Hooks, JobFiles, Stage, StageRun, StageTable
 from app.stages.analyze import Plan, analyze
 from app.stages.captions import write_captions
 from app.stages.fetch import Fetcher, Staged, in_place, still_staged
@@ -27,38 +23,6 @@ from app.stages.smart import render_clip, smart_source
 from app.stages.thumbnail import poster
 from app.stages.validate import SourceInfo, validate
 from app.stages.verify import Verified, verify
-
-StageHook = Callable[[str, str, float | None], Awaitable[None]]  # stage, "start"|"end"|"skip", seconds
-ProgressHook = Callable[[str, float], Awaitable[None]]  # stage, overall 0..1
-
-_M = TypeVar("_M", bound=BaseModel)
-
-
-@dataclass(frozen=True)
-class Hooks:
-    """Callbacks the runner hands in: stage boundaries and progress. Both optional."""
-
-    on_stage: StageHook | None = None
-    on_progress: ProgressHook | None = None
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One entry of the stage table: a new stage is one entry here and one module under `stages/`.
-
-    `weight` is the stage's share of the job's progress; `run` produces `model`, which is also what
-    its checkpoint holds; `trust` says whether a saved result still holds (a result naming a file
-    is trusted only while that file is exactly as recorded); `parts` is the prefix of the stage's own sub-checkpoints
-    (render's finished clips). A stage depends on every stage before it: redoing one drops the
-    checkpoints of all that follow.
-    """
-
-    name: str
-    weight: float
-    model: type[BaseModel]
-    run: Callable[[SmartVideoEditor, _Run], Awaitable[BaseModel]]
-    trust: Callable[[Any], Awaitable[bool]] = lambda _: _always()
-    parts: str | None = None
 
 
 class SmartVideoEditor:
@@ -100,7 +64,7 @@ class SmartVideoEditor:
         *,
         checkpoints: Checkpoints,
         attempt: str = "local",
-        hooks: Hooks = Hooks(),
+        hooks: Hooks = NO_HOOKS,
         publish: Callable[[Verified], Awaitable[None]] | None = None,
     ) -> JobResult:
         """Run the stage table in order; a stage whose checkpoint still holds is skipped.
@@ -114,7 +78,7 @@ class SmartVideoEditor:
         # the files of the attempt that replaced it.
         job = JobFiles(job_id, source, spec, output, self.work_dir(job_id) / attempt)
         _remove_stale_pipes(self.work_dir(job_id))
-        run = _Run(job, hooks, checkpoints, await checkpoints.load(job_id))
+        run = StageRun(TABLE, job, hooks, checkpoints, await checkpoints.load(job_id))
         for stage in STAGES:
             run.results[stage.name] = await run.stage(stage, self)
         if publish is not None:
@@ -123,18 +87,7 @@ class SmartVideoEditor:
         return _result(run)
 
 
-@dataclass(frozen=True)
-class JobFiles:
-    """What every stage may read of the job: its id, source, request, reel and this attempt's directory."""
-
-    id: str
-    source: Path | Fetcher
-    spec: JobSpec
-    output: Path
-    work: Path
-
-
-async def _fetch(editor: SmartVideoEditor, run: _Run) -> Staged:
+async def _fetch(editor: SmartVideoEditor, run: StageRun) -> Staged:
     async def progress(fraction: float) -> None:
         await run.progress("fetch", fraction)
 
@@ -145,12 +98,12 @@ async def _fetch(editor: SmartVideoEditor, run: _Run) -> Staged:
     return await source(editor.work_dir(run.job.id), progress)
 
 
-async def _validate(editor: SmartVideoEditor, run: _Run) -> SourceInfo:
+async def _validate(editor: SmartVideoEditor, run: StageRun) -> SourceInfo:
     staged = run.get("fetch", Staged)
     return await validate(staged, binaries=editor.binaries, max_seconds=editor.max_source_seconds)
 
 
-async def _analyze(editor: SmartVideoEditor, run: _Run) -> Plan:
+async def _analyze(editor: SmartVideoEditor, run: StageRun) -> Plan:
     async def progress(fraction: float) -> None:
         await run.progress("analyze", fraction)
 
@@ -166,7 +119,7 @@ async def _analyze(editor: SmartVideoEditor, run: _Run) -> Plan:
     )
 
 
-async def _render(editor: SmartVideoEditor, run: _Run) -> Reel:
+async def _render(editor: SmartVideoEditor, run: StageRun) -> Reel:
     info, plan, job = run.get("validate", SourceInfo), run.get("analyze", Plan), run.job
     job.work.mkdir(parents=True, exist_ok=True)
     total = sum(s.duration for s in plan.segments)
@@ -206,7 +159,7 @@ async def _render(editor: SmartVideoEditor, run: _Run) -> Reel:
     return await concat(clips, job.output, binaries=editor.binaries, work_dir=job.work)
 
 
-async def _verify(editor: SmartVideoEditor, run: _Run) -> Verified:
+async def _verify(editor: SmartVideoEditor, run: StageRun) -> Verified:
     run.job.work.mkdir(parents=True, exist_ok=True)
     has_audio = run.get("validate", SourceInfo).has_audio
     reel, plan = run.get("render", Reel), run.get("analyze", Plan)
@@ -232,83 +185,21 @@ async def _source_unchanged(info: SourceInfo) -> bool:
     return await unchanged_since(Path(info.path), info.size, info.sha256, info.identity)
 
 
-async def _always() -> bool:
-    return True
-
-
-STAGES: tuple[Stage, ...] = (
-    Stage("fetch", 0.04, Staged, _fetch, trust=still_staged),
-    Stage("validate", 0.03, SourceInfo, _validate, trust=_source_unchanged),
-    Stage("analyze", 0.10, Plan, _analyze),
-    Stage("render", 0.78, Reel, _render, trust=_still_there, parts="segment:"),
-    Stage("verify", 0.05, Verified, _verify, trust=_verified_still_there),
+TABLE = StageTable(
+    (
+        Stage("fetch", 0.04, Staged, _fetch, trust=still_staged),
+        Stage("validate", 0.03, SourceInfo, _validate, trust=_source_unchanged),
+        Stage("analyze", 0.10, Plan, _analyze),
+        Stage("render", 0.78, Reel, _render, trust=_still_there, parts="segment:"),
+        Stage("verify", 0.05, Verified, _verify, trust=_verified_still_there),
+    )
 )
-STAGE_NAMES = tuple(s.name for s in STAGES)
-# Where each stage's share of the progress bar starts: derived, so weights can change in one place.
-_OFFSETS = dict(zip(STAGE_NAMES, itertools.accumulate((s.weight for s in STAGES), initial=0.0), strict=False))
-_WEIGHTS = {s.name: s.weight for s in STAGES}
+STAGES, STAGE_NAMES = TABLE.stages, TABLE.names
 
 
-def _result(run: _Run) -> JobResult:
+def _result(run: StageRun) -> JobResult:
     info, plan, verified = run.get("validate", SourceInfo), run.get("analyze", Plan), run.get("verify", Verified)
     return job_result(info, plan, verified, run.seconds)
-
-
-class _Run:
-    """One attempt at a job: which stages were saved, what each returned, and how long each took."""
-
-    def __init__(self, job: JobFiles, hooks: Hooks, checkpoints: Checkpoints, saved: dict[str, dict[str, Any]]) -> None:
-        self.job = job
-        self.checkpoints = checkpoints
-        self.hooks = hooks
-        self.saved = saved
-        self.results: dict[str, BaseModel] = {}
-        self.seconds: dict[str, float] = {}
-
-    def get(self, name: str, model: type[_M]) -> _M:
-        """What an earlier stage returned (or its trusted checkpoint held)."""
-        value = self.results[name]
-        assert isinstance(value, model)
-        return value
-
-    async def stage(self, stage: Stage, editor: SmartVideoEditor) -> BaseModel:
-        saved = self.saved.get(stage.name)
-        if saved is not None:
-            value = stage.model.model_validate(_strip(saved))
-            if await stage.trust(value):
-                self.seconds[stage.name] = float(saved.get("_seconds", 0.0))
-                await self.notify(stage.name, "skip", None)
-                await self.progress(stage.name, 1.0)
-                return value
-        # A stage redone invalidates what later stages built on it.
-        self.saved = {k: v for k, v in self.saved.items() if not _depends_on(k, stage.name)}
-        await self.notify(stage.name, "start", None)
-        started = time.perf_counter()
-        value = await stage.run(editor, self)
-        elapsed = time.perf_counter() - started
-        self.seconds[stage.name] = round(elapsed, 3)
-        await self.checkpoints.save_stage_data(self.job.id, stage.name, _seconds=elapsed, **value.model_dump())
-        await self.progress(stage.name, 1.0)
-        await self.notify(stage.name, "end", elapsed)
-        return value
-
-    async def progress(self, stage: str, fraction: float) -> None:
-        if self.hooks.on_progress:
-            overall = _OFFSETS[stage] + _WEIGHTS[stage] * min(max(fraction, 0.0), 1.0)
-            await self.hooks.on_progress(stage, round(overall, 4))
-
-    async def notify(self, stage: str, event: str, seconds: float | None) -> None:
-        if self.hooks.on_stage:
-            await self.hooks.on_stage(stage, event, seconds)
-
-
-def _depends_on(key: str, stage: str) -> bool:
-    owner = next((s.name for s in STAGES if s.parts and key.startswith(s.parts)), key)
-    return owner in STAGE_NAMES and STAGE_NAMES.index(owner) > STAGE_NAMES.index(stage)
-
-
-def _strip(saved: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in saved.items() if k != "_seconds"}
 
 
 def _remove_stale_pipes(job_dir: Path) -> None:
