@@ -172,6 +172,16 @@ class JobRefused(Exception):
         self.message = message
 
 
+def request_fingerprint(spec: JobSpec) -> str:
+    """What an Idempotency-Key is bound to: the request as sent, defaults left out.
+
+    Without the defaults, a field added to the spec later (with a default that keeps today's behaviour) does
+    not change the fingerprint of a request that never named it, so a retry that spans an upgrade still matches.
+    """
+    body = spec.model_dump(mode="json", exclude_defaults=True)
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 class JobService:
     """Submit, read, list and cancel jobs on behalf of one caller: each key sees only its own jobs."""
 
@@ -201,7 +211,7 @@ class JobService:
         from app.db import IdempotencyConflict, QueueFull
 
         await self._check(spec)
-        request_hash = hashlib.sha256(json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+        request_hash = request_fingerprint(spec)
         limit = self.settings.max_highlights
         if spec.highlights is not None and len(spec.highlights) > limit:
             raise JobRefused(

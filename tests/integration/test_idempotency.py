@@ -64,6 +64,9 @@ async def test_same_key_and_body_sent_concurrently_make_one_job(client: httpx.As
 async def test_same_key_with_another_body_is_a_422_problem(client: httpx.AsyncClient, source: str) -> None:
     first = await post(client, {"input_path": source}, key="reused")
     assert first.status_code == 202, first.text
+    # Naming a default is the same request: a client that adds `render: auto` on retry gets its job back.
+    same = await post(client, {"input_path": source, "output": {"render": "auto"}}, key="reused")
+    assert same.status_code == 202 and same.json()["id"] == first.json()["id"], same.text
     other = await post(client, {"input_path": source, "output": {"crf": 23}}, key="reused")
     assert other.status_code == 422
     assert other.headers["content-type"] == "application/problem+json"
