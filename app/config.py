@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     port: int = 8000
     host: str = "127.0.0.1"
     prometheus_port: int | None = Field(default=None, description="separate /metrics port for `smartedit worker`")
+    metrics_token: str | None = Field(
+        default=None, description="when set, the API's /metrics answers only `Authorization: Bearer <token>`"
+    )
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     admin_api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="keys that see and cancel every key's jobs"

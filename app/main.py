@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import hmac
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from app import __version__
@@ -14,6 +15,7 @@ from app.api import problems
 from app.api.docs import contract, install_webhooks
 from app.api.limits import BodyLimit
 from app.api.media import router as media_router
+from app.api.problems import Problem
 from app.api.routes import router
 from app.config import Settings
 from app.services import open_services
@@ -52,5 +54,20 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.include_router(media_router)
-    Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(app, include_in_schema=False)
+    guard = [Depends(_metrics_guard(settings.metrics_token))] if settings.metrics_token else []
+    Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(
+        app, include_in_schema=False, dependencies=guard
+    )
     return app
+
+
+def _metrics_guard(token: str) -> Callable[[Request], None]:
+    """The API faces clients: with METRICS_TOKEN set, its /metrics is for the scraper that holds the token."""
+    expected = f"Bearer {token}".encode()
+
+    def check(request: Request) -> None:
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, expected):  # constant time: the token cannot be guessed byte by byte
+            raise Problem(401, "metrics_token_required", "/metrics needs Authorization: Bearer <METRICS_TOKEN>.")
+
+    return check

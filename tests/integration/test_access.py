@@ -153,3 +153,17 @@ async def test_an_open_api_signs_with_the_configured_secret(infra: Infra, tmp_pa
     async with running_service(make_settings(infra, tmp_path, webhook_secret=None), run_worker=False) as client:
         missing = await client.get("/webhooks/secret")
         assert missing.status_code == 404 and missing.json()["code"] == "webhooks_not_configured"
+
+
+async def test_metrics_token_guards_the_apis_metrics_and_nothing_else(infra: Infra, tmp_path: Path) -> None:
+    settings = make_settings(infra, tmp_path, metrics_token="scrape-secret")
+    async with running_service(settings, run_worker=False) as client:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "scrape-secret"}):
+            refused = await client.get("/metrics", headers=headers)
+            assert refused.status_code == 401 and refused.json()["code"] == "metrics_token_required", refused.text
+            assert "scrape-secret" not in refused.text
+        scraped = await client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+        assert scraped.status_code == 200 and "video_processing_jobs_finished_total" in scraped.text
+        assert (await client.get("/healthz")).status_code == 200  # other routes are as they were
+    async with running_service(make_settings(infra, tmp_path / "open"), run_worker=False) as client:
+        assert (await client.get("/metrics")).status_code == 200  # unset: open, as Prometheus expects by default
