@@ -28,6 +28,7 @@ TRUE_PEAK_CEILING = -1.0  # dBTP
 SAMPLE_RATE = 48000
 # What the reel's video stream says it is: BT.709 primaries, transfer and matrix, limited range.
 BT709_TAGS = ("-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv")
+QUIET = ("-hide_banner", "-nostdin", "-y", "-v", "error")  # every render command: errors only, never a prompt
 AAC_BITRATE = "192k"
 RenderMode = Literal["smart", "encode"]
 
@@ -98,14 +99,7 @@ def segment_args(
     """The one ffmpeg command that turns a source range into a finished clip."""
     fps = Fraction(plan.frame_rate)
     samples = round(segment.frames / fps * SAMPLE_RATE)
-    args = [
-        "-hide_banner",
-        "-nostdin",
-        "-y",
-        "-v",
-        "error",
-        *source_input(source.path, start=segment.start, duration=segment.duration + 1),
-    ]
+    args = [*QUIET, *source_input(source.path, start=segment.start, duration=segment.duration + 1)]
     audio_in = "[0:a:0]"
     if not has_audio:
         args += ["-f", "lavfi", "-i", f"anullsrc=r={SAMPLE_RATE}:cl=stereo"]
@@ -121,15 +115,7 @@ def segment_args(
         "[a]",
         "-frames:v",
         str(segment.frames),
-        "-c:v",
-        "libx264",
-        "-crf",
-        str(options.encoder_crf),
-        "-preset",
-        options.encoder_preset,
-        "-pix_fmt",
-        "yuv420p",
-        *BT709_TAGS,
+        *x264_args(options),
         # SPS and PPS in-band before every IDR: a reel may join this clip to copied source GOPs whose
         # parameter sets differ, and each part must then carry its own.
         "-bsf:v",
@@ -140,6 +126,12 @@ def segment_args(
         "mov",
         str(out),
     ]
+
+
+def x264_args(options: OutputOptions) -> list[str]:
+    """The reel's video encoder: libx264 at the request's CRF and preset, 4:2:0, tagged BT.709."""
+    crf, preset = str(options.encoder_crf), options.encoder_preset
+    return ["-c:v", "libx264", "-crf", crf, "-preset", preset, "-pix_fmt", "yuv420p", *BT709_TAGS]
 
 
 def video_chain(source: SourceInfo, plan: Plan, segment: Segment) -> str:
@@ -207,7 +199,7 @@ async def concat(
     listing.write_text("ffconcat version 1.0\n" + "".join(f"file {_quote(c.path)}\n" for c in clips))
     out.parent.mkdir(parents=True, exist_ok=True)
     part = part_name(out)
-    args = ["-hide_banner", "-nostdin", "-y", "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing)]
+    args = [*QUIET, "-f", "concat", "-safe", "0", "-i", str(listing)]
     audio_map = ["-map", "0:a:0"]
     if sound is not None:
         # Each clip's sound is its own input, adjusted, then joined sample for sample: the PCM of a

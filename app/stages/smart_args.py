@@ -10,7 +10,7 @@ from app.media.inputs import source_input
 from app.spec import OutputOptions
 from app.stages.analyze import Plan, Segment
 from app.stages.colour import colour_filter
-from app.stages.render import BT709_TAGS, SAMPLE_RATE, audio_chain
+from app.stages.render import QUIET, SAMPLE_RATE, audio_chain, x264_args
 from app.stages.smart_rules import MAX_REORDER_FRAMES, PROFILES
 from app.stages.transitions import video_fades
 from app.stages.validate import SourceInfo
@@ -20,7 +20,6 @@ from app.stages.validate import SourceInfo
 _BFRAMES = {0: "0", 1: "1", 2: "3"}
 # The copied GOPs get the reel's colour fields in their SPS (their pixels are BT.709 already: eligibility).
 BT709_SPS = "h264_metadata=colour_primaries=1:transfer_characteristics=1:matrix_coefficients=1:video_full_range_flag=0"
-_QUIET = ["-hide_banner", "-nostdin", "-y", "-v", "error"]
 
 
 def mov_timescale(frame_rate: str) -> int:
@@ -62,7 +61,7 @@ def edge_args(
     filters = [f"fps={plan.frame_rate}", colour_filter(source), *fades]
     level = [] if facts.level is None else ["-level:v", f"{facts.level / 10:.1f}"]
     return [
-        *_QUIET,
+        *QUIET,
         *source_input(source.path, start=start, duration=float(frames / fps) + 1),
         "-map",
         "0:v:0",
@@ -70,28 +69,14 @@ def edge_args(
         ",".join(f for f in filters if f),
         "-frames:v",
         str(frames),
-        "-c:v",
-        "libx264",
-        "-crf",
-        str(options.encoder_crf),
-        "-preset",
-        options.encoder_preset,
+        *x264_args(options),
+        # As the source's stream is coded, so the copied GOPs beside this edge decode the same way.
         "-profile:v",
         PROFILES[facts.profile or "High"],
         *level,
         "-bf",
         _BFRAMES[facts.reorder_frames],
-        "-pix_fmt",
-        "yuv420p",
-        *BT709_TAGS,
-        "-bsf:v",
-        f"h264_mp4toannexb,{same_delay(plan.frame_rate)}",
-        "-video_track_timescale",
-        str(mov_timescale(plan.frame_rate)),
-        "-an",
-        "-f",
-        "mov",
-        str(out),
+        *_mov_part("h264_mp4toannexb", plan, out),
     ]
 
 
@@ -101,7 +86,7 @@ def copy_args(source: SourceInfo, plan: Plan, out: Path, *, first: int, frames: 
     # Up to the next microsecond: the seek lands on the keyframe at or before it, so never on the GOP before.
     start = -(-first * 1_000_000 // fps) / 1_000_000
     return [
-        *_QUIET,
+        *QUIET,
         *source_input(source.path, start=float(start)),
         "-map",
         "0:v:0",
@@ -109,8 +94,15 @@ def copy_args(source: SourceInfo, plan: Plan, out: Path, *, first: int, frames: 
         "copy",
         "-frames:v",
         str(frames),
+        *_mov_part(f"{BT709_SPS},h264_mp4toannexb", plan, out),
+    ]
+
+
+def _mov_part(bitstream: str, plan: Plan, out: Path) -> list[str]:
+    """What every video part ends with: parameter sets in-band, one decode delay, one time scale, no sound."""
+    return [
         "-bsf:v",
-        f"{BT709_SPS},h264_mp4toannexb,{same_delay(plan.frame_rate)}",
+        f"{bitstream},{same_delay(plan.frame_rate)}",
         "-video_track_timescale",
         str(mov_timescale(plan.frame_rate)),
         "-an",
@@ -123,7 +115,7 @@ def copy_args(source: SourceInfo, plan: Plan, out: Path, *, first: int, frames: 
 def assemble_args(source: SourceInfo, plan: Plan, segment: Segment, listing: Path, out: Path) -> list[str]:
     """Join the parts' video (copied) with the clip's sound rendered as in an encoded clip: PCM, exactly as long."""
     samples = round(segment.frames / Fraction(plan.frame_rate) * SAMPLE_RATE)
-    args = [*_QUIET, "-f", "concat", "-safe", "0", "-i", str(listing)]
+    args = [*QUIET, "-f", "concat", "-safe", "0", "-i", str(listing)]
     if source.has_audio:
         args += source_input(source.path, start=segment.start, duration=segment.duration + 1)
     else:
