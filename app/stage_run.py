@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from app.checkpoint import Checkpoints
 from app.spec import JobSpec
@@ -123,13 +123,12 @@ class StageRun:
     async def stage(self, stage: Stage, editor: Any) -> BaseModel:
         """The stage's result: its checkpoint when that still holds, else the stage run (and checkpointed)."""
         saved = self.saved.get(stage.name)
-        if saved is not None:
-            value = stage.model.model_validate({k: v for k, v in saved.items() if k != "_seconds"})
-            if await stage.trust(value):
-                self.seconds[stage.name] = float(saved.get("_seconds", 0.0))
-                await self.notify(stage.name, "skip", None)
-                await self.progress(stage.name, 1.0)
-                return value
+        value = None if saved is None else _saved_value(stage, saved)
+        if saved is not None and value is not None and await stage.trust(value):
+            self.seconds[stage.name] = float(saved.get("_seconds", 0.0))
+            await self.notify(stage.name, "skip", None)
+            await self.progress(stage.name, 1.0)
+            return value
         # A stage redone invalidates what later stages built on it.
         self.saved = {k: v for k, v in self.saved.items() if not self.table.depends_on(k, stage.name)}
         await self.notify(stage.name, "start", None)
@@ -151,3 +150,11 @@ class StageRun:
         """Report a stage's (or a part's) start, end or skip."""
         if self.hooks.on_stage:
             await self.hooks.on_stage(stage, event, seconds)
+
+
+def _saved_value(stage: Stage, saved: dict[str, Any]) -> BaseModel | None:
+    """The stage's result as its checkpoint holds it; None when an older version saved it in another shape."""
+    try:
+        return stage.model.model_validate({k: v for k, v in saved.items() if k != "_seconds"})
+    except ValidationError:
+        return None

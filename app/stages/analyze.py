@@ -23,7 +23,6 @@ from app.errors import InputError
 from app.media.decode import decode
 from app.media.ffmpeg import Binaries
 from app.media.loudness import TimeRange, measure_ranges
-from app.media.probe import probe
 from app.spec import JobSpec, Transition
 from app.stages.framing import CropKey, Framing, keys_of, output_size
 from app.stages.ranking import CANDIDATES, Chosen, choose
@@ -164,7 +163,6 @@ async def _features(
 ) -> SourceFeatures:
     """One decode of what is needed, fed to every analyser."""
     analyser = SourceAnalyser(face_interval=FACE_INTERVAL)
-    info = await probe(binaries.ffprobe, Path(source.path))
     work_dir.mkdir(parents=True, exist_ok=True)
 
     def on_audio(t: float, pcm: np.ndarray) -> None:
@@ -173,7 +171,7 @@ async def _features(
     await decode(
         binaries.ffmpeg,
         Path(source.path),
-        info,
+        source.media,
         work_dir,
         on_frame=analyser.add_frame,
         on_audio=on_audio if audio and source.has_audio else None,

@@ -65,6 +65,7 @@ class SourceInfo(BaseModel):
     color_range: str | None
     has_audio: bool
     audio_channels: int
+    media: MediaInfo  # all ffprobe said of the source: a later stage never asks again
 
 
 async def validate(source: Staged, *, binaries: Binaries, max_seconds: float) -> SourceInfo:
@@ -113,6 +114,7 @@ async def validate(source: Staged, *, binaries: Binaries, max_seconds: float) ->
         color_range=video.color_range,
         has_audio=info.audio is not None,
         audio_channels=info.audio.channels if info.audio else 0,
+        media=info,
     )
 
 

@@ -6,12 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from app.media.probe import MediaInfo, VideoStream
 from app.spec import OutputOptions
 from app.stages.analyze import Plan, Segment
 from app.stages.colour import colour_filter, source_colorimetry
 from app.stages.framing import CropKey, Framing
 from app.stages.render import ClipSound, gain_db, join_chain, needs_limiter, segment_args
 from app.stages.validate import SourceInfo
+
+BT709 = ("bt709", "bt709", "bt709")
 
 
 def source(**kw: object) -> SourceInfo:
@@ -31,6 +34,7 @@ def source(**kw: object) -> SourceInfo:
         color_range="tv",
         has_audio=True,
         audio_channels=2,
+        media=MediaInfo("mov,mp4", 100.0, 1, VideoStream("h264", 1920, 1080, "30/1", "yuv420p", *BT709, "tv"), None),
     )
     values.update(kw)
     return SourceInfo(**values)  # type: ignore[arg-type]
