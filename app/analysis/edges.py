@@ -1,15 +1,36 @@
-"""Where a clip may start or end: inside a pause (not mid-word) and clear of every shot cut."""
+"""Where a clip may start or end: inside a pause (not mid-word) and clear of every shot cut.
+
+When no pause is in reach of an edge, the edge goes to the quietest 100 ms it can reach (still
+clear of cuts) and the result says so (`Edges.in_speech`), so the reel reports it instead of
+pretending a word was not cut.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from app.analysis.features import SourceFeatures
+from app.analysis.level import FINE_SECONDS, UNMEASURED
 
 CUT_CLEARANCE = 0.5  # seconds an edge keeps from a cut: no clip opens one frame before a new shot
 PAUSE_MARGIN = 0.1  # an edge sits this far inside a pause when the pause is long enough
 
+QUIET_WINDOW = 10  # steps of the fine level (100 ms) averaged when looking for the quietest place
+
 Interval = tuple[float, float]
+EDGE_IN_SPEECH = "edge_in_speech"  # the reason a clip carries when an edge could not reach a pause
+
+
+@dataclass(frozen=True)
+class Edges:
+    """A clip's snapped edges, and whether either had to stay in speech (no pause within reach)."""
+
+    start: float
+    end: float
+    in_speech: bool = False
 
 
 def edge_zones(features: SourceFeatures) -> tuple[list[Interval], list[Interval]]:
@@ -45,26 +66,59 @@ def nearest_point(target: float, zones: Sequence[Interval], lo: float, hi: float
 
 def snap_range(
     start: float, end: float, features: SourceFeatures, *, max_shift: float, min_len: float, max_len: float
-) -> tuple[float, float]:
+) -> Edges:
     """Move each edge at most `max_shift` s into the best zone it can reach, length kept in [min_len, max_len]."""
     d = features.duration
-    tiers = edge_zones(features)
-    new_start = _first_reachable(start, tiers, max(0.0, start - max_shift), min(d, start + max_shift))
-    s = start if new_start is None else new_start
+    preferred, anywhere = edge_zones(features)
+    lo, hi = max(0.0, start - max_shift), min(d, start + max_shift)
+    s = nearest_point(start, preferred, lo, hi)
+    start_ok = s is not None
+    if s is None:
+        s = quietest_point(start, anywhere, lo, hi, features)
+    s = start if s is None else s
     lo, hi = max(end - max_shift, s + min_len), min(end + max_shift, s + max_len, d)
-    if lo > hi:
-        return float(start), float(end)
-    new_end = _first_reachable(end, tiers, lo, hi)
-    e = min(max(end, lo), hi) if new_end is None else new_end
-    return round(float(s), 3), round(float(e), 3)
+    if lo > hi:  # the length rules leave no room: keep the client's range, and say where it lies
+        return Edges(float(start), float(end), not (_inside(start, preferred) and _inside(end, preferred)))
+    e = nearest_point(end, preferred, lo, hi)
+    end_ok = e is not None
+    if e is None:
+        e = quietest_point(end, anywhere, lo, hi, features)
+    e = min(max(end, lo), hi) if e is None else e
+    return Edges(round(float(s), 3), round(float(e), 3), not (start_ok and end_ok))
 
 
-def _first_reachable(target: float, tiers: Sequence[Sequence[Interval]], lo: float, hi: float) -> float | None:
-    for zones in tiers:
-        point = nearest_point(target, zones, lo, hi)
-        if point is not None:
-            return point
-    return None
+def quietest_point(
+    target: float, zones: Sequence[Interval], lo: float, hi: float, features: SourceFeatures
+) -> float | None:
+    """The middle of the quietest 100 ms of audio within [lo, hi] and `zones` (nearest `target` on ties).
+
+    Without a fine level (no audio, features from before it was kept) the nearest point of `zones`.
+    """
+    level = np.frombuffer(features.fine_level, dtype=np.uint8)
+    first, last = int(np.ceil(lo / FINE_SECONDS)), int(hi / FINE_SECONDS)
+    last = min(last, len(level) - 1)
+    if last - first < 1:
+        return nearest_point(target, zones, lo, hi)
+    codes = level[max(0, first - QUIET_WINDOW // 2) : last + QUIET_WINDOW // 2 + 1].astype(np.float64)
+    codes[codes == UNMEASURED] = np.nan
+    # Codes grow as the level falls (0.5 dB a step): the quietest window has the largest mean.
+    kernel = np.ones(QUIET_WINDOW) / QUIET_WINDOW
+    mean = np.convolve(np.nan_to_num(codes, nan=0.0), kernel, mode="same")
+    offset = max(0, first - QUIET_WINDOW // 2)
+    best: tuple[float, float, float] | None = None
+    for k in range(first, last + 1):
+        t = k * FINE_SECONDS
+        value = mean[k - offset]
+        if not _inside(t, zones) or np.isnan(codes[k - offset]):
+            continue
+        key = (-value, abs(t - target), t)
+        if best is None or key < best:
+            best = key
+    return nearest_point(target, zones, lo, hi) if best is None else best[2]
+
+
+def _inside(t: float, zones: Sequence[Interval]) -> bool:
+    return any(a - 1e-6 <= t <= b + 1e-6 for a, b in zones)
 
 
 def _merge(intervals: list[Interval]) -> list[Interval]:

@@ -8,9 +8,11 @@ serialise to JSON for the analyze stage's checkpoint.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +48,7 @@ class SourceFeatures:
     face_samples: tuple[FaceSample, ...]
     face_interval: float
     content: Rect | None  # the picture without black bars
+    fine_level: bytes = b""  # audio level per 10 ms from 0 s, one `level.fine_code` a step; empty without audio
 
     @property
     def has_video(self) -> bool:
@@ -67,6 +70,7 @@ class SourceFeatures:
                 "face_samples": [[s.t, [list(b) for b in s.boxes]] for s in self.face_samples],
                 "face_interval": self.face_interval,
                 "content": None if self.content is None else [*vars(self.content).values()],
+                "fine_level": base64.b64encode(zlib.compress(self.fine_level, 6)).decode("ascii"),
             },
             separators=(",", ":"),
         )
@@ -86,6 +90,7 @@ class SourceFeatures:
             face_samples=tuple(FaceSample(float(t), tuple(tuple(b) for b in boxes)) for t, boxes in d["face_samples"]),
             face_interval=float(d["face_interval"]),
             content=None if d["content"] is None else Rect(*d["content"]),
+            fine_level=zlib.decompress(base64.b64decode(d["fine_level"])) if d.get("fine_level") else b"",
         )
 
 
@@ -172,6 +177,7 @@ class SourceAnalyser:
             face_samples=self._faces.samples,
             face_interval=self._faces.interval,
             content=self._bars.content(),
+            fine_level=self._level.fine(),
         )
 
 

@@ -10,11 +10,11 @@ over the source.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from app.analysis.edges import snap_range
+from app.analysis.edges import EDGE_IN_SPEECH, Edges, snap_range
 from app.analysis.features import SourceFeatures
 
 MIN_CLIP = 15.0
@@ -130,8 +130,11 @@ def propose_highlights(
         chosen.append(_grow(int(starts[best]), int(starts[best]) + window, scores, chosen, int(longest)))
     picks = []
     for a, b in chosen:
-        start, end = snap_range(a, b, features, max_shift=PICK_SNAP, min_len=MIN_CLIP, max_len=longest)
-        picks.append(_pick(start, end, scores, relative))
+        edges = snap_range(a, b, features, max_shift=PICK_SNAP, min_len=MIN_CLIP, max_len=longest)
+        pick = _pick(edges.start, edges.end, scores, relative)
+        if edges.in_speech:
+            pick = replace(pick, reasons=(*pick.reasons, EDGE_IN_SPEECH))
+        picks.append(pick)
     return Proposal(picks, min(count, len(picks)))
 
 
@@ -161,13 +164,14 @@ def snap_edges(
     *,
     max_shift: float = CLIENT_SNAP,
     source_duration: float | None = None,
-) -> tuple[float, float]:
+) -> Edges:
     """Nudge a client's clip edges (≤ `max_shift` s each) into pauses clear of cuts, keeping 15–60 s.
 
-    `source_duration` is the whole source's length when `features` cover only ranges of it.
+    `source_duration` is the whole source's length when `features` cover only ranges of it. `in_speech`
+    says an edge found no pause in reach and sits at the quietest place it could reach instead.
     """
     if (source_duration or features.duration) <= MAX_CLIP or end - start <= 0:
-        return start, end
+        return Edges(start, end)
     length = end - start
     return snap_range(
         start, end, features, max_shift=max_shift, min_len=min(MIN_CLIP, length), max_len=max(MAX_CLIP, length)

@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from app.ai.ports import AIReport, Cue, Ranker
+from app.analysis.edges import EDGE_IN_SPEECH
 from app.analysis.features import SourceAnalyser, SourceFeatures
 from app.analysis.picker import propose_highlights, snap_edges
 from app.analysis.reframe import ASPECTS, crop_size, reframe, source_content
@@ -112,7 +113,7 @@ async def analyze(
         clips = [(c.clip, c.reasons) for c in chosen]
     elif options.snap_edges:
         assert features is not None
-        clips = [(_snapped(c, features, source.duration), reasons) for c, reasons in clips]
+        clips = [_snapped(c, reasons, features, source.duration) for c, reasons in clips]
 
     fps = Fraction(source.frame_rate)
     snapped = [snap(c, fps, source.duration) for c, _ in clips]
@@ -193,9 +194,12 @@ def _around(clips: Sequence[Clip], duration: float) -> list[tuple[float, float]]
     return ranges
 
 
-def _snapped(clip: Clip, features: SourceFeatures, source_duration: float) -> Clip:
-    start, end = snap_edges(clip.start, clip.end, features, source_duration=source_duration)
-    return Clip(start, end, clip.score, clip.transition)
+def _snapped(
+    clip: Clip, reasons: list[str], features: SourceFeatures, source_duration: float
+) -> tuple[Clip, list[str]]:
+    edges = snap_edges(clip.start, clip.end, features, source_duration=source_duration)
+    said = [*reasons, EDGE_IN_SPEECH] if edges.in_speech else reasons
+    return Clip(edges.start, edges.end, clip.score, clip.transition), said
 
 
 def _framing(

@@ -62,3 +62,20 @@ def test_a_later_range_lands_on_its_own_seconds() -> None:
     meter.add(tone(1000, 0.1, 1), t=20.0)
     assert sorted(meter.per_second()) == [0, 20]
     assert meter.end == pytest.approx(21.0)
+
+
+def test_fine_series_is_one_byte_per_10_ms_whatever_the_chunks_and_marks_gaps() -> None:
+    from app.analysis.level import UNMEASURED, LevelMeter, fine_db
+
+    rng = np.random.default_rng(4)
+    loud = (rng.standard_normal(16000) * 3000).astype(np.int16)
+    a, b = LevelMeter(), LevelMeter()
+    a.add(loud)
+    for offset in range(0, len(loud), 333):
+        b.add(loud[offset : offset + 333])
+    assert a.fine() == b.fine() and len(a.fine()) == 100
+    a.add(np.zeros(1600, dtype=np.int16), t=3.0)  # a range further on: the steps between are unmeasured
+    fine = np.frombuffer(a.fine(), dtype=np.uint8)
+    assert len(fine) == 310 and set(fine[101:300]) == {UNMEASURED}
+    assert np.nanmax(fine_db(fine[300:])) == -100.0  # digital silence at the floor (-127 is the code's own)
+    assert abs(float(np.median(fine_db(fine[5:95]))) - 20 * np.log10(3000 / 32768)) < 1.5

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.analysis.edges import CUT_CLEARANCE
+from app.analysis.edges import CUT_CLEARANCE, Edges
 from app.analysis.picker import Pick, pick_highlights, snap_edges
 from tests.unit.analysis.builders import features
 
@@ -94,7 +94,8 @@ def test_a_short_source_is_one_clip_of_all_of_it(duration: float) -> None:
 
 def test_snap_edges_moves_client_edges_into_pauses_by_at_most_1_5_s() -> None:
     f = features(DURATION, speech=0.9, pauses=[(99.0, 99.8), (121.2, 121.6), (300.0, 300.3)], cuts=[98.9])
-    start, end = snap_edges(100.0, 120.0, f)
+    snapped = snap_edges(100.0, 120.0, f)
+    start, end = snapped.start, snapped.end
     # The pause starts too close to the cut at 98.9: the edge goes to its part clear of the cut.
     assert 99.4 <= start <= 99.8 and start >= 98.9 + CUT_CLEARANCE
     assert 121.2 <= end <= 121.6
@@ -103,21 +104,24 @@ def test_snap_edges_moves_client_edges_into_pauses_by_at_most_1_5_s() -> None:
 
 def test_snap_edges_without_a_reachable_pause_still_clears_cuts() -> None:
     f = features(DURATION, speech=0.9, pauses=[(300.0, 300.3)], cuts=[100.2])
-    start, end = snap_edges(100.0, 120.0, f)
+    snapped = snap_edges(100.0, 120.0, f)
+    start, end = snapped.start, snapped.end
     assert abs(start - 100.2) >= CUT_CLEARANCE and abs(start - 100.0) <= 1.5
     assert end == 120.0
+    assert snapped.in_speech  # said, not hidden: the clip's reasons will carry edge_in_speech
 
 
 def test_snap_edges_keeps_the_15_second_minimum() -> None:
     f = features(DURATION, speech=0.9, pauses=[(101.2, 101.6), (114.0, 114.4), (116.2, 116.6)])
-    start, end = snap_edges(100.0, 115.0, f)
+    snapped = snap_edges(100.0, 115.0, f)
+    start, end = snapped.start, snapped.end
     assert 101.2 <= start <= 101.6
     assert end - start >= 15.0 and 116.2 <= end <= 116.6
 
 
 def test_snap_edges_leaves_a_source_of_a_minute_or_less_alone() -> None:
     f = features(50.0, speech=0.9, pauses=[(1.0, 2.0)])
-    assert snap_edges(0.0, 50.0, f) == (0.0, 50.0)
+    assert snap_edges(0.0, 50.0, f) == Edges(0.0, 50.0)
 
 
 def test_a_long_lively_scene_becomes_one_long_clip() -> None:
