@@ -23,13 +23,29 @@ class Cue(BaseModel):
     text: str
 
 
+class Word(BaseModel):
+    """One word heard, in seconds from the start of the range it was heard in, as the provider wrote it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: float
+    end: float
+    word: str
+
+    @property
+    def ends_sentence(self) -> bool:
+        """Whether a sentence ends with this word (the provider's punctuation: . ! or ?)."""
+        return self.word.rstrip("\"')»”’ ").endswith((".", "!", "?"))
+
+
 class Transcript(BaseModel):
-    """What was said in one range of a source."""
+    """What was said in one range of a source; `words` is empty for transcripts stored before words were asked."""
 
     model_config = ConfigDict(frozen=True)
 
     text: str
     cues: list[Cue] = []
+    words: list[Word] = []
 
 
 @dataclass(frozen=True)

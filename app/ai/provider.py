@@ -13,7 +13,7 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 
-from app.ai.ports import Answer, Cue, Heard, ProviderError, Transcript
+from app.ai.ports import Answer, Cue, Heard, ProviderError, Transcript, Word
 
 # Local servers (vLLM, Ollama, a Whisper server) take any key; the client insists on one.
 _NO_KEY = "no-key"
@@ -30,16 +30,17 @@ class OpenAIProvider:
         )
 
     async def transcribe(self, wav: bytes, *, model: str) -> Heard:
-        """Speech to text of one WAV file, with segment timings."""
+        """Speech to text of one WAV file, with segment and word timings."""
         try:
             heard = await self.client.audio.transcriptions.create(
                 model=model,
                 file=("range.wav", wav, "audio/wav"),
                 response_format="verbose_json",
-                timestamp_granularities=["segment"],
+                timestamp_granularities=["segment", "word"],
             )
             cues = [Cue(start=s.start, end=s.end, text=s.text.strip()) for s in heard.segments or [] if s.text.strip()]
-            transcript = Transcript(text=heard.text.strip(), cues=cues)
+            words = [Word(start=w.start, end=w.end, word=w.word.strip()) for w in heard.words or [] if w.word.strip()]
+            transcript = Transcript(text=heard.text.strip(), cues=cues, words=words)
         except openai.OpenAIError as exc:
             raise _failure(exc) from exc
         except (ValueError, TypeError, AttributeError) as exc:  # a 200 whose body is not a transcription

@@ -147,3 +147,46 @@ def _subtract(intervals: list[Interval], holes: list[Interval]) -> list[Interval
         if cursor < b:
             out.append((cursor, b))
     return out
+
+
+def snap_to_words(
+    start: float,
+    end: float,
+    words: Sequence[tuple[float, float, bool]],
+    features: SourceFeatures,
+    *,
+    max_shift: float,
+    min_len: float,
+    max_len: float,
+) -> Edges | None:
+    """Edges at the nearest sentence end in reach, else the nearest gap between words; None if one has neither.
+
+    `words` are (start, end, ends a sentence) in source seconds, in order, as a transcript heard them.
+    A gap's point is halfway between its two words; after a last word that ends a sentence, 100 ms on.
+    Points closer to a cut than CUT_CLEARANCE are not used.
+    """
+    _, anywhere = edge_zones(features)
+    sentences: list[float] = []
+    gaps: list[float] = []
+    for (_, a_end, a_stop), (b_start, _, _) in zip(words, words[1:], strict=False):
+        point = (a_end + max(a_end, b_start)) / 2
+        (sentences if a_stop else gaps).append(point)
+    if words and words[-1][2]:
+        sentences.append(words[-1][1] + 0.1)
+    sentences = [p for p in sentences if _inside(p, anywhere)]
+    gaps = [p for p in gaps if _inside(p, anywhere)]
+
+    def ranked(target: float, lo: float, hi: float) -> list[float]:
+        """Reachable points, sentence ends first, each kind nearest first."""
+        return [
+            p
+            for points in (sentences, gaps)
+            for p in sorted((q for q in points if lo <= q <= hi), key=lambda q: abs(q - target))
+        ]
+
+    d = features.duration
+    for s in ranked(start, max(0.0, start - max_shift), min(d, start + max_shift)):
+        ends = ranked(end, max(end - max_shift, s + min_len), min(end + max_shift, s + max_len, d))
+        if ends:
+            return Edges(round(s, 3), round(ends[0], 3))
+    return None

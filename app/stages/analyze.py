@@ -109,7 +109,7 @@ async def analyze(
         proposal = propose_highlights(
             features, max_duration=options.max_duration, candidates=CANDIDATES if ranker else 0
         )
-        chosen, report = await choose(proposal, source, ranker=ranker, job_id=job_id)
+        chosen, report = await choose(proposal, source, ranker=ranker, job_id=job_id, features=features)
         clips = [(c.clip, c.reasons) for c in chosen]
     elif options.snap_edges:
         assert features is not None

@@ -67,6 +67,7 @@ async def test_ranking_follows_what_is_said_keeps_the_edge_rules_and_pays_for_ea
     assert segment["reasons"][0] == "ai" and segment["title"].startswith("Clip ")
     # Only the candidate windows were heard, each a clip's length, never the whole source.
     assert fake.answered[TRANSCRIBE] == ai["transcribed"] == ai["candidates"] >= 2
+    assert fake.word_timings == ai["transcribed"]  # word timestamps asked for, for edges at sentence ends
     assert all(15 <= s <= 60 for s in fake.heard_seconds) and sum(fake.heard_seconds) < 120
     entries = await ledger.entries(ranked["id"])
     assert [e.operation for e in entries] == ["transcribe"] * ai["transcribed"] + ["rank"]

@@ -62,6 +62,7 @@ class FakeOpenAI:
     calls: Counter[str] = field(default_factory=Counter)  # requests per path, faults included
     answered: Counter[str] = field(default_factory=Counter)  # requests answered normally (the billable ones)
     heard_seconds: list[float] = field(default_factory=list)  # the length of every audio file received
+    word_timings: int = 0  # transcriptions that asked for word timestamps (and got `words`)
     chat_started: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
@@ -154,8 +155,13 @@ class _Handler(BaseHTTPRequestHandler):
             for i, s in enumerate(sentences)
         ]  # fmt: skip
         usage = {"type": "duration", "seconds": math.ceil(seconds)}
-        return {"task": "transcribe", "language": "english", "duration": seconds, "text": text,
-                "segments": segments, "usage": usage}  # fmt: skip
+        answer = {"task": "transcribe", "language": "english", "duration": seconds, "text": text,
+                  "segments": segments, "usage": usage}  # fmt: skip
+        if b'name="timestamp_granularities[]"\r\n\r\nword' in body:
+            with self.fake.lock:
+                self.fake.word_timings += 1
+            answer["words"] = _words(segments)
+        return answer
 
     def _completion(self, request: dict[str, Any], *, garbage: bool) -> Any:
         assert request["response_format"]["type"] == "json_schema", request.get("response_format")
@@ -187,6 +193,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (its timeout, or its process was killed): nothing to answer
+
+
+def _words(segments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each segment's words spread evenly over it, 40 ms apart: timings a test can predict."""
+    words = []
+    for s in segments:
+        said = s["text"].split()
+        step = (s["end"] - s["start"]) / max(1, len(said))
+        for k, w in enumerate(said):
+            start = s["start"] + k * step
+            words.append({"word": w, "start": round(start, 3), "end": round(start + step - 0.04, 3)})
+    return words
 
 
 def _multipart(content_type: str, body: bytes) -> dict[str, bytes]:

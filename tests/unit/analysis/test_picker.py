@@ -149,3 +149,16 @@ def test_each_pick_names_its_best_second_inside_it_and_none_when_nothing_stands_
     assert all(p.peak is None or p.start + 1 <= p.peak <= p.end - 1 for p in picks)
     flat = pick_highlights(features(DURATION, loudness=-100.0, motion=0.0))
     assert all(p.peak is None for p in flat)  # a still, silent source has no best moment: the middle will do
+
+
+def test_words_put_edges_on_sentence_ends_in_reach_else_on_gaps_between_words_clear_of_cuts() -> None:
+    from app.analysis.edges import snap_to_words
+
+    f = features(DURATION, speech=0.9, cuts=[131.0])
+    words = [(100.0 + 0.5 * k, 100.4 + 0.5 * k, k in (3, 61)) for k in range(80)]  # sentences end at 101.9, 130.9
+    edges = snap_to_words(100.0, 130.0, words, f, max_shift=3.0, min_len=15.0, max_len=40.0)
+    assert edges is not None
+    assert edges.start == 101.95  # halfway between the sentence's last word and the next
+    # 130.95 ends a sentence but sits by the cut at 131.0: the nearest gap between words instead.
+    assert edges.end == 129.95 and not edges.in_speech
+    assert snap_to_words(100.0, 115.0, words[:2], f, max_shift=3.0, min_len=15.0, max_len=40.0) is None
