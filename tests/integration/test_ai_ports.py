@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from app.ai.memory import MemoryLedger, MemoryTranscripts
-from app.ai.ports import Charge, CostLedger, Cue, Transcript, TranscriptCache, TranscriptKey
+from app.ai.ports import Charge, CostLedger, Cue, Transcript, TranscriptCache, TranscriptKey, Word
 from app.config import Settings
 from app.db import create_pool, migrate
 from app.db.ledger import PgLedger
@@ -37,7 +37,15 @@ async def test_transcript_cache_keys_by_source_range_and_model(ports: tuple[Tran
     cache, _ = ports
     source = uuid.uuid4().hex
     key = TranscriptKey.of(source, 12.0, 27.5, "whisper-1")
-    said = Transcript(text="Hé, ça marche.", cues=[Cue(start=0.0, end=2.5, text="Hé, ça marche.")])
+    said = Transcript(
+        text="Hé, ça marche.",
+        cues=[Cue(start=0.0, end=2.5, text="Hé, ça marche.")],
+        words=[
+            Word(start=0.0, end=0.4, word="Hé,"),
+            Word(start=0.5, end=0.9, word="ça"),
+            Word(start=1.0, end=1.6, word="marche."),
+        ],
+    )
     assert await cache.get(key) is None
     await cache.put(key, said)
     await cache.put(key, Transcript(text="a second put keeps the first"))

@@ -73,3 +73,15 @@ def test_captions_are_timed_to_the_reel_with_each_clip_at_its_offset() -> None:
         "3", "00:00:38.250 --> 00:00:51.000", "runs past the clip's end",
     ]  # fmt: skip
     assert webvtt(plan.model_copy(update={"segments": [_segment(0, 0.0, 20.0, [])]})) is None
+
+
+def test_a_transcript_cached_before_word_timings_reads_back_with_none() -> None:
+    from app.ai.ports import Transcript, Word
+
+    old = Transcript.model_validate_json(
+        '{"text": "Hello there.", "cues": [{"start": 0, "end": 1, "text": "Hello there."}]}'
+    )
+    assert old.words == [] and old.cues[0].text == "Hello there."
+    assert (
+        Word(start=0.0, end=0.5, word='there."').ends_sentence and not Word(start=0, end=1, word="Hello,").ends_sentence
+    )
