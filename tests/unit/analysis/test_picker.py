@@ -145,3 +145,21 @@ def test_each_pick_names_its_best_second_inside_it_and_none_when_nothing_stands_
     assert all(p.peak is None or p.start + 1 <= p.peak <= p.end - 1 for p in picks)
     flat = pick_highlights(features(DURATION, loudness=-100.0, motion=0.0))
     assert all(p.peak is None for p in flat)  # a still, silent source has no best moment: the middle will do
+
+
+@pytest.mark.parametrize(("duration", "max_duration"), [(50.0, 20.0), (50.0, 15.0), (16.0, 15.0)])
+def test_a_short_source_still_keeps_within_max_duration(duration: float, max_duration: float) -> None:
+    n = int(duration)
+    speech = np.zeros(n)
+    speech[20:35] = 0.9  # the talk is in the middle
+    f = features(duration, speech=speech, motion=1.0, pauses=[(t + 0.7, t + 1.0) for t in range(n)])
+    picks = pick_highlights(f, max_duration=max_duration)
+    assert len(picks) == 1
+    assert 15.0 - 1e-6 <= picks[0].end - picks[0].start <= max_duration + 1e-6
+    assert picks[0].start >= 0 and picks[0].end <= duration
+    assert duration < 35 or overlaps(picks[0], (20, 35)), "the talk is chosen"
+
+
+def test_a_short_source_within_max_duration_is_its_own_highlight() -> None:
+    picks = pick_highlights(features(50.0), max_duration=60.0)
+    assert [(p.start, p.end) for p in picks] == [(0.0, 50.0)]
