@@ -1,9 +1,10 @@
 """`python -m bench.analysis`: one decode through FIFOs against a bare ffmpeg decode of the same source.
 
 (1) bare: ffmpeg decodes and scales every frame to the analysis size into a null sink (the reference);
-(1+a) the same with the audio resampled to 16 kHz mono too; (2) ours: `app.media.decode` through named pipes
-into consumers (trivial ones by default: a sum of bytes). Then swscale and thread variants of (1) on a 60 s
-slice, and with `--long` peak RSS over a long source. Wire real analysers in with a `ConsumerFactory`.
+(1+a) the same with the audio resampled to 16 kHz mono too; (1+a+p) and a 640 px BGR picture at 10 fps split from
+the same decoded frames; (2) ours: `app.media.decode` through named pipes into consumers (trivial ones by default:
+a sum of bytes), (2+p) with the picture stream too. Then swscale and thread variants of (1) on a 60 s slice, and
+with `--long` peak RSS over a long source (picture stream on). Wire real analysers in with a `ConsumerFactory`.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Consumers:
     on_frame: Callable[[float, npt.NDArray[np.uint8]], None]
     on_audio: Callable[[float, npt.NDArray[np.int16]], None]
     summary: Callable[[], dict[str, Any]]
+    on_picture: Callable[[float, npt.NDArray[np.uint8]], None] | None = None
 
 
 # The analysers plug in here: given the probe and the frame size, return the consumers to time.
@@ -66,6 +68,22 @@ def trivial_consumers(info: MediaInfo, size: tuple[int, int]) -> Consumers:
         totals["pcm_sum"] += int(np.abs(chunk, dtype=np.int32).sum())
 
     return Consumers(on_frame, on_audio, lambda: dict(totals))
+
+
+def with_pictures(factory: ConsumerFactory) -> ConsumerFactory:
+    """The factory's consumers plus a picture consumer that sums every byte of every BGR picture."""
+
+    def make(info: MediaInfo, size: tuple[int, int]) -> Consumers:
+        consumers = factory(info, size)
+        totals = {"pictures": 0, "picture_sum": 0}
+
+        def on_picture(t: float, picture: npt.NDArray[np.uint8]) -> None:
+            totals["pictures"] += 1
+            totals["picture_sum"] += int(picture.sum(dtype=np.uint64))
+
+        return Consumers(consumers.on_frame, consumers.on_audio, lambda: consumers.summary() | totals, on_picture)
+
+    return make
 
 
 def analyser_consumers(info: MediaInfo, size: tuple[int, int]) -> Consumers:
@@ -104,11 +122,21 @@ class Result:
 
 
 def bare(binaries: Binaries, path: Path, size: tuple[int, int], *, audio: bool, flags: str = "fast_bilinear",
-         threads: int = 0, seconds: float | None = None, label: str = "") -> Result:
-    """ffmpeg alone: decode, scale to `size` in grey, discard (and the 16 kHz mono audio when `audio`)."""
+         threads: int = 0, seconds: float | None = None, label: str = "",
+         picture: tuple[int, int] | None = None, picture_rate: float = 10.0) -> Result:
+    """ffmpeg alone: decode, scale to `size` in grey, discard (and the 16 kHz mono audio when `audio`).
+
+    With `picture` (w, h), a BGR picture at `picture_rate` is split from the same decoded frames, as `decode` does.
+    """
     limit = ["-t", f"{seconds}"] if seconds else []
-    args = ["-hwaccel", "none", "-threads", str(threads), *limit, "-i", str(path), "-map", "0:V:0"]
-    args += ["-vf", f"scale={size[0]}:{size[1]}:flags={flags},format=gray", "-f", "null", "-"]
+    args = ["-hwaccel", "none", "-threads", str(threads), *limit, "-i", str(path)]
+    gray = f"scale={size[0]}:{size[1]}:flags={flags},format=gray"
+    if picture is None:
+        args += ["-map", "0:V:0", "-vf", gray, "-f", "null", "-"]
+    else:
+        bgr = f"fps={picture_rate}:round=up,scale={picture[0]}:{picture[1]}:flags={flags},format=bgr24"
+        args += ["-filter_complex", f"[0:V:0]split=2[g][p];[g]{gray}[gray];[p]{bgr}[pic]"]
+        args += ["-map", "[gray]", "-f", "null", "-", "-map", "[pic]", "-f", "null", "-"]
     if audio:
         args += ["-map", "0:a:0", "-ac", "1", "-ar", "16000", "-f", "null", "-"]
     return _timed(label, seconds or 0.0, lambda: run_ffmpeg(binaries, args))
@@ -119,7 +147,7 @@ def ours(binaries: Binaries, path: Path, info: MediaInfo, work: Path, factory: C
     """`app.media.decode` with the factory's consumers; time spent inside them is reported apart."""
     assert info.video is not None
     consumers = factory(info, frame_size(info.video, options.width))
-    inside = [0.0, 0.0]
+    inside = [0.0, 0.0, 0.0]
     lock = threading.Lock()
 
     def timed(index: int, fn: Callable[[float, Any], None]) -> Callable[[float, Any], None]:
@@ -137,13 +165,18 @@ def ours(binaries: Binaries, path: Path, info: MediaInfo, work: Path, factory: C
         if on_rss is not None:
             on_rss.append((fraction, me.memory_info().rss / 2**20))
 
+    on_picture = consumers.on_picture
+
     async def go() -> None:
         await decode(binaries.ffmpeg, path, info, work, on_frame=timed(0, consumers.on_frame),
-                     on_audio=timed(1, consumers.on_audio), options=options, on_progress=progress)
+                     on_audio=timed(1, consumers.on_audio), on_picture=on_picture and timed(2, on_picture),
+                     options=options, on_progress=progress)
 
     result = _timed(label, info.duration, lambda: asyncio.run(go()))
     result.extra = {**consumers.summary(), "frame_consumer_cpu_s": round(inside[0], 2),
                     "audio_consumer_cpu_s": round(inside[1], 2)}
+    if on_picture is not None:
+        result.extra["picture_consumer_cpu_s"] = round(inside[2], 2)
     return result
 
 
@@ -182,17 +215,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"source: {source.path.name}, {info.duration:g} s, analysis frames {size[0]}x{size[1]}", flush=True)
     work = CACHE_DIR / "analysis-run"
     work.mkdir(parents=True, exist_ok=True)
+    picture = frame_size(info.video, options.picture_width)
     main_rows = [
         bare(binaries, source.path, size, audio=False, label="(1) bare decode + scale, video only"),
         bare(binaries, source.path, size, audio=True, label="(1+a) bare decode + scale, and 16 kHz audio"),
+        bare(binaries, source.path, size, audio=True, picture=picture, picture_rate=options.picture_rate,
+             label=f"(1+a+p) and a {picture[0]}x{picture[1]} BGR picture"),
         ours(binaries, source.path, info, work, trivial_consumers, options, label="(2) ours: FIFOs, sum of bytes"),
-        ours(binaries, source.path, info, work, analyser_consumers, options, label="(3) ours: every analyser"),
+        ours(binaries, source.path, info, work, with_pictures(trivial_consumers), options,
+             label="(2+p) ours, and the picture stream"),
     ]
+    if args.analysers:
+        main_rows.append(ours(binaries, source.path, info, work, analyser_consumers, options,
+                              label="(3) ours: every analyser"))
     for row in main_rows:
         row.source_seconds = info.duration
     print("\n" + results_table(main_rows, main_rows[0]))
-    print(f"(2) consumers: {main_rows[2].extra}")
-    print(f"(3) analysers: {main_rows[3].extra}")
+    for row in main_rows[3:]:
+        print(f"{row.label.split(' ')[0]} consumers: {row.extra}")
     if args.variants:
         slices = [bare(binaries, source.path, size, audio=False, flags=f, threads=t, seconds=SLICE_SECONDS,
                        label=f"bare, first {SLICE_SECONDS:g} s, {f}, threads {t or 'auto'}") for f, t in VARIANTS]
@@ -234,9 +274,10 @@ def long_check(binaries: Binaries, hours: float, work: Path, options: DecodeOpti
     path = ensure_long_source(binaries, hours)
     info = asyncio.run(probe(binaries.ffprobe, path))
     samples: list[tuple[float, float]] = []
-    # Every analyser, as the analyze stage runs them: what must stay flat is the whole analysis, not the pipes alone.
-    result = ours(binaries, path, info, work, analyser_consumers, options,
-                  label=f"(3) ours, every analyser, {hours:g} h source", on_rss=samples)
+    # Every analyser, as the analyze stage runs them, and the picture stream: what must stay flat is the whole
+    # analysis, not the pipes alone.
+    result = ours(binaries, path, info, work, with_pictures(analyser_consumers), options,
+                  label=f"(3+p) ours, every analyser and pictures, {hours:g} h source", on_rss=samples)
     print("\n" + results_table([result], result))
     marks = [next((mb for f, mb in samples if f >= q), samples[-1][1]) for q in (0.1, 0.25, 0.5, 0.75, 1.0)]
     print("Python RSS MB at 10/25/50/75/100 % of the source: " + " / ".join(f"{m:.0f}" for m in marks)
@@ -251,6 +292,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help=f"swscale and thread variants of (1) on the first {SLICE_SECONDS:g} s")
     parser.add_argument("--ranges", action=argparse.BooleanOptionalAction, default=True,
                         help="range-limited decodes: one ffmpeg per range against one for all")
+    parser.add_argument("--analysers", action=argparse.BooleanOptionalAction, default=True,
+                        help="row (3): every analyser of the analyze stage on the decode")
     parser.add_argument("--long", action="store_true", help="also the long-source memory check")
     parser.add_argument("--hours", type=float, default=4.0, help="long source length (default 4)")
     return parser.parse_args(argv)

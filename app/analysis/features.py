@@ -21,7 +21,7 @@ import numpy as np
 from app.analysis.bars import BarDetector, Rect
 from app.analysis.faces import FaceSample, FaceSampler
 from app.analysis.level import LevelMeter
-from app.analysis.motion import MotionMeter
+from app.analysis.motion import FrameSteps, MotionMeter
 from app.analysis.shots import Fade, ShotDetector, ShotParams
 from app.analysis.speech import Pause, SpeechDetector
 
@@ -118,11 +118,12 @@ class SourceAnalyser:
         self._frame_size: tuple[int, int] | None = None
         self._video_end = 0.0
         self._step = 0.0  # the last interval between frames, to give the last frame its length
+        self._steps = FrameSteps()
         self.seconds: dict[str, float] = {}  # CPU seconds spent in each analyser: where analysis time goes
 
     def add_frame(self, t: float, gray: np.ndarray) -> None:
         """One greyscale uint8 frame (h, w) shown at `t` seconds."""
-        if self._frame_size is not None and 0 < t - self._video_end < 1.0:
+        if self._steps.follows(t):  # a step across a gap between ranges is no frame's length
             self._step = t - self._video_end
         self._video_end = t
         self._frame_size = (int(gray.shape[1]), int(gray.shape[0]))

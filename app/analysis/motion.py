@@ -1,4 +1,4 @@
-"""Frame difference and the per-second motion measure."""
+"""Frame difference, the per-second motion measure, and which frames follow each other (gaps between ranges)."""
 
 from __future__ import annotations
 
@@ -44,3 +44,30 @@ class MotionMeter:
         if self._current is not None and self._values:
             self._seconds[self._current] = float(np.median(self._values))
         self._values = []
+
+
+class FrameSteps:
+    """Whether each frame of a stream fed in time order directly follows the one before it.
+
+    Frames come on a constant-rate grid, so the smallest step seen is the frame interval. A step of more than
+    `tolerance` intervals left frames out (one decoded range ended and the next began, maybe well under a second
+    later): comparing across it would read the jump as a cut, a burst of motion or a fade. So would a step of
+    more than `max_step` seconds (before the interval is known) or one that does not move forward.
+    """
+
+    def __init__(self, *, tolerance: float = 1.5, max_step: float = 1.0) -> None:
+        self.tolerance = tolerance
+        self.max_step = max_step
+        self.interval: float | None = None  # the smallest step seen between following frames
+        self._last: float | None = None
+
+    def follows(self, t: float) -> bool:
+        """Record the frame at `t`; True when it directly follows the previous frame (False for the first)."""
+        last, self._last = self._last, t
+        if last is None:
+            return False
+        step = t - last
+        if not 0 < step <= self.max_step or (self.interval is not None and step > self.tolerance * self.interval):
+            return False
+        self.interval = step if self.interval is None else min(self.interval, step)
+        return True

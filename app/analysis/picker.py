@@ -104,7 +104,7 @@ def propose_highlights(
     relative = relative_features(features)
     n = len(features.loudness)
     scores = second_scores(relative, n)
-    if duration <= MAX_CLIP:  # short enough to be its own highlight
+    if duration <= min(MAX_CLIP, max_duration):  # short enough to be its own highlight, and within the budget
         return Proposal([_pick(0.0, duration, scores, relative)], 1)
     count = max(1, min(max_clips, int(duration // 60), int(max_duration // MIN_CLIP)))
     length = float(min(MAX_CLIP, max(MIN_CLIP, min(30.0, max_duration / count))))

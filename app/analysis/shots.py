@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from app.analysis.motion import frame_difference
+from app.analysis.motion import FrameSteps, frame_difference
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class ShotParams:
     min_difference: float = 12.0  # mean absolute luma difference (0–255) below which nothing is a cut
     min_shot_seconds: float = 0.6  # a cut closer than this to the previous one is ignored
     max_gap_seconds: float = 1.0  # a larger step in time (a decoded range ended) restarts detection
+    gap_frames: float = 1.5  # so does a step of more frame intervals than this (ranges less than 1 s apart)
     black_luma: float = 20.0  # mean luma under which a frame is black
     min_fade_seconds: float = 0.25  # a shorter ramp to or from black is a cut, not a fade
     max_fade_seconds: float = 4.0
@@ -47,7 +48,7 @@ _MAX_FLAT = 2  # frames a ramp may stall (duplicated frames) before it ends
 
 
 class ShotDetector:
-    """Accumulates cuts and fades over frames fed in time order (gaps allowed)."""
+    """Accumulates cuts and fades over frames fed in time order (gaps allowed: nothing is compared across one)."""
 
     def __init__(self, params: ShotParams | None = None) -> None:
         self.params = params or ShotParams()
@@ -59,6 +60,7 @@ class ShotDetector:
         self._fades: list[Fade] = []
         self._luma: deque[tuple[float, float]] = deque()  # (t, mean luma) over the last max_fade_seconds
         self._rising: tuple[float, float, float, int] | None = None  # (start, last t, last luma, flat run)
+        self._steps = FrameSteps(tolerance=self.params.gap_frames, max_step=self.params.max_gap_seconds)
 
     @property
     def cuts(self) -> tuple[float, ...]:
@@ -72,7 +74,7 @@ class ShotDetector:
 
     def add(self, t: float, gray: np.ndarray) -> float | None:
         """Feed one frame; return its difference from the previous frame (None after a gap)."""
-        if self._frames and not 0 < t - self._frames[-1][0] <= self.params.max_gap_seconds:
+        if not self._steps.follows(t) and self._frames:
             self._restart()
         diff = frame_difference(self._frames[-1][1], gray) if self._frames else None
         self._frames.append((t, gray))

@@ -1,4 +1,11 @@
-"""Where a decode starts, what it delivers and the ffmpeg arguments for it: frame grid, windows, geometry."""
+"""Where a decode starts, what it delivers and the ffmpeg arguments for it: frame grid, windows, geometry.
+
+The picture stream is made from the same decoded frames as the grey one (`split` in the filtergraph), put on
+the source's frame grid exactly as the grey stream's `-fps_mode cfr` does (`fps` with `start_time=0`), its
+timestamps moved to source frame numbers (`setpts=PTS+n0`, exact integers), then sampled onto the picture
+grid with `fps=rate:round=up`: grid time m / rate gets the last frame whose time is <= it, the frame on screen
+then. Only the sampled frames are scaled and converted to BGR.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +31,9 @@ class DecodeOptions:
     still decoded (H.264 needs it): a lower rate saves only scaling and pipe traffic.
     `scale_flags`: swscale algorithm (see bench/README.md for what each costs).
     `threads`: decoder threads, 0 lets ffmpeg choose.
-    `audio_chunk_samples`: samples per PCM chunk handed to the audio consumer (the last may be shorter).
+    `audio_chunk_samples`: samples per PCM chunk handed to the audio consumers (the last may be shorter).
+    `picture_width`: width of the BGR picture stream (never above the source's display width; height as `width`'s).
+    `picture_rate`: pictures per second, on that rate's grid of source time (0.1 s, 0.2 s, ... at 10).
     """
 
     width: int = 320
@@ -32,11 +41,16 @@ class DecodeOptions:
     scale_flags: str = "fast_bilinear"
     threads: int = 0
     audio_chunk_samples: int = 8000
+    picture_width: int = 640
+    picture_rate: float = 10.0
 
 
 @dataclass(frozen=True)
 class Window:
-    """One ffmpeg run: seek to `seek`, skip `audio_skip` samples, deliver `frames` frames and `seconds` of audio."""
+    """One ffmpeg run: seek to `seek`, skip `audio_skip` samples, deliver `frames` frames and `seconds` of audio.
+
+    Pictures are at grid times (`first_picture` + i) / picture rate, `pictures` of them (None: to the end).
+    """
 
     start: float  # source time of the first audio sample
     first_frame_time: float
@@ -44,6 +58,9 @@ class Window:
     frames: int | None
     seconds: float | None
     audio_skip: int
+    first_frame: int = 0  # source frame number of the first frame
+    first_picture: int = 0
+    pictures: int | None = None
 
 
 def frame_size(video: VideoStream, width: int = 320) -> tuple[int, int]:
@@ -63,9 +80,17 @@ def source_rate(video: VideoStream) -> Fraction:
 
 
 def plan_windows(
-    ranges: Sequence[tuple[float, float]] | None, duration: float, rate: Fraction, out_rate: Fraction
+    ranges: Sequence[tuple[float, float]] | None,
+    duration: float,
+    rate: Fraction,
+    out_rate: Fraction,
+    picture_rate: Fraction = Fraction(10),
 ) -> list[Window]:
-    """One window for the whole source, or one per range: clamped, sorted, overlaps merged, snapped to frames."""
+    """One window for the whole source, or one per range: clamped, sorted, overlaps merged, snapped to frames.
+
+    A range's pictures are the grid times in [its first frame's time, its end): before its first frame, the
+    frame on screen would be one the range does not hold.
+    """
     if ranges is None:
         # At a lower rate, cfr would pad the end with repeats of the last frame: count the frames instead.
         frames = None if out_rate == rate else math.ceil(duration * out_rate - _EPS)
@@ -87,32 +112,75 @@ def plan_windows(
         # before it nor drop it; the audio between the seek and `start` is skipped sample-exactly.
         seek = max(0.0, min(start, float((n0 - Fraction(1, 4)) / rate)))
         skip = round((start - seek) * SAMPLE_RATE)
-        windows.append(Window(start, first, seek, frames, end - start, skip))
+        first_picture = math.ceil(n0 * picture_rate / rate)
+        pictures = max(0, math.ceil(end * picture_rate - _EPS) - first_picture)
+        windows.append(Window(start, first, seek, frames, end - start, skip, n0, first_picture, pictures))
     return windows
 
 
-def ffmpeg_args(
-    source: Path, window: Window, opts: DecodeOptions, size: tuple[int, int], out_rate: Fraction,
-    video: Path | None, audio: Path | None,
-) -> list[str]:
-    """ffmpeg's arguments for one window: grey frames to `video`, 16 kHz mono s16le to `audio` (either may be None)."""
+@dataclass(frozen=True)
+class Pipes:
+    """Where each stream goes (None: not wanted), and the frame sizes (w, h) and rates of the two picture streams."""
+
+    gray: Path | None = None
+    picture: Path | None = None
+    audio: Path | None = None
+    channels: Path | None = None
+    gray_size: tuple[int, int] = (0, 0)
+    picture_size: tuple[int, int] = (0, 0)
+    gray_rate: Fraction = Fraction(25)
+    picture_rate: Fraction = Fraction(10)
+
+
+def ffmpeg_args(source: Path, window: Window, opts: DecodeOptions, source_rate: Fraction, pipes: Pipes) -> list[str]:
+    """ffmpeg's arguments for one window: grey frames, BGR pictures, 16 kHz mono and stereo s16le to `pipes`."""
     args = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y", "-hwaccel", "none"]
     args += ["-threads", str(opts.threads)]
     args += source_input(source, start=window.seek if window.seek > 0 else None)
-    if video is not None:
-        w, h = size
-        args += ["-map", "0:V:0", "-vf", f"scale={w}:{h}:flags={opts.scale_flags},setsar=1,format=gray"]
-        args += ["-fps_mode", "cfr", "-r", str(out_rate)]
+    w, h = pipes.gray_size
+    gray_chain = f"scale={w}:{h}:flags={opts.scale_flags},setsar=1,format=gray"
+    if pipes.picture is not None:
+        # One decoder feeds both: each frame is decoded once and referenced, not copied, by `split`.
+        graph = f"[0:V:0]{_picture_chain(window, opts, source_rate, pipes)}[pic]"
+        if pipes.gray is not None:
+            graph = f"[0:V:0]split=2[g][p];[g]{gray_chain}[gray];[p]{graph.removeprefix('[0:V:0]')}"
+        args += ["-filter_complex", graph]
+    if pipes.gray is not None:
+        args += ["-map", "[gray]"] if pipes.picture is not None else ["-map", "0:V:0", "-vf", gray_chain]
+        args += ["-fps_mode", "cfr", "-r", str(pipes.gray_rate)]
         if window.frames is not None:
             args += ["-frames:v", str(window.frames)]
-        args += ["-f", "rawvideo", "-pix_fmt", "gray", str(video)]
-    if audio is not None:
-        trim = f",atrim=start_sample={window.audio_skip}" if window.audio_skip else ""
-        args += ["-map", "0:a:0", "-af", f"aresample={SAMPLE_RATE}{trim}", "-ac", "1", "-ar", str(SAMPLE_RATE)]
-        if window.seconds is not None:
-            args += ["-t", f"{window.seconds:.6f}"]
-        args += ["-f", "s16le", str(audio)]
+        args += ["-f", "rawvideo", "-pix_fmt", "gray", str(pipes.gray)]
+    if pipes.picture is not None:
+        # The graph already put the frames on their grid: the muxer must neither repeat nor drop any.
+        args += ["-map", "[pic]", "-fps_mode", "passthrough"]
+        if window.pictures is not None:
+            args += ["-frames:v", str(window.pictures)]
+        args += ["-f", "rawvideo", "-pix_fmt", "bgr24", str(pipes.picture)]
+    if pipes.audio is not None:
+        args += _audio_output(window, "", 1, pipes.audio)
+    if pipes.channels is not None:
+        # Channels 0 and 1 are front left and right in every layout that has them (and the first two otherwise).
+        args += _audio_output(window, "pan=stereo|c0=c0|c1=c1,", 2, pipes.channels)
     return args
+
+
+def _picture_chain(window: Window, opts: DecodeOptions, source_rate: Fraction, pipes: Pipes) -> str:
+    w, h = pipes.picture_size
+    # Timestamps become source frame numbers (exact integers), so the grid times below are exact too.
+    grid = f"fps={source_rate}:start_time=0:round=near,setpts=PTS+{window.first_frame}"
+    sample = f"fps={pipes.picture_rate}:round=up"
+    return f"{grid},{sample},scale={w}:{h}:flags={opts.scale_flags},setsar=1,format=bgr24"
+
+
+def _audio_output(window: Window, mix: str, channels: int, path: Path) -> list[str]:
+    """One 16 kHz s16le output of the first audio stream; every output gets the same resampler and trim."""
+    trim = f",atrim=start_sample={window.audio_skip}" if window.audio_skip else ""
+    args = ["-map", "0:a:0", "-af", f"{mix}aresample={SAMPLE_RATE}{trim}", "-ac", str(channels)]
+    args += ["-ar", str(SAMPLE_RATE)]
+    if window.seconds is not None:
+        args += ["-t", f"{window.seconds:.6f}"]
+    return [*args, "-f", "s16le", str(path)]
 
 
 def _ratio(text: str | None) -> Fraction | None:

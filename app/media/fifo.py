@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import math
 import os
 import select
 import threading
@@ -90,8 +91,8 @@ def pump(
 
     `writer_gone` says ffmpeg has exited: only a reader still waiting for it to open the pipe gives up then; data
     already in the pipe is still delivered. Returns how many arrays were delivered. Each array is freshly
-    allocated, so a consumer may keep it. A short last read is delivered only with `partial_last` (audio); a
-    short frame is dropped. The thread owns the fd and closes it.
+    allocated, so a consumer may keep it. A short last read is delivered only with `partial_last` (audio, cut to
+    whole rows of `shape[1:]`); a short frame is dropped. The thread owns the fd and closes it.
     """
     try:
         if not fifo.wait_for_writer(writer_gone):
@@ -101,8 +102,9 @@ def pump(
             array = np.empty(shape, dtype)
             got = fifo.read_into(array.data.cast("B"))
             if got < array.nbytes:
-                if partial_last and got >= array.itemsize:
-                    deliver(count, array.reshape(-1)[: got // array.itemsize])
+                row = array.itemsize * math.prod(shape[1:])  # one sample of every channel
+                if partial_last and got >= row:
+                    deliver(count, array.reshape(-1, *shape[1:])[: got // row])
                     count += 1
                 break
             deliver(count, array)

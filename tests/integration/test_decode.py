@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 import psutil
@@ -21,7 +23,7 @@ import pytest
 from app.media.decode import SAMPLE_RATE, DecodeOptions, decode
 from app.media.ffmpeg import FFmpegError, find_binaries
 from app.media.probe import MediaInfo, probe
-from tests.support.media import make_source
+from tests.support.media import ffmpeg, make_source
 from tests.support.processes import ffmpeg_children_of
 
 AAC_FRAME_AT_16K = 1024 * SAMPLE_RATE // 48000 + 1
@@ -75,14 +77,22 @@ def assert_nothing_left(work: Path) -> None:
 
 
 class Collect:
-    """Frames and PCM as they arrive, with their times."""
+    """Frames, pictures and PCM as they arrive, with their times."""
 
     def __init__(self) -> None:
         self.frames: list[tuple[float, npt.NDArray[np.uint8]]] = []
+        self.pictures: list[tuple[float, npt.NDArray[np.uint8]]] = []
         self.pcm: list[tuple[float, npt.NDArray[np.int16]]] = []
+        self.channels: list[tuple[float, npt.NDArray[np.int16]]] = []
 
     def frame(self, t: float, frame: npt.NDArray[np.uint8]) -> None:
         self.frames.append((t, frame))
+
+    def picture(self, t: float, picture: npt.NDArray[np.uint8]) -> None:
+        self.pictures.append((t, picture))
+
+    def stereo(self, t: float, chunk: npt.NDArray[np.int16]) -> None:
+        self.channels.append((t, chunk))
 
     def audio(self, t: float, chunk: npt.NDArray[np.int16]) -> None:
         self.pcm.append((t, chunk))
@@ -152,8 +162,8 @@ async def test_decimated_frames_keep_source_times(ntsc: Path, work: Path) -> Non
     assert [t for t, _ in got.frames] == pytest.approx([n / 5 for n in range(21)])
 
 
-@pytest.mark.parametrize("slow", ["frames", "audio"])
-async def test_a_slow_consumer_does_not_deadlock_the_other_pipe_or_block_the_loop(
+@pytest.mark.parametrize("slow", ["frames", "audio", "pictures"])
+async def test_a_slow_consumer_does_not_deadlock_the_other_pipes_or_block_the_loop(
     long_small: Path, work: Path, slow: str
 ) -> None:
     got = Collect()
@@ -166,6 +176,10 @@ async def test_a_slow_consumer_does_not_deadlock_the_other_pipe_or_block_the_loo
         time.sleep(0.04)
         got.audio(t, chunk)
 
+    def slow_picture(t: float, picture: npt.NDArray[np.uint8]) -> None:
+        time.sleep(0.004)
+        got.picture(t, picture)
+
     ticks = 0
 
     async def heartbeat() -> None:
@@ -176,13 +190,15 @@ async def test_a_slow_consumer_does_not_deadlock_the_other_pipe_or_block_the_loo
 
     beating = asyncio.create_task(heartbeat())
     started = time.monotonic()
-    on_frame, on_audio = (slow_frame, got.audio) if slow == "frames" else (got.frame, slow_audio)
+    consumers = {"on_frame": got.frame, "on_audio": got.audio, "on_picture": got.picture, "on_channels": got.stereo}
+    consumers |= {"frames": {"on_frame": slow_frame}, "audio": {"on_audio": slow_audio},
+                  "pictures": {"on_picture": slow_picture}}[slow]
     info = await info_of(long_small)
-    await asyncio.wait_for(decode(find_binaries().ffmpeg, long_small, info, work, on_frame=on_frame,
-                                  on_audio=on_audio), 60)
+    await asyncio.wait_for(decode(find_binaries().ffmpeg, long_small, info, work, **consumers), 60)  # type: ignore[arg-type]
     elapsed = time.monotonic() - started
     beating.cancel()
-    assert len(got.frames) == 450 and abs(got.samples - 45 * SAMPLE_RATE) <= AAC_FRAME_AT_16K
+    assert len(got.frames) == len(got.pictures) == 450 and abs(got.samples - 45 * SAMPLE_RATE) <= AAC_FRAME_AT_16K
+    assert sum(len(c) for _, c in got.channels) == got.samples
     assert elapsed > 1.5, "the slow consumer really was slow"
     assert ticks > elapsed / 0.01 * 0.5, "consumers ran on the event loop"
 
@@ -281,3 +297,126 @@ def test_kill_9_of_the_decoding_process_leaves_no_ffmpeg_and_no_fifo(long_small:
         if child.poll() is None:
             child.kill()
             child.wait(10)
+
+
+
+def tone_left(path: Path, layout: str = "stereo", seconds: float = 3) -> Path:
+    """A 440 Hz tone on the first (front left) channel only, the other channels silent, over a small picture."""
+    others = "|0" * {"stereo": 1, "5.1": 5}[layout]
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=160x90:rate=25:duration={seconds}",
+           "-f", "lavfi", "-i", f"aevalsrc=0.5*sin(440*2*PI*t){others}:s=48000:c={layout}:d={seconds}",
+           "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "192k", str(path))
+    return path
+
+
+def nearest_grey(picture: npt.NDArray[np.uint8], grey: list[tuple[float, npt.NDArray[np.uint8]]]) -> float:
+    """The time of the grey frame the picture looks most like."""
+    h, w = grey[0][1].shape
+    small = cv2.cvtColor(cv2.resize(picture, (w, h), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+    return grey[int(np.argmin([np.abs(f.astype(np.int16) - small).mean() for _, f in grey]))][0]
+
+
+async def test_pictures_are_the_frames_on_screen_at_each_tenth_and_the_grey_stream_is_unchanged(
+    ntsc: Path, work: Path
+) -> None:
+    info = await info_of(ntsc)
+    both, alone = Collect(), Collect()
+    result = await decode(find_binaries().ffmpeg, ntsc, info, work, on_frame=both.frame, on_picture=both.picture)
+    await decode(find_binaries().ffmpeg, ntsc, info, work, on_frame=alone.frame)
+    assert [t for t, _ in both.frames] == [t for t, _ in alone.frames]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(both.frames, alone.frames, strict=True))
+    # 120 frames last 4.004 s: the grid times 0.0 .. 4.0 each have a frame on screen.
+    assert [t for t, _ in both.pictures] == [m / 10 for m in range(41)] and result.pictures == 41
+    assert result.picture_size == (640, 360) and {p.shape for _, p in both.pictures} == {(360, 640, 3)}
+    assert both.pictures[0][1].dtype == np.uint8
+    on_screen = [nearest_grey(p, both.frames) for _, p in both.pictures]
+    assert on_screen == pytest.approx([math.floor(m / 10 * 30000 / 1001 + 1e-9) * 1001 / 30000 for m in range(41)])
+    assert list(work.iterdir()) == []
+
+
+async def test_at_30_fps_every_third_grey_frame_has_its_picture_at_the_same_time(media: Path, work: Path) -> None:
+    source = make_source(media / "thirty.mp4", seconds=2, rate="30", levels_lufs=None)
+    got = Collect()
+    await decode(find_binaries().ffmpeg, source, await info_of(source), work, on_frame=got.frame,
+                 on_picture=got.picture)
+    grey_times = [t for t, _ in got.frames][::3]
+    assert [t for t, _ in got.pictures] == pytest.approx(grey_times, abs=1e-9) and len(grey_times) == 20
+    assert [nearest_grey(p, got.frames) for _, p in got.pictures] == pytest.approx(grey_times, abs=1e-9)
+
+
+async def test_ranges_deliver_exactly_the_pictures_of_their_grid_times(ntsc: Path, work: Path) -> None:
+    info = await info_of(ntsc)
+    whole, part = Collect(), Collect()
+    await decode(find_binaries().ffmpeg, ntsc, info, work, on_picture=whole.picture)
+    ranges = [(2.93, 3.6), (0.5, 1.7)]
+    result = await decode(find_binaries().ffmpeg, ntsc, info, work, on_picture=part.picture, ranges=ranges)
+    # From each range's first frame (0.5005 s, 2.9363 s) to its end.
+    expected = [m / 10 for m in [*range(6, 17), *range(30, 36)]]
+    assert [t for t, _ in part.pictures] == expected and result.pictures == len(expected)
+    by_time = {round(t * 10): p for t, p in whole.pictures}
+    assert all(np.array_equal(p, by_time[round(t * 10)]) for t, p in part.pictures)
+    assert list(work.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("size", "video_args", "picture"),
+    [
+        ("1280x720", (), (640, 360)),
+        ("320x240", (), (320, 240)),  # never scaled up
+        ("360x640", (), (360, 640)),
+        ("720x576", ("-vf", "setsar=16/15"), (640, 480)),  # anamorphic 4:3 PAL: 768x576 on screen
+    ],
+)
+async def test_pictures_keep_the_display_aspect(
+    media: Path, work: Path, size: str, video_args: tuple[str, ...], picture: tuple[int, int]
+) -> None:
+    source = make_source(media / f"aspect-{size}.mp4", seconds=0.4, size=size, levels_lufs=None,
+                         video_args=video_args)
+    got = Collect()
+    result = await decode(find_binaries().ffmpeg, source, await info_of(source), work, on_picture=got.picture)
+    assert result.picture_size == picture and len(got.pictures) == 4  # 10 frames: 0.0 .. 0.3 s
+    assert {p.shape for _, p in got.pictures} == {(picture[1], picture[0], 3)}
+
+
+@pytest.mark.parametrize("layout", ["stereo", "5.1"])
+async def test_a_tone_on_the_left_is_loud_on_the_left_channel_only(media: Path, work: Path, layout: str) -> None:
+    source = tone_left(media / f"left-{layout}.mp4", layout)
+    info = await info_of(source)
+    got, mono_only = Collect(), Collect()
+    await decode(find_binaries().ffmpeg, source, info, work, on_audio=got.audio, on_channels=got.stereo)
+    await decode(find_binaries().ffmpeg, source, info, work, on_audio=mono_only.audio)
+    assert [(t, len(c)) for t, c in got.channels] == [(t, len(c)) for t, c in got.pcm]
+    assert {c.shape[1:] for _, c in got.channels} == {(2,)} and got.channels[0][1].dtype == np.int16
+    left, right = np.concatenate([c for _, c in got.channels]).astype(np.float64).T
+    assert np.sqrt(np.mean(left**2)) > 5000 and np.sqrt(np.mean(right**2)) < 20
+    mono = np.concatenate([c for _, c in got.pcm])
+    assert np.array_equal(mono, np.concatenate([c for _, c in mono_only.pcm])), "the VAD's mono is ffmpeg's downmix"
+
+
+async def test_a_mono_source_never_calls_the_channels_consumer(media: Path, work: Path) -> None:
+    source = make_source(media / "mono.mp4", seconds=1, mono=True)
+    got = Collect()
+    result = await decode(find_binaries().ffmpeg, source, await info_of(source), work, on_audio=got.audio,
+                          on_channels=got.stereo)
+    assert got.channels == [] and result.samples == got.samples > 0
+
+
+async def test_cancelling_with_every_pipe_open_kills_ffmpeg_and_removes_the_pipes(
+    long_small: Path, work: Path
+) -> None:
+    started = threading.Event()
+
+    def slow(t: float, picture: npt.NDArray[np.uint8]) -> None:
+        started.set()
+        time.sleep(0.02)
+
+    info = await info_of(long_small)
+    task = asyncio.create_task(decode(find_binaries().ffmpeg, long_small, info, work, on_frame=lambda t, f: None,
+                                      on_picture=slow, on_audio=lambda t, c: None, on_channels=lambda t, c: None))
+    while not started.is_set():
+        await asyncio.sleep(0.01)
+    assert len(ffmpeg_children_of(work)) == 1, "one ffmpeg writes every pipe"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert_nothing_left(work)

@@ -45,3 +45,11 @@ def test_ranges_are_sorted_clamped_merged_and_snapped_to_the_frame_grid() -> Non
 def test_the_whole_source_is_one_window_counted_only_when_decimated() -> None:
     assert plan_windows(None, 4.0, Fraction(25), Fraction(25))[0].frames is None
     assert plan_windows(None, 4.004, Fraction(30000, 1001), Fraction(5))[0].frames == 21
+
+
+def test_a_range_holds_the_picture_grid_times_from_its_first_frame_to_its_end() -> None:
+    ntsc = Fraction(30000, 1001)
+    first, second = plan_windows([(0.5, 1.7), (2.93, 3.6)], 4.004, ntsc, ntsc, Fraction(10))
+    assert (first.first_frame, first.first_picture, first.pictures) == (15, 6, 11)  # 0.6 .. 1.6 s
+    assert (second.first_frame, second.first_picture, second.pictures) == (88, 30, 6)  # 3.0 .. 3.5 s
+    assert plan_windows([(1.0, 2.0)], 4.0, Fraction(25), Fraction(25), Fraction(10))[0].pictures == 10

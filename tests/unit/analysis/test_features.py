@@ -97,3 +97,14 @@ def test_analyser_pickled_mid_stream_resumes_to_the_same_video_result() -> None:
     a, b = whole.result(), resumed.result()
     assert a.cuts == b.cuts == pytest.approx((2.5,))
     np.testing.assert_array_equal(a.motion, b.motion)
+
+
+def test_ranges_less_than_a_second_apart_give_no_cut_and_no_motion_spike() -> None:
+    rng = np.random.default_rng(4)
+    analyser = SourceAnalyser()
+    feed_frames(analyser, 0.0, 2.0, 1, rng)
+    feed_frames(analyser, 2.5, 2.5, 2, rng)  # another picture 0.6 s after the last frame
+    result = analyser.result()
+    assert result.cuts == ()
+    assert np.nanmax(result.motion) < 5, "the jump between the ranges is no motion"
+    assert result.duration == pytest.approx(5.0)

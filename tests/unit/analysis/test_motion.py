@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.analysis.motion import MotionMeter, frame_difference
+from app.analysis.motion import FrameSteps, MotionMeter, frame_difference
 
 
 def test_frame_difference_is_the_mean_absolute_luma_difference() -> None:
@@ -34,3 +34,13 @@ def test_per_second_can_be_read_mid_stream_without_losing_values() -> None:
     meter.add_difference(0.2, 3.0)
     meter.add_difference(0.3, 3.0)
     assert meter.per_second() == {0: 3.0}
+
+
+def test_frame_steps_learn_the_interval_and_call_a_longer_step_a_gap() -> None:
+    steps = FrameSteps()
+    assert [steps.follows(t) for t in (0.0, 0.04, 0.08, 0.12)] == [False, True, True, True]
+    assert steps.interval == pytest.approx(0.04)
+    assert steps.follows(0.12 + 0.04 * 1.4) and not steps.follows(0.5) and steps.follows(0.54)
+    assert not steps.follows(0.54) and not steps.follows(0.3), "a step that does not move forward"
+    fresh = FrameSteps()
+    assert [fresh.follows(t) for t in (0.0, 1.5)] == [False, False], "over max_step before the interval is known"

@@ -162,3 +162,21 @@ def test_words_put_edges_on_sentence_ends_in_reach_else_on_gaps_between_words_cl
     # 130.95 ends a sentence but sits by the cut at 131.0: the nearest gap between words instead.
     assert edges.end == 129.95 and not edges.in_speech
     assert snap_to_words(100.0, 115.0, words[:2], f, max_shift=3.0, min_len=15.0, max_len=40.0) is None
+
+
+@pytest.mark.parametrize(("duration", "max_duration"), [(50.0, 20.0), (50.0, 15.0), (16.0, 15.0)])
+def test_a_short_source_still_keeps_within_max_duration(duration: float, max_duration: float) -> None:
+    n = int(duration)
+    speech = np.zeros(n)
+    speech[20:35] = 0.9  # the talk is in the middle
+    f = features(duration, speech=speech, motion=1.0, pauses=[(t + 0.7, t + 1.0) for t in range(n)])
+    picks = pick_highlights(f, max_duration=max_duration)
+    assert len(picks) == 1
+    assert 15.0 - 1e-6 <= picks[0].end - picks[0].start <= max_duration + 1e-6
+    assert picks[0].start >= 0 and picks[0].end <= duration
+    assert duration < 35 or overlaps(picks[0], (20, 35)), "the talk is chosen"
+
+
+def test_a_short_source_within_max_duration_is_its_own_highlight() -> None:
+    picks = pick_highlights(features(50.0), max_duration=60.0)
+    assert [(p.start, p.end) for p in picks] == [(0.0, 50.0)]

@@ -105,3 +105,41 @@ def test_add_returns_the_difference_from_the_previous_frame() -> None:
     first = np.full((10, 10), 100, np.uint8)
     assert detector.add(0.0, first) is None
     assert detector.add(1 / FPS, first + 10) == pytest.approx(10.0)
+
+
+def test_ranges_less_than_a_second_apart_give_no_cut_and_no_difference_across_the_gap() -> None:
+    rng = np.random.default_rng(8)
+    detector = ShotDetector()
+    for i, frame in enumerate(shot(1, 60, rng)):
+        detector.add(i / FPS, frame)
+    second = shot(2, 60, rng)
+    assert detector.add(2.4, second[0]) is None  # 0.4 s after the last frame: 11 frames left out
+    for i, frame in enumerate(second[1:], start=1):
+        assert detector.add(2.4 + i / FPS, frame) is not None
+    detector.finish()
+    assert detector.cuts == () and detector.fades == ()
+
+
+def test_a_range_starting_black_after_a_short_gap_is_no_fade() -> None:
+    rng = np.random.default_rng(9)
+    detector = ShotDetector()
+    for i, frame in enumerate(shot(1, 30, rng)):
+        detector.add(i / FPS, frame)
+    for i in range(30):  # black from the first frame of the next range: the gap, not a fade, took the light
+        detector.add(1.5 + i / FPS, np.zeros((180, 320), np.uint8))
+    for i, frame in enumerate(shot(2, 30, rng)):  # and a range opening bright straight after black ones
+        detector.add(2.9 + i / FPS, frame)
+    detector.finish()
+    assert detector.fades == () and detector.cuts == ()
+
+
+def test_one_frame_left_out_is_a_gap_but_a_decimated_rate_is_not() -> None:
+    rng = np.random.default_rng(10)
+    frames = shot(1, 20, rng)
+    steady = ShotDetector()
+    assert [steady.add(i * 0.2, f) is None for i, f in enumerate(frames)] == [True] + [False] * 19
+    skipping = ShotDetector()
+    times = [i / FPS for i in range(10)] + [(i + 1) / FPS for i in range(10, 20)]  # frame 10 left out
+    assert [skipping.add(t, f) is None for t, f in zip(times, frames, strict=True)] == [True] + [False] * 9 + [
+        True
+    ] + [False] * 9
