@@ -1,46 +1,32 @@
-"""Two people in one shot taking turns to speak, with the ground truth a speaker-framing test scores against.
+"""Two people at a desk taking turns to speak, with the ground truth a speaker-framing test scores against.
 
-Both people are scikit-image's astronaut photograph (the only face photo an installed package ships), cut out at
-head and shoulders; the second is mirrored, darker and wears a blue suit. A mouth opens with its own voice only: the
-lower lip and chin are pushed down by the voice's envelope of that frame and a dark gap opens between the lips; it is
-still while that person is silent. Both heads sway all the time, so motion alone does not say who speaks. The voices
-are pitched buzzes in 3-5 Hz syllables: 110 Hz and dark for speaker 0, 210 Hz and bright for speaker 1.
+Both are the astronaut photograph (`talking_head.py`); the second is mirrored, darker, in a blue suit. Each mouth opens
+by its own voice's envelope over the frame and is still while that person is silent; both heads sway all the time,
+so motion alone does not say who speaks. The voices are pitched buzzes in 3-5 Hz syllables: 110 Hz and dark for
+speaker 0, 210 Hz and bright for speaker 1.
 
 "In the crop" means one thing here: a face box's centre (cx, cy) lies inside the window, x <= cx < x + w and
-y <= cy < y + h, all in source pixels.
+y <= cy < y + h, in source pixels.
 """
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
-from skimage import data
 
 from app.media.ffmpeg import find_binaries
+from tests.support.talking_head import LEVELS, talking_head
 
 Box = tuple[float, float, float, float]  # x, y, w, h in source pixels
 Turn = tuple[float, float, int]  # start, end (seconds), speaker 0 or 1
 Window = Callable[[float], Box]
 
 SAMPLE_RATE = 48000
-# In the 512 px astronaut photograph: her face (x, y, w, h), her mouth (centre x, y, half-width), her chin's y,
-# and the head-and-shoulders crop (x0, y0, x1, y1), centred on the face so that mirroring keeps the face in place.
-_FACE = (180, 65, 90, 100)
-_MOUTH = (224, 146, 19)
-_CHIN = 177
-_CROP = (20, 5, 430, 512)
-_DESK = 440  # the photograph's row the desk's edge is at (or above), hiding where the crop ends
-# Her outline below the hair (jaw; collar ring, shoulders and the helmet beside her), traced by eye on the photograph.
-_BODY = [(150, 150), (120, 180), (105, 210), (60, 245), (40, 275), (28, 320), (22, 420), (20, 512), (430, 512)]
-_BODY += [(428, 390), (405, 355), (364, 345), (357, 313), (343, 280), (313, 240), (303, 225), (290, 198), (262, 178)]
-_JAW = [(178, 120), (190, 158), (210, 175), (228, 182), (250, 170), (266, 150), (272, 120)]
-_LEVELS = 12  # mouth openings drawn in advance; a frame shows the nearest
-_MAX_OPEN = 14  # photograph pixels between the lips at full voice
 # Face centres as fractions of the frame: in one wide shot, or each person in a half of a split-screen source.
 _LAYOUTS = {"wide": ((0.21, 0.40), (0.79, 0.44)), "split": ((0.25, 0.42), (0.75, 0.42))}
 _GAINS = {"mix": ((1.0, 1.0), (1.0, 1.0)), "panned": ((1.0, 0.3), (0.3, 1.0)), "mono": ((1.0,), (1.0,))}
@@ -92,19 +78,14 @@ class Conversation:
         long to cut or pan over.
         """
         hits = total = 0
-        last: int | None = None
-        changed = 0.0
+        last, changed = -1, 0.0
         for t in self._frame_times():
-            who = self.speaker_at(t)
-            if who is None:
-                continue
-            if who != last:
+            if (who := self.speaker_at(t)) is not None and who != last:
                 last, changed = who, t
-            if t < changed + grace:
-                continue
-            window, faces = window_at(t), self.face_boxes(t)
-            total += 1
-            hits += inside(window, faces[who]) and not inside(window, faces[1 - who])
+            if who is not None and t >= changed + grace:
+                window, faces = window_at(t), self.face_boxes(t)
+                total += 1
+                hits += inside(window, faces[who]) and not inside(window, faces[1 - who])
         return _share(hits, total)
 
     def kept_share(self, window_at: Window, speaker: int) -> float:
@@ -112,8 +93,8 @@ class Conversation:
         times = [t for t in self._frame_times() if self.speakers_at(t)]
         return _share(sum(inside(window_at(t), self.face_boxes(t)[speaker]) for t in times), len(times))
 
-    def _frame_times(self) -> Iterator[float]:
-        return (i / self.rate for i in range(len(self.boxes)))
+    def _frame_times(self) -> list[float]:
+        return [i / self.rate for i in range(len(self.boxes))]
 
 
 def _share(hits: int, total: int) -> float:
@@ -141,59 +122,18 @@ def conversation_turns(seconds: float, *, seed: int = 0, split_talk: bool = Fals
     return tuple(turns)
 
 
-def _person(scale: float, second: bool) -> tuple[list[np.ndarray], np.ndarray]:
-    """One person at every mouth opening (BGR, premultiplied by alpha) and 1 - alpha, all float32."""
-    x0, y0, x1, y1 = _CROP
-    photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)[y0:y1, x0:x1].astype(np.float32)
-    mask = np.zeros(photo.shape[:2], np.float32)
-    cv2.ellipse(mask, (226 - x0, 85 - y0), (74, 74), 0, 0, 360, 1.0, -1)  # hair
-    for outline in (_JAW, _BODY):
-        cv2.fillPoly(mask, [np.array(outline) - (x0, y0)], 1.0)
-    if second:
-        photo[205 - y0 :] = photo[205 - y0 :, :, ::-1]  # the orange suit turns blue; the face keeps its colours
-        photo *= np.array([0.78, 0.84, 0.92], np.float32)
-    size = (round((x1 - x0) * scale), round((y1 - y0) * scale))
-    photo = cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
-    alpha = cv2.GaussianBlur(cv2.resize(mask, size), (0, 0), max(1.0, 3 * scale))[..., None]
-    h, w = photo.shape[:2]
-    mx, my, half = ((_MOUTH[0] - x0) * scale, (_MOUTH[1] - y0) * scale, _MOUTH[2] * scale)
-    chin = (_CHIN - y0) * scale
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    taper = np.clip(1 - ((xs - mx) / (1.8 * half)) ** 2, 0, 1)  # the jaw drops most under the mouth's middle
-    sprites = []
-    for level in range(_LEVELS):
-        gap = level / (_LEVELS - 1) * _MAX_OPEN * scale
-        drop = gap * taper
-        # Rows from the lips down to the chin are stretched down by `drop`; the lips' row fills the opened gap.
-        below = my + np.maximum(ys - my - drop, 0) * (chin - my) / np.maximum(chin - my - drop, 1e-3)
-        map_y = np.where((ys >= my) & (ys <= chin), below, ys).astype(np.float32)
-        open_ = cv2.remap(photo, xs, map_y, cv2.INTER_LINEAR)
-        if gap >= 0.5:
-            centre, axes = (round(mx * 16), round((my + gap / 2) * 16)), (round(half * 13), round(gap * 8))
-            cv2.ellipse(open_, centre, axes, 0, 0, 360, (40.0, 28.0, 75.0), -1, cv2.LINE_AA, 4)
-        sprites.append(np.ascontiguousarray((open_ * alpha)[:, ::-1] if second else open_ * alpha))
-    keep = np.repeat(1 - alpha, 3, axis=2)
-    return sprites, np.ascontiguousarray(keep[:, ::-1] if second else keep)
-
-
-def _room(w: int, h: int, rng: np.random.Generator, layout: str) -> np.ndarray:
-    """A blotchy, grainy beige wall with a few dim frames and shelves on it (the right half tinted when split)."""
+def _room(w: int, h: int, desk: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A blotchy, grainy beige wall with dim frames on it; a wooden desk, from row `desk` down, to put in front."""
     light = cv2.resize(rng.uniform(-35, 35, (h // 60 + 2, w // 60 + 2)).astype(np.float32), (w, h))
-    light += cv2.GaussianBlur(rng.normal(0, 25, (h, w)).astype(np.float32), (0, 0), 2.0)
-    wall = np.array([150, 170, 185], np.float32) + light[..., None]
+    wall = np.array([150, 170, 185], np.float32) + (light + rng.normal(0, 25, (h, w)).astype(np.float32))[..., None]
     for _ in range(10):
         x, y, a, b = (int(v) for v in rng.uniform((0, 0, 0.04 * w, 0.04 * h), (w, 0.6 * h, 0.15 * w, 0.2 * h)))
         cv2.rectangle(wall, (x, y), (x + a, y + b), (rng.uniform(60, 200) + rng.uniform(-25, 25, 3)).tolist(), -1)
-    if layout == "split":
-        wall[:, w // 2 :] *= np.array([1.0, 0.85, 0.7], np.float32)
-    return np.clip(cv2.GaussianBlur(wall, (0, 0), 1.0), 0, 255).astype(np.uint8)
-
-
-def _desk(w: int, rows: int, rng: np.random.Generator) -> np.ndarray:
-    """A wooden desk in front of both people, darker towards the viewer, hiding where the photographs end."""
-    grain = cv2.GaussianBlur(rng.normal(0, 20, (rows, w)).astype(np.float32), (0, 0), sigmaX=25, sigmaY=0.8)
-    shade = np.linspace(1.1, 0.6, rows, dtype=np.float32)[:, None, None]
-    return np.clip((np.array([50, 85, 130], np.float32) + grain[..., None]) * shade, 0, 255).astype(np.uint8)
+    grain = cv2.GaussianBlur(rng.normal(0, 20, (h - desk, w)).astype(np.float32), (0, 0), sigmaX=25, sigmaY=0.8)
+    shade = np.linspace(1.1, 0.6, h - desk, dtype=np.float32)[:, None, None]  # darker towards the viewer
+    wood = (np.array([50, 85, 130], np.float32) + grain[..., None]) * shade
+    return (np.clip(cv2.GaussianBlur(wall, (0, 0), 1.5), 0, 255).astype(np.uint8),
+            np.clip(wood, 0, 255).astype(np.uint8))  # fmt: skip
 
 
 def _envelope(turns: tuple[Turn, ...], speaker: int, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -219,8 +159,7 @@ def _voice(env: np.ndarray, pitch: float, corner: float, rng: np.random.Generato
     buzz = _filtered(buzz, lambda f: 1 / (1 + (f / corner) ** 2))
     hiss = _filtered(rng.normal(0, 1, len(t)), lambda f: 1 / (1 + (3000 / np.maximum(f, 1)) ** 2))
     voice = env * (buzz / buzz.std() + 0.2 * hiss / hiss.std())
-    talking = env > 0
-    return voice * (_SPEECH_RMS / max(float(np.sqrt(np.mean(voice[talking] ** 2))) if talking.any() else 1.0, 1e-9))
+    return voice * _SPEECH_RMS / np.sqrt(np.mean(voice[env > 0] ** 2)) if (env > 0).any() else voice
 
 
 def _filtered(x: np.ndarray, gain: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
@@ -233,7 +172,9 @@ def _music(n: int, rms: float, rng: np.random.Generator) -> np.ndarray:
     t = np.arange(n) / SAMPLE_RATE
     root = np.array([261.6, 196.0, 220.0, 174.6])[(t // 2).astype(int) % 4]
     bar = t % 2
-    chords = sum(np.sin(2 * np.pi * root * r * t) for r in (0.5, 1.0, 1.26, 1.5)) * np.exp(-bar) * (1 - np.exp(-bar * 40))
+    chords = (
+        sum(np.sin(2 * np.pi * root * r * t) for r in (0.5, 1.0, 1.26, 1.5)) * np.exp(-bar) * (1 - np.exp(-40 * bar))
+    )
     beat = t % 0.5
     kick = np.sin(2 * np.pi * (50 * beat + 2 * (1 - np.exp(-beat * 30)))) * np.exp(-beat * 12)
     hat = rng.normal(0, 0.3, n) * np.exp(-((t + 0.25) % 0.5) * 60)
@@ -248,7 +189,7 @@ def conversation_source(
     frame: tuple[int, int] = (1280, 720),
     face_height: float = 0.10,
     rate: int = 25,
-    turns: list[Turn] | None = None,
+    turns: Sequence[Turn] | None = None,
     seed: int = 0,
     stereo: str = "mix",
     music_db: float | None = None,
@@ -276,9 +217,8 @@ def conversation_source(
     audio = path.with_suffix(".f32")
     audio.write_bytes(np.clip(pcm, -1, 1).astype("<f4").tobytes())
 
-    scale = face_height * h / _FACE[3]
-    people = [_person(scale, second) for second in (False, True)]
-    face = np.array([(_FACE[0] - _CROP[0]) * scale, (_FACE[1] - _CROP[1]) * scale, _FACE[2] * scale, _FACE[3] * scale])
+    people = [talking_head(face_height * h, second=second) for second in (False, True)]
+    face = np.array(people[0].face)
     t = np.arange(frames) / rate
     corners = np.zeros((frames, 2, 2), int)
     for p, (fx, fy) in enumerate(_LAYOUTS[layout]):
@@ -290,11 +230,14 @@ def conversation_source(
     # A frame's mouth opening is its voice's mean envelope over the frame's samples.
     edges = (np.arange(frames + 1) * SAMPLE_RATE / rate).astype(int).clip(0, n)
     sums = [np.concatenate([[0.0], np.cumsum(env, dtype=np.float64)])[edges] for env in envs]
-    levels = [np.rint(np.diff(c) / np.maximum(np.diff(edges), 1) * (_LEVELS - 1)).astype(int) for c in sums]
+    levels = [np.rint(np.diff(c) / np.maximum(np.diff(edges), 1) * (LEVELS - 1)).astype(int) for c in sums]
 
-    background = _room(w, h, rng, layout)
-    top = min(h, int(corners[:, :, 1].min() + (_DESK - _CROP[1]) * scale))
-    desk = _desk(w, h - top, rng)
+    top = min(h, int(corners[:, :, 1].min() + people[0].desk))
+    background, desk = _room(w, h, top, rng)
+    if layout == "split":  # two feeds side by side: the right one's wall tinted, a dark bar between them
+        background[:, w // 2 :] = (background[:, w // 2 :] * np.array([1.0, 0.85, 0.7])).astype(np.uint8)
+        for layer in (background, desk):
+            layer[:, w // 2 - max(1, w // 300) : w // 2 + max(1, w // 300)] = 20
     args = [find_binaries().ffmpeg, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}"]
     args += ["-r", str(rate), "-i", "-", "-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", str(len(gains[0]))]
     args += ["-i", str(audio), "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23"]
@@ -303,27 +246,12 @@ def conversation_source(
         assert encoder.stdin is not None
         for i in range(frames):
             canvas = background.copy()
-            for p, (sprites, keep) in enumerate(people):
-                _paste(canvas, sprites[levels[p][i]], keep, *corners[i, p])
+            for p, person in enumerate(people):
+                person.paste(canvas, levels[p][i], *corners[i, p])
             canvas[top:] = desk
-            if layout == "split":
-                canvas[:, w // 2 - max(1, w // 300) : w // 2 + max(1, w // 300)] = 20
             encoder.stdin.write(cv2.cvtColor(canvas, cv2.COLOR_BGR2YUV_I420).data)  # as ffmpeg's BT.601
         encoder.stdin.close()
     audio.unlink()
     if encoder.returncode:
         raise RuntimeError(f"ffmpeg exited with {encoder.returncode} writing {path.name}")
     return Conversation(turns=said, frame=frame, rate=rate, seconds=seconds, boxes=boxes)
-
-
-def _paste(canvas: np.ndarray, sprite: np.ndarray, keep: np.ndarray, x: int, y: int) -> None:
-    """Blend a premultiplied sprite onto the canvas with its corner at (x, y), clipped to the canvas."""
-    h, w = keep.shape[:2]
-    ax, ay, bx, by = max(x, 0), max(y, 0), min(x + w, canvas.shape[1]), min(y + h, canvas.shape[0])
-    if ax < bx and ay < by:
-        part = np.s_[ay - y : by - y, ax - x : bx - x]
-        region = canvas[ay:by, ax:bx]
-        blend = region.astype(np.float32)
-        blend *= keep[part]
-        blend += sprite[part]
-        np.copyto(region, blend, casting="unsafe")

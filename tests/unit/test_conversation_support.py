@@ -113,7 +113,9 @@ def test_framed_share_rewards_the_speaker_alone_in_the_window(panned: tuple[Path
 
 
 def test_speaker_at_names_one_talker_and_nobody_in_pauses_or_crosstalk() -> None:
-    talk = Conversation(turns=((0.5, 4.0, 0), (3.0, 6.0, 1)), frame=(W, H), rate=25, seconds=7, boxes=np.zeros((175, 2, 4)))
+    talk = Conversation(
+        turns=((0.5, 4.0, 0), (3.0, 6.0, 1)), frame=(W, H), rate=25, seconds=7, boxes=np.zeros((175, 2, 4))
+    )
     assert [talk.speaker_at(t) for t in (0.2, 1.0, 3.5, 5.0, 6.5)] == [None, 0, None, 1, None]
     assert talk.speakers_at(3.5) == (0, 1)
 
