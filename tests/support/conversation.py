@@ -129,8 +129,9 @@ def _room(w: int, h: int, desk: int, rng: np.random.Generator) -> tuple[np.ndarr
     for _ in range(10):
         x, y, a, b = (int(v) for v in rng.uniform((0, 0, 0.04 * w, 0.04 * h), (w, 0.6 * h, 0.15 * w, 0.2 * h)))
         cv2.rectangle(wall, (x, y), (x + a, y + b), (rng.uniform(60, 200) + rng.uniform(-25, 25, 3)).tolist(), -1)
-    grain = cv2.GaussianBlur(rng.normal(0, 20, (h - desk, w)).astype(np.float32), (0, 0), sigmaX=25, sigmaY=0.8)
-    shade = np.linspace(1.1, 0.6, h - desk, dtype=np.float32)[:, None, None]  # darker towards the viewer
+    rows = max(h - desk, 1)  # a desk below the frame still has one row, never drawn
+    grain = cv2.GaussianBlur(rng.normal(0, 20, (rows, w)).astype(np.float32), (0, 0), sigmaX=25, sigmaY=0.8)
+    shade = np.linspace(1.1, 0.6, rows, dtype=np.float32)[:, None, None]  # darker towards the viewer
     wood = (np.array([50, 85, 130], np.float32) + grain[..., None]) * shade
     return (np.clip(cv2.GaussianBlur(wall, (0, 0), 1.5), 0, 255).astype(np.uint8),
             np.clip(wood, 0, 255).astype(np.uint8))  # fmt: skip
@@ -242,16 +243,18 @@ def conversation_source(
     args += ["-r", str(rate), "-i", "-", "-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", str(len(gains[0]))]
     args += ["-i", str(audio), "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23"]
     args += ["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-ar", str(SAMPLE_RATE), str(path)]
-    with subprocess.Popen(args, stdin=subprocess.PIPE) as encoder:
-        assert encoder.stdin is not None
-        for i in range(frames):
-            canvas = background.copy()
-            for p, person in enumerate(people):
-                person.paste(canvas, levels[p][i], *corners[i, p])
-            canvas[top:] = desk
-            encoder.stdin.write(cv2.cvtColor(canvas, cv2.COLOR_BGR2YUV_I420).data)  # as ffmpeg's BT.601
-        encoder.stdin.close()
-    audio.unlink()
+    try:
+        with subprocess.Popen(args, stdin=subprocess.PIPE) as encoder:
+            assert encoder.stdin is not None
+            for i in range(frames):
+                canvas = background.copy()
+                for p, person in enumerate(people):
+                    person.paste(canvas, levels[p][i], *corners[i, p])
+                canvas[top:] = desk[: h - top]
+                encoder.stdin.write(cv2.cvtColor(canvas, cv2.COLOR_BGR2YUV_I420).data)  # as ffmpeg's BT.601
+            encoder.stdin.close()
+    finally:
+        audio.unlink()
     if encoder.returncode:
         raise RuntimeError(f"ffmpeg exited with {encoder.returncode} writing {path.name}")
     return Conversation(turns=said, frame=frame, rate=rate, seconds=seconds, boxes=boxes)
