@@ -219,15 +219,15 @@ def conversation_source(
     audio.write_bytes(np.clip(pcm, -1, 1).astype("<f4").tobytes())
 
     people = [talking_head(face_height * h, second=second) for second in (False, True)]
-    face = np.array(people[0].face)
+    face = np.array([person.face for person in people])  # per person: (x, y, w, h) in the sprite
     t = np.arange(frames) / rate
     corners = np.zeros((frames, 2, 2), int)
     for p, (fx, fy) in enumerate(_LAYOUTS[layout]):
         sway_x = 0.012 * w * np.sin(2 * np.pi * rng.uniform(0.15, 0.3) * t + rng.uniform(0, 6.3))
         sway_y = 0.008 * h * np.sin(2 * np.pi * rng.uniform(0.2, 0.4) * t + rng.uniform(0, 6.3))
-        corners[:, p, 0] = np.rint(fx * w + sway_x - face[0] - face[2] / 2)
-        corners[:, p, 1] = np.rint(fy * h + sway_y - face[1] - face[3] / 2)
-    boxes = np.concatenate([corners + face[:2], np.broadcast_to(face[2:], (frames, 2, 2))], axis=2)
+        corners[:, p, 0] = np.rint(fx * w + sway_x - face[p, 0] - face[p, 2] / 2)
+        corners[:, p, 1] = np.rint(fy * h + sway_y - face[p, 1] - face[p, 3] / 2)
+    boxes = np.concatenate([corners + face[:, :2], np.broadcast_to(face[:, 2:], (frames, 2, 2))], axis=2)
     # A frame's mouth opening is its voice's mean envelope over the frame's samples.
     edges = (np.arange(frames + 1) * SAMPLE_RATE / rate).astype(int).clip(0, n)
     sums = [np.concatenate([[0.0], np.cumsum(env, dtype=np.float64)])[edges] for env in envs]

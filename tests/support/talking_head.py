@@ -92,6 +92,7 @@ def talking_head(face_px: float, *, second: bool = False) -> TalkingHead:
         premultiplied = (face * alpha + 0.5).astype(np.uint8)
         sprites.append(np.ascontiguousarray(premultiplied[:, ::-1] if second else premultiplied))
     keep = np.repeat(255 * (1 - alpha) + 0.5, 3, axis=2).astype(np.uint8)
-    box = ((_FACE[0] - x0) * scale, (_FACE[1] - y0) * scale, _FACE[2] * scale, _FACE[3] * scale)
+    fx, fy, fw, fh = ((_FACE[0] - x0) * scale, (_FACE[1] - y0) * scale, _FACE[2] * scale, _FACE[3] * scale)
+    box = (size[0] - fx - fw if second else fx, fy, fw, fh)
     keep = np.ascontiguousarray(keep[:, ::-1] if second else keep)
     return TalkingHead(sprites=tuple(sprites), keep=keep, face=box, desk=(_DESK - y0) * scale)

@@ -24,6 +24,11 @@ def panned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Conversation
     return path, conversation_source(path, seconds=10, frame=(W, H), face_height=0.15, turns=TURNS, stereo="panned")
 
 
+@pytest.fixture(scope="module")
+def frames(panned: tuple[Path, Conversation]) -> np.ndarray:
+    return luma_frames(panned[0], W, H)
+
+
 def streams(path: Path) -> list[dict[str, str]]:
     argv = [find_binaries().ffprobe, "-v", "error", "-show_streams", "-of", "json", str(path)]
     found: list[dict[str, str]] = json.loads(subprocess.run(argv, capture_output=True, check=True).stdout)["streams"]
@@ -56,9 +61,10 @@ def test_file_has_the_ground_truths_size_length_and_streams(panned: tuple[Path, 
     assert float(audio["duration"]) == pytest.approx(10, abs=0.05)
 
 
-def test_only_the_speakers_mouth_moves_though_both_heads_sway(panned: tuple[Path, Conversation]) -> None:
-    path, talk = panned
-    frames = luma_frames(path, W, H)
+def test_only_the_speakers_mouth_moves_though_both_heads_sway(
+    panned: tuple[Path, Conversation], frames: np.ndarray
+) -> None:
+    talk = panned[1]
     for start, end, speaker in talk.turns:
         indices = range(round((start + 0.2) * talk.rate), round((end - 0.2) * talk.rate))
         boxes = [talk.face_boxes(i / talk.rate) for i in indices]
@@ -81,9 +87,10 @@ def test_panned_speaker_is_louder_on_their_own_side(panned: tuple[Path, Conversa
     assert rms(pcm, 4.6, 4.9).max() < 1e-3  # the pause between turns is silent
 
 
-def test_the_face_detector_finds_both_faces_where_the_ground_truth_says(panned: tuple[Path, Conversation]) -> None:
-    path, talk = panned
-    frames = luma_frames(path, W, H)
+def test_the_face_detector_finds_both_faces_where_the_ground_truth_says(
+    panned: tuple[Path, Conversation], frames: np.ndarray
+) -> None:
+    talk = panned[1]
     for t in (1.0, 6.2):
         found = detect_faces(frames[round(t * talk.rate)])
         for face in talk.face_boxes(t):
