@@ -128,7 +128,7 @@ class SourceAnalyser:
         self.face_interval = face_interval
         self._next_detection = -math.inf
         self._face_counts: dict[int, list[int]] = {}  # second -> [detections with a face, detections]
-        self._tracker = FaceTracker(max_miss=max(1.0, 2 * face_interval))
+        self._tracker = FaceTracker(max_miss=max(1.5, 3 * face_interval))
         self._picture_size: tuple[int, int] | None = None
         self._motion_centre = MotionCentre()
         self._balance: BalanceMeter | None = None

@@ -93,7 +93,7 @@ class FaceTracker:
     `reach`: how far, in face widths, a face may move between two samples and stay the same track.
     """
 
-    def __init__(self, *, max_miss: float = 1.0, min_detections: int = 3, reach: float = 0.75) -> None:
+    def __init__(self, *, max_miss: float = 1.5, min_detections: int = 3, reach: float = 1.5) -> None:
         self.max_miss = max_miss
         self.min_detections = min_detections
         self.reach = reach

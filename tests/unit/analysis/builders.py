@@ -91,5 +91,5 @@ def features(
 
 def tracks_of(samples: Sequence[tuple[float, Sequence[Box]]], cuts: Sequence[float] = ()) -> tuple[FaceTrack, ...]:
     """Face tracks linked from per-sample boxes (in picture pixels), as the tracker would build them."""
-    faces = [(t, [Face(float(x), float(y), float(w), float(h), 1.0, None) for x, y, w, h in boxes]) for t, boxes in samples]
+    faces = [(t, [Face(float(x), float(y), float(w), float(h), 1.0, None) for x, y, w, h in b]) for t, b in samples]
     return link(faces, cuts, min_detections=1)
