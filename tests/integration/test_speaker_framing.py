@@ -11,15 +11,16 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
-import httpx
 from app.config import Settings
 from app.media.ffmpeg import find_binaries
 from app.stages.framing import CropKey, path_at
 from tests.support.conversation import Conversation, conversation_source
 from tests.support.jobs import submit, wait_final
+from tests.support.media import make_source
 
 pytestmark = pytest.mark.xdist_group("render")
 
@@ -96,3 +97,22 @@ async def test_split_is_refused_unless_the_reel_is_vertical(client: httpx.AsyncC
     response = await client.post("/jobs", json={"input_path": "x.mp4", "output": {"layout": "split"}})
     assert response.status_code == 422
     assert "9:16" in response.text
+
+
+async def test_anamorphic_source_is_framed_in_display_pixels(client: httpx.AsyncClient, settings: Settings) -> None:
+    # PAL widescreen-ish: 720x576 stored, pixels 16:15 wide, so it shows as 768x576.
+    make_source(
+        settings.media_root / "pal.mp4", seconds=16, size="720x576", video_args=["-vf", "setsar=16/15"], levels_lufs=None
+    )
+    body = {"highlights": [{"start_time": 0.0, "end_time": 16.0}], "output": {"aspect_ratio": "1:1"}}
+    job = await wait_final(client, (await submit(client, "pal.mp4", **body))["id"], timeout=200)
+    assert job["status"] == "completed", job["error"]
+    window = job["result"]["segments"][0]["crop_path"][0]
+    assert abs(window["w"] * 16 / 15 - window["h"]) <= 2, window  # square as shown, not as stored
+    probe = subprocess.run(
+        [find_binaries().ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries",
+         "stream=width,height,sample_aspect_ratio", "-of", "csv=p=0", job["result"]["output_path"]],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip().split(",")  # fmt: skip
+    width, height, sar = int(probe[0]), int(probe[1]), probe[2]
+    assert abs(width - height) <= 2 and sar in {"1:1", "N/A"}, probe
