@@ -7,7 +7,6 @@ speaks when, where each face is), not against what our analysers report.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +15,11 @@ import numpy as np
 import pytest
 
 from app.config import Settings
-from app.media.ffmpeg import find_binaries
 from app.stages.framing import CropKey, path_at
 from tests.support.conversation import Conversation, conversation_source
 from tests.support.jobs import submit, wait_final
 from tests.support.media import make_source
+from tests.support.meter import video_stream
 
 pytestmark = pytest.mark.xdist_group("render")
 
@@ -83,12 +82,8 @@ async def test_split_layout_stacks_both_speakers_each_half_on_its_own_face(
     assert min(best[0][0], best[1][0]) >= 0.95, best
     # One encode of the stacked picture, at the standard vertical size.
     reel = Path(job["result"]["output_path"])
-    probe = subprocess.run(
-        [find_binaries().ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height",
-         "-of", "csv=p=0", str(reel)],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
-    assert probe == "720,1280"
+    stream = video_stream(reel)
+    assert (stream["width"], stream["height"]) == (720, 1280)
     assert job["result"]["segments"][0]["render_mode"] == "encode"
     assert np.isfinite(job["result"]["audio_loudness"])
 
@@ -101,18 +96,13 @@ async def test_split_is_refused_unless_the_reel_is_vertical(client: httpx.AsyncC
 
 async def test_anamorphic_source_is_framed_in_display_pixels(client: httpx.AsyncClient, settings: Settings) -> None:
     # PAL widescreen-ish: 720x576 stored, pixels 16:15 wide, so it shows as 768x576.
-    make_source(
-        settings.media_root / "pal.mp4", seconds=16, size="720x576", video_args=["-vf", "setsar=16/15"], levels_lufs=None
-    )
+    pal = settings.media_root / "pal.mp4"
+    make_source(pal, seconds=16, size="720x576", video_args=["-vf", "setsar=16/15"], levels_lufs=None)
     body = {"highlights": [{"start_time": 0.0, "end_time": 16.0}], "output": {"aspect_ratio": "1:1"}}
     job = await wait_final(client, (await submit(client, "pal.mp4", **body))["id"], timeout=200)
     assert job["status"] == "completed", job["error"]
     window = job["result"]["segments"][0]["crop_path"][0]
     assert abs(window["w"] * 16 / 15 - window["h"]) <= 2, window  # square as shown, not as stored
-    probe = subprocess.run(
-        [find_binaries().ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries",
-         "stream=width,height,sample_aspect_ratio", "-of", "csv=p=0", job["result"]["output_path"]],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip().split(",")  # fmt: skip
-    width, height, sar = int(probe[0]), int(probe[1]), probe[2]
-    assert abs(width - height) <= 2 and sar in {"1:1", "N/A"}, probe
+    stream = video_stream(Path(job["result"]["output_path"]))
+    width, height, sar = stream["width"], stream["height"], stream.get("sample_aspect_ratio", "1:1")
+    assert abs(width - height) <= 2 and sar in {"1:1", "0:1"}, (width, height, sar)
