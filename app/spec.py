@@ -12,6 +12,8 @@ AspectRatio = Literal["source", "16:9", "9:16", "1:1", "4:5"]
 Resolution = Literal["source", "720p", "1080p"]
 Transition = Literal["fade", "cut"]
 RenderMode = Literal["auto", "encode"]
+Framing = Literal["speaker", "largest", "centre"]
+Layout = Literal["single", "split"]
 DEFAULT_CRF = 18
 DEFAULT_PRESET: Preset = "fast"
 MAX_INPUT_PATH = 1024  # characters; far beyond any real layout, far below what a filesystem refuses
@@ -43,6 +45,16 @@ class OutputOptions(BaseModel):
         default="source",
         description="reframe to this ratio, following the subject shot by shot; or keep the source's picture",
     )
+    framing: Framing = Field(
+        default="speaker",
+        description="what a reframed crop follows: the person speaking (cutting to the next speaker), the largest "
+        "face, or the centre; a shot without a face follows the motion",
+    )
+    layout: Layout = Field(
+        default="single",
+        description="split (9:16 only): two people who both speak in a clip are stacked top and bottom, each half "
+        "following its own face; a clip with one speaker or none stays single",
+    )
     resolution: Resolution = Field(
         default="source",
         description="the reel's short side: 720p or 1080p (a 9:16 reel at 1080p is 1080x1920), or the crop's own size",
@@ -69,6 +81,13 @@ class OutputOptions(BaseModel):
         description="auto: copy whole GOPs of an H.264 source that needs no change and encode only the clips' edges; "
         "encode: encode every frame",
     )
+
+    @model_validator(mode="after")
+    def _split_is_vertical(self) -> OutputOptions:
+        if self.layout == "split" and self.aspect_ratio != "9:16":
+            raise ValueError(f"layout 'split' stacks two 9:8 halves into a 9:16 reel: set aspect_ratio to '9:16' "
+                             f"(it is '{self.aspect_ratio}')")
+        return self
 
     @property
     def encoder_crf(self) -> int:

@@ -99,7 +99,7 @@ def analyser_consumers(info: MediaInfo, size: tuple[int, int]) -> Consumers:
         return {
             "cuts": len(features.cuts),
             "pauses": len(features.pauses),
-            "face_samples": len(features.face_samples),
+            "face_tracks": len(features.face_tracks),
             "picks": [(round(p.start, 1), round(p.end, 1), list(p.reasons)) for p in picks],
             "analyser_cpu_s": {k: round(v, 2) for k, v in analyser.seconds.items()},
         }

@@ -16,14 +16,17 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
+from app.analysis.balance import BalanceMeter
 from app.analysis.bars import BarDetector, Rect
-from app.analysis.faces import FaceSample, FaceSampler
+from app.analysis.face_detector import detect_faces
 from app.analysis.level import LevelMeter
-from app.analysis.motion import FrameSteps, MotionMeter
+from app.analysis.motion import FrameSteps, MotionCentre, MotionMeter
 from app.analysis.shots import Fade, ShotDetector, ShotParams
 from app.analysis.speech import Pause, SpeechDetector
+from app.analysis.tracks import FaceBox, FaceTrack, FaceTracker
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,7 +34,8 @@ class SourceFeatures:
     """What the analysers found, on a 1 s grid (index i covers [i, i+1) s) plus event lists.
 
     Grid values are NaN where that second was not analysed (no audio, no frames, a gap between
-    decoded ranges). Face boxes and `content` are in analysis-frame pixels (`frame_size`).
+    decoded ranges). `content` is in analysis-frame pixels (`frame_size`), face tracks in picture
+    pixels (`picture_size`); both are display-shaped (anamorphic pixels counted as shown).
     """
 
     duration: float
@@ -45,10 +49,14 @@ class SourceFeatures:
     cuts: tuple[float, ...]
     fades: tuple[Fade, ...]
     pauses: tuple[Pause, ...]
-    face_samples: tuple[FaceSample, ...]
-    face_interval: float
+    face_tracks: tuple[FaceTrack, ...]
+    face_interval: float  # seconds between face detections
     content: Rect | None  # the picture without black bars
     fine_level: bytes = b""  # audio level per 10 ms from 0 s, one `level.fine_code` a step; empty without audio
+    picture_size: tuple[int, int] | None = None  # (w, h) of the pictures faces were found on
+    balance: np.ndarray | None = None  # stereo balance, left minus right dB per balance.STEP; None: mono
+    motion_centre: np.ndarray | None = None  # where things move (0 left – 1 right) per motion_interval
+    motion_interval: float = 0.5
 
     @property
     def has_video(self) -> bool:
@@ -67,10 +75,14 @@ class SourceFeatures:
                 "cuts": [round(t, 3) for t in self.cuts],
                 "fades": [[f.start, f.end, f.kind] for f in self.fades],
                 "pauses": [[round(p.start, 3), round(p.end, 3)] for p in self.pauses],
-                "face_samples": [[s.t, [list(b) for b in s.boxes]] for s in self.face_samples],
+                "face_tracks": [_track_out(tr) for tr in self.face_tracks],
                 "face_interval": self.face_interval,
                 "content": None if self.content is None else [*vars(self.content).values()],
                 "fine_level": base64.b64encode(zlib.compress(self.fine_level, 6)).decode("ascii"),
+                "picture_size": self.picture_size,
+                "balance": None if self.balance is None else _grid_out(self.balance),
+                "motion_centre": None if self.motion_centre is None else _grid_out(self.motion_centre),
+                "motion_interval": self.motion_interval,
             },
             separators=(",", ":"),
         )
@@ -87,10 +99,14 @@ class SourceFeatures:
             cuts=tuple(float(t) for t in d["cuts"]),
             fades=tuple(Fade(float(a), float(b), k) for a, b, k in d["fades"]),
             pauses=tuple(Pause(float(a), float(b)) for a, b in d["pauses"]),
-            face_samples=tuple(FaceSample(float(t), tuple(tuple(b) for b in boxes)) for t, boxes in d["face_samples"]),
+            face_tracks=tuple(_track_in(tr) for tr in d["face_tracks"]),
             face_interval=float(d["face_interval"]),
             content=None if d["content"] is None else Rect(*d["content"]),
             fine_level=zlib.decompress(base64.b64decode(d["fine_level"])) if d.get("fine_level") else b"",
+            picture_size=None if d["picture_size"] is None else (int(d["picture_size"][0]), int(d["picture_size"][1])),
+            balance=None if d["balance"] is None else _grid_in(d["balance"]),
+            motion_centre=None if d["motion_centre"] is None else _grid_in(d["motion_centre"]),
+            motion_interval=float(d["motion_interval"]),
         )
 
 
@@ -98,7 +114,11 @@ _GRIDS = ("loudness", "speech", "motion", "cut_density", "faces")
 
 
 class SourceAnalyser:
-    """Feed frames (`add_frame`) and PCM (`add_audio`) in time order, then call `result` once."""
+    """Feed frames (`add_frame`), pictures (`add_picture`) and PCM (`add_audio`, `add_channels`) in time order.
+
+    Then call `result` once. Small grey frames serve shots, motion and bars; the larger colour pictures
+    serve the face detector (every `face_interval` seconds) and the face tracks' mouth motion (every picture).
+    """
 
     def __init__(
         self,
@@ -110,7 +130,13 @@ class SourceAnalyser:
     ) -> None:
         self._shots = ShotDetector(shot_params)
         self._motion = MotionMeter()
-        self._faces = FaceSampler(interval=face_interval)
+        self.face_interval = face_interval
+        self._next_detection = -math.inf
+        self._face_counts: dict[int, list[int]] = {}  # second -> [detections with a face, detections]
+        self._tracker = FaceTracker(max_miss=max(1.5, 3 * face_interval))
+        self._picture_size: tuple[int, int] | None = None
+        self._motion_centre = MotionCentre()
+        self._balance: BalanceMeter | None = None
         self._bars = BarDetector(interval=bar_interval)
         self._speech = SpeechDetector(threshold=vad_threshold)
         self._level = LevelMeter()
@@ -133,11 +159,34 @@ class SourceAnalyser:
         difference = self._shots.add(t, gray)
         if difference is not None:
             self._motion.add_difference(t, difference)
+        self._motion_centre.add(t, gray)
         clock = self._spent("shots+motion", clock)
-        self._faces.add(t, gray)
-        clock = self._spent("faces", clock)
         self._bars.add(t, gray)
         self._spent("bars", clock)
+
+    def add_picture(self, t: float, picture: np.ndarray) -> None:
+        """One BGR uint8 picture (h, w, 3) shown at `t`: faces when a detection is due, mouths always."""
+        self._picture_size = (int(picture.shape[1]), int(picture.shape[0]))
+        clock = time.thread_time()
+        if not self._next_detection - self.face_interval - 1e-6 <= t < self._next_detection - 1e-6:
+            # Detection times on the interval grid keep the sampling independent of where a range starts.
+            self._next_detection = (math.floor(t / self.face_interval + 1e-6) + 1) * self.face_interval
+            faces = detect_faces(picture)
+            self._tracker.detected(t, faces)
+            counts = self._face_counts.setdefault(math.floor(t), [0, 0])
+            counts[0] += bool(faces)
+            counts[1] += 1
+            clock = self._spent("faces", clock)
+        self._tracker.picture(t, cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY))
+        self._spent("mouths", clock)
+
+    def add_channels(self, pcm: np.ndarray, t: float | None = None) -> None:
+        """Stereo int16 PCM (n, 2) at 16 kHz, for the balance between the channels."""
+        clock = time.thread_time()
+        if self._balance is None:
+            self._balance = BalanceMeter()
+        self._balance.add(pcm, t)
+        self._spent("balance", clock)
 
     def add_audio(self, pcm: np.ndarray, t: float | None = None) -> None:
         """Mono int16 PCM at 16 kHz; `t` only when this chunk does not follow the previous one."""
@@ -171,14 +220,18 @@ class SourceAnalyser:
             speech=_grid(self._speech.per_second(), n),
             motion=_grid(self._motion.per_second(), n),
             cut_density=_grid(cut_counts, n),
-            faces=_grid(self._faces.per_second(), n),
+            faces=_grid({s: found / total for s, (found, total) in self._face_counts.items()}, n),
             cuts=self._shots.cuts,
             fades=self._shots.fades,
             pauses=self._speech.pauses,
-            face_samples=self._faces.samples,
-            face_interval=self._faces.interval,
+            face_tracks=self._tracker.tracks(self._shots.cuts),
+            face_interval=self.face_interval,
             content=self._bars.content(),
             fine_level=self._level.fine(),
+            picture_size=self._picture_size,
+            balance=None if self._balance is None else self._balance.grid(duration),
+            motion_centre=self._motion_centre.grid(duration),
+            motion_interval=self._motion_centre.interval,
         )
 
 
@@ -199,3 +252,18 @@ def _grid_in(values: list[float | None]) -> np.ndarray:
     grid = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
     grid.setflags(write=False)
     return grid
+
+
+def _track_out(track: FaceTrack) -> list[Any]:
+    boxes = [[b.t, round(b.x, 1), round(b.y, 1), round(b.w, 1), round(b.h, 1)] for b in track.boxes]
+    return [track.id, boxes, list(track.mouth_times), list(track.mouth)]
+
+
+def _track_in(data: list[Any]) -> FaceTrack:
+    track_id, boxes, times, mouth = data
+    return FaceTrack(
+        int(track_id),
+        tuple(FaceBox(*(float(v) for v in b)) for b in boxes),
+        tuple(float(t) for t in times),
+        tuple(float(m) for m in mouth),
+    )

@@ -1,40 +1,51 @@
-"""A crop path for another aspect ratio: per shot a steady or smoothly panning camera on the subject.
+"""A crop path for another aspect ratio: per shot, the person speaking, framed by a steady or smoothly panning camera.
 
 The crop keeps one size for the clip (the largest window of the aspect inside the picture without
-its bars). In each shot the subject is the face track with the most face area (larger and more
-persistent), kept from the previous shot when it is still there and nearly as big, so two people
-far apart never make the crop jump between them. A subject that moves less than 30 % of the crop
-gets a steady camera; one that moves more is followed with a dead zone, a speed limit and at most
-one reversal a second. The camera moves hard only at a cut. No face: the centre of the picture.
+its bars, in display shape: anamorphic pixels are counted as shown). Each shot is split into turns
+(`speaker.turns`): the crop frames the track speaking, holds while nobody speaks, and cuts (never
+pans) to the next speaker when both do not fit in the window. `framing="largest"` frames the face
+with the most area instead (kept across a cut while it is nearly as big), `"centre"` the middle. A
+shot with no face follows the motion; with no motion either, the middle. A subject that moves less
+than 30 % of the crop gets a steady camera; one that moves more is followed with a dead zone, a
+speed limit and at most one reversal a second. The camera moves hard only at a cut or a turn.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from app.analysis.bars import Rect
 from app.analysis.camera import CameraLimits, follow, simplify
 from app.analysis.features import SourceFeatures
+from app.analysis.speaker import Speech, Turn, turns
+from app.analysis.tracks import FaceTrack
 
+Framing = Literal["speaker", "largest", "centre"]
 ASPECTS: dict[str, tuple[int, int]] = {"9:16": (9, 16), "1:1": (1, 1), "4:5": (4, 5), "16:9": (16, 9)}
+HALF_ASPECT = (9, 8)  # each half of a split 9:16 reel
 STEADY_SHARE = 0.30  # subject travel, as a share of the crop, under which the camera stays put
-MIN_TRACK_SUPPORT = 0.3  # share of a shot's face samples a track needs to be the subject
+MIN_TRACK_SUPPORT = 0.3  # share of a shot a track must span to be framed when another face spans more
 KEEP_SUBJECT = 0.6  # the previous shot's subject stays framed while it has this share of the best's area
 FACE_HEIGHT = 0.4  # the face centre sits this far down the crop when the crop can move vertically
+PAIR_SHARE = 0.8  # two faces whose centres lie within this share of the crop's width are framed together
 
 
 @dataclass(frozen=True)
 class Keyframe:
-    """The crop window at time `t` (source seconds), in source pixels."""
+    """The crop window at time `t` (source seconds), in source pixels; `track` and `why` say what it frames."""
 
     t: float
     x: int
     y: int
     w: int
     h: int
+    track: int | None = None
+    why: str = "centre"
 
 
 @dataclass(frozen=True)
@@ -59,22 +70,38 @@ class CropPath:
         f = (t - a.t) / (b.t - a.t)
         return a.x + f * (b.x - a.x), a.y + f * (b.y - a.y), self.w, self.h
 
-    def pieces(self) -> list[tuple[float, float, int, int, int, int]]:
-        """Linear pieces (t0, t1, x0, x1, y0, y1) between distinct times, for render's expressions."""
-        ks = self.keyframes
-        return [(a.t, b.t, a.x, b.x, a.y, b.y) for a, b in zip(ks, ks[1:], strict=False) if b.t > a.t]
+
+@dataclass(frozen=True)
+class _Geometry:
+    """The crop's size and where its corner may go, and the scale from analysis to source pixels."""
+
+    w: int
+    h: int
+    content: Rect
+    to_source: tuple[float, float]  # source pixels per track (picture) pixel, x and y
+    source: tuple[int, int]  # the source's stored size
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        c = self.content
+        return c.x, c.y, c.x + c.w - self.w, c.y + c.h - self.h
 
 
-def crop_size(aspect: str, content: Rect) -> tuple[int, int]:
-    """The largest even-sized window of `aspect` (e.g. "9:16") inside `content`."""
-    aw, ah = ASPECTS[aspect]
-    if content.w * ah > content.h * aw:  # content is wider than the aspect: full height
+def crop_size(aspect: str | tuple[int, int], content: Rect, sar: float = 1.0) -> tuple[int, int]:
+    """The largest even-sized window inside `content` (stored pixels) that shows as `aspect` (e.g. "9:16")."""
+    aw, ah = ASPECTS[aspect] if isinstance(aspect, str) else aspect
+    if content.w * sar * ah > content.h * aw:  # content shows wider than the aspect: full height
         h = content.h // 2 * 2
-        w = min(content.w, round(h * aw / ah)) // 2 * 2
+        w = min(content.w, round(h * aw / ah / sar)) // 2 * 2
     else:
         w = content.w // 2 * 2
-        h = min(content.h, round(w * ah / aw)) // 2 * 2
+        h = min(content.h, round(w * sar * ah / aw)) // 2 * 2
     return w, h
+
+
+def split_size(content: Rect, sar: float = 1.0) -> tuple[int, int]:
+    """Each half's window in a split 9:16 reel: 9:8, at most half the picture's height (a closer shot)."""
+    return crop_size(HALF_ASPECT, Rect(content.x, content.y, content.w, max(2, content.h // 2)), sar)
 
 
 def source_content(features: SourceFeatures, source_size: tuple[int, int]) -> Rect:
@@ -90,36 +117,58 @@ def source_content(features: SourceFeatures, source_size: tuple[int, int]) -> Re
 
 
 def reframe(
-    features: SourceFeatures, start: float, end: float, *, aspect: str, source_size: tuple[int, int]
+    features: SourceFeatures,
+    start: float,
+    end: float,
+    *,
+    aspect: str,
+    source_size: tuple[int, int],
+    sar: float = 1.0,
+    framing: Framing = "speaker",
 ) -> CropPath:
     """The crop path over [start, end] of the source for `aspect`, in source pixels."""
     content = source_content(features, source_size)
-    w, h = crop_size(aspect, content)
-    bounds = (content.x, content.y, content.x + content.w - w, content.y + content.h - h)
-    limits = CameraLimits(dead_zone=0.05 * w, max_speed=0.5 * w)
+    w, h = crop_size(aspect, content, sar)
+    geo = _Geometry(w, h, content, _scale(features, source_size), source_size)
     keyframes: list[Keyframe] = []
-    subject: tuple[float, float] | None = None
-    for a, b in _shots(features, start, end):
-        track = _subject(features, a, b, source_size, subject)
-        if track is None:
-            points = [(a, content.x + content.w / 2, content.y + content.h / 2)]
-            subject = None
-        else:
-            points = track
-            subject = (track[-1][1], track[-1][2])
-        xs = np.array([_place(p[1], w, bounds[0], bounds[2], 0.5) for p in points])
-        ys = np.array([_place(p[2], h, bounds[1], bounds[3], FACE_HEIGHT) for p in points])
-        ts = np.array([p[0] for p in points])
-        if np.ptp(xs) < STEADY_SHARE * w and np.ptp(ys) < STEADY_SHARE * h:
-            x, y = float(np.median(xs)), float(np.median(ys))
-            path = [(a, x, y), (b, x, y)]
-        else:
-            path = simplify(follow(ts, xs, ys, a, b, (bounds[0], bounds[2]), (bounds[1], bounds[3]), limits))
-        keyframes.extend(Keyframe(round(t, 3), round(x), round(y), w, h) for t, x, y in path)
+    previous: FaceTrack | None = None
+    for a, b in shots(features, start, end):
+        before: int | None = None
+        for turn in _turns(features, a, b, framing, previous, geo):
+            keyframes += _camera(features, turn, geo, _pair(features, turn, before, geo))
+            if turn.track is not None:
+                previous, before = _track(features, turn.track), turn.track
     return CropPath(w=w, h=h, keyframes=tuple(keyframes))
 
 
-def _shots(features: SourceFeatures, start: float, end: float) -> list[tuple[float, float]]:
+def reframe_split(
+    features: SourceFeatures, start: float, end: float, *, source_size: tuple[int, int], sar: float = 1.0
+) -> tuple[CropPath, CropPath] | None:
+    """Two 9:8 paths (top, bottom) each on one of two people who both speak in the clip; None otherwise."""
+    content = source_content(features, source_size)
+    w, h = split_size(content, sar)
+    geo = _Geometry(w, h, content, _scale(features, source_size), source_size)
+    spoken: dict[int, float] = {}
+    for a, b in shots(features, start, end):
+        for turn in _turns(features, a, b, "speaker", None, geo):
+            if turn.why == "speaker" and turn.track is not None:
+                spoken[turn.track] = spoken.get(turn.track, 0.0) + turn.end - turn.start
+    people = sorted((t for t, s in spoken.items() if s >= 1.0), key=lambda t: -spoken[t])[:2]
+    if len(people) < 2:
+        return None
+    paths = []
+    for person in sorted(people, key=lambda t: _track(features, t).start):
+        anchor = _track(features, person)
+        keyframes: list[Keyframe] = []
+        for a, b in shots(features, start, end):
+            same = _nearest(features, a, b, anchor)
+            turn = Turn(a, b, None if same is None else same.id, "speaker" if same is not None else "centre")
+            keyframes += _camera(features, turn, geo)
+        paths.append(CropPath(w=w, h=h, keyframes=tuple(keyframes)))
+    return paths[0], paths[1]
+
+
+def shots(features: SourceFeatures, start: float, end: float) -> list[tuple[float, float]]:
     """The clip split at cuts and at the black of a fade-out: the only places a hard move may go."""
     marks = {t for t in features.cuts if start < t < end}
     marks |= {f.end for f in features.fades if f.kind == "out" and start < f.end < end}
@@ -127,48 +176,116 @@ def _shots(features: SourceFeatures, start: float, end: float) -> list[tuple[flo
     return list(zip(edges, edges[1:], strict=False))
 
 
-def _subject(
-    features: SourceFeatures,
-    a: float,
-    b: float,
-    source_size: tuple[int, int],
-    previous: tuple[float, float] | None,
-) -> list[tuple[float, float, float]] | None:
-    """The subject's (t, centre x, centre y) in source pixels over one shot, or None."""
-    if features.frame_size is None:
-        return None
-    sx, sy = source_size[0] / features.frame_size[0], source_size[1] / features.frame_size[1]
-    tracks: list[list[tuple[float, float, float, float]]] = []  # (t, cx, cy, area)
-    for sample in features.face_samples:
-        if not a <= sample.t < b:
-            continue
-        taken: set[int] = set()
-        for x, y, bw, bh in sample.boxes:
-            cx, cy, size = (x + bw / 2) * sx, (y + bh / 2) * sy, bw * sx
-            reach = max(1.5 * size, 0.1 * source_size[0])
-            near = [
-                (abs(tr[-1][1] - cx) + abs(tr[-1][2] - cy), i)
-                for i, tr in enumerate(tracks)
-                if i not in taken and abs(tr[-1][1] - cx) + abs(tr[-1][2] - cy) < reach
-            ]
-            i = min(near)[1] if near else len(tracks)
-            if i == len(tracks):
-                tracks.append([])
-            tracks[i].append((sample.t, cx, cy, bw * bh * sx * sy))
-            taken.add(i)
-    expected = max(1.0, (b - a) / features.face_interval)
-    tracks = [tr for tr in tracks if len(tr) >= max(1.0, MIN_TRACK_SUPPORT * expected)]
+def _turns(
+    features: SourceFeatures, a: float, b: float, framing: Framing, previous: FaceTrack | None, geo: _Geometry
+) -> list[Turn]:
+    """Who is framed over one shot, in turns."""
+    if framing == "centre":
+        return [Turn(a, b, None, "centre")]
+    tracks = _supported(features, a, b)
     if not tracks:
-        return None
-    weight = [sum(p[3] for p in tr) for tr in tracks]
-    best = int(np.argmax(weight))
+        return [Turn(a, b, None, "motion" if _motion(features, a, b, geo) else "centre")]
+    if framing == "largest":
+        return [Turn(a, b, _largest(tracks, previous, geo).id, "largest")]
+    speech = Speech(features.has_audio, features.pauses, features.balance)
+    assert features.picture_size is not None
+    return turns(tracks, a, b, speech, features.picture_size[0])
+
+
+def _supported(features: SourceFeatures, a: float, b: float) -> list[FaceTrack]:
+    """Tracks of the shot; when some span MIN_TRACK_SUPPORT of it, only those (the only face always counts)."""
+    tracks = [tr for tr in features.face_tracks if tr.start < b and tr.end >= a]
+    span = max(b - a, 1e-6)
+    long = [tr for tr in tracks if (min(tr.end, b) - max(tr.start, a) + features.face_interval) / span >= 0.3]
+    return long or tracks
+
+
+def _largest(tracks: Sequence[FaceTrack], previous: FaceTrack | None, geo: _Geometry) -> FaceTrack:
+    """The track with the most face area; the previous shot's subject when still there and nearly as big."""
+    best = max(tracks, key=lambda tr: tr.area())
     if previous is not None:
-        for i, tr in enumerate(tracks):
-            close = abs(tr[0][1] - previous[0]) < 0.1 * source_size[0]
-            if close and weight[i] >= KEEP_SUBJECT * weight[best]:
-                best = i  # hysteresis: the same person stays framed across a cut
-                break
-    return [(t, cx, cy) for t, cx, cy, _ in tracks[best]]
+        px = previous.boxes[-1].centre[0] * geo.to_source[0]
+        for tr in tracks:
+            close = abs(tr.boxes[0].centre[0] * geo.to_source[0] - px) < 0.1 * geo.content.w
+            if close and tr.area() >= KEEP_SUBJECT * best.area():
+                return tr  # hysteresis: the same person stays framed across a cut
+    return best
+
+
+def _pair(features: SourceFeatures, turn: Turn, before: int | None, geo: _Geometry) -> FaceTrack | None:
+    """The shot's previous speaker when the crop can hold both faces: the framing widens rather than cuts."""
+    if before is None or turn.track is None or before == turn.track:
+        return None
+    one, other = _track(features, turn.track), _track(features, before)
+    t = (turn.start + turn.end) / 2
+    a, b = one.box_at(t), other.box_at(t)
+    span = (max(a.x + a.w, b.x + b.w) - min(a.x, b.x)) * geo.to_source[0]
+    return other if span <= PAIR_SHARE * geo.w else None
+
+
+def _camera(features: SourceFeatures, turn: Turn, geo: _Geometry, pair: FaceTrack | None = None) -> list[Keyframe]:
+    """The keyframes of one turn: steady on the subject, or following it under the camera's limits."""
+    a, b = turn.start, turn.end
+    points = _subject_points(features, turn, geo)
+    if pair is not None:  # midway between the speaker and the one who spoke before
+        sx, sy = geo.to_source
+        points = [
+            (t, (x + pair.box_at(t).centre[0] * sx) / 2, (y + pair.box_at(t).centre[1] * sy) / 2) for t, x, y in points
+        ]
+    x0, y0, x1, y1 = geo.bounds
+    xs = np.array([_place(p[1], geo.w, x0, x1, 0.5) for p in points])
+    ys = np.array([_place(p[2], geo.h, y0, y1, FACE_HEIGHT if turn.track is not None else 0.5) for p in points])
+    ts = np.array([p[0] for p in points])
+    if np.ptp(xs) < STEADY_SHARE * geo.w and np.ptp(ys) < STEADY_SHARE * geo.h:
+        x, y = float(np.median(xs)), float(np.median(ys))
+        path = [(a, x, y), (b, x, y)]
+    else:
+        limits = CameraLimits(dead_zone=0.05 * geo.w, max_speed=0.5 * geo.w)
+        path = simplify(follow(ts, xs, ys, a, b, (x0, x1), (y0, y1), limits))
+    return [Keyframe(round(t, 3), round(x), round(y), geo.w, geo.h, turn.track, turn.why) for t, x, y in path]
+
+
+def _subject_points(features: SourceFeatures, turn: Turn, geo: _Geometry) -> list[tuple[float, float, float]]:
+    """(t, x, y) in source pixels of what the turn frames."""
+    a, b, c = turn.start, turn.end, geo.content
+    sx, sy = geo.to_source
+    if turn.track is None:
+        if turn.why == "motion":
+            return _motion(features, a, b, geo) or [(a, c.x + c.w / 2, c.y + c.h / 2)]
+        return [(a, c.x + c.w / 2, c.y + c.h / 2)]
+    track = _track(features, turn.track)
+    boxes = [track.box_at(a), *(bx for bx in track.boxes if a < bx.t < b), track.box_at(b)]
+    return [(bx.t, bx.centre[0] * sx, bx.centre[1] * sy) for bx in boxes]
+
+
+def _motion(features: SourceFeatures, a: float, b: float, geo: _Geometry) -> list[tuple[float, float, float]]:
+    """Where things move over [a, b), in source pixels; empty when too little of the shot moves."""
+    grid, step = features.motion_centre, features.motion_interval
+    if grid is None or len(grid) == 0:
+        return []
+    first, last = max(0, int(a / step)), min(len(grid), int(np.ceil(b / step)))
+    points = [
+        (max(a, (i + 0.5) * step), float(grid[i]) * geo.source[0], geo.content.y + geo.content.h / 2)
+        for i in range(first, last)
+        if not np.isnan(grid[i])
+    ]
+    return points if len(points) >= max(2.0, 0.3 * (last - first)) else []
+
+
+def _nearest(features: SourceFeatures, a: float, b: float, anchor: FaceTrack) -> FaceTrack | None:
+    """The track of [a, b) nearest to where `anchor` sat: the same person in the shot."""
+    x = anchor.boxes[len(anchor.boxes) // 2].centre[0]
+    tracks = _supported(features, a, b)
+    return min(tracks, key=lambda tr: abs(tr.boxes[0].centre[0] - x), default=None)
+
+
+def _track(features: SourceFeatures, track_id: int) -> FaceTrack:
+    return next(tr for tr in features.face_tracks if tr.id == track_id)
+
+
+def _scale(features: SourceFeatures, source_size: tuple[int, int]) -> tuple[float, float]:
+    size = features.picture_size or features.frame_size or source_size
+    return source_size[0] / size[0], source_size[1] / size[1]
 
 
 def _place(centre: float, size: int, low: float, high: float, share: float) -> float:

@@ -19,12 +19,12 @@ from app.ai.ports import AIReport, Cue, Ranker
 from app.analysis.edges import EDGE_IN_SPEECH
 from app.analysis.features import SourceAnalyser, SourceFeatures
 from app.analysis.picker import propose_highlights, snap_edges
-from app.analysis.reframe import ASPECTS, crop_size, reframe, source_content
+from app.analysis.reframe import ASPECTS, crop_size, reframe, reframe_split, source_content, split_size
 from app.errors import InputError
 from app.media.decode import decode
 from app.media.ffmpeg import Binaries
 from app.media.loudness import TimeRange, measure_ranges
-from app.spec import JobSpec, Transition
+from app.spec import JobSpec, Layout, Transition
 from app.stages.framing import CropKey, Framing, keys_of, output_size
 from app.stages.ranking import CANDIDATES, Chosen, choose
 from app.stages.segments import Clip, plan_clips
@@ -51,6 +51,8 @@ class Segment(BaseModel):
     true_peak: float | None  # dBTP
     reasons: list[str] = []  # what chose the clip: "client", or the features that scored it
     crop: list[CropKey] = []  # the crop window's corner over time (source seconds); empty: fixed at 0, 0
+    layout: Layout = "single"  # split: `crop` is the top half's window and `crop_bottom` the bottom's
+    crop_bottom: list[CropKey] = []
     peak: float | None = None  # source seconds of the clip's best-scored moment, when the picker chose it
     title: str | None = None  # the AI ranker's name for the clip
     cues: list[Cue] = []  # what is said in the clip, in source seconds (from the transcript, when there is one)
@@ -128,6 +130,9 @@ async def analyze(
         else [None] * len(ranges_measured)
     )
     framing, crops = _framing(source, spec, features, snapped, fps)
+    layouts: list[tuple[Layout, list[CropKey], list[CropKey]]] = [
+        ("split", c[0], c[1]) if len(c) == 2 else ("single", c[0], []) for c in crops
+    ]
     segments = [
         Segment(
             index=i,
@@ -140,12 +145,14 @@ async def analyze(
             true_peak=m.true_peak if m else None,
             reasons=reasons,
             crop=crop,
+            layout=layout,
+            crop_bottom=bottom,
             title=chosen[i].title if chosen else None,
             peak=chosen[i].peak if chosen else None,
             cues=chosen[i].cues if chosen else [],
         )
-        for i, ((clip, reasons), (start, frames), m, crop) in enumerate(
-            zip(clips, snapped, measures, crops, strict=True)
+        for i, ((clip, reasons), (start, frames), m, (layout, crop, bottom)) in enumerate(
+            zip(clips, snapped, measures, layouts, strict=True)
         )
     ]
     return Plan(
@@ -169,13 +176,18 @@ async def _features(
     def on_audio(t: float, pcm: np.ndarray) -> None:
         analyser.add_audio(pcm, t)
 
+    def on_channels(t: float, pcm: np.ndarray) -> None:
+        analyser.add_channels(pcm, t)
+
     await decode(
         binaries.ffmpeg,
         Path(source.path),
         source.media,
         work_dir,
         on_frame=analyser.add_frame,
+        on_picture=analyser.add_picture,
         on_audio=on_audio if audio and source.has_audio else None,
+        on_channels=on_channels if audio and source.has_audio else None,
         ranges=ranges,
         on_progress=on_progress,
     )
@@ -208,25 +220,52 @@ def _framing(
     features: SourceFeatures | None,
     snapped: Sequence[tuple[float, int]],
     fps: Fraction,
-) -> tuple[Framing | None, list[list[CropKey]]]:
-    """The crop size and the reel's size, and each clip's crop path (empty when the crop does not move)."""
+) -> tuple[Framing | None, list[list[list[CropKey]]]]:
+    """The crop size and the reel's size, and each clip's crop paths: one, or two (top, bottom) when split."""
     options = spec.output
     size = (source.width, source.height)
-    none: list[list[CropKey]] = [[] for _ in snapped]
+    sar = _sar(source)
+    none: list[list[list[CropKey]]] = [[[]] for _ in snapped]
     if options.aspect_ratio == "source" or features is None:
         width, height = source.width - source.width % 2, source.height - source.height % 2
-        out = output_size(width, height, options.resolution)
+        out = output_size(round(width * sar), height, options.resolution)
         plain = (width, height) == size and out == (width, height)
         return (None if plain else Framing(width=width, height=height, output_width=out[0], output_height=out[1])), none
     content = source_content(features, size)
-    width, height = crop_size(options.aspect_ratio, content)
-    out = output_size(width, height, options.resolution, ASPECTS[options.aspect_ratio])
-    framing = Framing(width=width, height=height, output_width=out[0], output_height=out[1])
-    paths = [
-        keys_of(reframe(features, start, start + float(frames / fps), aspect=options.aspect_ratio, source_size=size))
-        for start, frames in snapped
-    ]
+    width, height = crop_size(options.aspect_ratio, content, sar)
+    out = output_size(round(width * sar), height, options.resolution, ASPECTS[options.aspect_ratio])
+    half = split_size(content, sar) if options.layout == "split" else None
+    framing = Framing(
+        width=width,
+        height=height,
+        output_width=out[0],
+        output_height=out[1],
+        half_width=half[0] if half else None,
+        half_height=half[1] if half else None,
+    )
+    paths: list[list[list[CropKey]]] = []
+    for start, frames in snapped:
+        end = start + float(frames / fps)
+        pair = reframe_split(features, start, end, source_size=size, sar=sar) if half else None
+        if pair is not None:
+            paths.append([keys_of(pair[0]), keys_of(pair[1])])
+            continue
+        path = reframe(
+            features, start, end, aspect=options.aspect_ratio, source_size=size, sar=sar, framing=options.framing
+        )
+        paths.append([keys_of(path)])
     return framing, paths
+
+
+def _sar(source: SourceInfo) -> float:
+    """The source's sample aspect ratio (1 for square pixels)."""
+    video = source.media.video
+    num, _, den = ((video.sample_aspect_ratio if video else None) or "1:1").partition(":")
+    try:
+        value = int(num) / int(den or 1)
+    except (ValueError, ZeroDivisionError):
+        return 1.0
+    return value if value > 0 else 1.0
 
 
 def snap(clip: Clip, fps: Fraction, source_duration: float) -> tuple[float, int]:

@@ -26,6 +26,8 @@ class CropKey(BaseModel):
     t: float
     x: int
     y: int
+    track: int | None = None  # the face track framed (see the analysis' face tracks); None: no face
+    why: str | None = None  # speaker, largest, motion or centre
 
 
 class Framing(BaseModel):
@@ -37,6 +39,8 @@ class Framing(BaseModel):
     height: int
     output_width: int
     output_height: int
+    half_width: int | None = None  # a split clip's two windows (each shown as half the reel), source pixels
+    half_height: int | None = None
 
 
 def output_size(
@@ -61,7 +65,23 @@ def output_size(
 
 def keys_of(path: CropPath) -> list[CropKey]:
     """The reframer's keyframes as the plan keeps them."""
-    return [CropKey(t=k.t, x=k.x, y=k.y) for k in path.keyframes]
+    return [CropKey(t=k.t, x=k.x, y=k.y, track=k.track, why=k.why) for k in path.keyframes]
+
+
+def split_filter(top: Sequence[CropKey], bottom: Sequence[CropKey], framing: Framing, clip_start: float) -> str:
+    """Two crops stacked top and bottom, each scaled to half the reel: a graph of one input and one output.
+
+    It is the middle of the clip's one filter chain (between fps and colour), so the split costs no
+    extra encode: each frame is still decoded once and encoded once.
+    """
+    assert framing.half_width is not None and framing.half_height is not None
+    w, h = framing.half_width, framing.half_height
+    ow, oh = framing.output_width, framing.output_height // 2
+    halves = [
+        f"[split{i}]{crop_filter(keys, w, h, clip_start)},scale={ow}:{oh}:flags=lanczos,setsar=1[half{i}]"
+        for i, keys in enumerate((top, bottom))
+    ]
+    return "split=2[split0][split1];" + ";".join(halves) + ";[half0][half1]vstack"
 
 
 def crop_filter(keys: Sequence[CropKey], width: int, height: int, clip_start: float) -> str:

@@ -19,7 +19,7 @@ from app.media.loudness import AUDIO_FORMAT, is_silent
 from app.spec import OutputOptions
 from app.stages.analyze import Plan, Segment
 from app.stages.colour import colour_filter
-from app.stages.framing import crop_filter
+from app.stages.framing import crop_filter, split_filter
 from app.stages.transitions import audio_fades, video_fades
 from app.stages.validate import SourceInfo
 
@@ -137,7 +137,9 @@ def x264_args(options: OutputOptions) -> list[str]:
 def video_chain(source: SourceInfo, plan: Plan, segment: Segment) -> str:
     """fps, crop path and scale, colour, and fades, in that order."""
     filters = [f"fps={plan.frame_rate}"]
-    if f := plan.framing:
+    if (f := plan.framing) and segment.layout == "split":
+        filters.append(split_filter(segment.crop, segment.crop_bottom, f, segment.start))
+    elif f := plan.framing:
         # The crop follows the clip's path (a steady window is a path of one position); then the
         # reel's size, in the same encode.
         filters.append(crop_filter(segment.crop, f.width, f.height, segment.start))

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.ai.ports import AIReport
+from app.spec import Layout
 from app.stages.analyze import Plan
 from app.stages.analyze import Segment as PlannedSegment
 from app.stages.framing import CropKey
@@ -25,6 +26,12 @@ class CropWindow(BaseModel):
     y: int
     w: int
     h: int
+    track: int | None = Field(default=None, description="the face track framed from here on; null: no face")
+    why: str | None = Field(
+        default=None,
+        description="speaker: the person seen talking; largest: the largest face (nobody seen talking, or "
+        "output.framing says so); motion: no face, following what moves; centre: nothing to follow",
+    )
 
 
 class Segment(BaseModel):
@@ -41,6 +48,10 @@ class Segment(BaseModel):
     silent: bool  # under the audible floor (room tone): left as it was, outside the spread
     reasons: list[str]  # "client", or the features that chose the clip (speech, motion, faces, loudness, cuts)
     crop_path: list[CropWindow]  # the crop window over time; empty when the reel keeps the source's picture
+    layout: Layout = Field(default="single", description="split: two people stacked; crop_path is the top half")
+    crop_paths: list[list[CropWindow]] = Field(
+        default=[], description="with layout split, the windows of the top and the bottom half; else empty"
+    )
     render_mode: RenderMode = Field(
         default="encode",
         description="smart: the source's GOPs copied between encoded edges; encode: every frame encoded",
@@ -111,7 +122,11 @@ def job_result(info: SourceInfo, plan: Plan, verified: Verified, seconds: dict[s
                 loudness=loudness,
                 silent=s.index in report.silent_clips or loudness is None,
                 reasons=s.reasons,
-                crop_path=_crop_path(s, plan),
+                crop_path=_crop_path(s.crop, s, plan),
+                layout=s.layout,
+                crop_paths=[_crop_path(s.crop, s, plan), _crop_path(s.crop_bottom, s, plan)]
+                if s.layout == "split"
+                else [],
                 render_mode=clip.render_mode,
                 render_reason=clip.render_reason,
                 copied_frames=clip.copied_frames,
@@ -133,9 +148,11 @@ def job_result(info: SourceInfo, plan: Plan, verified: Verified, seconds: dict[s
     )
 
 
-def _crop_path(segment: PlannedSegment, plan: Plan) -> list[CropWindow]:
+def _crop_path(keys: list[CropKey], segment: PlannedSegment, plan: Plan) -> list[CropWindow]:
     f = plan.framing
     if f is None:
         return []
-    keys = segment.crop or [CropKey(t=segment.start, x=0, y=0)]
-    return [CropWindow(t=k.t, x=k.x, y=k.y, w=f.width, h=f.height) for k in keys]
+    w, h = (f.half_width, f.half_height) if segment.layout == "split" else (f.width, f.height)
+    assert w is not None and h is not None
+    keys = keys or [CropKey(t=segment.start, x=0, y=0)]
+    return [CropWindow(t=k.t, x=k.x, y=k.y, w=w, h=h, track=k.track, why=k.why) for k in keys]

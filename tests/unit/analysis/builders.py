@@ -8,10 +8,13 @@ import cv2
 import numpy as np
 
 from app.analysis.bars import Rect
-from app.analysis.faces import Box, FaceSample
+from app.analysis.face_detector import Face
 from app.analysis.features import SourceFeatures
 from app.analysis.shots import Fade
 from app.analysis.speech import Pause
+from app.analysis.tracks import FaceTrack, link
+
+Box = tuple[float, float, float, float]  # x, y, w, h
 
 W, H = 320, 180
 
@@ -51,6 +54,9 @@ def features(
     pauses: Sequence[tuple[float, float]] = (),
     fades: Sequence[Fade] = (),
     face_samples: Sequence[tuple[float, Sequence[Box]]] = (),
+    face_tracks: Sequence[FaceTrack] | None = None,
+    balance: np.ndarray | None = None,
+    motion_centre: np.ndarray | None = None,
     has_audio: bool = True,
     frame_size: tuple[int, int] | None = (W, H),
     content: Rect | None = None,
@@ -74,7 +80,16 @@ def features(
         cuts=tuple(cuts),
         fades=tuple(fades),
         pauses=tuple(Pause(a, b) for a, b in pauses),
-        face_samples=tuple(FaceSample(t, tuple(boxes)) for t, boxes in face_samples),
+        face_tracks=tuple(face_tracks) if face_tracks is not None else tracks_of(face_samples, cuts),
         face_interval=face_interval,
+        picture_size=frame_size,
+        balance=balance,
+        motion_centre=motion_centre,
         content=content if content is not None else (Rect(0, 0, *frame_size) if frame_size else None),
     )
+
+
+def tracks_of(samples: Sequence[tuple[float, Sequence[Box]]], cuts: Sequence[float] = ()) -> tuple[FaceTrack, ...]:
+    """Face tracks linked from per-sample boxes (in picture pixels), as the tracker would build them."""
+    faces = [(t, [Face(float(x), float(y), float(w), float(h), 1.0, None) for x, y, w, h in b]) for t, b in samples]
+    return link(faces, cuts, min_detections=1)

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from app.analysis.bars import Rect
-from app.analysis.faces import Box
 from app.analysis.reframe import CropPath, Keyframe, crop_size, reframe
 from app.analysis.shots import Fade
-from tests.unit.analysis.builders import features
+from tests.unit.analysis.builders import Box, features
 
 SOURCE = (1920, 1080)
 SCALE = 6  # analysis frames are 320x180
@@ -144,7 +143,6 @@ def test_path_is_piecewise_linear_and_right_continuous_at_a_cut() -> None:
     assert path.at(1.0)[0] == pytest.approx(10.0)
     assert path.at(1.999)[0] == pytest.approx(19.99)
     assert path.at(2.0)[0] == 500 and path.at(7.0)[0] == 500 and path.at(-1.0)[0] == 0
-    assert path.pieces() == [(0, 2, 0, 20, 0, 0)]
 
 
 def test_a_fade_through_black_is_a_place_where_the_camera_may_jump() -> None:

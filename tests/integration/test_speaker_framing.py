@@ -1,0 +1,108 @@
+"""The active speaker framed, through the API: a generated two-person conversation with known turns.
+
+Two people sit in one wide shot with faces about 10 % of the frame's height; each mouth moves with
+its own voice only. The reel's crop path is checked against the generator's ground truth (who
+speaks when, where each face is), not against what our analysers report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from app.config import Settings
+from app.stages.framing import CropKey, path_at
+from tests.support.conversation import Conversation, conversation_source
+from tests.support.jobs import submit, wait_final
+from tests.support.media import make_source
+from tests.support.meter import video_stream
+
+pytestmark = pytest.mark.xdist_group("render")
+
+SECONDS = 32.0
+FAST = {"resolution": "720p", "preset": "ultrafast"}
+
+
+def _window(segment_path: list[dict[str, Any]]) -> Any:
+    keys = [CropKey(t=k["t"], x=k["x"], y=k["y"]) for k in segment_path]
+    w, h = segment_path[0]["w"], segment_path[0]["h"]
+
+    def at(t: float) -> tuple[float, float, float, float]:
+        x, y = path_at(keys, t)
+        return x, y, w, h
+
+    return at
+
+
+@pytest.fixture
+def conversation(settings: Settings) -> tuple[str, Conversation]:
+    return "conversation.mp4", conversation_source(settings.media_root / "conversation.mp4", seconds=SECONDS, seed=5)
+
+
+async def test_vertical_reel_frames_whoever_speaks_and_cuts_to_the_next_speaker(
+    client: httpx.AsyncClient, conversation: tuple[str, Conversation]
+) -> None:
+    name, truth = conversation
+    body = {"highlights": [{"start_time": 0.0, "end_time": SECONDS}], "output": {"aspect_ratio": "9:16", **FAST}}
+    job = await wait_final(client, (await submit(client, name, **body))["id"], timeout=240)
+    assert job["status"] == "completed", job["error"]
+    [segment] = job["result"]["segments"]
+    path = segment["crop_path"]
+    share = truth.framed_share(_window(path))
+    assert share >= 0.9, f"the speaker alone in the crop for {share:.0%} of speech time"
+    assert {k["why"] for k in path} == {"speaker"}
+    assert len({k["track"] for k in path}) == 2
+    moves = [(a, b) for a, b in zip(path, path[1:], strict=False) if a["x"] != b["x"]]
+    assert moves and all(a["t"] == b["t"] for a, b in moves), "a change of speaker is a cut, never a pan"
+
+
+async def test_split_layout_stacks_both_speakers_each_half_on_its_own_face(
+    client: httpx.AsyncClient, conversation: tuple[str, Conversation], settings: Settings
+) -> None:
+    name, truth = conversation
+    output = {"aspect_ratio": "9:16", "layout": "split", **FAST}
+    body = {"highlights": [{"start_time": 0.0, "end_time": SECONDS}], "output": output}
+    job = await wait_final(client, (await submit(client, name, **body))["id"], timeout=240)
+    assert job["status"] == "completed", job["error"]
+    [segment] = job["result"]["segments"]
+    assert segment["layout"] == "split"
+    top, bottom = segment["crop_paths"]
+    assert segment["crop_path"] == top
+    kept = sorted(
+        (truth.kept_share(_window(half), speaker), speaker, i)
+        for i, half in enumerate((top, bottom))
+        for speaker in (0, 1)
+    )
+    best = {i: max((k for k in kept if k[2] == i), key=lambda k: k[0]) for i in (0, 1)}
+    assert {best[0][1], best[1][1]} == {0, 1}, "each half on a different person"
+    assert min(best[0][0], best[1][0]) >= 0.95, best
+    # One encode of the stacked picture, at the standard vertical size.
+    reel = Path(job["result"]["output_path"])
+    stream = video_stream(reel)
+    assert (stream["width"], stream["height"]) == (720, 1280)
+    assert job["result"]["segments"][0]["render_mode"] == "encode"
+    assert np.isfinite(job["result"]["audio_loudness"])
+
+
+async def test_split_is_refused_unless_the_reel_is_vertical(client: httpx.AsyncClient) -> None:
+    response = await client.post("/jobs", json={"input_path": "x.mp4", "output": {"layout": "split"}})
+    assert response.status_code == 422
+    assert "9:16" in response.text
+
+
+async def test_anamorphic_source_is_framed_in_display_pixels(client: httpx.AsyncClient, settings: Settings) -> None:
+    # PAL widescreen-ish: 720x576 stored, pixels 16:15 wide, so it shows as 768x576.
+    pal = settings.media_root / "pal.mp4"
+    make_source(pal, seconds=16, size="720x576", video_args=["-vf", "setsar=16/15"], levels_lufs=None)
+    body = {"highlights": [{"start_time": 0.0, "end_time": 16.0}], "output": {"aspect_ratio": "1:1"}}
+    job = await wait_final(client, (await submit(client, "pal.mp4", **body))["id"], timeout=200)
+    assert job["status"] == "completed", job["error"]
+    window = job["result"]["segments"][0]["crop_path"][0]
+    assert abs(window["w"] * 16 / 15 - window["h"]) <= 2, window  # square as shown, not as stored
+    stream = video_stream(Path(job["result"]["output_path"]))
+    width, height, sar = stream["width"], stream["height"], stream.get("sample_aspect_ratio", "1:1")
+    assert abs(width - height) <= 2 and sar in {"1:1", "0:1"}, (width, height, sar)
