@@ -187,7 +187,7 @@ def _turns(
         return [Turn(a, b, None, "motion" if _motion(features, a, b, geo) else "centre")]
     if framing == "largest":
         return [Turn(a, b, _largest(tracks, previous, geo).id, "largest")]
-    speech = Speech(features.has_audio, features.pauses, features.balance)
+    speech = Speech(features.has_audio, features.pauses, features.balance, features.fine_level)
     assert features.picture_size is not None
     return turns(tracks, a, b, speech, features.picture_size[0])
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.analysis.balance import STEP as BALANCE_STEP
+from app.analysis.level import FINE_SECONDS, fine_db
 from app.analysis.speech import Pause
 from app.analysis.tracks import FaceTrack
 
@@ -28,6 +29,8 @@ MIN_EVIDENCE = 0.25  # share of the shot's strongest evidence a speaker needs
 MARGIN = 0.15  # lead over the next track, in the same units
 BALANCE_WEIGHT = 0.5  # evidence a fully one-sided stereo balance adds to the track on that side
 BALANCE_FULL = 6.0  # dB of balance movement that counts as fully one-sided
+VOICE_OVER_FLOOR = 15.0  # dB over the source's quiet floor (10th percentile) that reads as voice
+VOICE_DB = -55.0  # and never quieter than this
 NOISE = 0.3  # luma levels: a shot whose strongest evidence is below this has no visible talking
 
 
@@ -48,15 +51,35 @@ class Speech:
     has_audio: bool
     pauses: tuple[Pause, ...]
     balance: np.ndarray | None = None  # left minus right dB per BALANCE_STEP (NaN: unknown); None: mono
+    fine_level: bytes = b""  # the level per 10 ms (`level.fine_code`), for the voice envelope
 
     def active(self, ts: np.ndarray) -> np.ndarray:
-        """1.0 where `ts` falls outside every pause (and there is audio), else 0.0."""
+        """1.0 where there is voice at `ts`: outside every VAD pause, or clearly above the source's floor.
+
+        The level reads a voice the VAD does not hear (a far or odd voice) as active too. What it adds
+        in music or noise does no harm: only mouths that move with it gain evidence.
+        """
         if not self.has_audio:
             return np.zeros(len(ts))
         out = np.ones(len(ts))
         for p in self.pauses:
             out[(ts >= p.start) & (ts < p.end)] = 0.0
-        return out
+        return np.maximum(out, self._loud(ts))
+
+    def _loud(self, ts: np.ndarray) -> np.ndarray:
+        if not self.fine_level:
+            return np.zeros(len(ts))
+        db = fine_db(np.frombuffer(self.fine_level, dtype=np.uint8))
+        if not np.isfinite(db).any():
+            return np.zeros(len(ts))
+        floor = float(np.nanpercentile(db, 10))
+        index = np.clip((ts / FINE_SECONDS).astype(int), 0, len(db) - 1)
+        reach = round(GRID / 2 / FINE_SECONDS)
+        loud = np.zeros(len(ts))
+        for shift in range(-reach, reach + 1):  # the loudest 10 ms within the grid step
+            values = db[np.clip(index + shift, 0, len(db) - 1)]
+            loud = np.maximum(loud, np.nan_to_num(values, nan=-200.0) >= max(floor + VOICE_OVER_FLOOR, VOICE_DB))
+        return loud.astype(np.float64)
 
 
 def turns(tracks: Sequence[FaceTrack], start: float, end: float, speech: Speech, picture_width: float) -> list[Turn]:
@@ -126,7 +149,7 @@ def _hold(ts: np.ndarray, decided: list[int | None], start: float, end: float) -
     for t, d in zip(ts, decided, strict=True):
         if d is None or d == current:
             continue
-        at = float(t - GRID / 2)
+        at = round(float(t - GRID / 2), 3)
         if at - since < MIN_HOLD:
             continue
         current, since = d, at
