@@ -138,8 +138,9 @@ def _degrade(rng: np.random.Generator, frame: np.ndarray) -> np.ndarray:
         out = cv2.GaussianBlur(out, (0, 0), sigma)
     ok, jpeg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 91))])
     assert ok
-    decoded: np.ndarray = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
-    return decoded
+    decoded = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+    assert decoded is not None
+    return np.asarray(decoded, np.uint8)
 
 
 def frame(rng: np.random.Generator, bucket: str, pose: str, sizes: tuple[float, ...], rolls: tuple[float, float],
