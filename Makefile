@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
 # `make bench` ends by playing reel (c) in headless Chromium (Debian's `chromium`; skipped with a message without it).
-.PHONY: run test lint bench bench-smart bench-claims bench-analysis bench-uploads bench-vad install clean env fuzz openapi sdk lock
+.PHONY: run test lint bench bench-smart bench-claims bench-analysis bench-uploads bench-faces bench-vad install clean env fuzz openapi sdk lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -90,6 +90,10 @@ bench-analysis: $(VENV)/.test-deps
 # RSS growth of the API while a 500 MB file streams through POST /uploads (embedded servers; goal < 50 MB).
 bench-uploads: $(VENV)/.test-deps
 	$(BIN)/python -m bench.uploads $(BENCH_ARGS)
+
+# Haar against CenterFace and BlazeFace on a labelled set made from scikit-image's face photos (a few minutes).
+bench-faces: $(VENV)/.test-deps
+	$(BIN)/python -m bench.faces $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
