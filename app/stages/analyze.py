@@ -103,7 +103,7 @@ async def analyze(
             binaries=binaries,
             work_dir=work_dir,
             ranges=ranges,
-            audio=not spec.highlights or options.snap_edges,
+            audio=not spec.highlights or options.snap_edges or (reframing and options.framing == "speaker"),
             on_progress=on_progress,
         )
     if not spec.highlights:
