@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from app.analysis import face_detector, faces
-from bench import face_blaze
+from app.analysis import face_detector
+from bench import face_blaze, face_haar
 from bench.face_set import Box, Frame, labelled_set
 from bench.machine import load
 from bench.report import table
@@ -29,7 +29,7 @@ def haar(picture: np.ndarray) -> list[Box]:
     grey = cv2.cvtColor(cv2.resize(picture, (320, round(h * 320 / w)), interpolation=cv2.INTER_AREA),
                         cv2.COLOR_BGR2GRAY)
     k = w / 320
-    return [(x * k, y * k, bw * k, bh * k) for x, y, bw, bh in faces.detect_faces(grey)]
+    return [(x * k, y * k, bw * k, bh * k) for x, y, bw, bh in face_haar.detect(grey)]
 
 
 def centerface(area: int) -> Detector:

@@ -6,10 +6,11 @@ import json
 import subprocess
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
-from app.analysis.faces import detect_faces
+from app.analysis.face_detector import detect_faces
 from app.media.ffmpeg import find_binaries
 from tests.support.conversation import SAMPLE_RATE, Box, Conversation, conversation_source, conversation_turns, inside
 from tests.support.frames import luma_frames
@@ -92,7 +93,8 @@ def test_the_face_detector_finds_both_faces_where_the_ground_truth_says(
 ) -> None:
     talk = panned[1]
     for t in (1.0, 6.2):
-        found = detect_faces(frames[round(t * talk.rate)])
+        picture = cv2.cvtColor(frames[round(t * talk.rate)], cv2.COLOR_GRAY2BGR)
+        found = [(f.x, f.y, f.w, f.h) for f in detect_faces(picture)]
         for face in talk.face_boxes(t):
             assert any(inside(box, face) for box in found), (t, face, found)
 
