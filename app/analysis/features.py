@@ -173,9 +173,11 @@ class SourceAnalyser:
             self._next_detection = (math.floor(t / self.face_interval + 1e-6) + 1) * self.face_interval
             faces = detect_faces(picture)
             self._tracker.detected(t, faces)
-            counts = self._face_counts.setdefault(math.floor(t), [0, 0])
-            counts[0] += bool(faces)
-            counts[1] += 1
+            # A detection speaks for the seconds until the next one: sparse detections still fill the grid.
+            for second in range(math.floor(t), math.floor(t + self.face_interval - 1e-6) + 1):
+                counts = self._face_counts.setdefault(second, [0, 0])
+                counts[0] += bool(faces)
+                counts[1] += 1
             clock = self._spent("faces", clock)
         self._tracker.picture(t, cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY))
         self._spent("mouths", clock)

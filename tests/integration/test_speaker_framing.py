@@ -14,7 +14,12 @@ import httpx
 import numpy as np
 import pytest
 
+from app.analysis.features import SourceAnalyser, SourceFeatures
+from app.analysis.reframe import reframe
 from app.config import Settings
+from app.media.decode import decode
+from app.media.ffmpeg import find_binaries
+from app.media.probe import probe
 from app.stages.framing import CropKey, path_at
 from tests.support.conversation import Conversation, conversation_source
 from tests.support.jobs import submit, wait_final
@@ -106,3 +111,36 @@ async def test_anamorphic_source_is_framed_in_display_pixels(client: httpx.Async
     stream = video_stream(Path(job["result"]["output_path"]))
     width, height, sar = stream["width"], stream["height"], stream.get("sample_aspect_ratio", "1:1")
     assert abs(width - height) <= 2 and sar in {"1:1", "0:1"}, (width, height, sar)
+
+
+async def _features(path: Path) -> SourceFeatures:
+    """The analysis pass as the analyze stage runs it: one decode, every stream, every analyser."""
+    binaries = find_binaries()
+    info = await probe(binaries.ffprobe, path)
+    analyser = SourceAnalyser()
+    await decode(
+        binaries.ffmpeg, path, info, path.parent,
+        on_frame=analyser.add_frame, on_picture=analyser.add_picture,
+        on_audio=lambda t, pcm: analyser.add_audio(pcm, t), on_channels=lambda t, pcm: analyser.add_channels(pcm, t),
+    )  # fmt: skip
+    return analyser.result()
+
+
+@pytest.mark.parametrize(
+    ("case", "options"),
+    [
+        ("music under the voices, 8 dB down", {"music_db": -8.0}),
+        ("one microphone per person, stereo", {"stereo": "panned"}),
+        ("mono, faces 7 % of the height, 1080p", {"stereo": "mono", "face_height": 0.07, "frame": (1920, 1080)}),
+    ],
+)
+async def test_the_speaker_is_framed_under_music_on_mono_and_with_small_faces(
+    tmp_path: Path, case: str, options: dict[str, Any]
+) -> None:
+    source = tmp_path / "talk.mp4"
+    truth = conversation_source(source, seconds=24.0, seed=11, **options)
+    features = await _features(source)
+    assert len(features.face_tracks) == 2, case
+    path = reframe(features, 0.0, 24.0, aspect="9:16", source_size=truth.frame)
+    share = truth.framed_share(lambda t: path.at(t))
+    assert share >= 0.9, f"{case}: the speaker alone in the crop for {share:.0%} of speech time"
