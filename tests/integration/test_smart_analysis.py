@@ -21,6 +21,7 @@ from tests.support.cache import SourceCache
 from tests.support.jobs import submit, wait_final
 from tests.support.meter import video_stream
 from tests.support.scenes import Scene, face_box, face_source, scenes_source
+from tests.support.spoken import spoken, talk_source
 
 pytestmark = pytest.mark.xdist_group("render")
 
@@ -203,3 +204,18 @@ async def test_snap_edges_moves_client_edges_into_pauses_and_exact_edges_stay_by
     [e] = exact["result"]["segments"]
     assert e["reasons"] == ["client"]
     assert abs(e["start"] - 35.0) <= 0.04 and abs(e["end"] - 53.5) <= 0.04  # exact, to the frame grid
+
+
+async def test_a_short_source_longer_than_max_duration_gives_one_clip_within_it(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    talk_source(settings.media_root / "short.mp4", spoken(48.0, seed=4))  # under a minute, over max_duration
+    output = {"max_duration": 20, "preset": "ultrafast"}
+    job = await wait_final(client, (await submit(client, "short.mp4", output=output))["id"])
+    assert job["status"] == "completed", job["error"]
+    [segment] = job["result"]["segments"]
+    assert 15.0 <= segment["end"] - segment["start"] <= 20.0 + 1 / 25, segment
+    assert segment["start"] >= 0 and segment["end"] <= 48.0, segment
+    reel = video_stream(Path(job["result"]["output_path"]))
+    assert 15.0 <= reel["format_duration"] <= 20.0 + 1 / 25, reel["format_duration"]
+    assert float(reel["duration"]) <= 20.0 + 1 / 25, reel["duration"]

@@ -1,9 +1,9 @@
 """A local HTTP server that speaks the OpenAI protocol, for AI ranking tests: the only fake the project allows.
 
 `POST /v1/audio/transcriptions` (multipart, verbose_json with segments and `usage.seconds`) and
-`POST /v1/chat/completions` (with `usage`). What it hears is decided from the audio itself (its level),
-what it ranks from the prompt's transcripts; knobs script failures: down (503), slow, 429 then 200,
-invalid JSON, and long-winded transcripts.
+`POST /v1/chat/completions` (with `usage`). What it hears is decided from the audio itself (its level, or
+the words a `listening` function finds in it), what it ranks from the prompt's transcripts; knobs script
+failures: down (503), slow, 429 then 200, invalid JSON, and long-winded transcripts.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ CHAT = "/v1/chat/completions"
 
 Hearing = Callable[[float], str]  # the audio's RMS level in dBFS → what was "said"
 Choosing = Callable[[list[dict[str, Any]], int], list[int]]  # candidates, keep → ids, best first
+HeardWord = tuple[str, float, float]  # a word as written (a full stop ends a sentence), its start and end
+Listening = Callable[[np.ndarray], list[HeardWord]]  # 16 kHz samples (full scale 1.0) → the words, timed in them
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class FakeOpenAI:
 
     hearing: Hearing
     choosing: Choosing
+    listening: Listening | None = None  # when set, the words it finds are the transcript (`hearing` is not asked)
     faults: dict[str, list[Fault]] = field(default_factory=dict)  # per path, consumed in order
     down: bool = False  # every request answered 503
     calls: Counter[str] = field(default_factory=Counter)  # requests per path, faults included
@@ -143,24 +146,25 @@ class _Handler(BaseHTTPRequestHandler):
         seconds = len(pcm) / 16000
         with self.fake.lock:
             self.fake.heard_seconds.append(seconds)
-        level = 20 * math.log10(max(float(np.sqrt(np.mean(pcm**2))) / 32768, 1e-9)) if len(pcm) else -120.0
-        text = self.fake.hearing(level)
         if garbage:
             return "not a transcription"
-        sentences = [s.strip() + "." for s in text.split(".") if s.strip()]
-        step = seconds / max(1, len(sentences))
-        segments = [
-            {"id": i, "seek": 0, "start": round(i * step, 2), "end": round((i + 1) * step, 2), "text": " " + s,
-             "tokens": [], "temperature": 0.0, "avg_logprob": -0.2, "compression_ratio": 1.0, "no_speech_prob": 0.0}
-            for i, s in enumerate(sentences)
-        ]  # fmt: skip
+        if self.fake.listening is not None:
+            words = [{"word": w, "start": a, "end": b} for w, a, b in self.fake.listening(pcm / 32768)]
+            text, segments = _sentences(words)
+        else:
+            level = 20 * math.log10(max(float(np.sqrt(np.mean(pcm**2))) / 32768, 1e-9)) if len(pcm) else -120.0
+            text = self.fake.hearing(level)
+            sentences = [s.strip() + "." for s in text.split(".") if s.strip()]
+            step = seconds / max(1, len(sentences))
+            segments = [_segment(i, i * step, (i + 1) * step, s) for i, s in enumerate(sentences)]
+            words = _words(segments)
         usage = {"type": "duration", "seconds": math.ceil(seconds)}
         answer = {"task": "transcribe", "language": "english", "duration": seconds, "text": text,
                   "segments": segments, "usage": usage}  # fmt: skip
         if b'name="timestamp_granularities[]"\r\n\r\nword' in body:
             with self.fake.lock:
                 self.fake.word_timings += 1
-            answer["words"] = _words(segments)
+            answer["words"] = words
         return answer
 
     def _completion(self, request: dict[str, Any], *, garbage: bool) -> Any:
@@ -193,6 +197,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (its timeout, or its process was killed): nothing to answer
+
+
+def _segment(i: int, start: float, end: float, text: str) -> dict[str, Any]:
+    return {"id": i, "seek": 0, "start": round(start, 2), "end": round(end, 2), "text": " " + text, "tokens": [],
+            "temperature": 0.0, "avg_logprob": -0.2, "compression_ratio": 1.0, "no_speech_prob": 0.0}  # fmt: skip
+
+
+def _sentences(words: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """The text and one segment per sentence of words heard (a sentence ends at a word with a full stop)."""
+    segments: list[dict[str, Any]] = []
+    first = 0
+    for k, w in enumerate(words):
+        if w["word"].endswith(".") or k == len(words) - 1:
+            said = " ".join(x["word"] for x in words[first : k + 1])
+            segments.append(_segment(len(segments), words[first]["start"], w["end"], said))
+            first = k + 1
+    return " ".join(w["word"] for w in words), segments
 
 
 def _words(segments: list[dict[str, Any]]) -> list[dict[str, Any]]:
