@@ -159,13 +159,15 @@ def snap_to_words(
     min_len: float,
     max_len: float,
 ) -> Edges | None:
-    """Edges at the nearest sentence end in reach, else the nearest gap between words; None if one has neither.
+    """Edges at the nearest sentence end in reach; else an edge already in a pause stays, and one in speech
+    takes the nearest gap between words; None if an edge has none of these.
 
     `words` are (start, end, ends a sentence) in source seconds, in order, as a transcript heard them.
     A gap's point is halfway between its two words; after a last word that ends a sentence, 100 ms on.
-    Points closer to a cut than CUT_CLEARANCE are not used.
+    Points closer to a cut than CUT_CLEARANCE are not used. A real pause beats a word gap: word timings
+    are approximate, and a 50 ms gap inside a phrase is a worse edge than the pause the picker found.
     """
-    _, anywhere = edge_zones(features)
+    preferred, anywhere = edge_zones(features)
     sentences: list[float] = []
     gaps: list[float] = []
     for (_, a_end, a_stop), (b_start, _, _) in zip(words, words[1:], strict=False):
@@ -177,10 +179,11 @@ def snap_to_words(
     gaps = [p for p in gaps if _inside(p, anywhere)]
 
     def ranked(target: float, lo: float, hi: float) -> list[float]:
-        """Reachable points, sentence ends first, each kind nearest first."""
+        """Reachable points: sentence ends nearest first, then the edge itself when it is in a pause, else gaps."""
+        fallback = [target] if _inside(target, preferred) else gaps
         return [
             p
-            for points in (sentences, gaps)
+            for points in (sentences, fallback)
             for p in sorted((q for q in points if lo <= q <= hi), key=lambda q: abs(q - target))
         ]
 

@@ -162,6 +162,11 @@ def test_words_put_edges_on_sentence_ends_in_reach_else_on_gaps_between_words_cl
     # 130.95 ends a sentence but sits by the cut at 131.0: the nearest gap between words instead.
     assert edges.end == 129.95 and not edges.in_speech
     assert snap_to_words(100.0, 115.0, words[:2], f, max_shift=3.0, min_len=15.0, max_len=40.0) is None
+    # No sentence end in reach: an edge the picker put in a real pause stays there rather than take a word gap.
+    paused = features(DURATION, speech=0.9, pauses=[(99.6, 100.4), (129.7, 130.3)])
+    gappy = [(80.0 + 0.5 * k, 80.4 + 0.5 * k, False) for k in range(120)]
+    kept = snap_to_words(100.0, 130.0, gappy, paused, max_shift=3.0, min_len=15.0, max_len=40.0)
+    assert kept is not None and (kept.start, kept.end) == (100.0, 130.0)
 
 
 @pytest.mark.parametrize(("duration", "max_duration"), [(50.0, 20.0), (50.0, 15.0), (16.0, 15.0)])
