@@ -27,6 +27,11 @@ MIN_SCORE = 0.5
 NMS_IOU = 0.3
 # Faces under this height (picture pixels) are dropped: below it the network's boxes on textures are noise.
 MIN_HEIGHT = 8.0
+# The geometry guard (`plausible`), for thresholds low enough to let textures through: placeholders until swept.
+LANDMARK_MARGIN = 10.0
+MIN_EYES_TO_MOUTH = -10.0
+MIN_ASPECT = 0.0
+MAX_ASPECT = 100.0
 
 
 @dataclass(frozen=True)
@@ -60,10 +65,33 @@ def input_size(width: int, height: int, area: int = INPUT_AREA) -> tuple[int, in
     return side(width), side(height), scale
 
 
+@dataclass(frozen=True)
+class Cells:
+    """Heat-map cells that may hold a face: grid position, score, and the network's other outputs there."""
+
+    ys: np.ndarray
+    xs: np.ndarray
+    score: np.ndarray
+    sizes: np.ndarray  # (2, n): log height, log width in cells
+    offsets: np.ndarray  # (2, n): the centre's y, x offset in cells
+    landmarks: np.ndarray  # (10, n): eyes, nose, mouth corners as (y, x) pairs relative to the box
+
+    def where(self, keep: np.ndarray) -> Cells:
+        """The cells where `keep` is true."""
+        return Cells(self.ys[keep], self.xs[keep], self.score[keep], self.sizes[:, keep], self.offsets[:, keep],
+                     self.landmarks[:, keep])
+
+
 def detect_faces(
     picture: np.ndarray, *, area: int = INPUT_AREA, min_score: float = MIN_SCORE, max_faces: int = MAX_FACES
 ) -> tuple[Face, ...]:
     """Faces on one BGR (h, w, 3) uint8 picture, best score first, at most `max_faces`."""
+    cells, scale = forward(picture, area, min_score)
+    return faces(cells, scale, min_score)[:max_faces]
+
+
+def forward(picture: np.ndarray, area: int = INPUT_AREA, floor: float = MIN_SCORE) -> tuple[Cells, float]:
+    """The cells scoring above `floor` on one picture, and the picture's scale into the network."""
     height, width = picture.shape[:2]
     net_w, net_h, scale = input_size(width, height, area)
     scaled = cv2.resize(picture, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
@@ -73,29 +101,45 @@ def detect_faces(
     net = _network(net_w, net_h)
     net.setInput(blob)
     heat, sizes, offsets, landmarks = (out[0] for out in net.forward(net.getUnconnectedOutLayersNames()))
-    faces = _decode(heat[0], sizes, offsets, landmarks, min_score)
-    return _best(faces, 1.0 / scale, max_faces)
+    ys, xs = np.nonzero(heat[0] > floor)
+    return Cells(ys, xs, heat[0, ys, xs], sizes[:, ys, xs], offsets[:, ys, xs], landmarks[:, ys, xs]), scale
 
 
-def _decode(
-    heat: np.ndarray, sizes: np.ndarray, offsets: np.ndarray, landmarks: np.ndarray, min_score: float
-) -> list[Face]:
-    """Every cell above `min_score` as a face in network-input pixels."""
-    ys, xs = np.nonzero(heat > min_score)
-    h = np.exp(sizes[0, ys, xs]) * _CELL
-    w = np.exp(sizes[1, ys, xs]) * _CELL
-    left = (xs + offsets[1, ys, xs] + 0.5) * _CELL - w / 2
-    top = (ys + offsets[0, ys, xs] + 0.5) * _CELL - h / 2
-    # Landmarks are eyes, nose, mouth corners as (y, x) pairs relative to the box; the corners are 3 and 4.
-    mouth_x = left + (landmarks[7, ys, xs] + landmarks[9, ys, xs]) / 2 * w
-    mouth_y = top + (landmarks[6, ys, xs] + landmarks[8, ys, xs]) / 2 * h
+def faces(cells: Cells, scale: float, min_score: float = MIN_SCORE, guard: bool = True) -> tuple[Face, ...]:
+    """The cells above `min_score` (with a face's geometry, when `guard`) as faces in picture pixels, overlaps
+    merged, best first, uncapped: a higher threshold's faces are exactly these with a score above it."""
+    keep = cells.score > min_score
+    if guard:
+        keep &= plausible(cells)
+    return _best(_boxes(cells.where(keep)), 1.0 / scale)
+
+
+def plausible(cells: Cells) -> np.ndarray:
+    """Per cell: whether the box and its landmarks have a face's geometry."""
+    aspect = np.exp(cells.sizes[0] - cells.sizes[1])  # height / width
+    ys, xs = cells.landmarks[0::2], cells.landmarks[1::2]
+    m = LANDMARK_MARGIN
+    inside = ((ys > -m) & (ys < 1 + m) & (xs > -m) & (xs < 1 + m)).all(axis=0)
+    eyes_over_mouth = (ys[3] + ys[4]) / 2 - (ys[0] + ys[1]) / 2 > MIN_EYES_TO_MOUTH
+    return np.asarray(inside & eyes_over_mouth & (aspect >= MIN_ASPECT) & (aspect <= MAX_ASPECT))
+
+
+def _boxes(cells: Cells) -> list[Face]:
+    """Cells as faces in network-input pixels."""
+    h = np.exp(cells.sizes[0]) * _CELL
+    w = np.exp(cells.sizes[1]) * _CELL
+    left = (cells.xs + cells.offsets[1] + 0.5) * _CELL - w / 2
+    top = (cells.ys + cells.offsets[0] + 0.5) * _CELL - h / 2
+    # The mouth corners are landmarks 3 and 4.
+    mouth_x = left + (cells.landmarks[7] + cells.landmarks[9]) / 2 * w
+    mouth_y = top + (cells.landmarks[6] + cells.landmarks[8]) / 2 * h
     return [
         Face(float(x), float(y), float(bw), float(bh), float(s), (float(mx), float(my)))
-        for x, y, bw, bh, s, mx, my in zip(left, top, w, h, heat[ys, xs], mouth_x, mouth_y, strict=True)
+        for x, y, bw, bh, s, mx, my in zip(left, top, w, h, cells.score, mouth_x, mouth_y, strict=True)
     ]
 
 
-def _best(faces: list[Face], factor: float, max_faces: int) -> tuple[Face, ...]:
+def _best(faces: list[Face], factor: float) -> tuple[Face, ...]:
     """Overlapping boxes merged (non-maximum suppression), scaled back to picture pixels, best first."""
     if not faces:
         return ()
@@ -113,4 +157,4 @@ def _best(faces: list[Face], factor: float, max_faces: int) -> tuple[Face, ...]:
         )
         for f in kept
     ]
-    return tuple(f for f in scaled if f.h >= MIN_HEIGHT)[:max_faces]
+    return tuple(f for f in scaled if f.h >= MIN_HEIGHT)
