@@ -62,7 +62,7 @@ def photos() -> tuple[Photo, ...]:
     """Every face photo found in packages: scikit-image's data and matplotlib's sample photo."""
     astronaut = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
     camera = cv2.cvtColor(data.camera(), cv2.COLOR_GRAY2BGR)
-    hopper = cv2.imread(str(wheel_file(HOPPER_WHEEL, HOPPER_SHA256, HOPPER_FILE)), cv2.IMREAD_COLOR)
+    hopper = np.asarray(cv2.imread(str(wheel_file(HOPPER_WHEEL, HOPPER_SHA256, HOPPER_FILE)), cv2.IMREAD_COLOR))
     found = [
         # Boxes found by eye on the pictures, brow to chin.
         Photo("astronaut", astronaut, (180, 65, 90, 100), "frontal", 0.6, "astronaut"),

@@ -21,7 +21,7 @@ from bench.machine import load
 from bench.source import CACHE_DIR
 
 AREAS = {"448x252": 448 * 252, "512x288": 512 * 288, "576x324": 576 * 324, "640x360": 640 * 360}
-THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.5)
+THRESHOLDS = (0.12, 0.15, 0.2, 0.25, 0.3, 0.35, 0.5)
 FLOOR = 0.1  # the lowest threshold swept, less a margin
 
 

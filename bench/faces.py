@@ -42,9 +42,11 @@ def blazeface(tiles: bool) -> Detector:
 
 DETECTORS: dict[str, Detector] = {
     "Haar frontal alt2 (today)": haar,
-    "CenterFace 320x180": centerface(320 * 180),
-    "CenterFace 448x252 (chosen)": centerface(448 * 252),
-    "CenterFace 640x360": centerface(640 * 360),
+    "CenterFace 448x252 >=0.5 (before)": lambda p: [
+        (f.x, f.y, f.w, f.h) for f in face_detector.detect_faces(p, min_score=0.5)
+    ],
+    "CenterFace 448x252 >=0.15 guarded (chosen)": centerface(448 * 252),
+    "CenterFace 640x360 >=0.15 guarded": centerface(640 * 360),
     "BlazeFace full-range, whole": blazeface(False),
     "BlazeFace full-range, tiles": blazeface(True),
 }

