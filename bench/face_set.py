@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 from skimage import data
 
+from bench.wheel_file import wheel_file
+
 Box = tuple[float, float, float, float]  # x, y, w, h in frame pixels
 
 SIZES = (0.05, 0.07, 0.10, 0.15, 0.25)  # face height / frame height
@@ -30,6 +32,12 @@ class Photo:
     face: Box
     pose: str  # "frontal" | "profile"
     context: float  # how much of the photo around the face to keep, in face sizes per side
+    person: str  # who it is: photos of one person (a mirror image, an LFW repeat) are one distinct face
+
+    @property
+    def family(self) -> str:
+        """The photo's source: astronaut, hopper, cameraman or lfw."""
+        return self.name.split("-")[0]
 
 
 @dataclass(frozen=True)
@@ -42,21 +50,32 @@ class Frame:
     photos: tuple[str, ...]
 
 
+# matplotlib's sample photo of Grace Hopper (512x600 colour, frontal, cap and uniform around the face): the one
+# other real frontal face with a head around it that a wheel ships. Read from the wheel, never installed.
+HOPPER_WHEEL = "matplotlib==3.10.7"
+HOPPER_SHA256 = "2222c7ba2cbde7fe63032769f6eb7e83ab3227f47d997a8453377709b7fe3a5a"
+HOPPER_FILE = "matplotlib/mpl-data/sample_data/grace_hopper.jpg"
+
+
 @lru_cache(maxsize=1)
 def photos() -> tuple[Photo, ...]:
-    """Every face photo found in the installed packages (scikit-image's data)."""
+    """Every face photo found in packages: scikit-image's data and matplotlib's sample photo."""
     astronaut = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
     camera = cv2.cvtColor(data.camera(), cv2.COLOR_GRAY2BGR)
+    hopper = np.asarray(cv2.imread(str(wheel_file(HOPPER_WHEEL, HOPPER_SHA256, HOPPER_FILE)), cv2.IMREAD_COLOR))
     found = [
-        # Boxes found by eye on the 512 px pictures.
-        Photo("astronaut", astronaut, (180, 65, 90, 100), "frontal", 0.6),
-        Photo("cameraman", camera, (178, 112, 74, 83), "profile", 0.6),
-        Photo("cameraman-mirrored", camera[:, ::-1].copy(), (512 - 252, 112, 74, 83), "profile", 0.6),
+        # Boxes found by eye on the pictures, brow to chin.
+        Photo("astronaut", astronaut, (180, 65, 90, 100), "frontal", 0.6, "astronaut"),
+        Photo("hopper", hopper, (182, 170, 168, 163), "frontal", 0.6, "hopper"),
+        Photo("cameraman", camera, (178, 112, 74, 83), "profile", 0.6, "cameraman"),
+        Photo("cameraman-mirrored", camera[:, ::-1].copy(), (512 - 252, 112, 74, 83), "profile", 0.6, "cameraman"),
     ]
     lfw = data.lfw_subset()[:100]  # the first 100 are faces (the rest are non-face crops)
     for i, crop in enumerate(lfw):
         grey = np.clip(crop * 255, 0, 255).astype(np.uint8)
-        found.append(Photo(f"lfw-{i:03d}", cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), (0, 0, 25, 25), "frontal", 0.0))
+        # The set names no one: each crop counts as a person, so the distinct count is an upper bound.
+        bgr = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
+        found.append(Photo(f"lfw-{i:03d}", bgr, (0, 0, 25, 25), "frontal", 0.0, f"lfw-{i:03d}"))
     return tuple(found)
 
 
@@ -143,22 +162,22 @@ def _degrade(rng: np.random.Generator, frame: np.ndarray) -> np.ndarray:
     return np.asarray(decoded, np.uint8)
 
 
-def frame(rng: np.random.Generator, bucket: str, pose: str, sizes: tuple[float, ...], rolls: tuple[float, float],
-          faces: int) -> Frame:
-    """One frame of `bucket` with up to `faces` faces of `pose`, each of a size from `sizes`."""
+def frame(rng: np.random.Generator, bucket: str, families: tuple[str, ...], sizes: tuple[float, ...],
+          rolls: tuple[float, float], faces: int) -> Frame:
+    """One frame of `bucket` with up to `faces` faces from the photo `families`, each of a size from `sizes`
+    (LFW crops no taller than twice their 25 px)."""
     w, h = FRAME_SHAPES[rng.integers(0, len(FRAME_SHAPES))]
     picture = background(rng, w, h).astype(np.float32)
     boxes: list[Box] = []
     names: list[str] = []
     for _ in range(faces):
         height = float(rng.choice(sizes)) * h
-        # A family (astronaut, LFW crops, cameraman) first, then a photo in it: 100 LFW crops must not crowd
-        # out the one astronaut.
-        choices = [p for p in photos() if p.pose == pose and (p.context or height <= 25 * LFW_MAX_UPSCALE)]
-        families = sorted({p.name.split("-")[0] for p in choices})
+        # A family first, then a photo in it: 100 LFW crops must not crowd out the one astronaut.
         family = families[rng.integers(0, len(families))]
-        members = [p for p in choices if p.name.split("-")[0] == family]
+        members = [p for p in photos() if p.family == family]
         photo = members[rng.integers(0, len(members))]
+        if not photo.context:
+            height = min(height, 25 * LFW_MAX_UPSCALE)
         roll = rng.uniform(*rolls) * rng.choice((-1, 1))
         patch, alpha, (bx, by, bw, bh) = _patch(photo, height, roll, rng.uniform(0.6, 1.3))
         ph, pw = alpha.shape
@@ -179,16 +198,24 @@ def frame(rng: np.random.Generator, bucket: str, pose: str, sizes: tuple[float, 
     return Frame(bucket, _degrade(rng, picture.astype(np.uint8)), tuple(boxes), tuple(names))
 
 
+FRONTAL = ("astronaut", "hopper")  # frontal faces with their head, hair and shoulders around them
+TIGHT = ("lfw",)  # brow-to-chin grey crops with nothing around them: not what a face in a video looks like
+PROFILE = ("cameraman",)
+
+
 def labelled_set(seed: int = 2026, per_bucket: int = 40, no_face: int = 200) -> Iterator[Frame]:
-    """The whole set: per size bucket frontal faces (roll within ±5°), rolled frontal faces (10–30°),
-    profiles (all sizes, roll within ±15°), 1–3 faces a frame; then `no_face` scenes without a face."""
+    """The whole set: per size bucket frontal faces with context (roll within ±5°); tight LFW crops at 5-10 %
+    (at most 50 px); rolled frontal faces (10–30°, all sizes); profiles (all sizes, roll within ±15°); 1–3 faces
+    a frame; then `no_face` scenes without a face."""
     rng = np.random.default_rng(seed)
     for size in SIZES:
         for _ in range(per_bucket):
-            yield frame(rng, f"{size:.0%} frontal", "frontal", (size,), (0, 5), int(rng.integers(1, 4)))
+            yield frame(rng, f"{size:.0%} frontal", FRONTAL, (size,), (0, 5), int(rng.integers(1, 4)))
     for _ in range(per_bucket):
-        yield frame(rng, "roll 10-30°", "frontal", SIZES, (10, 30), int(rng.integers(1, 4)))
+        yield frame(rng, "tight crop 5-10%", TIGHT, SIZES[:3], (0, 5), int(rng.integers(1, 4)))
     for _ in range(per_bucket):
-        yield frame(rng, "profile", "profile", SIZES, (0, 15), int(rng.integers(1, 4)))
+        yield frame(rng, "roll 10-30°", FRONTAL, SIZES, (10, 30), int(rng.integers(1, 4)))
+    for _ in range(per_bucket):
+        yield frame(rng, "profile", PROFILE, SIZES, (0, 15), int(rng.integers(1, 4)))
     for _ in range(no_face):
-        yield frame(rng, "no face", "frontal", SIZES, (0, 0), 0)
+        yield frame(rng, "no face", FRONTAL, SIZES, (0, 0), 0)

