@@ -19,7 +19,7 @@ from bench.wheel_file import wheel_file
 Box = tuple[float, float, float, float]  # x, y, w, h in frame pixels
 
 SIZES = (0.05, 0.07, 0.10, 0.15, 0.25)  # face height / frame height
-FRAME_SHAPES = ((640, 360), (640, 360), (640, 360), (640, 480), (640, 1138))  # 16:9 three times as often
+FRAME_SHAPES = ((960, 540), (960, 540), (960, 540), (960, 720), (960, 1706))  # 16:9 three times as often
 LFW_MAX_UPSCALE = 2.0  # the LFW crops are 25 px: beyond 50 px they are blur, not faces
 
 

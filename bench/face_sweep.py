@@ -20,7 +20,10 @@ from bench.faces import Tally, report, score
 from bench.machine import load
 from bench.source import CACHE_DIR
 
-AREAS = {"448x252": 448 * 252, "512x288": 512 * 288, "576x324": 576 * 324, "640x360": 640 * 360}
+AREAS = {
+    "448x252": 448 * 252, "512x288": 512 * 288, "576x324": 576 * 324, "640x360": 640 * 360,
+    "768x432": 768 * 432, "864x486": 864 * 486,
+}
 THRESHOLDS = (0.12, 0.15, 0.2, 0.25, 0.3, 0.35, 0.5)
 FLOOR = 0.1  # the lowest threshold swept, less a margin
 
@@ -64,7 +67,7 @@ def tallies(frames: Sequence[Frame], runs: Sequence[Pass | tuple[Pass, ...]], th
             if found:
                 break
         tally = out[frame.bucket]
-        if frame.picture.shape[:2] == (360, 640):
+        if frame.picture.shape[:2] == (540, 960):
             tally.cpu.append(spent)
         score(frame, [(f.x, f.y, f.w, f.h) for f in found], tally)
     return dict(out)

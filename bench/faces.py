@@ -42,11 +42,11 @@ def blazeface(tiles: bool) -> Detector:
 
 DETECTORS: dict[str, Detector] = {
     "Haar frontal alt2 (today)": haar,
-    "CenterFace 448x252 >=0.5 (before)": lambda p: [
-        (f.x, f.y, f.w, f.h) for f in face_detector.detect_faces(p, min_score=0.5)
+    "CenterFace 448x252 >=0.5 (first)": lambda p: [
+        (f.x, f.y, f.w, f.h) for f in face_detector.detect_faces(p, area=448 * 252, min_score=0.5)
     ],
-    "CenterFace 448x252 >=0.15 guarded (chosen)": centerface(448 * 252),
-    "CenterFace 640x360 >=0.15 guarded": centerface(640 * 360),
+    "CenterFace 448x252 >=0.2 guarded": centerface(448 * 252),
+    "CenterFace 768x432 >=0.2 guarded (chosen)": centerface(768 * 432),
     "BlazeFace full-range, whole": blazeface(False),
     "BlazeFace full-range, tiles": blazeface(True),
 }
@@ -109,7 +109,7 @@ def run(frames: list[Frame], names: Sequence[str]) -> dict[str, dict[str, Tally]
             found = detector(frame.picture)
             spent = time.thread_time() - start
             tally = tallies[frame.bucket]
-            if frame.picture.shape[:2] == (360, 640):
+            if frame.picture.shape[:2] == (540, 960):
                 tally.cpu.append(spent)
             score(frame, found, tally)
         results[name] = dict(tallies)

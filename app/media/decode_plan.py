@@ -41,7 +41,7 @@ class DecodeOptions:
     scale_flags: str = "fast_bilinear"
     threads: int = 0
     audio_chunk_samples: int = 8000
-    picture_width: int = 640
+    picture_width: int = 960
     picture_rate: float = 10.0
 
 

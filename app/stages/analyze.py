@@ -33,8 +33,8 @@ from app.stages.validate import SourceInfo
 
 ProgressHook = Callable[[float], Awaitable[None]]
 RANGE_MARGIN = 1.5  # seconds decoded around a client's range: room to snap an edge, and the shot it opens in
-FACE_INTERVAL = 0.5  # seconds between face detections when the crop follows faces
-RANKING_FACE_INTERVAL = 2.0  # when faces only score seconds for the picker: a quarter of the detector's cost
+FACE_INTERVAL = 1.0  # seconds between face detections when the crop follows faces (tracks bridge the gaps)
+RANKING_FACE_INTERVAL = 2.0  # when faces only score seconds for the picker: half the detector's cost
 
 
 class Segment(BaseModel):

@@ -361,10 +361,10 @@ async def test_ranges_deliver_exactly_the_pictures_of_their_grid_times(ntsc: Pat
 @pytest.mark.parametrize(
     ("size", "video_args", "picture"),
     [
-        ("1280x720", (), (640, 360)),
+        ("1280x720", (), (960, 540)),
         ("320x240", (), (320, 240)),  # never scaled up
         ("360x640", (), (360, 640)),
-        ("720x576", ("-vf", "setsar=16/15"), (640, 480)),  # anamorphic 4:3 PAL: 768x576 on screen
+        ("720x576", ("-vf", "setsar=16/15"), (768, 576)),  # anamorphic 4:3 PAL: 768x576 on screen
     ],
 )
 async def test_pictures_keep_the_display_aspect(
