@@ -21,7 +21,7 @@ import numpy as np
 
 from app.analysis.balance import BalanceMeter
 from app.analysis.bars import BarDetector, Rect
-from app.analysis.face_detector import detect_faces
+from app.analysis.face_detector import INPUT_AREA, QUICK_AREA, detect_faces
 from app.analysis.level import LevelMeter
 from app.analysis.motion import FrameSteps, MotionCentre, MotionMeter
 from app.analysis.shots import Fade, ShotDetector, ShotParams
@@ -113,11 +113,19 @@ class SourceFeatures:
 _GRIDS = ("loudness", "speech", "motion", "cut_density", "faces")
 
 
+# Every this many detections one runs at face_detector.INPUT_AREA (faces from 5 % of the frame height, 145 ms), the
+# others at QUICK_AREA (from 10 %, 50 ms): 82 ms a detection on average, which keeps the whole analysis of a 1080p
+# source within 0.2x its duration on 2 cores (bench/README.md, "Analysis decode benchmark"). A track bridges the
+# gap between two detections that can see a small face.
+SMALL_FACE_EVERY = 3
+
+
 class SourceAnalyser:
     """Feed frames (`add_frame`), pictures (`add_picture`) and PCM (`add_audio`, `add_channels`) in time order.
 
     Then call `result` once. Small grey frames serve shots, motion and bars; the larger colour pictures
-    serve the face detector (every `face_interval` seconds) and the face tracks' mouth motion (every picture).
+    serve the face detector (every `face_interval` seconds, every SMALL_FACE_EVERY-th time at the size that finds
+    the smallest faces) and the face tracks' mouth motion (every picture).
     """
 
     def __init__(
@@ -132,8 +140,9 @@ class SourceAnalyser:
         self._motion = MotionMeter()
         self.face_interval = face_interval
         self._next_detection = -math.inf
+        self._detections = 0  # every SMALL_FACE_EVERY-th one looks for the smallest faces too
         self._face_counts: dict[int, list[int]] = {}  # second -> [detections with a face, detections]
-        self._tracker = FaceTracker(max_miss=max(1.5, 3 * face_interval))
+        self._tracker = FaceTracker(max_miss=max(1.5, (SMALL_FACE_EVERY + 0.5) * face_interval))
         self._picture_size: tuple[int, int] | None = None
         self._motion_centre = MotionCentre()
         self._balance: BalanceMeter | None = None
@@ -171,7 +180,8 @@ class SourceAnalyser:
         if not self._next_detection - self.face_interval - 1e-6 <= t < self._next_detection - 1e-6:
             # Detection times on the interval grid keep the sampling independent of where a range starts.
             self._next_detection = (math.floor(t / self.face_interval + 1e-6) + 1) * self.face_interval
-            faces = detect_faces(picture)
+            faces = detect_faces(picture, area=INPUT_AREA if self._detections % SMALL_FACE_EVERY == 0 else QUICK_AREA)
+            self._detections += 1
             self._tracker.detected(t, faces)
             # A detection speaks for the seconds until the next one: sparse detections still fill the grid.
             for second in range(math.floor(t), math.floor(t + self.face_interval - 1e-6) + 1):
