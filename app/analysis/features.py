@@ -125,13 +125,14 @@ class SourceAnalyser:
 
     Then call `result` once. Small grey frames serve shots, motion and bars; the larger colour pictures
     serve the face detector (every `face_interval` seconds, every SMALL_FACE_EVERY-th time at the size that finds
-    the smallest faces) and the face tracks' mouth motion (every picture).
+    the smallest faces unless `small_faces` is off) and the face tracks' mouth motion (every picture).
     """
 
     def __init__(
         self,
         *,
         face_interval: float = 0.5,
+        small_faces: bool = True,
         bar_interval: float = 1.0,
         shot_params: ShotParams | None = None,
         vad_threshold: float = 0.5,
@@ -139,6 +140,7 @@ class SourceAnalyser:
         self._shots = ShotDetector(shot_params)
         self._motion = MotionMeter()
         self.face_interval = face_interval
+        self._small_faces = small_faces
         self._next_detection = -math.inf
         self._detections = 0  # every SMALL_FACE_EVERY-th one looks for the smallest faces too
         self._face_counts: dict[int, list[int]] = {}  # second -> [detections with a face, detections]
@@ -180,7 +182,7 @@ class SourceAnalyser:
         if not self._next_detection - self.face_interval - 1e-6 <= t < self._next_detection - 1e-6:
             # Detection times on the interval grid keep the sampling independent of where a range starts.
             self._next_detection = (math.floor(t / self.face_interval + 1e-6) + 1) * self.face_interval
-            faces = detect_faces(picture, area=INPUT_AREA if self._detections % SMALL_FACE_EVERY == 0 else QUICK_AREA)
+            faces = detect_faces(picture, area=INPUT_AREA if self._small_due() else QUICK_AREA)
             self._detections += 1
             self._tracker.detected(t, faces)
             # A detection speaks for the seconds until the next one: sparse detections still fill the grid.
@@ -191,6 +193,9 @@ class SourceAnalyser:
             clock = self._spent("faces", clock)
         self._tracker.picture(t, cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY))
         self._spent("mouths", clock)
+
+    def _small_due(self) -> bool:
+        return self._small_faces and self._detections % SMALL_FACE_EVERY == 0
 
     def add_channels(self, pcm: np.ndarray, t: float | None = None) -> None:
         """Stereo int16 PCM (n, 2) at 16 kHz, for the balance between the channels."""

@@ -196,7 +196,9 @@ def _supported(features: SourceFeatures, a: float, b: float) -> list[FaceTrack]:
     """Tracks of the shot; when some span MIN_TRACK_SUPPORT of it, only those (the only face always counts)."""
     tracks = [tr for tr in features.face_tracks if tr.start < b and tr.end >= a]
     span = max(b - a, 1e-6)
-    long = [tr for tr in tracks if (min(tr.end, b) - max(tr.start, a) + features.face_interval) / span >= 0.3]
+    long = [
+        tr for tr in tracks if (min(tr.end, b) - max(tr.start, a) + features.face_interval) / span >= MIN_TRACK_SUPPORT
+    ]
     return long or tracks
 
 

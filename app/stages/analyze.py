@@ -178,10 +178,11 @@ async def _features(
 
     Pictures for the face detector only when faces matter: at 10 a second with a detection every
     FACE_INTERVAL when the crop follows them (mouths are measured on every picture); one a second with a
-    detection every RANKING_FACE_INTERVAL when they only score seconds for the picker.
+    detection every RANKING_FACE_INTERVAL, at the quick size only (faces from 10 % of the frame height),
+    when they only score seconds for the picker.
     """
     interval = FACE_INTERVAL if framing else RANKING_FACE_INTERVAL
-    analyser = SourceAnalyser(face_interval=interval)
+    analyser = SourceAnalyser(face_interval=interval, small_faces=framing)
     options = DecodeOptions() if framing else DecodeOptions(picture_rate=1.0)
     work_dir.mkdir(parents=True, exist_ok=True)
 
