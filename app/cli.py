@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     process.add_argument("--aspect-ratio", default="source", help="source, 16:9, 9:16, 1:1 or 4:5")
     process.add_argument("--max-duration", type=float, default=300.0, help="seconds of reel at most (automatic clips)")
+    process.add_argument("--framing", default="speaker", help="what a reframed crop follows: speaker|largest|centre")
+    process.add_argument("--layout", default="single", help="single, or split (9:16): two speakers stacked")
     process.add_argument("--crf", type=int, default=None, help="libx264 CRF (default 18); setting it forces an encode")
     process.add_argument("--preset", default=None, help="libx264 preset, ultrafast to slow (default fast)")
     remote.add_commands(commands)
@@ -173,7 +175,8 @@ async def _process(settings: Settings, args: argparse.Namespace) -> int:
             input_path=str(args.input),
             highlights=highlights,
             output=OutputOptions(
-                aspect_ratio=args.aspect_ratio, max_duration=args.max_duration, crf=args.crf, preset=args.preset
+                aspect_ratio=args.aspect_ratio, max_duration=args.max_duration, crf=args.crf, preset=args.preset,
+                framing=args.framing, layout=args.layout,
             ),
         )
     except ValidationError as exc:  # one line a person can act on, not pydantic's report
