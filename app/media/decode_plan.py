@@ -65,7 +65,7 @@ class Window:
 
 def frame_size(video: VideoStream, width: int = 320) -> tuple[int, int]:
     """The (w, h) of analysis frames: `width` or the source's if smaller, height even and keeping the display aspect."""
-    sar = _ratio(video.sample_aspect_ratio) or Fraction(1)
+    sar = video.sar
     square_w, square_h = Fraction(video.width) * sar, Fraction(video.height)
     if video.rotation % 180:
         square_w, square_h = square_h, square_w

@@ -30,6 +30,16 @@ class VideoStream:
     sample_aspect_ratio: str | None = None  # "num:den" when ffprobe knows it (anamorphic sources)
 
     @property
+    def sar(self) -> Fraction:
+        """The sample aspect ratio as a number: 1 for square pixels, or when ffprobe gives none or nonsense."""
+        try:
+            num, _, den = (self.sample_aspect_ratio or "1:1").partition(":")
+            value = Fraction(int(num), int(den or 1))
+        except (ValueError, ZeroDivisionError):
+            return Fraction(1)
+        return value if value > 0 else Fraction(1)
+
+    @property
     def display_size(self) -> tuple[int, int]:
         """Width and height after the rotation ffmpeg applies on decode."""
         if self.rotation % 180:

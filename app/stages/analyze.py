@@ -238,7 +238,7 @@ def _framing(
     """The crop size and the reel's size, and each clip's crop paths: one, or two (top, bottom) when split."""
     options = spec.output
     size = (source.width, source.height)
-    sar = _sar(source)
+    sar = float(source.media.video.sar) if source.media.video else 1.0
     none: list[list[list[CropKey]]] = [[[]] for _ in snapped]
     if options.aspect_ratio == "source" or features is None:
         width, height = source.width - source.width % 2, source.height - source.height % 2
@@ -269,17 +269,6 @@ def _framing(
         )
         paths.append([keys_of(path)])
     return framing, paths
-
-
-def _sar(source: SourceInfo) -> float:
-    """The source's sample aspect ratio (1 for square pixels)."""
-    video = source.media.video
-    num, _, den = ((video.sample_aspect_ratio if video else None) or "1:1").partition(":")
-    try:
-        value = int(num) / int(den or 1)
-    except (ValueError, ZeroDivisionError):
-        return 1.0
-    return value if value > 0 else 1.0
 
 
 def snap(clip: Clip, fps: Fraction, source_duration: float) -> tuple[float, int]:
