@@ -132,9 +132,10 @@ def reframe(
     geo = _Geometry(w, h, content, _scale(features, source_size), source_size)
     keyframes: list[Keyframe] = []
     previous: FaceTrack | None = None
+    speech = _speech(features)
     for a, b in shots(features, start, end):
         before: int | None = None
-        for turn in _turns(features, a, b, framing, previous, geo):
+        for turn in _turns(features, a, b, framing, previous, geo, speech):
             keyframes += _camera(features, turn, geo, _pair(features, turn, before, geo))
             if turn.track is not None:
                 previous, before = _track(features, turn.track), turn.track
@@ -149,8 +150,9 @@ def reframe_split(
     w, h = split_size(content, sar)
     geo = _Geometry(w, h, content, _scale(features, source_size), source_size)
     spoken: dict[int, float] = {}
+    speech = _speech(features)
     for a, b in shots(features, start, end):
-        for turn in _turns(features, a, b, "speaker", None, geo):
+        for turn in _turns(features, a, b, "speaker", None, geo, speech):
             if turn.why == "speaker" and turn.track is not None:
                 spoken[turn.track] = spoken.get(turn.track, 0.0) + turn.end - turn.start
     people = sorted((t for t, s in spoken.items() if s >= 1.0), key=lambda t: -spoken[t])[:2]
@@ -177,7 +179,13 @@ def shots(features: SourceFeatures, start: float, end: float) -> list[tuple[floa
 
 
 def _turns(
-    features: SourceFeatures, a: float, b: float, framing: Framing, previous: FaceTrack | None, geo: _Geometry
+    features: SourceFeatures,
+    a: float,
+    b: float,
+    framing: Framing,
+    previous: FaceTrack | None,
+    geo: _Geometry,
+    speech: Speech,
 ) -> list[Turn]:
     """Who is framed over one shot, in turns."""
     if framing == "centre":
@@ -187,9 +195,13 @@ def _turns(
         return [Turn(a, b, None, "motion" if _motion(features, a, b, geo) else "centre")]
     if framing == "largest":
         return [Turn(a, b, _largest(tracks, previous, geo).id, "largest")]
-    speech = Speech(features.has_audio, features.pauses, features.balance, features.fine_level)
     assert features.picture_size is not None
     return turns(tracks, a, b, speech, features.picture_size[0])
+
+
+def _speech(features: SourceFeatures) -> Speech:
+    """What the audio says about speech, built once per clip (it reads the source's level series once)."""
+    return Speech(features.has_audio, features.pauses, features.balance, features.fine_level)
 
 
 def _supported(features: SourceFeatures, a: float, b: float) -> list[FaceTrack]:

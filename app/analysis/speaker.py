@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -31,6 +32,7 @@ BALANCE_WEIGHT = 0.5  # evidence a fully one-sided stereo balance adds to the tr
 BALANCE_FULL = 6.0  # dB of balance movement that counts as fully one-sided
 VOICE_OVER_FLOOR = 15.0  # dB over the source's quiet floor (10th percentile) that reads as voice
 VOICE_DB = -55.0  # and never quieter than this
+_HALF = max(1, round(WINDOW / GRID / 2))  # grid steps either side of a decision
 NOISE = 0.3  # luma levels: a shot whose strongest evidence is below this has no visible talking
 
 
@@ -66,13 +68,18 @@ class Speech:
             out[(ts >= p.start) & (ts < p.end)] = 0.0
         return np.maximum(out, self._loud(ts))
 
-    def _loud(self, ts: np.ndarray) -> np.ndarray:
-        if not self.fine_level:
-            return np.zeros(len(ts))
+    @cached_property
+    def _level(self) -> tuple[np.ndarray, float] | None:
+        """The 10 ms level in dB and its quiet floor (10th percentile), read once for every shot of the source."""
         db = fine_db(np.frombuffer(self.fine_level, dtype=np.uint8))
         if not np.isfinite(db).any():
+            return None
+        return db, float(np.nanpercentile(db, 10))
+
+    def _loud(self, ts: np.ndarray) -> np.ndarray:
+        if self._level is None:
             return np.zeros(len(ts))
-        floor = float(np.nanpercentile(db, 10))
+        db, floor = self._level
         index = np.clip((ts / FINE_SECONDS).astype(int), 0, len(db) - 1)
         reach = round(GRID / 2 / FINE_SECONDS)
         loud = np.zeros(len(ts))
@@ -90,28 +97,29 @@ def turns(tracks: Sequence[FaceTrack], start: float, end: float, speech: Speech,
     ts = np.arange(start, end, GRID) + GRID / 2
     if len(ts) == 0:
         ts = np.array([start])
-    evidence = scores(alive, ts, speech, picture_width)
+    active = speech.active(ts)
+    evidence = scores(alive, ts, active, speech, picture_width)
     largest = max(alive, key=lambda tr: tr.area()).id
     if evidence is None:
         return [Turn(start, end, largest, "largest")]
-    decided = _decisions(alive, ts, evidence, speech)
+    decided = _decisions(alive, evidence, active)
     if all(d is None for d in decided):
         return [Turn(start, end, largest, "largest")]
     return _hold(ts, decided, start, end)
 
 
-def scores(tracks: Sequence[FaceTrack], ts: np.ndarray, speech: Speech, picture_width: float) -> np.ndarray | None:
+def scores(
+    tracks: Sequence[FaceTrack], ts: np.ndarray, active: np.ndarray, speech: Speech, picture_width: float
+) -> np.ndarray | None:
     """Evidence (tracks × ts), 0–1 scaled; -inf where a track is absent; None with no visible talking."""
-    active = speech.active(ts)
-    half = max(1, round(WINDOW / GRID / 2))
     out = np.full((len(tracks), len(ts)), -np.inf)
     raw = np.zeros((len(tracks), len(ts)))
     for i, track in enumerate(tracks):
         motion = _on_grid(track, ts)
         known = ~np.isnan(motion)
         m = np.where(known, motion, 0.0)
-        talking = _window_mean(m * active, known * active, half)
-        idle = _window_mean(m * (1 - active), known * (1 - active), half)
+        talking = _window_mean(m * active, known * active, _HALF)
+        idle = _window_mean(m * (1 - active), known * (1 - active), _HALF)
         raw[i] = np.maximum(0.0, talking - 0.5 * idle)
         present = (ts >= track.start - 0.5) & (ts <= track.end + 0.5)
         out[i, present] = 0.0
@@ -127,11 +135,11 @@ def scores(tracks: Sequence[FaceTrack], ts: np.ndarray, speech: Speech, picture_
     return out
 
 
-def _decisions(tracks: Sequence[FaceTrack], ts: np.ndarray, evidence: np.ndarray, speech: Speech) -> list[int | None]:
+def _decisions(tracks: Sequence[FaceTrack], evidence: np.ndarray, active: np.ndarray) -> list[int | None]:
     """The clear speaker at each grid time, or None."""
-    near = _window_mean(speech.active(ts), np.ones(len(ts)), max(1, round(WINDOW / GRID / 2)))
+    near = _window_mean(active, np.ones(len(active)), _HALF)
     out: list[int | None] = []
-    for k in range(len(ts)):
+    for k in range(len(active)):
         column = evidence[:, k]
         order = np.argsort(-column)
         best = column[order[0]]
@@ -192,5 +200,5 @@ def _balance(speech: Speech, ts: np.ndarray) -> np.ndarray:
     low, high = np.nanpercentile(grid, [10, 90])
     centre = float(low + high) / 2
     moved = np.where(np.isnan(values), 0.0, values - centre)
-    smooth = _window_mean(moved, np.ones(len(ts)), max(1, round(WINDOW / GRID / 2)))
+    smooth = _window_mean(moved, np.ones(len(ts)), _HALF)
     return np.clip(smooth / BALANCE_FULL, -1.0, 1.0)
