@@ -19,8 +19,8 @@ import asyncpg
 
 from app.config import Settings
 from app.db import JobStore, create_pool, migrate
-from app.embedded import ensure_database
-from app.spec import JobSpec
+from app.domain.spec import JobSpec
+from app.ops.embedded import ensure_database
 from bench.report import table
 
 FINISHED, QUEUED, CLAIMERS = 200_000, 20_000, 16

@@ -20,11 +20,11 @@ from typing import Any
 import httpx
 import psutil
 
-from app.checkpoint import MemoryCheckpoints
 from app.config import Settings
-from app.pipeline import Hooks, JobResult
-from app.services import make_editor
-from app.spec import Highlight, JobSpec
+from app.db.checkpoint import MemoryCheckpoints
+from app.domain.spec import Highlight, JobSpec
+from app.pipeline.editor import Hooks, JobResult
+from app.service.wiring import make_editor
 from bench.approaches import Run
 from bench.sampler import ProcessSampler
 from bench.source import FPS, BenchSource

@@ -19,12 +19,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from app.checkpoint import MemoryCheckpoints
 from app.config import Settings
+from app.db.checkpoint import MemoryCheckpoints
+from app.domain.spec import Highlight, JobSpec, OutputOptions
 from app.media.ffmpeg import Binaries, find_binaries
-from app.pipeline import JobResult
-from app.services import make_editor
-from app.spec import Highlight, JobSpec, OutputOptions
+from app.pipeline.editor import JobResult
+from app.service.wiring import make_editor
 from bench import browser
 from bench.report import table
 from bench.smart_measure import ReelCheck, check_reel, idr_frames

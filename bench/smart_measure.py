@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from app.media.ffmpeg import Binaries
-from app.pipeline import JobResult
+from app.pipeline.editor import JobResult
 from bench.procs import run_ffmpeg, run_ffprobe
 from bench.source import FPS, BenchSource
 

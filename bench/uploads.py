@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from app.embedded import free_port
+from app.ops.embedded import free_port
 
 GOAL_MB = 50.0
 CHUNK = 1 << 20

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from app.api.app import create_app
 from app.config import Settings
-from app.main import create_app
 
 pytest_plugins = ["tests.support.cache", "tests.support.s3"]
 
@@ -46,7 +46,7 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     """A fresh database for this session (dropped at the end) and a Redis database of its own."""
     import asyncio
 
-    from app.embedded import embedded_services, ensure_database
+    from app.ops.embedded import embedded_services, ensure_database
 
     env_pg, env_redis = os.environ.get("POSTGRES_HOST"), os.environ.get("REDIS_HOST")
     with contextlib.ExitStack() as stack:

@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from app import metrics
 from app.ai.ports import Charge, CostLedger
+from app.ops import metrics
 
 API_NAME = "openai"  # the brief's label: any OpenAI-compatible provider is billed (or not) the OpenAI way
 _MESSAGE_OVERHEAD_TOKENS = 8  # role and separators the chat format adds per message

@@ -10,9 +10,9 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from app.api.problems import Problem
-from app.jobs import Owner
-from app.ratelimit import seconds_until_allowed
-from app.services import Services
+from app.api.ratelimit import seconds_until_allowed
+from app.service.jobs import Owner
+from app.service.wiring import Services
 
 # Security schemes, not header parameters: generated SDKs then take the key once, not on every call.
 _bearer = HTTPBearer(auto_error=False, scheme_name="bearer", description="Authorization: Bearer <API key>")

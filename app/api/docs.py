@@ -108,7 +108,7 @@ def contract(app: FastAPI) -> dict[str, Any]:
 
 def main() -> None:
     """Print the spec the app serves (what `make openapi` commits as openapi.json)."""
-    from app.main import create_app
+    from app.api.app import create_app
 
     json.dump(contract(create_app()), sys.stdout, indent=2, sort_keys=False)
     sys.stdout.write("\n")

@@ -17,8 +17,8 @@ from app.api.deps import ClientDep, ServicesDep
 from app.api.docs import problems
 from app.api.multipart import MultipartError, file_field
 from app.api.problems import Problem
-from app.jobs import Owner
-from app.services import Services
+from app.service.jobs import Owner
+from app.service.wiring import Services
 from app.storage import ReelDownload
 from app.storage.base import Output
 

@@ -11,14 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
-from app import metrics
 from app.api.deps import ClientDep, ServicesDep
 from app.api.docs import JOB_EXAMPLE, problems
 from app.api.problems import Problem
 from app.api.schemas import Health, JobCreate, JobEvent, JobPage, WebhookSecret
-from app.jobs import Job, JobStatus
-from app.live import job_stream
-from app.webhooks import key_webhook_secret
+from app.net.webhooks import key_webhook_secret
+from app.ops import metrics
+from app.service.jobs import Job, JobStatus
+from app.service.live import job_stream
 
 router = APIRouter()
 JobId = Annotated[uuid.UUID, Path(description="the job's id, as `POST /jobs` returned it")]

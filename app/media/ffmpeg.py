@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from app.errors import without_paths
+from app.domain.errors import without_paths
 
 ProgressCallback = Callable[[float], Awaitable[None] | None]
 

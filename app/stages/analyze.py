@@ -20,11 +20,11 @@ from app.analysis.edges import EDGE_IN_SPEECH
 from app.analysis.features import SourceAnalyser, SourceFeatures
 from app.analysis.picker import propose_highlights, snap_edges
 from app.analysis.reframe import ASPECTS, crop_size, reframe, reframe_split, source_content, split_size
-from app.errors import InputError
+from app.domain.errors import InputError
+from app.domain.spec import JobSpec, Layout, Transition
 from app.media.decode import DecodeOptions, decode
 from app.media.ffmpeg import Binaries
 from app.media.loudness import TimeRange, measure_ranges
-from app.spec import JobSpec, Layout, Transition
 from app.stages.framing import CropKey, Framing, keys_of, output_size
 from app.stages.ranking import CANDIDATES, Chosen, choose
 from app.stages.segments import Clip, plan_clips

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict
 
 from app.analysis.reframe import CropPath
-from app.spec import Resolution
+from app.domain.spec import Resolution
 
 SHORT_SIDES: dict[str, int] = {"720p": 720, "1080p": 1080}
 

@@ -12,11 +12,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from app.domain.spec import OutputOptions
 from app.media.ffmpeg import Binaries, ProgressCallback, run
 from app.media.files import part_name, publish
 from app.media.inputs import source_input
 from app.media.loudness import AUDIO_FORMAT, is_silent
-from app.spec import OutputOptions
 from app.stages.analyze import Plan, Segment
 from app.stages.colour import colour_filter
 from app.stages.framing import crop_filter, split_filter

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.ai.ports import AIReport
-from app.spec import Layout
+from app.domain.spec import Layout
 from app.stages.analyze import Plan
 from app.stages.analyze import Segment as PlannedSegment
 from app.stages.framing import CropKey

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from app.spec import Highlight, Transition
+from app.domain.spec import Highlight, Transition
 
 MIN_CLIP_SECONDS = 15.0
 MAX_CLIP_SECONDS = 60.0

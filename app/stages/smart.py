@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from app.domain.spec import OutputOptions
 from app.media.ffmpeg import Binaries, ProgressCallback, gather_or_cancel, run
 from app.media.files import part_name, publish
 from app.media.gops import StreamFacts, idr_flags, packet_index, stream_facts
-from app.spec import OutputOptions
 from app.stages.analyze import Plan, Segment
 from app.stages.render import RenderedClip, render_segment
 from app.stages.smart_args import assemble_args, copy_args, edge_args

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+from app.domain.spec import OutputOptions
 from app.media.gops import StreamFacts
 from app.media.inputs import source_input
-from app.spec import OutputOptions
 from app.stages.analyze import Plan, Segment
 from app.stages.colour import colour_filter
 from app.stages.render import QUIET, SAMPLE_RATE, audio_chain, x264_args

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from app.domain.spec import OutputOptions
 from app.media.gops import Packet, StreamFacts
-from app.spec import OutputOptions
 from app.stages.analyze import Plan, Segment
 from app.stages.colour import source_colorimetry
 from app.stages.transitions import edge_seconds

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.spec import Transition
+from app.domain.spec import Transition
 
 FADE_SECONDS = 0.5
 

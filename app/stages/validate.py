@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from app.errors import InputError, without_paths
+from app.domain.errors import InputError, without_paths
 from app.media.ffmpeg import Binaries, FFmpegError, run
 from app.media.files import file_identity, file_sha256
 from app.media.inputs import NOT_ON_WHITELIST, source_input

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from app.errors import QualityTargetMissed, VerificationError
+from app.domain.errors import QualityTargetMissed, VerificationError
 from app.media.ffmpeg import Binaries
 from app.media.gops import keyframe_colours, packet_index, stream_facts
 from app.media.loudness import Loudness, TimeRange, measure_ranges

@@ -10,10 +10,10 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
-from app.errors import TransientError
+from app.domain.errors import TransientError
+from app.net.webhooks import Resolver, UnsafeTarget, check_url, resolve_public, system_resolver
 from app.storage.base import ObjectError, Progress, save_stream
 from app.storage.s3 import CHUNK
-from app.webhooks import Resolver, UnsafeTarget, check_url, resolve_public, system_resolver
 
 MAX_REDIRECTS = 5
 _NOT_VIDEO = ("text/", "application/json", "application/xml", "application/xhtml")

@@ -18,8 +18,8 @@ import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, given, settings
 
-from app.embedded import free_port
-from app.main import create_app
+from app.api.app import create_app
+from app.ops.embedded import free_port
 from tests.conftest import Infra, make_settings
 
 KEY = "fuzz-key"

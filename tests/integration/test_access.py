@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from app.webhooks import key_webhook_secret
+from app.net.webhooks import key_webhook_secret
 from tests.conftest import WEBHOOK_SECRET, Infra, make_settings, running_service
 
 # Fresh keys per test run: the session's database and Redis outlive each test, and counts are per key.

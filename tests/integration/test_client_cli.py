@@ -12,9 +12,9 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from app.api.app import create_app
 from app.config import Settings
-from app.embedded import free_port
-from app.main import create_app
+from app.ops.embedded import free_port
 from tests.conftest import Infra, make_settings
 from tests.support.media import make_source
 from tests.support.sse import served

@@ -16,7 +16,7 @@ import pytest
 from redis import Redis
 from redis.exceptions import AuthenticationError
 
-from app.embedded import EmbeddedServices, embedded_services, ensure_database, free_port
+from app.ops.embedded import EmbeddedServices, embedded_services, ensure_database, free_port
 
 RESERVED = {5432, 6379}
 REPO = Path(__file__).resolve().parents[2]
@@ -113,7 +113,7 @@ def test_only_requested_services(tmp_path: Path) -> None:
 def _run_and_die(data_dir: Path, *, kill_postmaster: bool) -> tuple[int, int]:
     """Start the services in a child process that then dies by SIGKILL; return the ports it got."""
     script = (
-        "import os, sys\nfrom pathlib import Path\nfrom app.embedded import embedded_services\n"
+        "import os, sys\nfrom pathlib import Path\nfrom app.ops.embedded import embedded_services\n"
         "data_dir = Path(sys.argv[1])\n"
         "with embedded_services(data_dir) as s:\n"
         "    print(s.postgres_port, s.redis_port, flush=True)\n"

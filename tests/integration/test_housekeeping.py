@@ -14,11 +14,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from app import liveness
 from app.config import Settings
 from app.db import JobStore, Registration, WorkerRegistry
-from app.housekeeping import ORPHAN_AGE_SECONDS, Housekeeper
-from app.spec import JobSpec
+from app.domain.spec import JobSpec
+from app.runner import liveness
+from app.runner.housekeeping import ORPHAN_AGE_SECONDS, Housekeeper
 from tests.conftest import Infra, make_settings, running_service
 from tests.support.database import migrated_store, own_database
 from tests.support.jobs import submit

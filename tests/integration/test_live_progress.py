@@ -10,9 +10,9 @@ import asyncpg
 import httpx
 import pytest
 
+from app.api.app import create_app
 from app.config import Settings
-from app.main import create_app
-from app.services import Services
+from app.service.wiring import Services
 from tests.conftest import Infra, make_settings
 from tests.support.media import make_source
 from tests.support.processes import Process, env_for

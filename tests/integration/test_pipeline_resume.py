@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from app.checkpoint import MemoryCheckpoints
+from app.db.checkpoint import MemoryCheckpoints
+from app.domain.spec import Highlight, JobSpec
 from app.media.ffmpeg import find_binaries
-from app.pipeline import Hooks, SmartVideoEditor
-from app.spec import Highlight, JobSpec
+from app.pipeline.editor import Hooks, SmartVideoEditor
 from tests.support.media import make_source
 
 SPEC = JobSpec(

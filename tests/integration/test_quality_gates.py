@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from app.config import Settings
+from app.domain.spec import Highlight, JobSpec
 from app.media.ffmpeg import find_binaries
-from app.spec import Highlight, JobSpec
 from app.stages.analyze import analyze
 from app.stages.fetch import in_place
 from app.stages.render import concat as join

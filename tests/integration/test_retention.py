@@ -11,7 +11,7 @@ from app.ai.ports import TranscriptKey
 from app.db import create_pool
 from app.db.retention import RetentionStore
 from app.db.transcripts import PgTranscripts
-from app.retention import RetentionSweeper
+from app.runner.retention import RetentionSweeper
 from app.storage.local import LocalStore
 from tests.conftest import Infra, make_settings, running_service
 from tests.support.jobs import wait_final

@@ -11,14 +11,14 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
-from app.attempt import Attempt
-from app.checkpoint import RedisCheckpoints
 from app.config import Settings
 from app.db import JobStore, Webhook, WebhookOutbox, WorkerRegistry
-from app.jobs import JobRow
+from app.db.checkpoint import RedisCheckpoints
+from app.domain.spec import JobSpec
 from app.media.ffmpeg import find_binaries
-from app.pipeline import SmartVideoEditor
-from app.spec import JobSpec
+from app.pipeline.editor import SmartVideoEditor
+from app.runner.attempt import Attempt
+from app.service.jobs import JobRow
 from app.storage import Media
 from app.storage.local import LocalStore
 from tests.conftest import Infra, make_settings

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from app.api.app import create_app
 from app.config import Settings
-from app.main import create_app
 from tests.conftest import Infra, make_settings
 from tests.support.media import make_source
 from tests.support.sse import served

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from skimage.metrics import structural_similarity
 
-from app.checkpoint import MemoryCheckpoints
+from app.db.checkpoint import MemoryCheckpoints
+from app.domain.spec import Highlight, JobSpec, OutputOptions
 from app.media.ffmpeg import find_binaries
-from app.pipeline import SmartVideoEditor
-from app.spec import Highlight, JobSpec, OutputOptions
+from app.pipeline.editor import SmartVideoEditor
 from app.stages.result import JobResult
 from app.stages.transitions import FADE_SECONDS
 from tests.support.frames import decode_errors, frame_hashes, frame_numbers, idr_frames, luma_frames

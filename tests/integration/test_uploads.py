@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
+from app.api.app import create_app
 from app.config import Settings
-from app.main import create_app
 from tests.conftest import Infra, make_settings, running_service
 from tests.support.jobs import wait_final
 from tests.support.media import make_source

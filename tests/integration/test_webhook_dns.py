@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from app import webhooks
-from app.webhooks import DNS_TIMEOUT_SECONDS, TIMEOUT_SECONDS, Resolver, resolve_public
+from app.net import webhooks
+from app.net.webhooks import DNS_TIMEOUT_SECONDS, TIMEOUT_SECONDS, Resolver, resolve_public
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from standardwebhooks import Webhook as Verifier
 
 from app.config import Settings
 from app.db import JobStore, Webhook, WebhookFor, WebhookOutbox
-from app.jobs import JobRow, JobView
-from app.spec import JobSpec
-from app.webhooks import WebhookSender
+from app.domain.spec import JobSpec
+from app.net.webhooks import WebhookSender
+from app.service.jobs import JobRow, JobView
 from tests.conftest import WEBHOOK_SECRET, Infra, make_settings, running_service
 from tests.support.database import migrated_store, own_database
 from tests.support.jobs import submit, wait_final
@@ -286,7 +286,7 @@ async def test_a_keys_webhooks_are_signed_with_its_own_secret_not_the_shared_one
 ) -> None:
     from standardwebhooks import WebhookVerificationError
 
-    from app.webhooks import key_webhook_secret
+    from app.net.webhooks import key_webhook_secret
 
     async with Receiver() as receiver:
         url = receiver.url() + "?token=abc"

@@ -10,7 +10,7 @@ import asyncpg
 
 from app.config import Settings
 from app.db import JobStore, create_pool, migrate
-from app.embedded import ensure_database
+from app.ops.embedded import ensure_database
 from tests.conftest import Infra
 
 

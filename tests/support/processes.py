@@ -14,7 +14,7 @@ import httpx
 import psutil
 
 from app.config import Settings
-from app.embedded import free_port
+from app.ops.embedded import free_port
 
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from app.embedded import free_port
+from app.ops.embedded import free_port
 
 
 @dataclass(frozen=True)

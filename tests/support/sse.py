@@ -13,7 +13,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from app.embedded import free_port
+from app.ops.embedded import free_port
 
 
 @dataclass

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.checkpoint import MemoryCheckpoints, get_resume_point
-from app.pipeline import STAGE_NAMES
+from app.db.checkpoint import MemoryCheckpoints, get_resume_point
+from app.pipeline.editor import STAGE_NAMES
 
 
 async def test_a_fresh_job_has_no_resume_point() -> None:

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from app.config import Settings
-from app.metrics import PAID_APIS
+from app.ops.metrics import PAID_APIS
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "video_processing_"
@@ -58,16 +58,16 @@ INSTRUMENTATOR_METRICS: dict[str, str] = {
 
 
 def _metric_names_from_app() -> dict[str, str]:
-    """The service's metric names and types, from app.metrics' registry once that module exists.
+    """The service's metric names and types, from app.ops.metrics' registry once that module exists.
 
-    Uses `app.metrics.REGISTRY` (or prometheus_client's default registry if the module keeps its
+    Uses `app.ops.metrics.REGISTRY` (or prometheus_client's default registry if the module keeps its
     metrics there) and keeps the `video_processing_` families. Without app/metrics.py the contract
     list above stands in. prometheus_client names a counter family without `_total`;
     `_series_names` accepts either spelling.
     """
-    if importlib.util.find_spec("app.metrics") is None:
+    if importlib.util.find_spec("app.ops.metrics") is None:
         return dict(CONTRACT_METRICS)
-    module = importlib.import_module("app.metrics")
+    module = importlib.import_module("app.ops.metrics")
     registry = getattr(module, "REGISTRY", prometheus_client.REGISTRY)
     return {family.name: family.type for family in registry.collect() if family.name.startswith(PREFIX)}
 
@@ -494,11 +494,11 @@ def test_used_http_metric_names_exist(dashboard: dict[str, Any]) -> None:
 
 
 def test_app_metrics_define_the_contract() -> None:
-    if importlib.util.find_spec("app.metrics") is None:
+    if importlib.util.find_spec("app.ops.metrics") is None:
         pytest.skip("app/metrics.py not written yet")
     defined = _known_series(_metric_names_from_app())
     missing = {name for name, kind in CONTRACT_METRICS.items() if not _series_names(name, kind) <= defined}
-    assert not missing, f"app.metrics lacks (or types differently) {sorted(missing)}"
+    assert not missing, f"app.ops.metrics lacks (or types differently) {sorted(missing)}"
 
 
 def test_queries_are_balanced(dashboard: dict[str, Any], alert_rules: list[dict[str, Any]]) -> None:

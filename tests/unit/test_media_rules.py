@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from app.sources import SourceError, s3_input
-from app.spec import JobSpec
+from app.domain.spec import JobSpec
 from app.stages.analyze import Plan, Segment
 from app.stages.thumbnail import best_moment
 from app.storage import Media, S3Location
 from app.storage.http import url_refusal
 from app.storage.local import LocalStore
+from app.storage.sources import SourceError, s3_input
 
 
 def _segment(index: int, duration: float, score: float, peak: float | None = None) -> Segment:

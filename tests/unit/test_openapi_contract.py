@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
+from app.api.app import create_app
 from app.api.docs import contract
-from app.main import create_app
 
 COMMITTED = Path(__file__).resolve().parents[2] / "openapi.json"
 OPERATIONS = {

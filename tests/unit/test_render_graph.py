@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from app.domain.spec import OutputOptions
 from app.media.probe import MediaInfo, VideoStream
-from app.spec import OutputOptions
 from app.stages.analyze import Plan, Segment
 from app.stages.colour import colour_filter, source_colorimetry
 from app.stages.framing import CropKey, Framing

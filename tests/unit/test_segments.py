@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.spec import Highlight
+from app.domain.spec import Highlight
 from app.stages.segments import MAX_CLIPS, Clip, plan_clips
 
 

@@ -8,8 +8,8 @@ import sys
 
 def test_worker_services_do_not_import_the_api() -> None:
     code = (
-        "import sys, app.services, app.cli; "
-        "loaded = sorted(m for m in sys.modules if m == 'app.main' or m.startswith(('app.api', 'fastapi'))); "
+        "import sys, app.service.wiring, app.cli.main; "
+        "loaded = sorted(m for m in sys.modules if m == 'app.api.app' or m.startswith(('app.api', 'fastapi'))); "
         "print(loaded); sys.exit(1 if loaded else 0)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -17,6 +17,6 @@ def test_worker_services_do_not_import_the_api() -> None:
 
 
 def test_the_ai_client_is_imported_only_when_a_provider_is_configured() -> None:
-    code = "import sys, app.services, app.cli, app.main; sys.exit(1 if 'openai' in sys.modules else 0)"
+    code = "import sys, app.service.wiring, app.cli.main, app.api.app; sys.exit(1 if 'openai' in sys.modules else 0)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, "importing openai takes about a second: only a configured provider pays it"

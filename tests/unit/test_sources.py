@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.sources import SourceError, resolve_source
+from app.storage.sources import SourceError, resolve_source
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from app.checkpoint import MemoryCheckpoints
-from app.pipeline import STAGE_NAMES, STAGES, TABLE
-from app.spec import JobSpec
-from app.stage_run import NO_HOOKS, JobFiles, Stage, StageRun, StageTable
+from app.db.checkpoint import MemoryCheckpoints
+from app.domain.spec import JobSpec
+from app.pipeline.editor import STAGE_NAMES, STAGES, TABLE
+from app.pipeline.run import NO_HOOKS, JobFiles, Stage, StageRun, StageTable
 
 
 def test_the_stages_run_in_the_documented_order() -> None:

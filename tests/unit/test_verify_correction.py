@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.errors import without_paths
+from app.domain.errors import without_paths
 from app.stages.render import Reel, RenderedClip
 from app.stages.verify import Verification, correction
 

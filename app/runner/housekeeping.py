@@ -10,8 +10,8 @@ import uuid
 from pathlib import Path
 
 from app.db import JobStore, Registration, WorkerRegistry
-from app.liveness import is_dead_local
-from app.retention import RetentionSweeper
+from app.runner.liveness import is_dead_local
+from app.runner.retention import RetentionSweeper
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from redis import Redis, RedisError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from app.embedded.common import ATTEMPTS, HOST, RETRYABLE, failed, file_size, free_port, live_process, log_tail
+from app.ops.embedded.common import ATTEMPTS, HOST, RETRYABLE, failed, file_size, free_port, live_process, log_tail
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from app.checkpoint import Checkpoints
-from app.spec import JobSpec
+from app.db.checkpoint import Checkpoints
+from app.domain.spec import JobSpec
 from app.stages.fetch import Fetcher
 
 StageHook = Callable[[str, str, float | None], Awaitable[None]]  # stage, "start"|"end"|"skip", seconds

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
-from app import redis_keys
+from app.db import redis_keys
 
 _LEASE_FIELD = "_lease"
 

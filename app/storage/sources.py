@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from app.config import Settings
-from app.spec import JobSpec
+from app.domain.spec import JobSpec
+from app.net.webhooks import check_target
 from app.stages.fetch import Staged, in_place
 from app.storage import Media, ObjectError, S3Location
 from app.storage.base import Progress
 from app.storage.http import FetchLimits, fetch, url_refusal
-from app.webhooks import check_target
 
 
 class SourceError(Exception):

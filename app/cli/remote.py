@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from app.client import ApiClient, ClientError
+from app.cli.client import ApiClient, ClientError
 from app.config import Settings
 
 FINAL = {"completed", "failed", "cancelled"}

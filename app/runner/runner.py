@@ -14,15 +14,16 @@ from dataclasses import dataclass
 import asyncpg
 from redis.asyncio import Redis
 
-from app import liveness, metrics
-from app.attempt import Attempt, Heartbeat
-from app.checkpoint import RedisCheckpoints
 from app.config import Settings
 from app.db import CANCEL_CHANNEL, JOBS_CHANNEL, Claim, JobStore, WorkerRegistry
+from app.db.checkpoint import RedisCheckpoints
 from app.db.retention import RetentionStore
-from app.housekeeping import Housekeeper
-from app.pipeline import SmartVideoEditor
-from app.retention import RetentionSweeper
+from app.ops import metrics
+from app.pipeline.editor import SmartVideoEditor
+from app.runner import liveness
+from app.runner.attempt import Attempt, Heartbeat
+from app.runner.housekeeping import Housekeeper
+from app.runner.retention import RetentionSweeper
 from app.storage import Media
 
 log = logging.getLogger(__name__)

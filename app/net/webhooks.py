@@ -19,8 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from standardwebhooks import Webhook as Signer
 
-from app import metrics
 from app.db import Delivery, WebhookOutbox
+from app.ops import metrics
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import uvicorn
 
-from app import remote
+from app.cli import remote
 from app.config import Settings
 
 log = logging.getLogger("smartedit")
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         with _services(settings, embedded=False) as ready:
             return asyncio.run(_worker(ready))
     with _services(settings, embedded=args.command == "serve") as ready:
-        from app.main import create_app
+        from app.api.app import create_app
 
         app = create_app(ready, run_worker=args.command == "serve")
         config = uvicorn.Config(
@@ -90,7 +90,7 @@ def _services(settings: Settings, *, embedded: bool) -> Iterator[Settings]:
         return
     if not embedded:
         raise SystemExit("POSTGRES_HOST and REDIS_HOST must be set (only `smartedit serve` starts embedded servers)")
-    from app.embedded import embedded_services, ensure_database
+    from app.ops.embedded import embedded_services, ensure_database
 
     with embedded_services(settings.data_dir, postgres=missing_pg, redis=missing_redis) as servers:
         update: dict[str, object] = {}
@@ -143,7 +143,7 @@ def _local_webhook_secret(data_dir: Path) -> str:
 async def _worker(settings: Settings) -> int:
     from prometheus_client import start_http_server
 
-    from app.services import open_services
+    from app.service.wiring import open_services
 
     if settings.prometheus_port:
         start_http_server(settings.prometheus_port)
@@ -161,11 +161,11 @@ async def _process(settings: Settings, args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from app.ai.memory import MemoryLedger, MemoryTranscripts
-    from app.checkpoint import MemoryCheckpoints
-    from app.errors import InputError, QualityTargetMissed
-    from app.pipeline import Hooks
-    from app.services import make_editor, make_ranker
-    from app.spec import Highlight, JobSpec, OutputOptions
+    from app.db.checkpoint import MemoryCheckpoints
+    from app.domain.errors import InputError, QualityTargetMissed
+    from app.domain.spec import Highlight, JobSpec, OutputOptions
+    from app.pipeline.editor import Hooks
+    from app.service.wiring import make_editor, make_ranker
 
     try:
         highlights = None

@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from app.ai.ports import Ranker
-from app.checkpoint import Checkpoints
+from app.db.checkpoint import Checkpoints
+from app.domain.spec import JobSpec
 from app.media.ffmpeg import Binaries, gather_or_cancel
 from app.media.files import matches, unchanged_since
-from app.spec import JobSpec
-from app.stage_run import NO_HOOKS, Hooks, JobFiles, Stage, StageRun, StageTable
+from app.pipeline.run import NO_HOOKS, Hooks, JobFiles, Stage, StageRun, StageTable
 from app.stages.analyze import Plan, analyze
 from app.stages.captions import write_captions
 from app.stages.fetch import Fetcher, Staged, in_place, still_staged

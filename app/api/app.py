@@ -1,4 +1,4 @@
-"""create_app(): the FastAPI app; its lifespan opens the services (`app.services`) and holds them."""
+"""create_app(): the FastAPI app; its lifespan opens the services (`app.service.wiring`) and holds them."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from app.api.media import router as media_router
 from app.api.problems import Problem
 from app.api.routes import router
 from app.config import Settings
-from app.services import open_services
+from app.service.wiring import open_services
 
 DESCRIPTION = (
     "Long videos in, loudness-normalised BT.709 highlight reels out. Errors are RFC 9457 problem+json "

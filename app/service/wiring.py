@@ -11,25 +11,25 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from app import metrics
 from app.ai.budget import Prices
 from app.ai.ports import CostLedger, TranscriptCache
 from app.ai.ranker import AIRanker, Models
-from app.attempt import cancelled_webhook
 from app.config import Settings
 from app.db import JobStore, WebhookOutbox, create_pool, migrate
 from app.db.ledger import PgLedger
 from app.db.retention import RetentionStore
 from app.db.transcripts import PgTranscripts
 from app.db.uploads import UploadStore
-from app.jobs import JobService
-from app.live import JobFeed
 from app.media.ffmpeg import find_binaries
-from app.pipeline import SmartVideoEditor
-from app.runner import Runner
+from app.net.webhooks import WebhookSender
+from app.ops import metrics
+from app.pipeline.editor import SmartVideoEditor
+from app.runner.attempt import cancelled_webhook
+from app.runner.runner import Runner
+from app.service.jobs import JobService
+from app.service.live import JobFeed
+from app.service.uploads import UploadService
 from app.storage import Media, open_media
-from app.uploads import UploadService
-from app.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 _GAUGE_SECONDS = 5.0

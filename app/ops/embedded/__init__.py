@@ -13,9 +13,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.embedded.common import HOST, free_port, generated_password
-from app.embedded.postgres_server import PG_SUPERUSER, ensure_database, prepare_postgres, start_postgres, stop_postgres
-from app.embedded.redis_server import start_redis, stop_redis
+from app.ops.embedded.common import HOST, free_port, generated_password
+from app.ops.embedded.postgres_server import (
+    PG_SUPERUSER,
+    ensure_database,
+    prepare_postgres,
+    start_postgres,
+    stop_postgres,
+)
+from app.ops.embedded.redis_server import start_redis, stop_redis
 
 __all__ = ["EmbeddedServices", "embedded_services", "ensure_database", "free_port", "generated_password"]
 

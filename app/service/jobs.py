@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.spec import Highlight, JobSpec, OutputOptions
+from app.domain.spec import Highlight, JobSpec, OutputOptions
 from app.stages.result import JobResult
 from app.storage.base import SUFFIX
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # the store and the runner import this module for JobRow
     from app.db import JobStore, WebhookFor
     from app.db.retention import RetentionStore
     from app.db.uploads import UploadStore
-    from app.runner import Runner
+    from app.runner.runner import Runner
     from app.storage import Media, ReelDownload
     from app.storage.base import Output
 
@@ -252,8 +252,8 @@ class JobService:
 
     async def _check(self, spec: JobSpec) -> None:
         """Refuse a source the worker could never read, or a webhook this server may not or cannot send."""
-        from app.sources import SourceError, SourceRules, check_source
-        from app.webhooks import check_target
+        from app.net.webhooks import check_target
+        from app.storage.sources import SourceError, SourceRules, check_source
 
         settings = self.settings
         try:

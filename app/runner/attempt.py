@@ -18,18 +18,18 @@ from typing import Any
 
 import redis.exceptions
 
-from app import metrics
-from app.checkpoint import RedisCheckpoints
 from app.config import Settings
 from app.db import CONNECTION_LOST, JobStore, Webhook, WebhookFor
-from app.errors import InputError, QualityTargetMissed, TransientError, VerificationError, without_paths
-from app.jobs import JobRow, JobView
+from app.db.checkpoint import RedisCheckpoints
+from app.domain.errors import InputError, QualityTargetMissed, TransientError, VerificationError, without_paths
 from app.media.ffmpeg import FFmpegError
-from app.pipeline import STAGE_NAMES, Hooks, JobResult, SmartVideoEditor
-from app.sources import SourceError, SourceRules, stage_source
+from app.ops import metrics
+from app.pipeline.editor import STAGE_NAMES, Hooks, JobResult, SmartVideoEditor
+from app.service.jobs import JobRow, JobView
 from app.stages.fetch import FetchProgress, Staged
 from app.stages.verify import Verified
 from app.storage import Media
+from app.storage.sources import SourceError, SourceRules, stage_source
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import time
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app import redis_keys
+from app.db import redis_keys
 
 log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60

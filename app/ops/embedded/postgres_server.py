@@ -15,7 +15,7 @@ from pathlib import Path
 
 import asyncpg
 
-from app.embedded.common import ATTEMPTS, HOST, RETRYABLE, failed, file_size, free_port, live_process, log_tail
+from app.ops.embedded.common import ATTEMPTS, HOST, RETRYABLE, failed, file_size, free_port, live_process, log_tail
 
 with warnings.catch_warnings():  # its import-time platformdirs lookup warns when XDG_RUNTIME_DIR is unset
     warnings.simplefilter("ignore")
