@@ -50,13 +50,14 @@ run: $(VENV)/.run-deps
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check app tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 test: lint
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 # The committed contract: regenerate after changing the API (a test fails while it is stale).
 openapi: $(VENV)/.run-deps
-	$(BIN)/python -m app.api.docs > openapi.json
+	$(BIN)/python -m app.api > openapi.json
 
 # The Python SDK, generated from the committed spec into clients/python/ (built, not committed): pip install it.
 sdk: $(VENV)/.test-deps

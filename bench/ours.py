@@ -22,8 +22,9 @@ import psutil
 
 from app.config import Settings
 from app.db.checkpoint import MemoryCheckpoints
+from app.domain.result import JobResult
 from app.domain.spec import Highlight, JobSpec
-from app.pipeline.editor import Hooks, JobResult
+from app.pipeline.editor import Hooks
 from app.service.wiring import make_editor
 from bench.approaches import Run
 from bench.sampler import ProcessSampler

@@ -21,9 +21,9 @@ from typing import Any
 
 from app.config import Settings
 from app.db.checkpoint import MemoryCheckpoints
+from app.domain.result import JobResult
 from app.domain.spec import Highlight, JobSpec, OutputOptions
 from app.media.ffmpeg import Binaries, find_binaries
-from app.pipeline.editor import JobResult
 from app.service.wiring import make_editor
 from bench import browser
 from bench.report import table

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from app.domain.result import JobResult
 from app.media.ffmpeg import Binaries
-from app.pipeline.editor import JobResult
 from bench.procs import run_ffmpeg, run_ffprobe
 from bench.source import FPS, BenchSource
 

@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from app.domain.result import AIReport
+
 
 class Cue(BaseModel):
     """A timed line of speech, in seconds from the start of the range it was heard in."""
@@ -145,20 +147,6 @@ class RankRequest:
     has_audio: bool
     windows: list[Window]
     keep: int
-
-
-class AIReport(BaseModel):
-    """What AI ranking did for a job: `used` when its choice made the reel; else `reason` says why not."""
-
-    model_config = ConfigDict(frozen=True)
-
-    used: bool
-    reason: str | None = None  # disabled, client_highlights, no_audio, no_choice, budget, timeout, unavailable,
-    # rate_limited, unauthorized, rejected, invalid_response, audio_failed
-    spent_usd: float = 0.0  # the job's ledger total
-    candidates: int = 0  # windows the offline picker proposed
-    transcribed: int = 0  # transcripts paid for by this analysis (a resumed job finds earlier ones in the cache)
-    cached: int = 0  # transcripts reused from the cache
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from app.api.problems import Problem
 from app.api.ratelimit import seconds_until_allowed
-from app.service.jobs import Owner
+from app.domain.jobs import Owner
 from app.service.wiring import Services
 
 # Security schemes, not header parameters: generated SDKs then take the key once, not on every call.

@@ -1,13 +1,11 @@
 """The OpenAPI contract beyond what routes declare: problem+json errors, webhooks, and the committed spec.
 
-`python -m app.api.docs > openapi.json` (`make openapi`) writes the spec that is committed; a test fails
+`python -m app.api > openapi.json` (`make openapi`) writes the spec that is committed; a test fails
 when the app's spec drifts from it.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header
@@ -105,14 +103,3 @@ def contract(app: FastAPI) -> dict[str, Any]:
     app.openapi_schema = spec
     return spec
 
-
-def main() -> None:
-    """Print the spec the app serves (what `make openapi` commits as openapi.json)."""
-    from app.api.app import create_app
-
-    json.dump(contract(create_app()), sys.stdout, indent=2, sort_keys=False)
-    sys.stdout.write("\n")
-
-
-if __name__ == "__main__":
-    main()

@@ -17,7 +17,7 @@ from app.api.deps import ClientDep, ServicesDep
 from app.api.docs import problems
 from app.api.multipart import MultipartError, file_field
 from app.api.problems import Problem
-from app.service.jobs import Owner
+from app.domain.jobs import Owner
 from app.service.wiring import Services
 from app.storage import ReelDownload
 from app.storage.base import Output

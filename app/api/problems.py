@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.db import CONNECTION_LOST
-from app.service.jobs import JobRefused
+from app.domain.jobs import JobRefused
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"

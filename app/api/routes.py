@@ -15,9 +15,9 @@ from app.api.deps import ClientDep, ServicesDep
 from app.api.docs import JOB_EXAMPLE, problems
 from app.api.problems import Problem
 from app.api.schemas import Health, JobCreate, JobEvent, JobPage, WebhookSecret
+from app.domain.jobs import Job, JobStatus
 from app.net.webhooks import key_webhook_secret
 from app.ops import metrics
-from app.service.jobs import Job, JobStatus
 from app.service.live import job_stream
 
 router = APIRouter()

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.domain.jobs import Job, JobStatus
 from app.domain.spec import JobSpec
-from app.service.jobs import Job, JobStatus
 
 # Open sets: a client must accept a code it does not know yet; these are the ones known today.
 PROBLEM_CODES = (

@@ -11,8 +11,8 @@ import asyncpg
 
 from app.db.outbox import WebhookFor, enqueue_webhook
 from app.db.pool import once_more_on_lost_connection
+from app.domain.jobs import JobRow
 from app.domain.spec import JobSpec
-from app.service.jobs import JobRow
 
 JOBS_CHANNEL = "smartedit_jobs"
 FEED_CHANNEL = "smartedit_job_feed"  # notified by triggers (migration 004) on every visible change

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 
 from app.db.pool import Conn, once_more_on_lost_connection
-from app.service.jobs import JobRow
+from app.domain.jobs import JobRow
 
 
 @dataclass(frozen=True)

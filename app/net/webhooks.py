@@ -1,4 +1,4 @@
-"""Signed webhook delivery (Standard Webhooks) from the PostgreSQL outbox, with retries and an SSRF guard."""
+"""Signed webhook delivery (Standard Webhooks) from the PostgreSQL outbox, with retries, through the SSRF guard."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ import base64
 import contextlib
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
-import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,6 +18,7 @@ import httpx
 from standardwebhooks import Webhook as Signer
 
 from app.db import Delivery, WebhookOutbox
+from app.net.guard import Resolver, UnsafeTarget, resolve_public, system_resolver
 from app.ops import metrics
 
 log = logging.getLogger(__name__)
@@ -27,11 +26,7 @@ log = logging.getLogger(__name__)
 # Seconds to wait after attempt N fails: about 5 s, 30 s, 2 min, 10 min, 30 min, then hourly for a day.
 RETRY_SCHEDULE: tuple[float, ...] = (5, 30, 120, 600, 1800, *([3600.0] * 23))
 TIMEOUT_SECONDS = 10.0
-# A lookup that stalls (a dead nameserver) must end well inside the delivery's lease, or the lease lapses
-# mid-attempt and another sender posts the same delivery again.
-DNS_TIMEOUT_SECONDS = 5.0
 DELIVERY_LEASE_SECONDS = 60.0
-SUBMIT_RESOLVE_SECONDS = 2.0  # DNS a submit may wait for before it leaves the check to delivery
 _STOP_GRACE_SECONDS = TIMEOUT_SECONDS + 2  # an attempt's own timeout, plus time to record it
 
 
@@ -45,85 +40,6 @@ def key_webhook_secret(base_secret: str, key_id: str) -> str:
         return base_secret
     raw = base64.b64decode(base_secret.removeprefix("whsec_"))
     return "whsec_" + base64.b64encode(hmac.new(raw, f"webhook:{key_id}".encode(), hashlib.sha256).digest()).decode()
-
-
-class UnsafeTarget(Exception):
-    """The webhook URL resolves to an address we refuse to call."""
-
-
-def check_url(url: str, *, field: str = "webhook_url") -> str | None:
-    """A reason the URL cannot be a target (scheme, host), or None if it may be; `field` names it in the reason."""
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # urlsplit parses the port lazily: a bad one would raise only when the sender connects
-    except ValueError as exc:
-        return f"{field} is not a valid URL: {exc}"
-    if parts.scheme not in ("http", "https"):
-        return f"{field} must be an http or https URL"
-    if not parts.hostname:
-        return f"{field} has no host"
-    if parts.username is not None or parts.password is not None:
-        return f"{field} must not carry credentials"
-    return None
-
-
-async def check_target(
-    url: str, *, allow_private: bool, timeout: float = SUBMIT_RESOLVE_SECONDS, field: str = "webhook_url"
-) -> str | None:
-    """At submit: check_url, then refuse a host that is, or resolves to, a private address.
-
-    An IP literal is judged at once; a name gets `timeout` seconds of DNS, so a slow resolver cannot
-    stall submits (a name it could not resolve in time is checked again at delivery, as every target is).
-    """
-    if reason := check_url(url, field=field):
-        return reason
-    if allow_private:
-        return None
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    try:
-        literal = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
-    if literal is not None:
-        return None if literal.is_global else f"{field} points to {host}, a private, loopback or link-local address"
-    try:
-        await asyncio.wait_for(resolve_public(host, parts.port or 443, allow_private=False), timeout)
-    except UnsafeTarget as exc:
-        return f"{field} is refused: {exc}"
-    except socket.gaierror as exc:
-        if exc.errno == socket.EAI_NONAME:
-            return f"{field}'s host {host!r} does not resolve"
-    except TimeoutError:
-        log.info("webhook host %s did not resolve within %.1f s at submit; it is checked at delivery", host, timeout)
-    return None
-
-
-Resolver = Callable[[str, int], Awaitable[list[str]]]  # (host, port) -> addresses
-
-
-async def system_resolver(host: str, port: int) -> list[str]:
-    """The addresses the system's resolver (getaddrinfo) gives for `host`."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
-async def resolve_public(host: str, port: int, *, allow_private: bool, resolver: Resolver = system_resolver) -> str:
-    """Resolve `host` now, within DNS_TIMEOUT_SECONDS, and return an address to connect to; refuse
-    private/loopback/link-local ones."""
-    try:
-        async with asyncio.timeout(DNS_TIMEOUT_SECONDS):
-            # getaddrinfo itself cannot be interrupted: its thread finishes in the background.
-            addresses = await resolver(host, port)
-    except TimeoutError:
-        raise OSError(f"DNS lookup of {host} timed out after {DNS_TIMEOUT_SECONDS:.0f} s") from None
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if allow_private or ip.is_global:
-            return address
-    raise UnsafeTarget(
-        f"{host} resolves to {', '.join(addresses)}: private, loopback or link-local targets are refused"
-    )
 
 
 class WebhookSender:

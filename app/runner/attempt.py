@@ -22,10 +22,11 @@ from app.config import Settings
 from app.db import CONNECTION_LOST, JobStore, Webhook, WebhookFor
 from app.db.checkpoint import RedisCheckpoints
 from app.domain.errors import InputError, QualityTargetMissed, TransientError, VerificationError, without_paths
+from app.domain.jobs import JobRow, JobView
+from app.domain.result import JobResult
 from app.media.ffmpeg import FFmpegError
 from app.ops import metrics
-from app.pipeline.editor import STAGE_NAMES, Hooks, JobResult, SmartVideoEditor
-from app.service.jobs import JobRow, JobView
+from app.pipeline.editor import STAGE_NAMES, Hooks, SmartVideoEditor
 from app.stages.fetch import FetchProgress, Staged
 from app.stages.verify import Verified
 from app.storage import Media

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from app.db import FEED_CHANNEL, JobStore
-from app.service.jobs import TERMINAL, Job
+from app.domain.jobs import TERMINAL, Job
 
 log = logging.getLogger(__name__)
 

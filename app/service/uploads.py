@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from app.db.uploads import UploadRow, UploadStore
-from app.service.jobs import JobRefused, Owner
+from app.domain.jobs import JobRefused, Owner
 from app.storage import MediaStore
 from app.storage.base import write_hashed
 

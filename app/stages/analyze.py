@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from app.ai.ports import AIReport, Cue, Ranker
+from app.ai.ports import Cue, Ranker
 from app.analysis.edges import EDGE_IN_SPEECH
 from app.analysis.features import SourceAnalyser, SourceFeatures
 from app.analysis.picker import propose_highlights, snap_edges
 from app.analysis.reframe import ASPECTS, crop_size, reframe, reframe_split, source_content, split_size
 from app.domain.errors import InputError
+from app.domain.result import AIReport
 from app.domain.spec import JobSpec, Layout, Transition
 from app.media.decode import DecodeOptions, decode
 from app.media.ffmpeg import Binaries

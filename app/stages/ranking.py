@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from app.ai.ports import AIReport, Cue, Ranker, RankRequest, Transcript, Window
+from app.ai.ports import Cue, Ranker, RankRequest, Transcript, Window
 from app.analysis.edges import EDGE_IN_SPEECH, snap_to_words
 from app.analysis.features import SourceFeatures
 from app.analysis.picker import MIN_CLIP, PICK_SNAP, Pick, Proposal
+from app.domain.result import AIReport
 from app.stages.segments import Clip
 from app.stages.validate import SourceInfo
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from app.domain.result import RenderMode
 from app.domain.spec import OutputOptions
 from app.media.ffmpeg import Binaries, ProgressCallback, run
 from app.media.files import part_name, publish
@@ -30,7 +30,6 @@ SAMPLE_RATE = 48000
 BT709_TAGS = ("-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv")
 QUIET = ("-hide_banner", "-nostdin", "-y", "-v", "error")  # every render command: errors only, never a prompt
 AAC_BITRATE = "192k"
-RenderMode = Literal["smart", "encode"]
 
 
 # alimiter holds sample peaks; its ceiling sits this far under the true-peak ceiling so that

@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from app.domain.errors import QualityTargetMissed, VerificationError
+from app.domain.result import Verification
 from app.media.ffmpeg import Binaries
 from app.media.gops import keyframe_colours, packet_index, stream_facts
 from app.media.loudness import Loudness, TimeRange, measure_ranges
@@ -29,30 +30,6 @@ SPREAD_LIMIT_LU = 1.5
 TRUE_PEAK_TOLERANCE_DB = 0.05  # the meter's own rounding; nothing more
 MAX_CORRECTIONS = 2
 _SOUND_CHECKS = ("loudness", "clips", "spread", "true_peak")
-
-
-class Verification(BaseModel):
-    """What the reel measured, and which targets it met."""
-
-    model_config = ConfigDict(frozen=True)
-
-    color_primaries: str | None
-    color_transfer: str | None
-    color_space: str | None
-    pix_fmt: str | None
-    width: int
-    height: int
-    duration: float
-    expected_duration: float
-    audio_loudness: float | None  # integrated LUFS of the whole reel; None when nothing in it is audible
-    true_peak: float | None  # dBTP of the whole reel
-    clip_loudness: list[float | None]  # per clip, fades excluded; None for a silent clip
-    clip_true_peak: list[float | None]
-    silent_clips: list[int]  # indexes of clips under the audible floor: left as they were
-    loudness_spread_lu: float | None
-    corrections: int = 0  # re-joins with corrected gains it took to pass
-    checks: dict[str, bool]
-    passed: bool
 
 
 class Verified(BaseModel):

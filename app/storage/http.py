@@ -11,7 +11,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpx
 
 from app.domain.errors import TransientError
-from app.net.webhooks import Resolver, UnsafeTarget, check_url, resolve_public, system_resolver
+from app.net.guard import Resolver, UnsafeTarget, check_url, resolve_public, system_resolver
 from app.storage.base import ObjectError, Progress, save_stream
 from app.storage.s3 import CHUNK
 

@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 
 from app.config import Settings
 from app.domain.spec import JobSpec
-from app.net.webhooks import check_target
+from app.net.guard import check_target
 from app.stages.fetch import Staged, in_place
 from app.storage import Media, ObjectError, S3Location
 from app.storage.base import Progress

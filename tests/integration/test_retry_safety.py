@@ -14,11 +14,11 @@ from redis.asyncio import Redis
 from app.config import Settings
 from app.db import JobStore, Webhook, WebhookOutbox, WorkerRegistry
 from app.db.checkpoint import RedisCheckpoints
+from app.domain.jobs import JobRow
 from app.domain.spec import JobSpec
 from app.media.ffmpeg import find_binaries
 from app.pipeline.editor import SmartVideoEditor
 from app.runner.attempt import Attempt
-from app.service.jobs import JobRow
 from app.storage import Media
 from app.storage.local import LocalStore
 from tests.conftest import Infra, make_settings

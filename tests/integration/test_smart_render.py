@@ -11,10 +11,10 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from app.db.checkpoint import MemoryCheckpoints
+from app.domain.result import JobResult
 from app.domain.spec import Highlight, JobSpec, OutputOptions
 from app.media.ffmpeg import find_binaries
 from app.pipeline.editor import SmartVideoEditor
-from app.stages.result import JobResult
 from app.stages.transitions import FADE_SECONDS
 from tests.support.frames import decode_errors, frame_hashes, frame_numbers, idr_frames, luma_frames
 from tests.support.media import make_source

@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from app.net import webhooks
-from app.net.webhooks import DNS_TIMEOUT_SECONDS, TIMEOUT_SECONDS, Resolver, resolve_public
+from app.net.guard import DNS_TIMEOUT_SECONDS, Resolver, resolve_public
+from app.net.webhooks import TIMEOUT_SECONDS
 
 
 @pytest.fixture

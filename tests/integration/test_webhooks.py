@@ -18,9 +18,9 @@ from standardwebhooks import Webhook as Verifier
 
 from app.config import Settings
 from app.db import JobStore, Webhook, WebhookFor, WebhookOutbox
+from app.domain.jobs import JobRow, JobView
 from app.domain.spec import JobSpec
 from app.net.webhooks import WebhookSender
-from app.service.jobs import JobRow, JobView
 from tests.conftest import WEBHOOK_SECRET, Infra, make_settings, running_service
 from tests.support.database import migrated_store, own_database
 from tests.support.jobs import submit, wait_final

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.stages.result import JobResult
-from app.stages.verify import Verification
+from app.domain.result import JobResult, Verification
 
 
 def sample_result(**changes: Any) -> dict[str, Any]:

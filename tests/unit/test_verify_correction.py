@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from app.domain.errors import without_paths
+from app.domain.result import Verification
 from app.stages.render import Reel, RenderedClip
-from app.stages.verify import Verification, correction
+from app.stages.verify import correction
 
 
 def report(clips: list[float | None], peaks: list[float | None], *, true_peak_ok: bool = True) -> Verification:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.net.webhooks import UnsafeTarget, check_target, check_url, resolve_public
+from app.net.guard import UnsafeTarget, check_target, check_url, resolve_public
 
 PRIVATE_LITERALS = [
     "127.0.0.1",

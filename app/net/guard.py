@@ -1,0 +1,97 @@
+"""The SSRF guard: which URLs the service may call (webhook targets, input URLs), checked at submit and again
+when it connects, so a name that resolves to a private address later is refused then too."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
+
+# A lookup that stalls (a dead nameserver) must end well inside the delivery's lease, or the lease lapses
+# mid-attempt and another sender posts the same delivery again.
+DNS_TIMEOUT_SECONDS = 5.0
+SUBMIT_RESOLVE_SECONDS = 2.0  # DNS a submit may wait for before it leaves the check to delivery
+
+
+class UnsafeTarget(Exception):
+    """The webhook URL resolves to an address we refuse to call."""
+
+
+def check_url(url: str, *, field: str = "webhook_url") -> str | None:
+    """A reason the URL cannot be a target (scheme, host), or None if it may be; `field` names it in the reason."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # urlsplit parses the port lazily: a bad one would raise only when the sender connects
+    except ValueError as exc:
+        return f"{field} is not a valid URL: {exc}"
+    if parts.scheme not in ("http", "https"):
+        return f"{field} must be an http or https URL"
+    if not parts.hostname:
+        return f"{field} has no host"
+    if parts.username is not None or parts.password is not None:
+        return f"{field} must not carry credentials"
+    return None
+
+
+async def check_target(
+    url: str, *, allow_private: bool, timeout: float = SUBMIT_RESOLVE_SECONDS, field: str = "webhook_url"
+) -> str | None:
+    """At submit: check_url, then refuse a host that is, or resolves to, a private address.
+
+    An IP literal is judged at once; a name gets `timeout` seconds of DNS, so a slow resolver cannot
+    stall submits (a name it could not resolve in time is checked again at delivery, as every target is).
+    """
+    if reason := check_url(url, field=field):
+        return reason
+    if allow_private:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        return None if literal.is_global else f"{field} points to {host}, a private, loopback or link-local address"
+    try:
+        await asyncio.wait_for(resolve_public(host, parts.port or 443, allow_private=False), timeout)
+    except UnsafeTarget as exc:
+        return f"{field} is refused: {exc}"
+    except socket.gaierror as exc:
+        if exc.errno == socket.EAI_NONAME:
+            return f"{field}'s host {host!r} does not resolve"
+    except TimeoutError:
+        log.info("webhook host %s did not resolve within %.1f s at submit; it is checked at delivery", host, timeout)
+    return None
+
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]  # (host, port) -> addresses
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses the system's resolver (getaddrinfo) gives for `host`."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+async def resolve_public(host: str, port: int, *, allow_private: bool, resolver: Resolver = system_resolver) -> str:
+    """Resolve `host` now, within DNS_TIMEOUT_SECONDS, and return an address to connect to; refuse
+    private/loopback/link-local ones."""
+    try:
+        async with asyncio.timeout(DNS_TIMEOUT_SECONDS):
+            # getaddrinfo itself cannot be interrupted: its thread finishes in the background.
+            addresses = await resolver(host, port)
+    except TimeoutError:
+        raise OSError(f"DNS lookup of {host} timed out after {DNS_TIMEOUT_SECONDS:.0f} s") from None
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if allow_private or ip.is_global:
+            return address
+    raise UnsafeTarget(
+        f"{host} resolves to {', '.join(addresses)}: private, loopback or link-local targets are refused"
+    )
