@@ -1,10 +1,13 @@
-"""PostgreSQL: every SQL statement of the service lives in this package.
+"""The state of jobs: every SQL statement of the service, and the Redis keys and checkpoints.
 
-`pool` opens connections and applies migrations, `jobs` holds the job queries (JobStore), `outbox`
-the webhook deliveries (WebhookOutbox), and `workers` the worker registry and lease recovery.
+`pool` opens connections and applies migrations; `jobs` holds what clients ask of jobs (JobStore), on top of
+`leases`, what a worker does under a job's lease; `outbox` the webhook deliveries (WebhookOutbox); `workers`
+the worker registry and lease recovery; `uploads`, `retention`, `ledger` and `transcripts` their tables.
+`checkpoint` keeps each stage's output in Redis (under `redis_keys`), so a resumed job skips finished stages.
 """
 
-from app.db.jobs import CANCEL_CHANNEL, FEED_CHANNEL, JOBS_CHANNEL, Claim, IdempotencyConflict, JobStore, QueueFull
+from app.db.jobs import CANCEL_CHANNEL, FEED_CHANNEL, JOBS_CHANNEL, IdempotencyConflict, JobStore, QueueFull
+from app.db.leases import Claim
 from app.db.outbox import Delivery, Webhook, WebhookFor, WebhookOutbox
 from app.db.pool import CONNECTION_LOST, MIGRATIONS_DIR, create_pool, migrate
 from app.db.workers import Registration, WorkerRegistry

@@ -1,9 +1,8 @@
-"""One attempt at one claimed job: the lease heartbeat, the pipeline run, and the writes that record its outcome."""
+"""One attempt at one claimed job: the pipeline run, and the writes that record its outcome."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import logging
 import random
@@ -11,22 +10,20 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import redis.exceptions
-
 from app.config import Settings
-from app.db import CONNECTION_LOST, JobStore, Webhook, WebhookFor
+from app.db import JobStore, Webhook, WebhookFor
 from app.db.checkpoint import RedisCheckpoints
-from app.domain.errors import InputError, QualityTargetMissed, TransientError, VerificationError, without_paths
+from app.domain.errors import InputError, QualityTargetMissed, VerificationError
 from app.domain.jobs import JobRow, JobView
 from app.domain.result import JobResult
 from app.media.ffmpeg import FFmpegError
 from app.ops import metrics
 from app.pipeline.editor import STAGE_NAMES, Hooks, SmartVideoEditor
+from app.runner.failures import SERVICE_DOWN, TRANSIENT, describe
 from app.stages.fetch import FetchProgress, Staged
 from app.stages.verify import Verified
 from app.storage import Media
@@ -36,53 +33,6 @@ log = logging.getLogger(__name__)
 
 _PROGRESS_INTERVAL = 0.25  # seconds between progress writes (each notifies SSE): a smooth bar, light on the DB
 _HAND_BACK_SECONDS = 5.0  # a job handed back because a service blinked is due again after about this
-# Trouble of the job's step: retried, and each one counts toward MAX_ATTEMPTS.
-_TRANSIENT: tuple[type[BaseException], ...] = (TransientError, TimeoutError)
-# Trouble of the services around the job (a dropped connection): the job is handed back, not faulted,
-# so a Redis or PostgreSQL restart never uses up a healthy job's attempts.
-_SERVICE_DOWN: tuple[type[BaseException], ...] = (
-    *CONNECTION_LOST,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-)
-
-
-@dataclass
-class Heartbeat:
-    """Renews a job's lease every third of its length; calls `on_lost` when it is gone or cancelled."""
-
-    store: JobStore
-    job_id: uuid.UUID
-    token: uuid.UUID
-    lease_seconds: float
-    on_lost: Callable[[str], None]  # called with "lease" or "cancel"
-    _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Heartbeat:
-        self._task = asyncio.create_task(self._beat(), name=f"heartbeat-{self.job_id}")
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._task:
-            await self._task
-
-    async def _beat(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self.lease_seconds / 3)
-                return
-            try:
-                held, cancel = await self.store.renew(self.job_id, self.token, self.lease_seconds)
-            except Exception:  # a blip in the database: keep beating, the lease has slack
-                log.warning("lease renewal of %s failed; retrying", self.job_id, exc_info=True)
-                continue
-            if not held:
-                self.on_lost("lease")
-                return
-            if cancel:
-                self.on_lost("cancel")
 
 
 class Attempt:
@@ -142,9 +92,9 @@ class Attempt:
             await self.fail("verification_failed", f"The reel did not pass verification: {exc}")
         except (FFmpegError, OSError) as exc:
             await self._tool_failed(exc)
-        except _SERVICE_DOWN as exc:
+        except SERVICE_DOWN as exc:
             await self.hand_back(exc)
-        except _TRANSIENT as exc:
+        except TRANSIENT as exc:
             await self.retry(exc)
         except Exception as exc:  # a bug of ours: retried, and the job fails with a reason once attempts run out
             log.exception("job %s: unexpected error", self.job.id)
@@ -297,22 +247,6 @@ class Attempt:
             return
         self._last_progress = now
         await self.store.set_progress(self.job.id, self.token, stage, progress)
-
-
-def describe(exc: BaseException) -> str:
-    """A failure in words fit for a client: no server path, no raw tool output (the log has those)."""
-    if isinstance(exc, FFmpegError):
-        if exc.killed_by_signal:
-            return f"the {exc.tool} process was killed from outside (out of memory, or stopped by an operator)"
-        return f"{exc.tool} stopped with an error: {exc.reason}"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower()
-    if isinstance(exc, (*CONNECTION_LOST, redis.exceptions.ConnectionError)):
-        return "a connection to the job database or the checkpoint store was lost"
-    if isinstance(exc, TimeoutError):
-        return "an operation timed out"
-    text = without_paths(str(exc))
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _webhook(event_type: str) -> WebhookFor:

@@ -21,7 +21,8 @@ from app.db.retention import RetentionStore
 from app.ops import metrics
 from app.pipeline.editor import SmartVideoEditor
 from app.runner import liveness
-from app.runner.attempt import Attempt, Heartbeat
+from app.runner.attempt import Attempt
+from app.runner.heartbeat import Heartbeat
 from app.runner.housekeeping import Housekeeper
 from app.runner.retention import RetentionSweeper
 from app.storage import Media
