@@ -216,6 +216,3 @@ async def _process(settings: Settings, args: argparse.Namespace) -> int:
     print(result.model_dump_json(indent=2))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

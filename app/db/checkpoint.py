@@ -1,4 +1,4 @@
-"""Stage checkpoints in Redis: what a resumed job may skip (its key is built in app/redis_keys.py).
+"""Stage checkpoints in Redis: what a resumed job may skip (its key is built in app/db/redis_keys.py).
 
 A job's checkpoints are one hash. The worker holding the job writes its lease token into the
 hash when it starts; every later save is a script that writes only while that token is still

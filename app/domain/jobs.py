@@ -118,8 +118,6 @@ class Job(BaseModel):
         )
 
 
-JobView = Job  # the name the runner and webhooks used before the schema was named for the spec
-
 
 def redact_url(url: str | None) -> str | None:
     """`url` without userinfo, query or fragment: what views, lists, logs and webhooks may show."""

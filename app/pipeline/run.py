@@ -1,6 +1,6 @@
 """How a stage table runs: each stage's checkpoint trusted or the stage redone, progress by weight, events.
 
-`pipeline.py` holds the table itself (what the stages are); this module holds what running any table means,
+`editor.py` holds the table itself (what the stages are); this module holds what running any table means,
 so a new stage is one entry there and one module under `stages/`, and nothing here changes.
 """
 

@@ -18,7 +18,7 @@ from app.config import Settings
 from app.db import JobStore, Webhook, WebhookFor
 from app.db.checkpoint import RedisCheckpoints
 from app.domain.errors import InputError, QualityTargetMissed, VerificationError
-from app.domain.jobs import JobRow, JobView
+from app.domain.jobs import Job, JobRow
 from app.domain.result import JobResult
 from app.media.ffmpeg import FFmpegError
 from app.ops import metrics
@@ -260,7 +260,7 @@ def _webhook(event_type: str) -> WebhookFor:
             {
                 "type": event_type,
                 "timestamp": job.updated_at.isoformat(),
-                "data": JobView.of(job).model_dump(mode="json"),
+                "data": Job.of(job).model_dump(mode="json"),
             },
         )
 

@@ -18,7 +18,7 @@ from standardwebhooks import Webhook as Verifier
 
 from app.config import Settings
 from app.db import JobStore, Webhook, WebhookFor, WebhookOutbox
-from app.domain.jobs import JobRow, JobView
+from app.domain.jobs import Job, JobRow
 from app.domain.spec import JobSpec
 from app.net.webhooks import WebhookSender
 from tests.conftest import WEBHOOK_SECRET, Infra, make_settings, running_service
@@ -63,7 +63,7 @@ def announce(event_type: str) -> WebhookFor:
 
     def build(job: JobRow) -> Webhook:
         assert job.spec.webhook_url is not None
-        payload = {"type": event_type, "data": JobView.of(job).model_dump(mode="json")}
+        payload = {"type": event_type, "data": Job.of(job).model_dump(mode="json")}
         return Webhook(event_type, job.spec.webhook_url, payload)
 
     return build

@@ -27,7 +27,7 @@ PREFIX = "video_processing_"
 APP_SERVICES = ("api", "worker")
 AWS_CLIENT_VARS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"}  # read by botocore itself
 
-# The metrics app/metrics.py defines (ARCHITECTURE.md "Metrics"), with their Prometheus types.
+# The metrics app/ops/metrics.py defines (ARCHITECTURE.md "Metrics"), with their Prometheus types.
 CONTRACT_METRICS: dict[str, str] = {
     "video_processing_ratio": "gauge",
     "video_processing_audio_loudness_spread_lu": "gauge",
@@ -61,7 +61,7 @@ def _metric_names_from_app() -> dict[str, str]:
     """The service's metric names and types, from app.ops.metrics' registry once that module exists.
 
     Uses `app.ops.metrics.REGISTRY` (or prometheus_client's default registry if the module keeps its
-    metrics there) and keeps the `video_processing_` families. Without app/metrics.py the contract
+    metrics there) and keeps the `video_processing_` families. Without app/ops/metrics.py the contract
     list above stands in. prometheus_client names a counter family without `_total`;
     `_series_names` accepts either spelling.
     """
@@ -495,7 +495,7 @@ def test_used_http_metric_names_exist(dashboard: dict[str, Any]) -> None:
 
 def test_app_metrics_define_the_contract() -> None:
     if importlib.util.find_spec("app.ops.metrics") is None:
-        pytest.skip("app/metrics.py not written yet")
+        pytest.skip("app/ops/metrics.py not written yet")
     defined = _known_series(_metric_names_from_app())
     missing = {name for name, kind in CONTRACT_METRICS.items() if not _series_names(name, kind) <= defined}
     assert not missing, f"app.ops.metrics lacks (or types differently) {sorted(missing)}"
