@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import openai
 from openai import AsyncOpenAI
-from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 
 from app.ai.ports import Answer, Cue, Heard, ProviderError, Transcript, Word
@@ -67,6 +67,8 @@ class OpenAIProvider:
             )
         except openai.OpenAIError as exc:
             raise _failure(exc) from exc
+        if not isinstance(reply, ChatCompletion):  # a 200 whose body is not JSON: the client hands back its text
+            raise ProviderError("invalid_response", "the completion is not JSON", billed=True)
         usage = reply.usage
         # Servers that only look compatible may leave usage out: the call is then counted at its reservation.
         if usage is None or not isinstance(usage.prompt_tokens, int) or not isinstance(usage.completion_tokens, int):

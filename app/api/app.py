@@ -16,6 +16,7 @@ from app.api.docs import contract, install_webhooks
 from app.api.limits import BodyLimit
 from app.api.media import router as media_router
 from app.api.problems import Problem
+from app.api.request_id import RequestId
 from app.api.routes import router
 from app.config import Settings
 from app.service.wiring import open_services
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     problems.install(app)
     # Uploads are capped by MAX_INPUT_BYTES while they stream, not by the small limit of JSON bodies.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt=("/uploads",))
+    app.add_middleware(RequestId)  # added last, so outermost: every response has the id, and every log line
     app.include_router(router)
     install_webhooks(app)
 

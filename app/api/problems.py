@@ -9,8 +9,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api.request_id import HEADER
 from app.db import CONNECTION_LOST
 from app.domain.jobs import JobRefused
 
@@ -34,6 +37,7 @@ class Problem(Exception):
 
 def problem_response(request: Request, status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
     """A problem+json response."""
+    request_id = getattr(request.state, "request_id", None)
     body = {
         "type": f"/problems/{code}",
         "title": title,
@@ -41,9 +45,13 @@ def problem_response(request: Request, status: int, code: str, title: str, detai
         "detail": detail,
         "instance": request.url.path,
         "code": code,
+        "request_id": request_id,
         **extra,
     }
-    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
+    response = JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
+    if request_id is not None:  # a 500 is answered outside the middleware that sets it on every other response
+        response.headers[HEADER] = request_id
+    return response
 
 
 def install(app: FastAPI) -> None:
@@ -74,18 +82,23 @@ def install(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return problem_response(request, exc.status_code, code, _title(exc.status_code), str(exc.detail))
 
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # A database or Redis restart or failover: expected, so one line in the log, and the client retries.
+        redis = isinstance(exc, RedisConnectionError | RedisTimeoutError)
+        what, code = ("Redis store", "redis_unavailable") if redis else ("job database", "database_unavailable")
+        log.warning("%s %s: the %s did not answer (%r)", request.method, request.url.path, what, exc)
+        detail = f"The {what} did not answer; retry in a few seconds."
+        response = problem_response(request, 503, code, "Service Unavailable", detail)
+        response.headers["Retry-After"] = "2"
+        return response
+
+    # Registered class by class: a handler of Exception itself runs in Starlette's outermost middleware,
+    # which logs a traceback after answering; these are answered inside, like any other problem.
+    for kind in (*CONNECTION_LOST, RedisConnectionError, RedisTimeoutError):
+        app.add_exception_handler(kind, _unavailable)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, CONNECTION_LOST):  # a database restart or failover: the client should retry
-            response = problem_response(
-                request,
-                503,
-                "database_unavailable",
-                "Service Unavailable",
-                "The job database did not answer; retry in a few seconds.",
-            )
-            response.headers["Retry-After"] = "2"
-            return response
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(
             request, 500, "internal_error", "Internal error", "Something went wrong on our side; the error was logged."

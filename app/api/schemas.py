@@ -15,8 +15,8 @@ PROBLEM_CODES = (
     "unauthorized", "rate_limited", "body_too_large", "invalid_request", "invalid_cursor", "job_not_found",
     "job_finished", "not_found", "method_not_allowed", "input_not_found", "input_outside_media_root",
     "input_not_a_file", "invalid_input_path", "invalid_webhook_url", "webhooks_not_configured",
-    "too_many_highlights", "idempotency_key_reused", "too_many_queued_jobs", "database_unavailable", "not_ready",
-    "internal_error",
+    "too_many_highlights", "idempotency_key_reused", "too_many_queued_jobs", "database_unavailable",
+    "redis_unavailable", "not_ready", "internal_error",
 )  # fmt: skip
 EXAMPLE_SPEC: dict[str, Any] = {
     "input_path": "talk.mp4",
@@ -48,6 +48,7 @@ class Problem(BaseModel):
                     "detail": "No job 0b6f9c1e-9d9a-4a57-9d54-1c1f0f7e8a21.",
                     "instance": "/jobs/0b6f9c1e-9d9a-4a57-9d54-1c1f0f7e8a21",
                     "code": "job_not_found",
+                    "request_id": "5f0c2b7e9a4d4c4e8f1a2b3c4d5e6f70",
                 }
             ]
         },
@@ -62,6 +63,9 @@ class Problem(BaseModel):
         description="stable, machine-readable; an open set (new codes may appear), known today: "
         + ", ".join(PROBLEM_CODES),
         examples=["job_not_found", "invalid_request"],
+    )
+    request_id: str | None = Field(
+        default=None, description="this request's id, also in the X-Request-Id header: quote it, the log has it"
     )
     errors: list[FieldError] | None = Field(default=None, description="invalid_request: each field and its fault")
     checks: dict[str, str] | None = Field(default=None, description="not_ready: each dependency and its state")

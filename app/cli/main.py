@@ -19,6 +19,7 @@ import uvicorn
 
 from app.cli import remote
 from app.config import Settings
+from app.ops import logs
 
 log = logging.getLogger("smartedit")
 
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     if args.command in remote.COMMANDS:
         return asyncio.run(remote.run(args, settings))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure("text" if args.command == "process" else settings.log_format)
     if args.command in ("serve", "api") and (refusal := settings.open_api_refusal()):
         raise SystemExit(refusal)
     if args.command == "process":
@@ -62,7 +63,11 @@ def main(argv: list[str] | None = None) -> int:
 
         app = create_app(ready, run_worker=args.command == "serve")
         config = uvicorn.Config(
-            app, host=ready.host, port=ready.port, timeout_graceful_shutdown=int(ready.shutdown_grace_seconds)
+            app,
+            host=ready.host,
+            port=ready.port,
+            timeout_graceful_shutdown=int(ready.shutdown_grace_seconds),
+            log_config=None,  # uvicorn's lines go through ours: JSON, with the request id
         )
         _QuietServer(config).run()
     return 0

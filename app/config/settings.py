@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from pydantic import Field, field_validator
@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     prometheus_port: int | None = Field(default=None, description="separate /metrics port for `smartedit worker`")
     metrics_token: str | None = Field(
         default=None, description="when set, the API's /metrics answers only `Authorization: Bearer <token>`"
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="json: one object a line, with request and job ids; text: for a terminal"
     )
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     admin_api_keys: Annotated[list[str], NoDecode] = Field(

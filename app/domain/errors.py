@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-# A path with at least one directory: what a message must not show of the server's disk.
-_PATH = re.compile(r"(?<![\w.])(?:/[^\s/:'\"(),]+)+/([^\s/:'\"(),]+)")
+# A path with at least one directory: what a message must not show of the server's disk. Directory names may
+# hold spaces and colons ("/srv/my media/x.mp4"); a URL's "//" does not start one.
+_PATH = re.compile(r"(?<![\w.:/])(?:/[^/\n'\"()]+)*/([^\s/:'\"(),]+)")
 
 
 def without_paths(text: str) -> str:
@@ -23,7 +25,14 @@ class InputError(Exception):
 
 
 class TransientError(Exception):
-    """Something outside the input went wrong (a killed encoder, a lost connection): retry."""
+    """Something outside the input went wrong (a killed encoder, a lost connection): retry.
+
+    `message` is shown to the client while the job waits ("Retrying after: …"): our words, no exception text.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class VerificationError(Exception):
@@ -37,3 +46,53 @@ class QualityTargetMissed(Exception):
         super().__init__(message)
         self.message = message
         self.figures = figures
+
+
+@dataclass(frozen=True)
+class JobErrorCode:
+    """One `error.code` a job can end with: what it means, whose it is, and whether submitting again can help."""
+
+    code: str
+    meaning: str
+    user: bool  # the input or the request: counted in rejected_inputs_total, never in errors_total
+    retryable: bool  # the same request submitted again may succeed (the cause may pass, or was ours)
+
+
+def _codes(*rows: tuple[str, bool, bool, str]) -> dict[str, JobErrorCode]:
+    return {code: JobErrorCode(code, meaning, user, retryable) for code, user, retryable, meaning in rows}
+
+
+# Every code a job's `error.code` can hold: the contract's enum, the README's table and the metrics' labels come
+# from here. (code, user, retryable, meaning)
+JOB_ERRORS: dict[str, JobErrorCode] = _codes(
+    ("source_missing", True, False, "input_path names no file under MEDIA_ROOT (any more)"),
+    ("source_unreadable", True, False, "the file is not a video ffprobe can read: corrupt or not media"),
+    ("source_truncated", True, False, "the video cannot be decoded near its start or end: truncated or corrupt"),
+    ("unsupported_container", True, False, "a playlist, concat list or other container that is not one media file"),
+    ("unsupported_codec", True, False, "a video codec the service does not decode"),
+    ("no_video_stream", True, False, "the file has no video stream"),
+    ("video_too_small", True, False, "the picture is smaller than the service accepts"),
+    ("duration_out_of_range", True, False, "the source is shorter or longer than MAX_SOURCE_SECONDS allows"),
+    ("hdr_unsupported", True, False, "HDR (PQ, HLG or BT.2020): tone-map it to SDR BT.709 first"),
+    ("no_clips_in_source", True, False, "every highlight lies past the end of the source"),
+    ("input_not_found", True, False, "the upload, object or URL host named as the source does not exist"),
+    ("input_not_a_file", True, False, "input_path names a directory or special file"),
+    ("invalid_input_path", True, False, "input_path cannot name a file (a NUL byte, a name too long)"),
+    ("input_outside_media_root", True, False, "input_path leads outside MEDIA_ROOT"),
+    ("invalid_input_url", True, False, "input_url is not a URL the service can fetch"),
+    ("input_url_not_allowed", True, False, "the s3:// bucket is not in INPUT_S3_ALLOW"),
+    ("input_url_refused", True, False, "input_url (or a redirect) points to a private address or loops"),
+    ("input_forbidden", True, False, "the object store refused access to the source"),
+    ("input_not_video", True, False, "input_url answers with a document, not a video"),
+    ("input_too_large", True, False, "the source is larger than MAX_INPUT_BYTES"),
+    ("input_unavailable", True, False, "input_url answered other than 200 with the video"),
+    ("input_timeout", True, True, "input_url did not download within the time allowed"),
+    ("quality_target_missed", False, True, "the reel missed a sound target even after correction: details has why"),
+    ("verification_failed", False, True, "the reel's picture failed verification: a bug of ours"),
+    ("processing_failed", False, True, "a tool or a step of ours failed on this source; the log has the cause"),
+    ("io_error", False, True, "a file operation on the server failed"),
+    ("retries_exhausted", False, True, "a passing trouble (a killed encoder, a full disk) came back every attempt"),
+    ("too_many_attempts", False, True, "the job's attempts kept ending in faults (e.g. its worker was killed)"),
+)
+# Not a failure: the message a job shows while it waits to be tried again.
+RETRYING = "retrying"

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.domain.errors import JOB_ERRORS, RETRYING
 from app.domain.result import JobResult
 from app.domain.spec import Highlight, JobSpec, OutputOptions
 
@@ -49,11 +50,7 @@ class JobRow:
     faults: int = 0  # claims that ended in a fault; only these count toward MAX_ATTEMPTS
 
 
-JOB_ERROR_CODES = (
-    "source_missing", "source_unreadable", "source_truncated", "unsupported_container", "unsupported_codec",
-    "no_video_stream", "video_too_small", "duration_out_of_range", "hdr_unsupported", "no_clips_in_source",
-    "quality_target_missed", "verification_failed", "retries_exhausted", "retrying",
-)  # fmt: skip
+JOB_ERROR_CODES = (*JOB_ERRORS, RETRYING)
 
 
 class JobError(BaseModel):
@@ -62,7 +59,7 @@ class JobError(BaseModel):
     code: str = Field(
         description="stable, machine-readable; an open set (new codes may appear), known today: "
         + ", ".join(JOB_ERROR_CODES),
-        examples=["hdr_not_supported"],
+        examples=["hdr_unsupported"],
     )
     message: str
     details: dict[str, Any] | None = Field(

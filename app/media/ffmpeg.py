@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
@@ -25,6 +26,10 @@ _STDERR_TAIL_LINES = 400
 _DISK_TROUBLE = ("No space left on device", "Input/output error", "Disk quota exceeded")
 
 log = logging.getLogger(__name__)
+
+
+# The context ffmpeg puts before a message: "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x5581c0e4a2c0] " (a heap address).
+_ADDRESS = re.compile(r"\[[^\]]*@ 0x[0-9a-fA-F]+\]\s*|\b0x[0-9a-fA-F]{6,}\b")
 
 
 class FFmpegError(RuntimeError):
@@ -50,7 +55,7 @@ class FFmpegError(RuntimeError):
         lines = [ln.strip() for ln in self.stderr_tail.splitlines() if ln.strip()]
         # The disk's own words say more than the muxer's last complaint that followed them.
         telling = [ln for ln in lines if any(marker in ln for marker in _DISK_TROUBLE)] or lines
-        return without_paths(telling[-1]) if telling else f"exit code {self.returncode}"
+        return without_paths(_ADDRESS.sub("", telling[-1])) if telling else f"exit code {self.returncode}"
 
     @property
     def killed_by_signal(self) -> bool:

@@ -87,7 +87,7 @@ async def resolve_public(host: str, port: int, *, allow_private: bool, resolver:
             # getaddrinfo itself cannot be interrupted: its thread finishes in the background.
             addresses = await resolver(host, port)
     except TimeoutError:
-        raise OSError(f"DNS lookup of {host} timed out after {DNS_TIMEOUT_SECONDS:.0f} s") from None
+        raise TimeoutError(f"DNS lookup of {host} timed out after {DNS_TIMEOUT_SECONDS:.0f} s") from None
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
         if allow_private or ip.is_global:

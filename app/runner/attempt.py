@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import random
 import shutil
@@ -17,17 +16,17 @@ from typing import Any
 from app.config import Settings
 from app.db import JobStore, Webhook, WebhookFor
 from app.db.checkpoint import RedisCheckpoints
-from app.domain.errors import InputError, QualityTargetMissed, VerificationError
+from app.domain.errors import RETRYING
 from app.domain.jobs import Job, JobRow
 from app.domain.result import JobResult
 from app.media.ffmpeg import FFmpegError
-from app.ops import metrics
+from app.ops import logs, metrics
 from app.pipeline.editor import STAGE_NAMES, Hooks, SmartVideoEditor
-from app.runner.failures import SERVICE_DOWN, TRANSIENT, describe
+from app.runner.failures import Failure, Outcome, classify
 from app.stages.fetch import FetchProgress, Staged
 from app.stages.verify import Verified
 from app.storage import Media
-from app.storage.sources import SourceError, SourceRules, stage_source
+from app.storage.sources import SourceRules, stage_source
 
 log = logging.getLogger(__name__)
 
@@ -84,21 +83,8 @@ class Attempt:
                 hooks=hooks,
                 publish=self._publish,
             )
-        except (SourceError, InputError) as exc:
-            await self.fail(exc.code, exc.message, user=True)
-        except QualityTargetMissed as exc:
-            await self.fail("quality_target_missed", exc.message, details=exc.figures)
-        except VerificationError as exc:
-            await self.fail("verification_failed", f"The reel did not pass verification: {exc}")
-        except (FFmpegError, OSError) as exc:
-            await self._tool_failed(exc)
-        except SERVICE_DOWN as exc:
-            await self.hand_back(exc)
-        except TRANSIENT as exc:
-            await self.retry(exc)
-        except Exception as exc:  # a bug of ours: retried, and the job fails with a reason once attempts run out
-            log.exception("job %s: unexpected error", self.job.id)
-            await self.retry(exc)
+        except Exception as exc:  # every failure, classified in runner/failures.py
+            await self.failed(exc)
         else:
             await self.complete(result)
 
@@ -110,24 +96,6 @@ class Attempt:
         if verified.captions is not None:
             await self.media.store.publish(job_id, "captions", Path(verified.captions.path))
         await self.media.store.publish(job_id, "reel", Path(verified.reel.path))
-
-    async def _tool_failed(self, exc: FFmpegError | OSError) -> None:
-        """ffmpeg or the filesystem failed: retry what may pass next time, fail the rest with a plain reason."""
-        if isinstance(exc, FFmpegError):
-            if exc.killed_by_signal or exc.disk_trouble:
-                await self.retry(exc)
-                return
-            log.error("job %s: %s failed in %s: %s", self.job.id, exc.tool, self.stage, exc.stderr_tail[-2000:])
-            await self.fail(
-                "processing_failed",
-                f"The {self.stage} stage could not process the source: {exc.reason}. "
-                "Re-export the video with a common codec (H.264 in MP4) and submit it again.",
-            )
-        elif exc.errno in (errno.ENOSPC, errno.EIO):
-            await self.retry(exc)
-        else:
-            log.error("job %s: file error in %s: %s", self.job.id, self.stage, exc)
-            await self.fail("io_error", f"A file operation failed in the {self.stage} stage: {describe(exc)}.")
 
     async def complete(self, result: JobResult) -> None:
         if not await self.finish("completed", result=self._public_result(result)):
@@ -168,34 +136,42 @@ class Attempt:
             error["details"] = details
         await self.finish("failed", error=error)
 
-    async def retry(self, exc: BaseException) -> None:
-        settings = self.settings
-        metrics.errors.labels(self.stage, type(exc).__name__).inc()
-        if self.job.faults + 1 >= settings.max_attempts:  # this failure is one more fault
-            await self.finish(
-                "failed",
-                error={
-                    "code": "retries_exhausted",
-                    "message": f"Gave up after {self.job.attempts} attempts; the last failure was: {describe(exc)}.",
-                },
+    async def failed(self, exc: Exception) -> None:
+        """Hand back, retry or fail, as `classify` says; the cause goes to the log, the client gets the words."""
+        failure = classify(exc, self.stage)
+        if failure.outcome is Outcome.HAND_BACK:
+            log.warning("job %s: %s in %s (%r); handing it back", self.job.id, failure.message, self.stage, exc)
+            await self.hand_back(failure)
+        elif failure.outcome is Outcome.RETRY:
+            log.warning("job %s: %s in %s (%r)%s", self.job.id, failure.message, self.stage, exc, _tool_output(exc))
+            await self.retry(failure)
+        else:
+            if failure.code == "processing_failed" and not isinstance(exc, FFmpegError):
+                log.error("job %s: unexpected error in %s", self.job.id, self.stage, exc_info=exc)
+            elif not failure.user:
+                log.error("job %s: %s in %s (%r)%s", self.job.id, failure.code, self.stage, exc, _tool_output(exc))
+            await self.fail(failure.code, failure.message, user=failure.user, details=failure.details)
+
+    async def retry(self, failure: Failure) -> None:
+        """Requeue the job with backoff after a passing trouble; a fault, so MAX_ATTEMPTS ends a trouble that stays."""
+        if self.job.faults + 1 >= self.settings.max_attempts:  # this failure is one more fault
+            await self.fail(
+                "retries_exhausted", f"Gave up after {self.job.attempts} attempts; the last failure: {failure.message}."
             )
             return
         delay = min(300.0, 5.0 * 2 ** (self.job.attempts - 1)) * random.uniform(0.5, 1.5)
-        log.warning("job %s: transient failure (%r); retrying in %.0f s", self.job.id, exc, delay)
         await self.store.retry_later(
-            self.job.id, self.token, delay, {"code": "retrying", "message": f"Retrying after: {describe(exc)}."}
+            self.job.id, self.token, delay, {"code": RETRYING, "message": f"Retrying after: {failure.message}."}
         )
 
-    async def hand_back(self, exc: BaseException) -> None:
-        """Requeue the job after a service it needs failed; not a fault of the job's, so no attempt is used up."""
-        metrics.errors.labels(self.stage, type(exc).__name__).inc()
+    async def hand_back(self, failure: Failure) -> None:
+        """Requeue the job after a service it needs failed: not the job's fault, so no attempt is used up."""
         delay = _HAND_BACK_SECONDS * random.uniform(0.5, 1.5)
-        log.warning("job %s: a service failed (%s); handing it back, due in %.0f s", self.job.id, exc, delay)
         await self.store.retry_later(
             self.job.id,
             self.token,
             delay,
-            {"code": "retrying", "message": f"Retrying after: {describe(exc)}."},
+            {"code": RETRYING, "message": f"Retrying after: {failure.message}."},
             fault=False,
         )
 
@@ -233,6 +209,7 @@ class Attempt:
     async def _on_stage(self, stage: str, event: str, seconds: float | None) -> None:
         if not stage.startswith("segment:"):  # clips are events, not metric labels
             self.stage = stage
+            logs.stage.set(stage)
             if event == "start":  # the job shows the stage it is in (and fails in) at once, not a second later
                 await self.store.set_progress(self.job.id, self.token, stage, self._progress)
             if event == "end" and seconds is not None:
@@ -268,3 +245,8 @@ def _webhook(event_type: str) -> WebhookFor:
 
 
 cancelled_webhook = _webhook("job.cancelled")
+
+
+def _tool_output(exc: BaseException) -> str:
+    """ffmpeg's last lines, for the log only."""
+    return f": {exc.stderr_tail[-2000:]}" if isinstance(exc, FFmpegError) else ""

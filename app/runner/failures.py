@@ -1,36 +1,91 @@
-"""What a failure of an attempt is: trouble of the job's step (retried, counted), trouble of the services around
-it (handed back, not counted), and the words a client reads about it."""
+"""Every way an attempt can end badly, classified in one place, and the words a client reads about it.
+
+Three outcomes: the services around the job failed (hand it back: not the job's fault, not counted, not an
+error), the job's step hit a passing trouble (retry: counted toward MAX_ATTEMPTS), or the job fails with a code
+of `JOB_ERRORS`. A message is built from the code and facts we know (the stage, an errno's name), never from an
+exception's text or a tool's output: those go to the log, which carries the job id.
+"""
 
 from __future__ import annotations
 
+import enum
+import errno
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.exceptions
 import redis.exceptions
 
 from app.db import CONNECTION_LOST
-from app.domain.errors import TransientError, without_paths
+from app.domain.errors import InputError, QualityTargetMissed, TransientError, VerificationError
 from app.media.ffmpeg import FFmpegError
+from app.storage.sources import SourceError
 
-# Trouble of the job's step: retried, and each one counts toward MAX_ATTEMPTS.
-TRANSIENT: tuple[type[BaseException], ...] = (TransientError, TimeoutError)
-# Trouble of the services around the job (a dropped connection): the job is handed back, not faulted,
-# so a Redis or PostgreSQL restart never uses up a healthy job's attempts.
+
+class Outcome(enum.Enum):
+    HAND_BACK = "hand_back"  # requeued soon, no attempt used up
+    RETRY = "retry"  # requeued with backoff; a fault, so MAX_ATTEMPTS ends it
+    FAIL = "fail"  # final
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What to do about an exception, and what the job says about it."""
+
+    outcome: Outcome
+    code: str  # a JOB_ERRORS code when the outcome is FAIL; the kind of trouble otherwise (a metric label)
+    message: str  # for a client: the failure when final, the trouble ("the encoder was killed") otherwise
+    user: bool = False
+    details: dict[str, Any] | None = None
+
+
+# The services a job needs, not the job itself: PostgreSQL, Redis, the object store.
 SERVICE_DOWN: tuple[type[BaseException], ...] = (
-    *CONNECTION_LOST,
+    *CONNECTION_LOST,  # asyncpg's, and builtin ConnectionError (refused, reset) of any client
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
+    botocore.exceptions.ConnectionError,  # endpoint unreachable, connection closed, connect timeout
+    botocore.exceptions.ReadTimeoutError,
 )
+_DISK = {errno.ENOSPC: "the server's disk was full", errno.EIO: "the server's disk reported an I/O error"}
 
 
-def describe(exc: BaseException) -> str:
-    """A failure in words fit for a client: no server path, no raw tool output (the log has those)."""
-    if isinstance(exc, FFmpegError):
-        if exc.killed_by_signal:
-            return f"the {exc.tool} process was killed from outside (out of memory, or stopped by an operator)"
-        return f"{exc.tool} stopped with an error: {exc.reason}"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower()
-    if isinstance(exc, (*CONNECTION_LOST, redis.exceptions.ConnectionError)):
-        return "a connection to the job database or the checkpoint store was lost"
+def classify(exc: BaseException, stage: str) -> Failure:
+    """The outcome of `exc`, raised in `stage`; the order matters (ConnectionError and TimeoutError are OSErrors)."""
+    if isinstance(exc, (SourceError, InputError)):
+        return Failure(Outcome.FAIL, exc.code, exc.message, user=True)
+    if isinstance(exc, QualityTargetMissed):
+        return Failure(Outcome.FAIL, "quality_target_missed", exc.message, details=exc.figures)
+    if isinstance(exc, VerificationError):
+        return Failure(Outcome.FAIL, "verification_failed", f"The reel did not pass verification: {exc}")
+    if isinstance(exc, SERVICE_DOWN):
+        return Failure(Outcome.HAND_BACK, "service_unavailable", "a service the job needs stopped answering")
+    if isinstance(exc, TransientError):
+        return Failure(Outcome.RETRY, "transient", exc.message)
     if isinstance(exc, TimeoutError):
-        return "an operation timed out"
-    text = without_paths(str(exc))
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        return Failure(Outcome.RETRY, "timeout", f"a step of the {stage} stage timed out")
+    if isinstance(exc, FFmpegError):
+        return _tool(exc, stage)
+    if isinstance(exc, OSError):
+        if exc.errno in _DISK:
+            return Failure(Outcome.RETRY, "disk", _DISK[exc.errno])
+        what = f" ({errno.errorcode[exc.errno]})" if exc.errno is not None and exc.errno in errno.errorcode else ""
+        return Failure(Outcome.FAIL, "io_error", f"A file operation on the server failed in the {stage} stage{what}.")
+    return Failure(
+        Outcome.FAIL,
+        "processing_failed",
+        f"The {stage} stage stopped on an error of ours; it was logged. Submitting the job again may work.",
+    )
+
+
+def _tool(exc: FFmpegError, stage: str) -> Failure:
+    if exc.killed_by_signal:
+        return Failure(Outcome.RETRY, "killed", f"the {exc.tool} process was killed (out of memory, or an operator)")
+    if exc.disk_trouble:
+        return Failure(Outcome.RETRY, "disk", "the server's disk could not take the output")
+    return Failure(
+        Outcome.FAIL,
+        "processing_failed",
+        f"The {stage} stage could not process the source with {exc.tool}. "
+        "Re-export the video with a common codec (H.264 in MP4) and submit it again.",
+    )

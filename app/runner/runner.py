@@ -18,7 +18,7 @@ from app.config import Settings
 from app.db import CANCEL_CHANNEL, JOBS_CHANNEL, Claim, JobStore, WorkerRegistry
 from app.db.checkpoint import RedisCheckpoints
 from app.db.retention import RetentionStore
-from app.ops import metrics
+from app.ops import logs, metrics
 from app.pipeline.editor import SmartVideoEditor
 from app.runner import liveness
 from app.runner.attempt import Attempt
@@ -162,6 +162,8 @@ class Runner:
     async def _execute(self, claim: Claim) -> None:
         job, token = claim.job, claim.token
         active = self._active[job.id]  # registered by _loop in the same step that created this task
+        logs.job_id.set(str(job.id))  # this task's context: every line logged for the job names it
+        logs.attempt.set(job.attempts)
         execution = Attempt(
             settings=self.settings,
             store=self.store,

@@ -79,7 +79,11 @@ async def _follow(
                 address = await resolve_public(host, port, allow_private=private_ok, resolver=resolver)
             except UnsafeTarget as exc:
                 raise ObjectError("input_url_refused", f"input_url is refused: {exc}") from exc
+            except TimeoutError as exc:  # before the download's own deadline, which says "did not download"
+                raise TransientError(f"input_url's host {host!r} did not resolve in time") from exc
             except socket.gaierror as exc:
+                if exc.errno == socket.EAI_AGAIN:  # the resolver's passing failure, not an answer
+                    raise TransientError(f"input_url's host {host!r} could not be resolved for now") from exc
                 raise ObjectError("input_not_found", f"input_url's host {host!r} does not resolve.") from exc
             netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
             pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
@@ -92,7 +96,7 @@ async def _follow(
                     _check_response(response, limits.max_bytes)
                     return await _save(response, dest, limits.max_bytes, on_progress)
             except httpx.TransportError as exc:
-                raise TransientError(f"input_url could not be read: {type(exc).__name__}") from exc
+                raise TransientError(f"input_url's server {host!r} dropped or refused the connection") from exc
     raise ObjectError("input_url_refused", f"input_url redirects more than {MAX_REDIRECTS} times.")
 
 

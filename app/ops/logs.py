@@ -1,0 +1,50 @@
+"""The service's log: one JSON object per line, each carrying the request or job it belongs to.
+
+The ids live in context variables, so every line logged while a request or a job attempt runs names it without
+being passed along: `request_id` (also the `X-Request-Id` header and the problem's `request_id`), and `job_id`,
+`attempt` and `stage` for a worker's lines.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextvars import ContextVar
+from typing import Literal
+
+from pythonjsonlogger.json import JsonFormatter
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+job_id: ContextVar[str | None] = ContextVar("job_id", default=None)
+attempt: ContextVar[int | None] = ContextVar("attempt", default=None)
+stage: ContextVar[str | None] = ContextVar("stage", default=None)
+_CONTEXT = (request_id, job_id, attempt, stage)
+
+LogFormat = Literal["json", "text"]
+
+
+class _Context(logging.Filter):
+    """Puts the ids in context on each record, where the formatter finds them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for var in _CONTEXT:
+            value = var.get()
+            if value is not None:
+                setattr(record, var.name, value)
+        return True
+
+
+def configure(fmt: LogFormat = "json", level: int = logging.INFO) -> None:
+    """Send every logger's lines to stderr: JSON for a service, plain text for a person at a terminal."""
+    handler = logging.StreamHandler()
+    handler.addFilter(_Context())
+    if fmt == "json":
+        handler.setFormatter(
+            JsonFormatter(
+                "{asctime}{levelname}{name}{message}",
+                style="{",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)

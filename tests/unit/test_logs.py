@@ -1,0 +1,29 @@
+"""The service's log lines: one JSON object each, naming the request or the job they belong to."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from app.ops import logs
+
+
+def test_a_json_line_names_the_request_and_the_job_in_context(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        logs.configure("json")
+        tokens = [logs.request_id.set("req-1"), logs.job_id.set("job-9"), logs.attempt.set(2), logs.stage.set("render")]
+        logging.getLogger("app.test").warning("a service failed; handing it back")
+        for var, token in zip((logs.request_id, logs.job_id, logs.attempt, logs.stage), tokens, strict=True):
+            var.reset(token)
+        logging.getLogger("app.test").info("outside any job")
+    finally:
+        root.handlers[:], root.level = saved
+    first, second = (json.loads(line) for line in capsys.readouterr().err.splitlines())
+    assert first["message"] == "a service failed; handing it back" and first["level"] == "WARNING"
+    assert (first["request_id"], first["job_id"], first["attempt"], first["stage"]) == ("req-1", "job-9", 2, "render")
+    assert first["logger"] == "app.test" and first["time"]
+    assert "job_id" not in second and second["message"] == "outside any job"
