@@ -1,39 +1,15 @@
-"""An H.264 stream's coding facts and its packet index, read without decoding: what a smart render cuts by."""
+"""An H.264 stream's packet index and IDR keyframes, read without decoding: what a smart render cuts by."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 from app.media.ffmpeg import run
 from app.media.inputs import source_options
-from app.media.probe import rotation_of
 
 _IDR_NAL = 5
-_MOV_FORMATS = ("mov", "mp4")
-
-
-@dataclass(frozen=True)
-class StreamFacts:
-    """What the smart render must match or refuse: the first video stream's coding, as ffprobe reports it."""
-
-    codec: str
-    profile: str | None
-    level: int | None  # level_idc: 31 is level 3.1
-    pix_fmt: str | None
-    bits: int | None
-    field_order: str | None
-    reorder_frames: int  # has_b_frames: how many frames a decoder holds back (the B-frame delay)
-    length_prefixed: bool  # avc1/avc3 samples in an MP4/MOV, whose packet bytes sit whole in the file
-    nal_length_size: int
-    time_base: Fraction
-    start_time: float  # the file's start, which ffmpeg's -ss counts from
-    r_frame_rate: Fraction
-    avg_frame_rate: Fraction
-    rotation: int
 
 
 @dataclass(frozen=True)
@@ -45,34 +21,6 @@ class Packet:
     key: bool
     pos: int
     size: int
-
-
-async def stream_facts(ffprobe: str, path: Path) -> StreamFacts | None:
-    """The first video stream's facts; None when the file has no video stream."""
-    args = ["-v", "error", *source_options(), "-select_streams", "v:0", "-show_format", "-show_streams"]
-    result = await run(ffprobe, [*args, "-of", "json", str(path)], capture_stdout=True)
-    data: dict[str, Any] = json.loads(result.stdout or b"{}")
-    streams = data.get("streams") or []
-    if not streams:
-        return None
-    s, fmt = streams[0], data.get("format", {})
-    container = str(fmt.get("format_name", ""))
-    return StreamFacts(
-        codec=str(s.get("codec_name", "")),
-        profile=s.get("profile"),
-        level=_int(s.get("level")),
-        pix_fmt=s.get("pix_fmt"),
-        bits=_int(s.get("bits_per_raw_sample")),
-        field_order=s.get("field_order"),
-        reorder_frames=_int(s.get("has_b_frames")) or 0,
-        length_prefixed=str(s.get("is_avc")) == "true" and any(f in container.split(",") for f in _MOV_FORMATS),
-        nal_length_size=_int(s.get("nal_length_size")) or 4,
-        time_base=_fraction(s.get("time_base")),
-        start_time=float(fmt.get("start_time") or 0.0),
-        r_frame_rate=_fraction(s.get("r_frame_rate")),
-        avg_frame_rate=_fraction(s.get("avg_frame_rate")),
-        rotation=rotation_of(s),
-    )
 
 
 async def packet_index(
@@ -147,17 +95,3 @@ async def keyframe_colours(ffprobe: str, path: Path) -> list[tuple[str | None, .
     frames = json.loads(result.stdout or b"{}").get("frames", [])
     keys = ("color_primaries", "color_transfer", "color_space", "color_range")
     return [tuple(frame.get(k) for k in keys) for frame in frames]
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _fraction(value: Any) -> Fraction:
-    try:
-        return Fraction(str(value))
-    except (ValueError, ZeroDivisionError):
-        return Fraction(0)

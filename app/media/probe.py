@@ -11,6 +11,8 @@ from typing import Any
 from app.media.ffmpeg import run
 from app.media.inputs import source_options
 
+_MOV_FORMATS = ("mov", "mp4")
+
 
 @dataclass(frozen=True)
 class VideoStream:
@@ -57,6 +59,26 @@ class AudioStream:
 
 
 @dataclass(frozen=True)
+class StreamFacts:
+    """What the smart render must match or refuse: the first video stream's coding, as ffprobe reports it."""
+
+    codec: str
+    profile: str | None
+    level: int | None  # level_idc: 31 is level 3.1
+    pix_fmt: str | None
+    bits: int | None
+    field_order: str | None
+    reorder_frames: int  # has_b_frames: how many frames a decoder holds back (the B-frame delay)
+    length_prefixed: bool  # avc1/avc3 samples in an MP4/MOV, whose packet bytes sit whole in the file
+    nal_length_size: int
+    time_base: Fraction
+    start_time: float  # the file's start, which ffmpeg's -ss counts from
+    r_frame_rate: Fraction
+    avg_frame_rate: Fraction
+    rotation: int
+
+
+@dataclass(frozen=True)
 class MediaInfo:
     """What ffprobe says about a file."""
 
@@ -65,6 +87,9 @@ class MediaInfo:
     size: int
     video: VideoStream | None
     audio: AudioStream | None
+    # The coding of the stream `-map 0:v:0` copies: the first video stream, cover art included (`video`
+    # skips it). None when the file has no video stream, or in a checkpoint saved before the probe read it.
+    coding: StreamFacts | None = None
 
 
 async def probe(ffprobe: str, path: Path) -> MediaInfo:
@@ -81,6 +106,7 @@ def parse_probe(data: dict[str, Any]) -> MediaInfo:
     """Turn ffprobe's JSON into MediaInfo."""
     fmt = data.get("format", {})
     streams = data.get("streams", [])
+    first_video = next((s for s in streams if s.get("codec_type") == "video"), None)
     video = next((s for s in streams if s.get("codec_type") == "video" and not _is_cover_art(s)), None)
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     duration = _float(fmt.get("duration")) or _float((video or {}).get("duration")) or 0.0
@@ -90,6 +116,7 @@ def parse_probe(data: dict[str, Any]) -> MediaInfo:
         size=int(fmt.get("size", 0) or 0),
         video=_video(video) if video else None,
         audio=_audio(audio) if audio else None,
+        coding=_coding(first_video, fmt) if first_video else None,
     )
 
 
@@ -113,7 +140,7 @@ def _video(s: dict[str, Any]) -> VideoStream:
         color_transfer=_tag(s.get("color_transfer")),
         color_space=_tag(s.get("color_space")),
         color_range=_tag(s.get("color_range")),
-        rotation=rotation_of(s),
+        rotation=_rotation(s),
         duration=_float(s.get("duration")),
         sample_aspect_ratio=_tag(s.get("sample_aspect_ratio")) if s.get("sample_aspect_ratio") != "0:1" else None,
     )
@@ -127,7 +154,27 @@ def _audio(s: dict[str, Any]) -> AudioStream:
     )
 
 
-def rotation_of(s: dict[str, Any]) -> int:
+def _coding(s: dict[str, Any], fmt: dict[str, Any]) -> StreamFacts:
+    container = str(fmt.get("format_name", ""))
+    return StreamFacts(
+        codec=str(s.get("codec_name", "")),
+        profile=s.get("profile"),
+        level=_int(s.get("level")),
+        pix_fmt=s.get("pix_fmt"),
+        bits=_int(s.get("bits_per_raw_sample")),
+        field_order=s.get("field_order"),
+        reorder_frames=_int(s.get("has_b_frames")) or 0,
+        length_prefixed=str(s.get("is_avc")) == "true" and any(f in container.split(",") for f in _MOV_FORMATS),
+        nal_length_size=_int(s.get("nal_length_size")) or 4,
+        time_base=_fraction(s.get("time_base")),
+        start_time=float(fmt.get("start_time") or 0.0),
+        r_frame_rate=_fraction(s.get("r_frame_rate")),
+        avg_frame_rate=_fraction(s.get("avg_frame_rate")),
+        rotation=_rotation(s),
+    )
+
+
+def _rotation(s: dict[str, Any]) -> int:
     """Degrees a stream is turned on display, from its side data or its old `rotate` tag."""
     for side in s.get("side_data_list", []):
         if "rotation" in side:
@@ -146,8 +193,15 @@ def _float(value: Any) -> float | None:
         return None
 
 
-def _fraction(text: str) -> Fraction:
+def _int(value: Any) -> int | None:
     try:
-        return Fraction(text)
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _fraction(value: Any) -> Fraction:
+    try:
+        return Fraction(str(value))
     except (ValueError, ZeroDivisionError):
         return Fraction(0)

@@ -19,7 +19,8 @@ from pathlib import Path
 from app.domain.spec import OutputOptions
 from app.media.ffmpeg import Binaries, ProgressCallback, gather_or_cancel, run
 from app.media.files import part_name, publish
-from app.media.gops import StreamFacts, idr_flags, packet_index, stream_facts
+from app.media.gops import idr_flags, packet_index
+from app.media.probe import StreamFacts, probe
 from app.stages.analyze import Plan, Segment
 from app.stages.render import RenderedClip, render_segment
 from app.stages.smart_args import assemble_args, copy_args, edge_args
@@ -39,10 +40,12 @@ class SmartSource:
 
 
 async def smart_source(source: SourceInfo, plan: Plan, options: OutputOptions, *, binaries: Binaries) -> SmartSource:
-    """Judge the source and the request once per job."""
+    """Judge the source and the request once per job, by the coding that validate's probe read."""
     facts = None
     if source.codec == "h264" and options.render == "auto":
-        facts = await stream_facts(binaries.ffprobe, Path(source.path))
+        # None only in a validate checkpoint from before the probe kept the coding (one checkpoint_ttl at
+        # most): probed as then, so a resumed job renders the very reel it would have.
+        facts = source.media.coding or (await probe(binaries.ffprobe, Path(source.path))).coding
     return SmartSource(facts, source_refusal(facts, source, plan, options))
 
 

@@ -6,8 +6,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from app.domain.spec import OutputOptions
-from app.media.gops import StreamFacts
 from app.media.inputs import source_input
+from app.media.probe import StreamFacts
 from app.stages.analyze import Plan, Segment
 from app.stages.colour import colour_filter
 from app.stages.render import QUIET, SAMPLE_RATE, audio_chain, x264_args

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from app.domain.spec import OutputOptions
-from app.media.gops import Packet, StreamFacts
+from app.media.gops import Packet
+from app.media.probe import StreamFacts
 from app.stages.analyze import Plan, Segment
 from app.stages.colour import source_colorimetry
 from app.stages.transitions import edge_seconds

@@ -65,7 +65,7 @@ class SourceInfo(BaseModel):
     color_range: str | None
     has_audio: bool
     audio_channels: int
-    media: MediaInfo  # all ffprobe said of the source: a later stage never asks again
+    media: MediaInfo  # all ffprobe said of the source, smart render's coding included: no later stage asks again
 
 
 async def validate(source: Staged, *, binaries: Binaries, max_seconds: float) -> SourceInfo:

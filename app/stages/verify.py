@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict
 from app.domain.errors import QualityTargetMissed, VerificationError
 from app.domain.result import Verification
 from app.media.ffmpeg import Binaries
-from app.media.gops import keyframe_colours, packet_index, stream_facts
+from app.media.gops import keyframe_colours, packet_index
 from app.media.loudness import Loudness, TimeRange, measure_ranges
-from app.media.probe import probe
+from app.media.probe import StreamFacts, probe
 from app.stages.analyze import Plan
 from app.stages.render import LOUDNESS_TARGET, TRUE_PEAK_CEILING, ClipSound, Reel, RenderedFile, concat
 from app.stages.smart_rules import frame_numbers
@@ -67,7 +67,7 @@ async def measure(reel: Reel, plan: Plan, *, binaries: Binaries, has_audio: bool
     expected = sum(s.duration for s in plan.segments)
     duration = video.duration or info.duration
     frame = float(1 / Fraction(plan.frame_rate))
-    frames, on_grid, keyframes_bt709 = await _frames(Path(reel.path), plan, binaries)
+    frames, on_grid, keyframes_bt709 = await _frames(Path(reel.path), info.coding, plan, binaries)
     picture = {
         "bt709": (video.color_primaries, video.color_transfer, video.color_space) == ("bt709",) * 3,
         "yuv420p": video.pix_fmt == "yuv420p",
@@ -114,13 +114,13 @@ async def measure(reel: Reel, plan: Plan, *, binaries: Binaries, has_audio: bool
     )
 
 
-async def _frames(reel: Path, plan: Plan, binaries: Binaries) -> tuple[int, bool, bool]:
+async def _frames(reel: Path, facts: StreamFacts | None, plan: Plan, binaries: Binaries) -> tuple[int, bool, bool]:
     """Frame count, whether every frame has its own slot on the frame grid, and whether every SPS says BT.709.
 
-    Copied GOPs carry the source's own SPS, rewritten in-band: the stream's first SPS (what ffprobe's
-    stream tags show) speaks for the first clip only, so every keyframe is decoded and its tags read.
+    `facts` are the reel's own coding, from the probe `measure` ran. Copied GOPs carry the source's own
+    SPS, rewritten in-band: the stream's first SPS (what ffprobe's stream tags show) speaks for the first
+    clip only, so every keyframe is decoded and its tags read.
     """
-    facts = await stream_facts(binaries.ffprobe, reel)
     packets = await packet_index(binaries.ffprobe, reel)
     numbers = frame_numbers(packets, facts, Fraction(plan.frame_rate)) if facts else None
     on_grid = numbers is not None and sorted(numbers) == list(range(len(packets)))

@@ -13,7 +13,7 @@ from skimage.metrics import structural_similarity
 from app.db.checkpoint import MemoryCheckpoints
 from app.domain.result import JobResult
 from app.domain.spec import Highlight, JobSpec, OutputOptions
-from app.media.ffmpeg import find_binaries
+from app.media.ffmpeg import Binaries, find_binaries
 from app.pipeline.editor import SmartVideoEditor
 from app.stages.transitions import FADE_SECONDS
 from tests.support.frames import decode_errors, frame_hashes, frame_numbers, idr_frames, luma_frames
@@ -145,3 +145,50 @@ async def test_client_choices_force_an_encode(editor: SmartVideoEditor, tmp_path
         result, _ = await run_job(editor, source, [Highlight(start_time=0, end_time=16, transition="cut")], output)
         assert [s.render_mode for s in result.segments] == ["encode"]
         assert reason in (result.segments[0].render_reason or "")
+
+
+def logging_ffprobe(tmp_path: Path) -> tuple[Binaries, Path]:
+    """The real ffprobe behind a script that first writes its arguments, one file per call, into a folder."""
+    calls, script = tmp_path / "ffprobe_calls", tmp_path / "ffprobe"
+    calls.mkdir()
+    real = find_binaries()
+    script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "$(mktemp {calls}/call.XXXXXX)"\nexec {real.ffprobe} "$@"\n')
+    script.chmod(0o755)
+    return Binaries(real.ffmpeg, str(script)), calls
+
+
+def stream_probes_of(calls: Path, source: Path) -> list[list[str]]:
+    """The logged ffprobe calls that read `source` for anything but its packet index."""
+    logged = [f.read_text().splitlines() for f in calls.iterdir()]
+    return [argv for argv in logged if str(source) in argv and "packet=pts,dts,flags,pos,size" not in argv]
+
+
+async def test_a_smart_job_probes_its_source_once(tmp_path: Path) -> None:
+    binaries, calls = logging_ffprobe(tmp_path)
+    editor = SmartVideoEditor(binaries=binaries, temp_dir=tmp_path / "tmp", max_source_seconds=3600)
+    source = make_source(tmp_path / "s.mp4", seconds=16, size="320x240", encoder=h264(25, 3))
+    result, _ = await run_job(editor, source, [Highlight(start_time=1.3, end_time=14.1, transition="cut")])
+    assert [s.render_mode for s in result.segments] == ["smart"]
+    # Validate's probe; smart render reads the coding from it and the source's packets, nothing else.
+    assert len(stream_probes_of(calls, source)) == 1
+
+
+async def test_a_validate_checkpoint_saved_without_the_coding_renders_the_same_reel(tmp_path: Path) -> None:
+    binaries, calls = logging_ffprobe(tmp_path)
+    editor = SmartVideoEditor(binaries=binaries, temp_dir=tmp_path / "tmp", max_source_seconds=3600)
+    source = make_source(tmp_path / "s.mp4", seconds=16, size="320x240", encoder=h264(25, 3))
+    spec = JobSpec(input_path=source.name, highlights=[Highlight(start_time=1.3, end_time=14.1, transition="cut")])
+    fresh = MemoryCheckpoints()
+    await editor.process_job("job", source, spec, tmp_path / "fresh.mp4", checkpoints=fresh)
+    # As a worker before validate's probe kept the coding saved it: resumed after analyze.
+    saved = {k: v for k, v in (await fresh.load("job")).items() if k in ("fetch", "validate", "analyze")}
+    del saved["validate"]["media"]["coding"]
+    older = MemoryCheckpoints()
+    for stage, data in saved.items():
+        await older.save_stage_data("job", stage, **data)
+    for call in calls.iterdir():
+        call.unlink()
+    result = await editor.process_job("job", source, spec, tmp_path / "resumed.mp4", checkpoints=older)
+    assert [s.render_mode for s in result.segments] == ["smart"]
+    assert (tmp_path / "resumed.mp4").read_bytes() == (tmp_path / "fresh.mp4").read_bytes()
+    assert len(stream_probes_of(calls, source)) == 1  # validate was skipped: smart render probed it

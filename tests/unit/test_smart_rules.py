@@ -8,7 +8,8 @@ from fractions import Fraction
 import pytest
 
 from app.domain.spec import OutputOptions
-from app.media.gops import Packet, StreamFacts, _has_idr, parse_packets
+from app.media.gops import Packet, _has_idr, parse_packets
+from app.media.probe import StreamFacts
 from app.stages.analyze import Plan
 from app.stages.framing import Framing
 from app.stages.smart_args import mov_timescale, same_delay
