@@ -30,6 +30,8 @@ DESCRIPTION = (
 def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> FastAPI:
     """The service: API routes, problem+json errors, /metrics; with the runner unless `run_worker` is False."""
     settings = settings or Settings()
+    if refusal := settings.open_api_refusal():  # whoever builds the app, not only `smartedit serve`
+        raise RuntimeError(refusal)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

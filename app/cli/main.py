@@ -8,6 +8,7 @@ import base64
 import contextlib
 import json
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -140,18 +141,21 @@ def _local_webhook_secret(data_dir: Path) -> str:
     path = data_dir / "webhook_secret"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
-        path.chmod(0o600)
+        secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode() + "\n"
+        # Created 0600 in one step: no moment when another user could read it (write, then chmod, had one).
+        with contextlib.suppress(FileExistsError), os.fdopen(
+            os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w"
+        ) as file:
+            file.write(secret)
     return path.read_text().strip()
 
 
 async def _worker(settings: Settings) -> int:
-    from prometheus_client import start_http_server
-
+    from app.ops.metrics import serve_metrics
     from app.service.wiring import open_services
 
     if settings.prometheus_port:
-        start_http_server(settings.prometheus_port)
+        serve_metrics(settings.prometheus_port, host=settings.host, token=settings.metrics_token)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -11,6 +11,8 @@ from urllib.parse import quote
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.domain.spec import MAX_HIGHLIGHTS_CEILING
+
 
 class Settings(BaseSettings):
     """Service configuration; each field is the upper-case env var of the same name.
@@ -102,7 +104,9 @@ class Settings(BaseSettings):
     max_source_seconds: float = Field(default=4 * 3600, gt=0)
     render_parallelism: int = Field(default=1, ge=1, le=8)
     max_body_bytes: int = Field(default=1 << 20, ge=1024, description="larger request bodies are a 413")
-    max_highlights: int = Field(default=100, ge=1, le=1000, description="highlights one job may list")
+    max_highlights: int = Field(
+        default=100, ge=1, le=MAX_HIGHLIGHTS_CEILING, description="highlights one job may list"
+    )
     max_queued_per_key: int = Field(default=100, ge=1, description="queued jobs one API key may have")
     rate_limit_per_minute: int = Field(default=1200, ge=0, description="requests per API key per minute; 0: no limit")
 

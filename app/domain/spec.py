@@ -15,6 +15,7 @@ RenderMode = Literal["auto", "encode"]
 Framing = Literal["speaker", "largest", "centre"]
 Layout = Literal["single", "split"]
 DEFAULT_CRF = 18
+MAX_HIGHLIGHTS_CEILING = 1000  # what MAX_HIGHLIGHTS may be raised to; the schema's bound, so the setting rules
 DEFAULT_PRESET: Preset = "fast"
 MAX_INPUT_PATH = 1024  # characters; far beyond any real layout, far below what a filesystem refuses
 
@@ -118,7 +119,7 @@ class JobSpec(BaseModel):
         description="the source as an `https://` URL, or `s3://bucket/key` (a prefix listed in INPUT_S3_ALLOW)",
     )
     input_upload: uuid.UUID | None = Field(default=None, description="an upload_id from POST /uploads")
-    highlights: list[Highlight] | None = Field(default=None, max_length=100)
+    highlights: list[Highlight] | None = Field(default=None, max_length=MAX_HIGHLIGHTS_CEILING)
     output: OutputOptions = Field(default_factory=OutputOptions)
     webhook_url: str | None = Field(default=None, max_length=2048)
 

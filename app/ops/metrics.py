@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+import hmac
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+from wsgiref.simple_server import make_server
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler
 
 registry: CollectorRegistry = REGISTRY
 
@@ -17,7 +24,7 @@ loudness_spread = Gauge(
 output_loudness = Gauge("video_processing_output_loudness_lufs", "Integrated loudness of the last reel (LUFS)")
 errors = Counter(
     "video_processing_errors_total",
-    "Processing failures (ours, not the user's input) by stage and error type; retries included",
+    "Jobs failed by a fault of ours (not the user's input, not a retry or hand-back), by stage and code",
     ["stage", "error_type"],
 )
 rejected_inputs = Counter(
@@ -63,3 +70,23 @@ for _outcome in ("delivered", "retry", "failed"):
     webhook_deliveries.labels(_outcome)
 for _status in ("completed", "failed", "cancelled"):
     jobs_finished.labels(_status)
+
+
+def serve_metrics(port: int, *, host: str, token: str | None) -> None:
+    """A worker's /metrics on `host:port` in a daemon thread; with `token`, only for `Authorization: Bearer <token>`.
+
+    On HOST, like the API: loopback unless the deployment opens it (a container's 0.0.0.0), and then guarded by
+    METRICS_TOKEN as the API's /metrics is.
+    """
+    app = make_wsgi_app(registry)
+    expected = f"Bearer {token}".encode() if token else None
+
+    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        given = environ.get("HTTP_AUTHORIZATION", "").encode()
+        if expected is not None and not hmac.compare_digest(given, expected):
+            start_response("401 Unauthorized", [("Content-Type", "text/plain"), ("WWW-Authenticate", "Bearer")])
+            return [b"/metrics needs Authorization: Bearer <METRICS_TOKEN>\n"]
+        return app(environ, start_response)
+
+    server = make_server(host, port, guarded, ThreadingWSGIServer, handler_class=_SilentHandler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()

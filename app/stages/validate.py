@@ -82,6 +82,13 @@ async def validate(source: Staged, *, binaries: Binaries, max_seconds: float) ->
                 f"{path.name!r} is not a video file in a supported container: playlists (HLS, DASH) and "
                 "concat lists are refused. Submit the media file itself (MP4, MOV, MKV, WebM, MPEG-TS, AVI, FLV…).",
             ) from exc
+        if exc.killed_by_signal:  # a crash is no verdict on the file: say what is known and what works
+            raise InputError(
+                "source_unreadable",
+                f"{path.name!r} could not be read: {exc.tool} crashed on it. The bundled ffmpeg 6.0 crashes on "
+                "every MPEG-TS file; remux it to MP4 (ffmpeg -i in.ts -c copy out.mp4) or set FFMPEG_PATH to "
+                "another ffmpeg build.",
+            ) from exc
         raise InputError(
             "source_unreadable",
             f"{path.name!r} could not be read as a video ({_reason(exc)}). The file is corrupt, truncated "
@@ -194,4 +201,4 @@ async def _decoded_frames(ffmpeg: str, path: Path, start: float) -> tuple[int, s
 
 
 def _reason(exc: FFmpegError) -> str:
-    return exc.reason
+    return f"{exc.tool} crashed reading it" if exc.killed_by_signal else exc.reason

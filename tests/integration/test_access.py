@@ -94,6 +94,14 @@ async def test_too_many_highlights_is_a_422(infra: Infra, tmp_path: Path) -> Non
         assert (await _submit(client, ALICE, highlights=highlights[:3])).status_code == 202
 
 
+async def test_max_highlights_above_a_hundred_is_honoured(infra: Infra, tmp_path: Path) -> None:
+    async with _service(infra, tmp_path, max_highlights=150) as client:
+        highlights = [{"start_time": i, "end_time": i + 1} for i in range(151)]
+        assert (await _submit(client, ALICE, highlights=highlights[:150])).status_code == 202
+        refused = await _submit(client, ALICE, highlights=highlights)
+        assert refused.status_code == 422 and refused.json()["code"] == "too_many_highlights"
+
+
 async def test_a_body_over_the_limit_is_a_413(infra: Infra, tmp_path: Path) -> None:
     async with _service(infra, tmp_path, max_body_bytes=2048) as client:
         big = {"input_path": "a.mp4", "webhook_url": "https://example.com/" + "x" * 4000}

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,10 @@ def _settings(infra: Infra, root: Path, mode: str, **overrides: object) -> Setti
     return settings
 
 
+def _probe_crashes(path: Path) -> bool:
+    return subprocess.run([find_binaries().ffprobe, "-v", "quiet", str(path)], check=False).returncode == -11
+
+
 def _clean(job: dict[str, Any], webhook: dict[str, Any]) -> None:
     shown = json.dumps([job["error"], webhook["data"]["error"]])
     assert not INTERNAL.search(shown), shown
@@ -103,3 +108,18 @@ async def test_an_encoder_killed_once_is_retried_and_the_job_completes(infra: In
     assert done["status"] == "completed", done["error"]
     assert done["attempts"] == 2 and webhook["type"] == "job.completed"
     assert (tmp_path / "bin" / "mode").read_text().strip() == "ok"  # the first encode was the one killed
+
+
+async def test_an_mpeg_ts_source_the_bundled_ffprobe_crashes_on_fails_once_saying_what_works(
+    infra: Infra, tmp_path: Path
+) -> None:
+    settings = make_settings(infra, tmp_path)
+    source = make_source(settings.media_root / "talk.ts", seconds=16)
+    if not _probe_crashes(source):
+        pytest.skip("this ffprobe reads MPEG-TS: nothing to report")
+    async with running_service(settings) as client:
+        job = await submit(client, "talk.ts", highlights=CLIP)
+        done = await wait_final(client, job["id"], timeout=120)
+    assert done["status"] == "failed" and done["attempts"] == 1, done
+    assert done["error"]["code"] == "source_unreadable" and "remux it to MP4" in done["error"]["message"]
+    assert not INTERNAL.search(json.dumps(done["error"]))
