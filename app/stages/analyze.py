@@ -29,7 +29,7 @@ from app.media.loudness import TimeRange, measure_ranges
 from app.stages.framing import CropKey, Framing, keys_of, output_size
 from app.stages.ranking import CANDIDATES, Chosen, choose
 from app.stages.segments import Clip, plan_clips
-from app.stages.transitions import audio_fades
+from app.stages.transitions import metered_part
 from app.stages.validate import SourceInfo
 
 ProgressHook = Callable[[float], Awaitable[None]]
@@ -123,10 +123,11 @@ async def analyze(
 
     fps = Fraction(source.frame_rate)
     snapped = [snap(c, fps, source.duration) for c, _ in clips]
-    # Measure each clip as it will sound, fades included, so the gain lands the rendered clip on target.
+    # Measure each clip on the part verify will meter (its fades left out), so the gain lands that part on target.
     ranges_measured = [
-        TimeRange(start, float(frames / fps), tuple(audio_fades(clip.transition, float(frames / fps))))
+        TimeRange(start + offset, length)
         for (clip, _), (start, frames) in zip(clips, snapped, strict=True)
+        for offset, length in [metered_part(clip.transition, float(frames / fps))]
     ]
     measures = (
         await measure_ranges(binaries.ffmpeg, path, ranges_measured)

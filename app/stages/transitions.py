@@ -5,6 +5,17 @@ from __future__ import annotations
 from app.domain.spec import Transition
 
 FADE_SECONDS = 0.5
+MIN_METERED_SECONDS = 0.4  # BS.1770's gating block: a shorter part has no integrated loudness
+
+
+def metered_part(transition: Transition, duration: float) -> tuple[float, float]:
+    """The part of a clip its loudness is taken from, as (offset into the clip, length): its fades left out.
+
+    The one window of both meters: analyze sets a clip's gain from it and verify checks the delivered clip on it,
+    so room tone under a fade can never be speech to one and silence to the other.
+    """
+    edge = edge_seconds(transition)
+    return edge, max(MIN_METERED_SECONDS, duration - 2 * edge)
 
 
 def edge_seconds(transition: Transition) -> float:

@@ -23,7 +23,7 @@ from app.media.probe import StreamFacts, probe
 from app.stages.analyze import Plan
 from app.stages.render import LOUDNESS_TARGET, TRUE_PEAK_CEILING, ClipSound, Reel, RenderedFile, concat
 from app.stages.smart_rules import frame_numbers
-from app.stages.transitions import edge_seconds
+from app.stages.transitions import metered_part
 
 LOUDNESS_TOLERANCE_LU = 0.5
 SPREAD_LIMIT_LU = 1.5
@@ -85,7 +85,8 @@ async def measure(reel: Reel, plan: Plan, *, binaries: Binaries, has_audio: bool
     whole, clips = await _meter(reel, plan, binaries, expected) if has_audio else (None, [])
     audible = [m.integrated for m in clips if not m.silent]
     spread = round(max(audible) - min(audible), 2) if audible else None
-    loudness = whole.integrated if whole and not whole.silent else None
+    # With every clip room tone, what the whole reel measures is only what its fades let through: no target.
+    loudness = whole.integrated if whole and audible and not whole.silent else None
     true_peak = whole.true_peak if whole and audible else None
     checks = {
         **picture,
@@ -130,11 +131,11 @@ async def _frames(reel: Path, facts: StreamFacts | None, plan: Plan, binaries: B
 
 
 async def _meter(reel: Reel, plan: Plan, binaries: Binaries, expected: float) -> tuple[Loudness, list[Loudness]]:
-    # Each clip is metered without its fades: a fade is a deliberate change of level, not a miss.
+    # Each clip is metered on the part analyze set its gain from (fades left out): a fade is a deliberate change.
     ranges, t = [TimeRange(0.0, expected)], 0.0
     for s in plan.segments:
-        edge = edge_seconds(s.transition)
-        ranges.append(TimeRange(t + edge, max(0.4, s.duration - 2 * edge)))
+        offset, length = metered_part(s.transition, s.duration)
+        ranges.append(TimeRange(t + offset, length))
         t += s.duration
     whole, *clips = await measure_ranges(binaries.ffmpeg, Path(reel.path), ranges)
     return whole, clips

@@ -1,0 +1,39 @@
+"""Analyze and verify meter a clip on one window, its fades left out: a burst under a fade cannot make room tone
+look like speech to one meter and silence to the other."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from app.config import Settings
+from app.stages.transitions import FADE_SECONDS, metered_part
+from tests.support.jobs import submit, wait_final
+from tests.support.media import ffmpeg
+
+
+def test_the_metered_part_of_a_clip_leaves_its_fades_out() -> None:
+    assert metered_part("fade", 16.0) == (FADE_SECONDS, 16.0 - 2 * FADE_SECONDS)
+    assert metered_part("cut", 16.0) == (0.0, 16.0)
+    assert metered_part("fade", 0.9) == (FADE_SECONDS, 0.4)  # never shorter than one gating block
+
+
+def _room_tone_after_a_burst(path: Path) -> None:
+    # A loud tone for the first 0.4 s (inside the fade-in), then room tone at about -75 dBFS for 15.6 s.
+    sound = "aevalsrc=exprs='if(lt(t\\,0.4)\\, 0.5*sin(2*PI*440*t)\\, 0.0002*(2*random(0)-1))':s=48000:d=16"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=16", "-f", "lavfi", "-i", sound,
+           "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "128k", "-t", "16", str(path))  # fmt: skip
+
+
+async def test_room_tone_behind_a_faded_burst_is_left_as_it_is(settings: Settings, client: httpx.AsyncClient) -> None:
+    _room_tone_after_a_burst(settings.media_root / "tone.mp4")
+    highlights = [{"start_time": 0.0, "end_time": 16.0, "score": 1.0, "transition": "fade"}]
+    job = await submit(client, "tone.mp4", highlights=highlights)
+    done = await wait_final(client, job["id"], timeout=120)
+    assert done["status"] == "completed", done["error"]
+    [segment] = done["result"]["segments"]
+    # Both meters heard room tone: it is not lifted toward -16 LUFS (the burst alone would have asked ~+25 dB).
+    assert segment["silent"] is True and segment["loudness"] is None
+    assert segment["source_loudness"] is not None and segment["source_loudness"] < -60
+    assert segment["gain_db"] == 0.0
