@@ -24,7 +24,7 @@ from app.media.probe import StreamFacts, probe
 from app.stages.analyze import Plan, Segment
 from app.stages.render import RenderedClip, render_segment
 from app.stages.smart_args import assemble_args, copy_args, edge_args
-from app.stages.smart_rules import Split, fade_frames, frame_numbers, source_refusal, split_clip
+from app.stages.smart_rules import Split, fade_frames, frame_numbers, off_grid, source_refusal, split_clip
 from app.stages.validate import SourceInfo
 
 # An edge's encode costs about this many copied frames' worth of time per frame: it weighs the progress bar.
@@ -82,7 +82,7 @@ async def clip_split(
     packets = await packet_index(binaries.ffprobe, path, start=segment.start - 1.0, end=end + 1.0)
     numbers = frame_numbers(packets, facts, fps)
     if numbers is None:
-        return "timestamps off the frame grid (variable frame rate)"
+        return off_grid(packets, facts, fps)
     idr = await asyncio.to_thread(idr_flags, path, packets, facts.nal_length_size)
     first = round(segment.start * fps)
     return split_clip(numbers, idr, first, segment.frames, fade_frames(segment, fps))

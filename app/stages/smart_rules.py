@@ -73,10 +73,6 @@ def _stream_refusal(facts: StreamFacts, info: SourceInfo) -> str | None:
         ),
         (facts.length_prefixed, "the source is not length-prefixed H.264 in MP4/MOV (its keyframes cannot be read)"),
         (
-            facts.r_frame_rate > 0 and facts.r_frame_rate == facts.avg_frame_rate,
-            f"variable frame rate ({facts.avg_frame_rate} average, {facts.r_frame_rate} base)",
-        ),
-        (
             facts.reorder_frames <= MAX_REORDER_FRAMES,
             f"B-frames {facts.reorder_frames} deep (at most {MAX_REORDER_FRAMES})",
         ),
@@ -97,6 +93,21 @@ def frame_numbers(packets: Sequence[Packet], facts: StreamFacts, fps: Fraction) 
             return None
         numbers.append(number)
     return numbers
+
+
+def off_grid(packets: Sequence[Packet], facts: StreamFacts, fps: Fraction) -> str:
+    """Why `frame_numbers` found no grid: every frame shifted alike (a stream that starts between two frame slots
+    of the file's clock), or frame durations that vary (a variable frame rate).
+
+    Eligibility is judged from the packets' own times, never from the two rates ffprobe reports: cameras and
+    screen recorders write an average that differs from the base rate while every frame lasts the same.
+    """
+    start = Fraction(facts.start_time).limit_denominator(1_000_000)
+    phases = [((p.pts * facts.time_base - start) * fps) % 1 for p in packets]
+    if phases and max(phases) - min(phases) <= GRID_TOLERANCE:
+        late = float(phases[0] / fps)
+        return f"the video starts {late:.4f} s off the file's frame grid (after the file's start, between two frames)"
+    return "frame durations vary (variable frame rate)"
 
 
 def fade_frames(segment: Segment, fps: Fraction) -> int:

@@ -13,7 +13,7 @@ from app.media.probe import StreamFacts
 from app.stages.analyze import Plan
 from app.stages.framing import Framing
 from app.stages.smart_args import mov_timescale, same_delay
-from app.stages.smart_rules import Split, clean_cuts, frame_numbers, source_refusal, split_clip
+from app.stages.smart_rules import Split, clean_cuts, frame_numbers, off_grid, source_refusal, split_clip
 from app.stages.transitions import video_fades
 from tests.unit.test_render_graph import source
 
@@ -76,7 +76,6 @@ def test_an_odd_sized_source_cropped_to_even_is_encoded() -> None:
         (FACTS, {"height": 480, "color_primaries": None, "color_space": None}, "not BT.709"),  # untagged SD is 601
         (FACTS, {"color_range": "pc"}, "full range"),
         (replace(FACTS, length_prefixed=False), {}, "MP4/MOV"),
-        (replace(FACTS, avg_frame_rate=Fraction(2997, 100)), {}, "variable frame rate"),
         (replace(FACTS, reorder_frames=3), {}, "B-frames 3 deep"),
     ],
 )
@@ -93,6 +92,21 @@ def test_frame_numbers_follow_the_grid_from_the_file_start() -> None:
     assert frame_numbers(packets, facts, Fraction(30)) == [0, 1, 2]
     off = [Packet(pts=512 * 3 + 100, dts=0, key=False, pos=0, size=1)]
     assert frame_numbers(off, facts, Fraction(30)) is None
+
+
+def test_a_base_rate_other_than_the_average_is_no_reason_to_encode() -> None:
+    # Cameras and screen recorders: every frame lasts 1/30 s, yet ffprobe's two rates differ. The packets decide.
+    facts = replace(FACTS, avg_frame_rate=Fraction(2997, 100))
+    assert source_refusal(facts, source(), PLAN, OutputOptions()) is None
+
+
+def test_off_the_grid_says_whether_the_stream_starts_late_or_its_frames_vary() -> None:
+    facts = replace(FACTS, time_base=Fraction(1, 15360), start_time=0.0)
+    late = [Packet(pts=512 * n + 200, dts=0, key=False, pos=0, size=1) for n in range(5)]  # every frame 13 ms late
+    assert frame_numbers(late, facts, Fraction(30)) is None
+    assert "starts 0.0130 s off the file's frame grid" in off_grid(late, facts, Fraction(30))
+    jitter = [Packet(pts=p, dts=0, key=False, pos=0, size=1) for p in (0, 512, 1100, 1536, 2048)]
+    assert "frame durations vary" in off_grid(jitter, facts, Fraction(30))
 
 
 def decode_order(frames: int, gop: int, bframes: int) -> tuple[list[int], list[bool]]:
