@@ -93,9 +93,16 @@ def limiter() -> str:
 
 
 def segment_args(
-    source: SourceInfo, plan: Plan, segment: Segment, options: OutputOptions, out: Path, *, has_audio: bool
+    source: SourceInfo,
+    plan: Plan,
+    segment: Segment,
+    options: OutputOptions,
+    out: Path,
+    *,
+    has_audio: bool,
+    coding: Sequence[str] = (),
 ) -> list[str]:
-    """The one ffmpeg command that turns a source range into a finished clip."""
+    """The one ffmpeg command that turns a source range into a finished clip; `coding`: profile and level to match."""
     fps = Fraction(plan.frame_rate)
     samples = round(segment.frames / fps * SAMPLE_RATE)
     args = [*QUIET, *source_input(source.path, start=segment.start, duration=segment.duration + 1)]
@@ -115,6 +122,7 @@ def segment_args(
         "-frames:v",
         str(segment.frames),
         *x264_args(options),
+        *coding,
         # SPS and PPS in-band before every IDR: a reel may join this clip to copied source GOPs whose
         # parameter sets differ, and each part must then carry its own.
         "-bsf:v",
@@ -173,10 +181,14 @@ async def render_segment(
     binaries: Binaries,
     on_progress: ProgressCallback | None = None,
     reason: str | None = None,
+    coding: Sequence[str] = (),
 ) -> RenderedClip:
-    """Encode one clip to `out` (written under a temp name, renamed when complete); `reason`: why not smart."""
+    """Encode one clip to `out` (written under a temp name, renamed when complete); `reason`: why not smart.
+
+    `coding` (libx264 profile and level) makes it coded like the source GOPs other clips of the reel copy.
+    """
     part = part_name(out)
-    args = segment_args(source, plan, segment, options, part, has_audio=source.has_audio)
+    args = segment_args(source, plan, segment, options, part, has_audio=source.has_audio, coding=coding)
     await run(binaries.ffmpeg, args, duration=segment.duration, on_progress=on_progress)
     size, digest = await publish(part, out)
     return RenderedClip(path=str(out), size=size, sha256=digest, render_reason=reason, params_inband=True)

@@ -23,7 +23,7 @@ from app.media.gops import idr_flags, packet_index
 from app.media.probe import StreamFacts, probe
 from app.stages.analyze import Plan, Segment
 from app.stages.render import RenderedClip, render_segment
-from app.stages.smart_args import assemble_args, copy_args, edge_args
+from app.stages.smart_args import assemble_args, coded_like, copy_args, edge_args
 from app.stages.smart_rules import Split, fade_frames, frame_numbers, off_grid, source_refusal, split_clip
 from app.stages.validate import SourceInfo
 
@@ -67,8 +67,11 @@ async def render_clip(
         if isinstance(found, Split):
             return await _render_smart(source, smart.facts, plan, segment, options, found, out, binaries, on_progress)
     reason = found if isinstance(found, str) else None
+    # A clip encoded whole in a reel whose other clips copy source GOPs is coded like them: one profile and
+    # level under the reel's one sample entry.
+    coding = coded_like(smart.facts) if smart.refusal is None and smart.facts is not None else []
     return await render_segment(
-        source, plan, segment, options, out, binaries=binaries, on_progress=on_progress, reason=reason
+        source, plan, segment, options, out, binaries=binaries, on_progress=on_progress, reason=reason, coding=coding
     )
 
 

@@ -59,7 +59,6 @@ def edge_args(
     start = float(first / fps)
     fades = video_fades(segment.transition, segment.duration, offset=start - segment.start)
     filters = [f"fps={plan.frame_rate}", colour_filter(source), *fades]
-    level = [] if facts.level is None else ["-level:v", f"{facts.level / 10:.1f}"]
     return [
         *QUIET,
         *source_input(source.path, start=start, duration=float(frames / fps) + 1),
@@ -71,13 +70,17 @@ def edge_args(
         str(frames),
         *x264_args(options),
         # As the source's stream is coded, so the copied GOPs beside this edge decode the same way.
-        "-profile:v",
-        PROFILES[facts.profile or "High"],
-        *level,
+        *coded_like(facts),
         "-bf",
         _BFRAMES[facts.reorder_frames],
         *_mov_part("h264_mp4toannexb", plan, out),
     ]
+
+
+def coded_like(facts: StreamFacts) -> list[str]:
+    """libx264's profile and level for a part that sits in one stream with the source's copied GOPs."""
+    level = [] if facts.level is None else ["-level:v", f"{facts.level / 10:.1f}"]
+    return ["-profile:v", PROFILES[facts.profile or "High"], *level]
 
 
 def copy_args(source: SourceInfo, plan: Plan, out: Path, *, first: int, frames: int) -> list[str]:

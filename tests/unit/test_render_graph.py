@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from app.stages.analyze import Plan, Segment
 from app.stages.colour import colour_filter, source_colorimetry
 from app.stages.framing import CropKey, Framing
 from app.stages.render import ClipSound, gain_db, join_chain, needs_limiter, segment_args
+from app.stages.smart_args import coded_like
 from app.stages.validate import SourceInfo
 
 BT709 = ("bt709", "bt709", "bt709")
@@ -147,3 +149,16 @@ def test_a_crop_path_and_the_reel_size_go_into_the_one_encode() -> None:
     chain = graph(args)
     assert "crop=606:1080:'600+25.0000*clip(t-(0.0000),0,4.0000)':'0'" in chain
     assert chain.index("crop=") < chain.index("scale=1080:1924:flags=lanczos,setsar=1") < chain.index("fade=")
+
+
+
+def test_a_clip_encoded_whole_beside_copied_gops_is_coded_like_them() -> None:
+    from tests.unit.test_smart_rules import FACTS  # which imports this module's `source`
+
+    coding = coded_like(replace(FACTS, profile="Main", level=30))
+    args = segment_args(source(), PLAN, segment(), OutputOptions(), Path("o.mov"), has_audio=True, coding=coding)
+    at = args.index("-profile:v")
+    assert args[at : at + 4] == ["-profile:v", "main", "-level:v", "3.0"]
+    assert args.index("libx264") < at < args.index("o.mov")
+    plain = segment_args(source(), PLAN, segment(), OutputOptions(), Path("o.mov"), has_audio=True)
+    assert "-profile:v" not in plain  # a reel with no copied GOP keeps libx264's own choice
