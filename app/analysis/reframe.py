@@ -12,7 +12,6 @@ speed limit and at most one reversal a second. The camera moves hard only at a c
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -24,6 +23,7 @@ from app.analysis.camera import CameraLimits, follow, simplify
 from app.analysis.features import SourceFeatures
 from app.analysis.speaker import Speech, Turn, turns
 from app.analysis.tracks import FaceTrack
+from app.domain.crop import CropKey, CropPath
 
 Framing = Literal["speaker", "largest", "centre"]
 ASPECTS: dict[str, tuple[int, int]] = {"9:16": (9, 16), "1:1": (1, 1), "4:5": (4, 5), "16:9": (16, 9)}
@@ -33,42 +33,6 @@ MIN_TRACK_SUPPORT = 0.3  # share of a shot a track must span to be framed when a
 KEEP_SUBJECT = 0.6  # the previous shot's subject stays framed while it has this share of the best's area
 FACE_HEIGHT = 0.4  # the face centre sits this far down the crop when the crop can move vertically
 PAIR_SHARE = 0.8  # two faces whose centres lie within this share of the crop's width are framed together
-
-
-@dataclass(frozen=True)
-class Keyframe:
-    """The crop window at time `t` (source seconds), in source pixels; `track` and `why` say what it frames."""
-
-    t: float
-    x: int
-    y: int
-    w: int
-    h: int
-    track: int | None = None
-    why: str = "centre"
-
-
-@dataclass(frozen=True)
-class CropPath:
-    """Keyframes in time order, linear between them; two at one time mark a cut (the later one holds)."""
-
-    w: int
-    h: int
-    keyframes: tuple[Keyframe, ...]
-
-    def at(self, t: float) -> tuple[float, float, int, int]:
-        """The window (x, y, w, h) at time `t`: piecewise linear, right-continuous at cuts."""
-        times = [k.t for k in self.keyframes]
-        i = bisect.bisect_right(times, t) - 1
-        if i < 0:
-            first = self.keyframes[0]
-            return float(first.x), float(first.y), self.w, self.h
-        a = self.keyframes[i]
-        if i + 1 >= len(self.keyframes):
-            return float(a.x), float(a.y), self.w, self.h
-        b = self.keyframes[i + 1]
-        f = (t - a.t) / (b.t - a.t)
-        return a.x + f * (b.x - a.x), a.y + f * (b.y - a.y), self.w, self.h
 
 
 @dataclass(frozen=True)
@@ -130,7 +94,7 @@ def reframe(
     content = source_content(features, source_size)
     w, h = crop_size(aspect, content, sar)
     geo = _Geometry(w, h, content, _scale(features, source_size), source_size)
-    keyframes: list[Keyframe] = []
+    keyframes: list[CropKey] = []
     previous: FaceTrack | None = None
     speech = _speech(features)
     for a, b in shots(features, start, end):
@@ -161,7 +125,7 @@ def reframe_split(
     paths = []
     for person in sorted(people, key=lambda t: _track(features, t).start):
         anchor = _track(features, person)
-        keyframes: list[Keyframe] = []
+        keyframes: list[CropKey] = []
         for a, b in shots(features, start, end):
             same = _nearest(features, a, b, anchor)
             turn = Turn(a, b, None if same is None else same.id, "speaker" if same is not None else "centre")
@@ -237,7 +201,7 @@ def _pair(features: SourceFeatures, turn: Turn, before: int | None, geo: _Geomet
     return other if span <= PAIR_SHARE * geo.w else None
 
 
-def _camera(features: SourceFeatures, turn: Turn, geo: _Geometry, pair: FaceTrack | None = None) -> list[Keyframe]:
+def _camera(features: SourceFeatures, turn: Turn, geo: _Geometry, pair: FaceTrack | None = None) -> list[CropKey]:
     """The keyframes of one turn: steady on the subject, or following it under the camera's limits."""
     a, b = turn.start, turn.end
     points = _subject_points(features, turn, geo)
@@ -256,7 +220,7 @@ def _camera(features: SourceFeatures, turn: Turn, geo: _Geometry, pair: FaceTrac
     else:
         limits = CameraLimits(dead_zone=0.05 * geo.w, max_speed=0.5 * geo.w)
         path = simplify(follow(ts, xs, ys, a, b, (x0, x1), (y0, y1), limits))
-    return [Keyframe(round(t, 3), round(x), round(y), geo.w, geo.h, turn.track, turn.why) for t, x, y in path]
+    return [CropKey(t=round(t, 3), x=round(x), y=round(y), track=turn.track, why=turn.why) for t, x, y in path]
 
 
 def _subject_points(features: SourceFeatures, turn: Turn, geo: _Geometry) -> list[tuple[float, float, float]]:

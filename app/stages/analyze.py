@@ -20,12 +20,13 @@ from app.analysis.edges import EDGE_IN_SPEECH
 from app.analysis.features import SourceAnalyser, SourceFeatures
 from app.analysis.picker import propose_highlights, snap_edges
 from app.analysis.reframe import ASPECTS, crop_size, reframe, reframe_split, source_content, split_size
+from app.domain.crop import CropKey
 from app.domain.errors import InputError
 from app.domain.spec import JobSpec, Layout, Transition
 from app.media.decode import DecodeOptions, decode
 from app.media.ffmpeg import Binaries
 from app.media.loudness import TimeRange, measure_ranges
-from app.stages.framing import CropKey, Framing, keys_of, output_size
+from app.stages.framing import Framing, output_size
 from app.stages.ranking import CANDIDATES, Chosen, choose
 from app.stages.segments import Clip, plan_clips
 from app.stages.transitions import audio_fades
@@ -262,12 +263,12 @@ def _framing(
         end = start + float(frames / fps)
         pair = reframe_split(features, start, end, source_size=size, sar=sar) if half else None
         if pair is not None:
-            paths.append([keys_of(pair[0]), keys_of(pair[1])])
+            paths.append([list(pair[0].keyframes), list(pair[1].keyframes)])
             continue
         path = reframe(
             features, start, end, aspect=options.aspect_ratio, source_size=size, sar=sar, framing=options.framing
         )
-        paths.append([keys_of(path)])
+        paths.append([list(path.keyframes)])
     return framing, paths
 
 

@@ -1,7 +1,6 @@
 """Framing for render: the crop window's size, the reel's size, and the crop path as one ffmpeg filter.
 
-A path is a list of keyframes (source time, x, y), linear between them; two keyframes at one time
-are a cut, where the window jumps. Render turns it into a `crop` whose x and y are per-frame
+A path is its keys (`domain/crop.py`). Render turns it into a `crop` whose x and y are per-frame
 expressions built as flat sums (a ramp per moving piece, a step per cut), never nested ifs, so a
 path of any length parses in ffmpeg's expression evaluator.
 """
@@ -12,22 +11,10 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from app.analysis.reframe import CropPath
+from app.domain.crop import CropKey
 from app.domain.spec import Resolution
 
 SHORT_SIDES: dict[str, int] = {"720p": 720, "1080p": 1080}
-
-
-class CropKey(BaseModel):
-    """Where the crop window's top-left corner is at source time `t`."""
-
-    model_config = ConfigDict(frozen=True)
-
-    t: float
-    x: int
-    y: int
-    track: int | None = None  # the face track framed (see the analysis' face tracks); None: no face
-    why: str | None = None  # speaker, largest, motion or centre
 
 
 class Framing(BaseModel):
@@ -61,11 +48,6 @@ def output_size(
         return round(short * num / den / 2) * 2, short
     scale = short / min(width, height)
     return round(width * scale / 2) * 2, round(height * scale / 2) * 2
-
-
-def keys_of(path: CropPath) -> list[CropKey]:
-    """The reframer's keyframes as the plan keeps them."""
-    return [CropKey(t=k.t, x=k.x, y=k.y, track=k.track, why=k.why) for k in path.keyframes]
 
 
 def split_filter(top: Sequence[CropKey], bottom: Sequence[CropKey], framing: Framing, clip_start: float) -> str:
@@ -105,16 +87,3 @@ def _expression(keys: Sequence[CropKey], axis: str, clip_start: float) -> str:
             span = b.t - a.t
             terms.append(f"{(vb - va) / span:.4f}*clip(t-({t0:.4f}),0,{span:.4f})")
     return "+".join(terms).replace("+-", "-")
-
-
-def path_at(keys: Sequence[CropKey], t: float) -> tuple[float, float]:
-    """The window's corner at source time `t`, as the filter computes it (for tests and the result)."""
-    x, y = float(keys[0].x), float(keys[0].y)
-    for a, b in zip(keys, keys[1:], strict=False):
-        if b.t <= a.t:
-            if t >= a.t:
-                x, y = x + b.x - a.x, y + b.y - a.y
-        else:
-            f = min(max(t - a.t, 0.0), b.t - a.t) / (b.t - a.t)
-            x, y = x + f * (b.x - a.x), y + f * (b.y - a.y)
-    return x, y

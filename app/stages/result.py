@@ -7,10 +7,10 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.ai.ports import AIReport
+from app.domain.crop import CropKey
 from app.domain.spec import Layout
 from app.stages.analyze import Plan
 from app.stages.analyze import Segment as PlannedSegment
-from app.stages.framing import CropKey
 from app.stages.render import RenderMode, gain_db
 from app.stages.validate import SourceInfo
 from app.stages.verify import Verification, Verified
