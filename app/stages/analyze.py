@@ -16,10 +16,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from app.ai.ports import AIReport, Cue, Ranker
+from app.analysis.crop_window import ASPECTS, crop_size, source_content, split_size
 from app.analysis.edges import EDGE_IN_SPEECH
 from app.analysis.features import SourceAnalyser, SourceFeatures
 from app.analysis.picker import propose_highlights, snap_edges
-from app.analysis.reframe import ASPECTS, crop_size, reframe, reframe_split, source_content, split_size
+from app.analysis.reframe import reframe, reframe_split
 from app.domain.crop import CropKey
 from app.domain.errors import InputError
 from app.domain.spec import JobSpec, Layout, Transition

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from app.analysis.bars import Rect
-from app.analysis.reframe import crop_size, reframe
+from app.analysis.crop_window import crop_size
+from app.analysis.reframe import reframe
 from app.analysis.shots import Fade
 from app.domain.crop import CropKey, CropPath
 from tests.unit.analysis.builders import Box, features
