@@ -1,18 +1,25 @@
-"""Framing for render: the crop window's size, the reel's size, and the crop path as one ffmpeg filter.
+"""Framing: each clip's crop window and path for the reel's aspect, the reel's size, and the path as an ffmpeg filter.
 
-A path is its keys (`domain/crop.py`). Render turns it into a `crop` whose x and y are per-frame
-expressions built as flat sums (a ramp per moving piece, a step per cut), never nested ifs, so a
-path of any length parses in ffmpeg's expression evaluator.
+The analysis writes the paths (`analysis/reframe.py`); the plan keeps their keys (`domain/crop.py`).
+Render turns a path into a `crop` whose x and y are per-frame expressions built as flat sums (a ramp
+per moving piece, a step per cut), never nested ifs, so a path of any length parses in ffmpeg's
+expression evaluator.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
 
 from pydantic import BaseModel, ConfigDict
 
+from app.analysis.crop_window import ASPECTS, crop_size, source_content, split_size
+from app.analysis.features import SourceFeatures
+from app.analysis.reframe import reframe, reframe_split
 from app.domain.crop import CropKey
-from app.domain.spec import Resolution
+from app.domain.spec import Layout, OutputOptions, Resolution
+from app.stages.validate import SourceInfo
 
 SHORT_SIDES: dict[str, int] = {"720p": 720, "1080p": 1080}
 
@@ -28,6 +35,15 @@ class Framing(BaseModel):
     output_height: int
     half_width: int | None = None  # a split clip's two windows (each shown as half the reel), source pixels
     half_height: int | None = None
+
+
+@dataclass(frozen=True)
+class ClipCrop:
+    """One clip's crop path, or with layout split the top half's and the bottom half's."""
+
+    layout: Layout
+    crop: list[CropKey]
+    crop_bottom: list[CropKey] = field(default_factory=list)
 
 
 def output_size(
@@ -48,6 +64,48 @@ def output_size(
         return round(short * num / den / 2) * 2, short
     scale = short / min(width, height)
     return round(width * scale / 2) * 2, round(height * scale / 2) * 2
+
+
+def frame_clips(
+    source: SourceInfo,
+    options: OutputOptions,
+    features: SourceFeatures | None,
+    snapped: Sequence[tuple[float, int]],
+    fps: Fraction,
+) -> tuple[Framing | None, list[ClipCrop]]:
+    """The crop size and the reel's size, and each clip's crop paths: one, or two (top, bottom) when split."""
+    size = (source.width, source.height)
+    sar = float(source.media.video.sar) if source.media.video else 1.0
+    if options.aspect_ratio == "source" or features is None:
+        width, height = source.width - source.width % 2, source.height - source.height % 2
+        out = output_size(round(width * sar), height, options.resolution)
+        plain = (width, height) == size and out == (width, height)
+        framing = None if plain else Framing(width=width, height=height, output_width=out[0], output_height=out[1])
+        return framing, [ClipCrop("single", []) for _ in snapped]
+    content = source_content(features, size)
+    width, height = crop_size(options.aspect_ratio, content, sar)
+    out = output_size(round(width * sar), height, options.resolution, ASPECTS[options.aspect_ratio])
+    half = split_size(content, sar) if options.layout == "split" else None
+    framing = Framing(
+        width=width,
+        height=height,
+        output_width=out[0],
+        output_height=out[1],
+        half_width=half[0] if half else None,
+        half_height=half[1] if half else None,
+    )
+    crops: list[ClipCrop] = []
+    for start, frames in snapped:
+        end = start + float(frames / fps)
+        pair = reframe_split(features, start, end, source_size=size, sar=sar) if half else None
+        if pair is not None:
+            crops.append(ClipCrop("split", list(pair[0].keyframes), list(pair[1].keyframes)))
+            continue
+        path = reframe(
+            features, start, end, aspect=options.aspect_ratio, source_size=size, sar=sar, framing=options.framing
+        )
+        crops.append(ClipCrop("single", list(path.keyframes)))
+    return framing, crops
 
 
 def split_filter(top: Sequence[CropKey], bottom: Sequence[CropKey], framing: Framing, clip_start: float) -> str:
