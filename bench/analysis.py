@@ -29,7 +29,7 @@ from app.config import Settings
 from app.media.decode import DecodeOptions, decode, frame_size
 from app.media.ffmpeg import Binaries, find_binaries
 from app.media.probe import MediaInfo, probe
-from app.stages.analyze import FACE_INTERVAL
+from app.stages.choose import FACE_INTERVAL
 from bench.long_source import ensure_long_source
 from bench.machine import load, machine_info
 from bench.procs import run_ffmpeg

@@ -1,33 +1,27 @@
-"""Framing for render: the crop window's size, the reel's size, and the crop path as one ffmpeg filter.
+"""Framing: each clip's crop window and path for the reel's aspect, the reel's size, and the path as an ffmpeg filter.
 
-A path is a list of keyframes (source time, x, y), linear between them; two keyframes at one time
-are a cut, where the window jumps. Render turns it into a `crop` whose x and y are per-frame
-expressions built as flat sums (a ramp per moving piece, a step per cut), never nested ifs, so a
-path of any length parses in ffmpeg's expression evaluator.
+The analysis writes the paths (`analysis/reframe.py`); the plan keeps their keys (`domain/crop.py`).
+Render turns a path into a `crop` whose x and y are per-frame expressions built as flat sums (a ramp
+per moving piece, a step per cut), never nested ifs, so a path of any length parses in ffmpeg's
+expression evaluator.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
 
 from pydantic import BaseModel, ConfigDict
 
-from app.analysis.reframe import CropPath
-from app.domain.spec import Resolution
+from app.analysis.crop_window import ASPECTS, crop_size, source_content, split_size
+from app.analysis.features import SourceFeatures
+from app.analysis.reframe import reframe, reframe_split
+from app.domain.crop import CropKey
+from app.domain.spec import Layout, OutputOptions, Resolution
+from app.stages.validate import SourceInfo
 
 SHORT_SIDES: dict[str, int] = {"720p": 720, "1080p": 1080}
-
-
-class CropKey(BaseModel):
-    """Where the crop window's top-left corner is at source time `t`."""
-
-    model_config = ConfigDict(frozen=True)
-
-    t: float
-    x: int
-    y: int
-    track: int | None = None  # the face track framed (see the analysis' face tracks); None: no face
-    why: str | None = None  # speaker, largest, motion or centre
 
 
 class Framing(BaseModel):
@@ -41,6 +35,15 @@ class Framing(BaseModel):
     output_height: int
     half_width: int | None = None  # a split clip's two windows (each shown as half the reel), source pixels
     half_height: int | None = None
+
+
+@dataclass(frozen=True)
+class ClipCrop:
+    """One clip's crop path, or with layout split the top half's and the bottom half's."""
+
+    layout: Layout
+    crop: list[CropKey]
+    crop_bottom: list[CropKey] = field(default_factory=list)
 
 
 def output_size(
@@ -63,9 +66,46 @@ def output_size(
     return round(width * scale / 2) * 2, round(height * scale / 2) * 2
 
 
-def keys_of(path: CropPath) -> list[CropKey]:
-    """The reframer's keyframes as the plan keeps them."""
-    return [CropKey(t=k.t, x=k.x, y=k.y, track=k.track, why=k.why) for k in path.keyframes]
+def frame_clips(
+    source: SourceInfo,
+    options: OutputOptions,
+    features: SourceFeatures | None,
+    snapped: Sequence[tuple[float, int]],
+    fps: Fraction,
+) -> tuple[Framing | None, list[ClipCrop]]:
+    """The crop size and the reel's size, and each clip's crop paths: one, or two (top, bottom) when split."""
+    size = (source.width, source.height)
+    sar = float(source.media.video.sar) if source.media.video else 1.0
+    if options.aspect_ratio == "source" or features is None:
+        width, height = source.width - source.width % 2, source.height - source.height % 2
+        out = output_size(round(width * sar), height, options.resolution)
+        plain = (width, height) == size and out == (width, height)
+        framing = None if plain else Framing(width=width, height=height, output_width=out[0], output_height=out[1])
+        return framing, [ClipCrop("single", []) for _ in snapped]
+    content = source_content(features, size)
+    width, height = crop_size(options.aspect_ratio, content, sar)
+    out = output_size(round(width * sar), height, options.resolution, ASPECTS[options.aspect_ratio])
+    half = split_size(content, sar) if options.layout == "split" else None
+    framing = Framing(
+        width=width,
+        height=height,
+        output_width=out[0],
+        output_height=out[1],
+        half_width=half[0] if half else None,
+        half_height=half[1] if half else None,
+    )
+    crops: list[ClipCrop] = []
+    for start, frames in snapped:
+        end = start + float(frames / fps)
+        pair = reframe_split(features, start, end, source_size=size, sar=sar) if half else None
+        if pair is not None:
+            crops.append(ClipCrop("split", list(pair[0].keyframes), list(pair[1].keyframes)))
+            continue
+        path = reframe(
+            features, start, end, aspect=options.aspect_ratio, source_size=size, sar=sar, framing=options.framing
+        )
+        crops.append(ClipCrop("single", list(path.keyframes)))
+    return framing, crops
 
 
 def split_filter(top: Sequence[CropKey], bottom: Sequence[CropKey], framing: Framing, clip_start: float) -> str:
@@ -105,16 +145,3 @@ def _expression(keys: Sequence[CropKey], axis: str, clip_start: float) -> str:
             span = b.t - a.t
             terms.append(f"{(vb - va) / span:.4f}*clip(t-({t0:.4f}),0,{span:.4f})")
     return "+".join(terms).replace("+-", "-")
-
-
-def path_at(keys: Sequence[CropKey], t: float) -> tuple[float, float]:
-    """The window's corner at source time `t`, as the filter computes it (for tests and the result)."""
-    x, y = float(keys[0].x), float(keys[0].y)
-    for a, b in zip(keys, keys[1:], strict=False):
-        if b.t <= a.t:
-            if t >= a.t:
-                x, y = x + b.x - a.x, y + b.y - a.y
-        else:
-            f = min(max(t - a.t, 0.0), b.t - a.t) / (b.t - a.t)
-            x, y = x + f * (b.x - a.x), y + f * (b.y - a.y)
-    return x, y

@@ -17,7 +17,7 @@ CANDIDATES = 12  # windows proposed to a ranker: enough to choose from, few enou
 
 @dataclass(frozen=True)
 class Chosen:
-    """One automatic clip: the range, why it was chosen, its title and what is said in it (source seconds)."""
+    """One clip: its range, why it was chosen ("client" for the client's), its title, what is said (source seconds)."""
 
     clip: Clip
     reasons: list[str]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from app.domain.crop import CropKey
 from app.domain.result import CropWindow, JobResult, Segment
 from app.stages.analyze import Plan
 from app.stages.analyze import Segment as PlannedSegment
-from app.stages.framing import CropKey
 from app.stages.render import gain_db
 from app.stages.validate import SourceInfo
 from app.stages.verify import Verified

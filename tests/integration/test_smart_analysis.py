@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from app.config import Settings
+from app.domain.crop import CropKey, path_at
 from app.media.ffmpeg import find_binaries
-from app.stages.framing import CropKey, path_at
 from tests.support.cache import SourceCache
 from tests.support.jobs import submit, wait_final
 from tests.support.meter import video_stream

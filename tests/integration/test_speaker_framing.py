@@ -17,10 +17,10 @@ import pytest
 from app.analysis.features import SourceAnalyser, SourceFeatures
 from app.analysis.reframe import reframe
 from app.config import Settings
+from app.domain.crop import CropKey, path_at
 from app.media.decode import decode
 from app.media.ffmpeg import find_binaries
 from app.media.probe import probe
-from app.stages.framing import CropKey, path_at
 from tests.support.conversation import Conversation, conversation_source
 from tests.support.jobs import submit, wait_final
 from tests.support.media import make_source

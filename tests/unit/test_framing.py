@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from app.stages.framing import CropKey, crop_filter, output_size, path_at
+from app.domain.crop import CropKey, path_at
+from app.stages.framing import crop_filter, output_size
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from app.domain.crop import CropKey
 from app.domain.spec import OutputOptions
 from app.media.probe import MediaInfo, VideoStream
 from app.stages.analyze import Plan, Segment
 from app.stages.colour import colour_filter, source_colorimetry
-from app.stages.framing import CropKey, Framing
+from app.stages.framing import Framing
 from app.stages.render import ClipSound, gain_db, join_chain, needs_limiter, segment_args
 from app.stages.smart_args import coded_like
 from app.stages.validate import SourceInfo

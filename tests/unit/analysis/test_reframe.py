@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from app.analysis.bars import Rect
-from app.analysis.reframe import CropPath, Keyframe, crop_size, reframe
+from app.analysis.crop_window import crop_size
+from app.analysis.reframe import reframe
 from app.analysis.shots import Fade
+from app.domain.crop import CropKey, CropPath
 from tests.unit.analysis.builders import Box, features
 
 SOURCE = (1920, 1080)
@@ -138,7 +140,7 @@ def test_path_is_piecewise_linear_and_right_continuous_at_a_cut() -> None:
     path = CropPath(
         w=100,
         h=200,
-        keyframes=(Keyframe(0, 0, 0, 100, 200), Keyframe(2, 20, 0, 100, 200), Keyframe(2, 500, 0, 100, 200)),
+        keyframes=(CropKey(t=0, x=0, y=0), CropKey(t=2, x=20, y=0), CropKey(t=2, x=500, y=0)),
     )
     assert path.at(1.0)[0] == pytest.approx(10.0)
     assert path.at(1.999)[0] == pytest.approx(19.99)

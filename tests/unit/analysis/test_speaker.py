@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from app.analysis.bars import Rect
+from app.analysis.crop_window import crop_size
 from app.analysis.face_detector import Face
-from app.analysis.reframe import crop_size, reframe, reframe_split
+from app.analysis.reframe import reframe, reframe_split
 from app.analysis.speaker import MIN_HOLD, Speech, turns
 from app.analysis.tracks import FaceBox, FaceTrack, FaceTracker, link, mouth_motion
 from tests.unit.analysis.builders import features, texture
