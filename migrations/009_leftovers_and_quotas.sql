@@ -1,0 +1,8 @@
+-- Files left behind: a failed or cancelled job's reel, poster and captions are deleted as it ends.
+
+-- True from the moment a job ends failed or cancelled until its files are deleted: the worker (or the cancel)
+-- deletes them at once, and the retention sweep finishes what a process killed in between left. Jobs that
+-- ended before this migration kept theirs: the sweep deletes them too.
+ALTER TABLE jobs ADD COLUMN discard_outputs boolean NOT NULL DEFAULT false;
+UPDATE jobs SET discard_outputs = true WHERE status IN ('failed', 'cancelled');
+CREATE INDEX jobs_discard_outputs_idx ON jobs (id) WHERE discard_outputs;
