@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     input_fetch_seconds: float = Field(default=1800.0, gt=0, description="time limit of one input_url download")
     max_input_bytes: int = Field(default=20 << 30, ge=1024, description="largest source accepted (upload or URL)")
     upload_ttl: int = Field(default=86_400, ge=60, description="seconds an upload no job uses is kept")
+    max_uploads_per_key: int = Field(default=100, ge=1, description="stored uploads one API key may have")
+    max_upload_bytes_per_key: int = Field(
+        default=100 << 30, ge=1024, description="bytes of stored uploads one API key may have"
+    )
     output_ttl: int = Field(default=7 * 86_400, ge=60, description="seconds a reel is kept after its job completes")
     job_retention: int = Field(default=90 * 86_400, ge=3600, description="seconds a finished job is kept")
     public_base_url: str | None = Field(default=None, description="how clients reach the API; builds output_url")
