@@ -20,9 +20,9 @@ _WHEN = {
     404: "No such job for this API key (another key's job is not found either)",
     409: "The job is not in a state for this: already finished (cancel), or not completed yet (its output)",
     410: "The job's reel existed and has expired (OUTPUT_TTL) or was deleted",
-    413: "The request body is too large (MAX_BODY_BYTES)",
+    413: "The request body is too large (MAX_BODY_BYTES; an upload: MAX_INPUT_BYTES, or the key's upload quota)",
     422: "The request is invalid: the problem's `code` and `detail` say what to fix",
-    429: "Too many requests this minute, or too many queued jobs, for this API key",
+    429: "Too many requests this minute, too many queued jobs, or too many unexpired uploads, for this API key",
     503: "PostgreSQL or Redis is not answering; retry after `Retry-After` seconds",
 }
 JOB_EXAMPLE: dict[str, Any] = {

@@ -165,7 +165,11 @@ _UPLOAD_BODY: dict[str, Any] = {
     openapi_extra=_UPLOAD_BODY,
 )
 async def create_upload(request: Request, services: ServicesDep, client: ClientDep) -> Upload:
-    """Upload a source video (the raw body, or multipart field `file`), streamed to storage, up to MAX_INPUT_BYTES."""
+    """Upload a source video (the raw body, or multipart field `file`), streamed to storage, up to MAX_INPUT_BYTES.
+
+    Each API key may have MAX_UPLOADS_PER_KEY uploads of MAX_UPLOAD_BYTES_PER_KEY in all until their
+    `expires_at`: beyond, 429 or 413 `upload_quota_exceeded`.
+    """
     content_type = request.headers.get("content-type", "")
     body: AsyncIterator[bytes] = request.stream()
     if content_type.startswith("multipart/form-data"):

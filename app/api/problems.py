@@ -66,7 +66,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(JobRefused)
     async def _refused(request: Request, exc: JobRefused) -> JSONResponse:
         # The job service's refusals carry their status and code: routes call it and never map errors by hand.
-        return problem_response(request, exc.status, exc.code, _title(exc.status), exc.message)
+        response = problem_response(request, exc.status, exc.code, _title(exc.status), exc.message)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -56,11 +56,19 @@ class Settings(BaseSettings):
         default_factory=list, description="s3://bucket/prefix list that input_url may read from"
     )
     presign_seconds: int = Field(default=900, ge=60, le=7 * 86_400, description="life of a presigned download URL")
+    # botocore's own defaults (60 s to connect, times 5 tries) hold a publish for 5 minutes on a dead endpoint.
+    s3_max_attempts: int = Field(default=5, ge=1, le=20, description="tries of one S3 request, the first included")
+    s3_connect_timeout_seconds: float = Field(default=5.0, gt=0, description="time to open a connection to S3")
+    s3_read_timeout_seconds: float = Field(default=30.0, gt=0, description="time S3 may stay silent mid-request")
     input_allow_private: bool = Field(default=False, description="let input_url reach private/loopback addresses")
     input_allow_http: bool = Field(default=False, description="accept http:// input URLs (https:// always)")
     input_fetch_seconds: float = Field(default=1800.0, gt=0, description="time limit of one input_url download")
     max_input_bytes: int = Field(default=20 << 30, ge=1024, description="largest source accepted (upload or URL)")
     upload_ttl: int = Field(default=86_400, ge=60, description="seconds an upload no job uses is kept")
+    max_uploads_per_key: int = Field(default=100, ge=1, description="stored uploads one API key may have")
+    max_upload_bytes_per_key: int = Field(
+        default=100 << 30, ge=1024, description="bytes of stored uploads one API key may have"
+    )
     output_ttl: int = Field(default=7 * 86_400, ge=60, description="seconds a reel is kept after its job completes")
     job_retention: int = Field(default=90 * 86_400, ge=3600, description="seconds a finished job is kept")
     public_base_url: str | None = Field(default=None, description="how clients reach the API; builds output_url")

@@ -144,7 +144,8 @@ class JobStore(JobLeases):
             if row["status"] == "queued" or row["lapsed"]:
                 row = await conn.fetchrow(
                     "UPDATE jobs SET status = 'cancelled', cancel_requested = true, lease_token = NULL, "
-                    "lease_expires_at = NULL, finished_at = now(), updated_at = now() WHERE id = $1 RETURNING *",
+                    "lease_expires_at = NULL, finished_at = now(), updated_at = now(), discard_outputs = true "
+                    "WHERE id = $1 RETURNING *",
                     job_id,
                 )
                 if webhook_for is not None and (hook := webhook_for(job_row(row))) is not None:

@@ -49,7 +49,7 @@ def job_row(r: asyncpg.Record | None) -> JobRow:
 _FINISH = """
 UPDATE jobs SET status = $3, result = $4, error = $5, finished_at = now(), updated_at = now(),
        progress = CASE WHEN $3 = 'completed' THEN 1 ELSE progress END, lease_token = NULL, lease_expires_at = NULL,
-       finished_by = $2
+       finished_by = $2, discard_outputs = $3 <> 'completed'
 WHERE id = $1 AND lease_token = $2 AND status = 'running'
 RETURNING *
 """

@@ -1,4 +1,4 @@
-"""Retention queries: reels past OUTPUT_TTL, uploads past their time, finished jobs past JOB_RETENTION."""
+"""Retention queries: reels past OUTPUT_TTL or of failed jobs, uploads past their time, jobs past JOB_RETENTION."""
 
 from __future__ import annotations
 
@@ -36,6 +36,17 @@ class RetentionStore:
             "updated_at = now() WHERE id = $1 AND status = 'completed'",
             job_id,
         )
+
+    @once_more_on_lost_connection
+    async def outputs_to_discard(self, limit: int = 100) -> list[uuid.UUID]:
+        """Failed and cancelled jobs whose files are not known to be deleted (their process may have died first)."""
+        rows = await self.pool.fetch("SELECT id FROM jobs WHERE discard_outputs LIMIT $1", limit)
+        return [r["id"] for r in rows]
+
+    @once_more_on_lost_connection
+    async def outputs_discarded(self, job_id: uuid.UUID) -> None:
+        """The failed or cancelled job's files are deleted."""
+        await self.pool.execute("UPDATE jobs SET discard_outputs = false WHERE id = $1", job_id)
 
     @once_more_on_lost_connection
     async def expired_uploads(self, used_ttl: float, limit: int = 100) -> list[uuid.UUID]:

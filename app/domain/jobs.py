@@ -145,10 +145,12 @@ class Owner:
 
 
 class JobRefused(Exception):
-    """The job service refuses a request: an HTTP status, a stable code and a sentence a person can act on."""
+    """The job service refuses a request: an HTTP status, a stable code and a sentence a person can act on;
+    `retry_after`: seconds after which the same request may pass, when the refusal is temporary."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after

@@ -16,6 +16,7 @@ from typing import Any
 from app.config import Settings
 from app.db import JobStore, Webhook, WebhookFor
 from app.db.checkpoint import RedisCheckpoints
+from app.db.retention import RetentionStore
 from app.domain.errors import RETRYING
 from app.domain.jobs import Job, JobRow
 from app.domain.result import JobResult
@@ -23,6 +24,7 @@ from app.media.ffmpeg import FFmpegError
 from app.ops import logs, metrics
 from app.pipeline.editor import STAGE_NAMES, Hooks, SmartVideoEditor
 from app.runner.failures import Failure, Outcome, classify
+from app.runner.retention import discard_outputs
 from app.stages.fetch import FetchProgress, Staged
 from app.stages.verify import Verified
 from app.storage import Media
@@ -42,6 +44,7 @@ class Attempt:
         *,
         settings: Settings,
         store: JobStore,
+        retention: RetentionStore,
         editor: SmartVideoEditor,
         checkpoints: RedisCheckpoints,
         media: Media,
@@ -52,6 +55,7 @@ class Attempt:
         self.settings = settings
         self.on_finished = on_finished  # e.g. wake the webhook sender: the final status has a delivery to send
         self.store = store
+        self.retention = retention
         self.editor = editor
         self.job = job
         self.token = token
@@ -183,17 +187,27 @@ class Attempt:
             self.job.id, self.token, status, result=result, error=error, webhook_for=_webhook(f"job.{status}")
         )
         if row is None:
+            await self._discard_if_ended()
             return False
         if self.on_finished is not None:
             self.on_finished()
         metrics.jobs_finished.labels(status).inc()
         await self.checkpoints.clear(str(self.job.id))
         self._remove_temp_files()
+        if status != "completed":  # a reel that failed verify, a poster published before a cancel: all go now
+            await discard_outputs(self.media.store, self.retention, self.job.id)
         return True
 
     def _remove_temp_files(self) -> None:
         shutil.rmtree(self.editor.work_dir(str(self.job.id)), ignore_errors=True)
         self.media.store.discard_partial(str(self.job.id))
+
+    async def _discard_if_ended(self) -> None:
+        # The lease went while this attempt was publishing: if the job ended failed or cancelled meanwhile (a
+        # cancel once the lease lapsed), what this attempt published after that deletion must go as well.
+        job = await self.store.get(self.job.id)
+        if job is not None and job.status in ("failed", "cancelled"):
+            await discard_outputs(self.media.store, self.retention, self.job.id)
 
     async def stopped(self, reason: str | None) -> None:
         """The job's task was cancelled: record why, without raising."""
@@ -202,7 +216,8 @@ class Attempt:
                 await self.finish("cancelled")
             elif reason == "shutdown":
                 await self.store.release(self.job.id, self.token)
-            # "lease": another worker owns the job now; anything we wrote would be refused anyway.
+            elif reason == "lease":  # another worker owns the job now, or it ended: no write of ours would count
+                await self._discard_if_ended()
         except Exception:
             log.exception("job %s: could not record the stop (%s)", self.job.id, reason)
 

@@ -1,13 +1,28 @@
-"""The retention sweep: expired reels and uploads deleted from the store, old finished jobs purged."""
+"""The retention sweep: expired reels and uploads deleted from the store, old finished jobs purged; and the
+deletion of a failed or cancelled job's files, done as it ends and finished by the sweep."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 
 from app.db.retention import RetentionStore
 from app.storage import MediaStore
 
 log = logging.getLogger(__name__)
+
+
+async def discard_outputs(store: MediaStore, retention: RetentionStore, job_id: uuid.UUID) -> None:
+    """Delete what a failed or cancelled job published (reel, poster, captions, a half-done upload), then say so.
+
+    Nothing of such a job is ever served, so nothing waits for retention. The job's mark is cleared only once
+    the files are gone: a deletion that fails (logged, never raised) or is cut off is done again by the sweep.
+    """
+    try:
+        await store.delete_outputs(str(job_id))
+        await retention.outputs_discarded(job_id)
+    except Exception:
+        log.warning("could not delete the files of job %s yet; the retention sweep will", job_id, exc_info=True)
 
 
 class RetentionSweeper:
@@ -27,7 +42,9 @@ class RetentionSweeper:
         self.job_retention = job_retention
 
     async def sweep(self) -> None:
-        """Expired reels, expired uploads, then purged jobs (whose reels go too, if still there)."""
+        """Files of failed and cancelled jobs, expired reels, expired uploads, then purged jobs (and their files)."""
+        for job_id in await self.retention.outputs_to_discard():
+            await discard_outputs(self.store, self.retention, job_id)  # one that fails is logged, and tried again
         for job_id in await self.retention.expired_outputs():
             await self.store.delete_outputs(str(job_id))
             await self.retention.mark_output_expired(job_id)

@@ -63,8 +63,9 @@ class Runner:
         self.me = liveness.me()
         self.owner = self.me.id
         self.registry = WorkerRegistry(store.pool)
+        self.retention = RetentionStore(store.pool)
         sweeper = RetentionSweeper(
-            RetentionStore(store.pool),
+            self.retention,
             media.store,
             output_ttl=settings.output_ttl,
             job_retention=settings.job_retention,
@@ -167,6 +168,7 @@ class Runner:
         execution = Attempt(
             settings=self.settings,
             store=self.store,
+            retention=self.retention,
             editor=self.editor,
             checkpoints=self.checkpoints(token),
             media=self.media,

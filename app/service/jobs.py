@@ -154,7 +154,13 @@ class JobService:
         return await self.store.page(status=status, limit=limit, before=before, client_id=owner.scope)
 
     async def cancel(self, job_id: uuid.UUID, owner: Owner) -> JobRow:
-        """Cancel a queued or running job of the caller's; a running one on this process stops at once."""
+        """Cancel a queued or running job of the caller's; a running one on this process stops at once.
+
+        A job cancelled here (queued, or running on a worker that vanished) may have published files in an
+        earlier attempt: they are deleted now. A running one's worker deletes its own as it stops.
+        """
+        from app.runner.retention import discard_outputs
+
         row = await self.store.request_cancel(job_id, self.cancel_webhook, client_id=owner.scope)
         if row is None:
             raise JobRefused(404, "job_not_found", f"No job {job_id}.")
@@ -162,6 +168,8 @@ class JobService:
             raise JobRefused(409, "job_finished", f"Job {job_id} already {row.status}; there is nothing to cancel.")
         if self.runner is not None and row.status == "running":
             self.runner.cancel_local(job_id)
+        if row.status == "cancelled" and self.media is not None and self.retention is not None:
+            await discard_outputs(self.media.store, self.retention, job_id)
         return row
 
     async def output(self, job_id: uuid.UUID, owner: Owner, what: Output = "reel") -> ReelDownload:

@@ -19,7 +19,7 @@ from app.db import JobStore, WebhookOutbox, create_pool, migrate
 from app.db.ledger import PgLedger
 from app.db.retention import RetentionStore
 from app.db.transcripts import PgTranscripts
-from app.db.uploads import UploadStore
+from app.db.uploads import UploadQuota, UploadStore
 from app.media.ffmpeg import find_binaries
 from app.net.webhooks import WebhookSender
 from app.ops import metrics
@@ -129,6 +129,7 @@ async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterato
             temp_dir=settings.temp_dir / "uploads",
             max_bytes=settings.max_input_bytes,
             ttl=settings.upload_ttl,
+            quota=UploadQuota(settings.max_uploads_per_key, settings.max_upload_bytes_per_key),
         )
         yield Services(
             settings=settings,

@@ -144,7 +144,7 @@ class MediaStore(Protocol):
         ...
 
     async def delete_outputs(self, job_id: str) -> None:
-        """Delete the job's reel and thumbnail (no error when they are already gone)."""
+        """Delete the job's reel, thumbnail and captions, and any of them half-published (no error when gone)."""
         ...
 
     def owns(self, location: S3Location) -> bool:

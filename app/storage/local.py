@@ -34,7 +34,7 @@ class LocalStore:
         return self.reel_path(job_id)
 
     def discard_partial(self, job_id: str) -> None:
-            # A concat (or poster frame) killed half-way leaves its temp name beside the reel.
+        # A concat (or poster frame) killed half-way leaves its temp name beside the reel.
         for part in self.output_root.glob(f".{job_id}.*.part"):
             part.unlink(missing_ok=True)
 
@@ -64,6 +64,7 @@ class LocalStore:
     async def delete_outputs(self, job_id: str) -> None:
         for what in SUFFIX:
             self.reel_path(job_id, what).unlink(missing_ok=True)
+        self.discard_partial(job_id)
 
     def owns(self, location: S3Location) -> bool:
         return False

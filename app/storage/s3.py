@@ -67,8 +67,8 @@ class S3Objects:
     async def upload(self, where: S3Location, src: Path, *, content_type: str = "video/mp4") -> None:
         """Upload a file: one PUT when small, else a multipart upload aborted on any failure (no half object).
 
-        A worker killed mid-upload cannot abort its multipart upload; the next upload to the same key does,
-        so the parts it stored are not kept (and billed) forever.
+        A worker killed mid-upload cannot abort its multipart upload; the next upload to the same key, or its
+        deletion, does, so the parts it stored are not kept (and billed) forever.
         """
         await self._abort_leftovers(where)
         total = src.stat().st_size
@@ -126,7 +126,8 @@ class S3Objects:
         )
 
     async def delete(self, where: S3Location) -> None:
-        """Delete the object (no error when it is already gone)."""
+        """Delete the object and any upload of it left half-done (no error when there is none)."""
+        await self._abort_leftovers(where)
         await self.client.delete_object(Bucket=where.bucket, Key=where.key)
 
 
@@ -152,8 +153,8 @@ class S3Store:
         return work_dir / "reel.mp4"
 
     def discard_partial(self, job_id: str) -> None:
-        """Nothing to do here: the next upload of the job's reel aborts a multipart upload a killed attempt left,
-        and the reel's temp file lives in the job's dir."""
+        """Nothing to do here: the next upload of the job's reel (or its deletion) aborts a multipart upload a
+        killed attempt left, and the reel's temp file lives in the job's dir."""
 
     async def publish(self, job_id: str, what: Output, path: Path) -> None:
         await self.objects.upload(self.reel_location(job_id, what), path, content_type=_TYPES[what])

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from app.config import Settings
 from app.db import JobStore, Webhook, WebhookOutbox, WorkerRegistry
 from app.db.checkpoint import RedisCheckpoints
+from app.db.retention import RetentionStore
 from app.domain.jobs import JobRow
 from app.domain.spec import JobSpec
 from app.media.ffmpeg import find_binaries
@@ -103,6 +104,7 @@ async def test_a_finish_retried_by_its_token_returns_the_outcome_and_still_clean
     attempt = Attempt(
         settings=settings,
         store=store,
+        retention=RetentionStore(store.pool),
         editor=editor,
         checkpoints=RedisCheckpoints(redis, ttl=60, token=claim.token.hex),
         media=Media(LocalStore(output_root=settings.output_root, uploads_root=settings.data_dir / "uploads"), None),

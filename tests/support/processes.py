@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,18 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 class Process:
-    """`python -m app.cli <command>` in its own session, logging to a file."""
+    """`python -m app.cli <command>` (or another `module` with its arguments) in its own session, logging to a file."""
 
-    def __init__(self, command: str, env: dict[str, str], log: Path, *, cwd: Path | None = None) -> None:
-        self.command = command
+    def __init__(
+        self,
+        command: str | Sequence[str],
+        env: dict[str, str],
+        log: Path,
+        *,
+        cwd: Path | None = None,
+        module: str = "app.cli",
+    ) -> None:
+        self.argv = [sys.executable, "-m", module, *([command] if isinstance(command, str) else command)]
         self.env = env
         self.log = log
         self.cwd = cwd
@@ -46,7 +55,7 @@ class Process:
     def start(self) -> Process:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", self.command],
+                self.argv,
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -2,7 +2,8 @@
 
 It forwards bytes unchanged (the S3 server behind it sees exactly what the worker sent), counts them, and
 notices when the worker starts sending a request for a given key, so a test can kill the worker with that
-request's body half sent. It runs in the test's own event loop; the workers it serves are other processes.
+request's body half sent; with `stall`, that request never gets through at all, however fast the rest goes.
+It runs in the test's own event loop; the workers it serves are other processes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class Throttle:
     rate: float = 1e12
     watch: bytes | None = None  # a request path to notice in what clients send (e.g. b"/reels/<id>.mp4")
     sent_after_watch: int = 0  # bytes clients sent after the request line that carried `watch`
+    stall: bool = False  # forward nothing more of a connection once it sent `watch`: that request never completes
+    stalled: asyncio.Event = field(default_factory=asyncio.Event)  # set when `stall` held a request back
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
@@ -38,6 +41,9 @@ class Throttle:
                         self.sent_after_watch += len(chunk)
                     elif self.watch in tail + chunk:  # the marker may straddle two reads
                         watching = True
+                        if self.stall:
+                            self.stalled.set()
+                            await asyncio.Event().wait()  # held until the proxy closes
                     tail = chunk[-len(self.watch) :]
                 writer.write(chunk)
                 await writer.drain()
