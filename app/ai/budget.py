@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ _MESSAGE_OVERHEAD_TOKENS = 8  # role and separators the chat format adds per mes
 
 @dataclass(frozen=True)
 class Prices:
-    """USD per audio minute transcribed, and per 1,000 prompt and completion tokens."""
+    """USD per audio minute the transcription model hears, per 1,000 prompt and completion tokens of the ranking one."""
 
     audio_minute: float
     input_1k: float
@@ -28,6 +29,23 @@ class Prices:
     def tokens(self, prompt: int, completion: int) -> float:
         """What a chat call of these token counts costs."""
         return round(prompt / 1000.0 * self.input_1k + completion / 1000.0 * self.output_1k, 6)
+
+
+class Unpriced(Exception):
+    """A model has no price for the calls it would make (AI_PRICES): none is made, the offline choice stands."""
+
+
+def prices_for(table: Mapping[str, Mapping[str, float]], *, transcribe: str, rank: str) -> Prices:
+    """The prices of this pair of models from a table of USD per model; Unpriced names each one it lacks.
+
+    One price set for every model would bill a larger model at a smaller one's rates (gpt-4o at gpt-4o-mini's
+    is about 16 times too little), and the budget would pass BUDGET_LIMIT unseen: an unknown model is refused.
+    """
+    hearing, ranking = table.get(transcribe, {}), table.get(rank, {})
+    needs = ((transcribe, hearing, ("audio_minute",)), (rank, ranking, ("input_1k", "output_1k")))
+    if missing := [model for model, prices, units in needs if any(u not in prices for u in units)]:
+        raise Unpriced(" and ".join(dict.fromkeys(missing)))
+    return Prices(hearing["audio_minute"], ranking["input_1k"], ranking["output_1k"])
 
 
 def audio_seconds_billed(seconds: float) -> float:
