@@ -20,3 +20,7 @@ BEGIN
 END $$;
 
 CREATE TRIGGER job_events_seq BEFORE INSERT ON job_events FOR EACH ROW EXECUTE FUNCTION smartedit_job_event_seq();
+
+-- The charges still open (reserved, not settled), which the housekeeping reads every poll interval: a call
+-- whose job stopped running will never be settled and is counted at its reservation (db/ledger.py).
+CREATE INDEX ai_ledger_open_idx ON ai_ledger (job_id) WHERE cost_usd IS NULL;

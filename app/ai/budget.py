@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -9,6 +10,8 @@ from typing import Any
 
 from app.ai.ports import Charge, CostLedger
 from app.ops import metrics
+
+log = logging.getLogger(__name__)
 
 API_NAME = "openai"  # the brief's label: any OpenAI-compatible provider is billed (or not) the OpenAI way
 _MESSAGE_OVERHEAD_TOKENS = 8  # role and separators the chat format adds per message
@@ -79,10 +82,14 @@ class JobBudget:
         return entry
 
     async def settle(self, entry: int, cost_usd: float, units: dict[str, Any]) -> None:
-        """Record what the call cost; the metric counts the same figure as the ledger."""
-        await self.ledger.settle(entry, cost_usd=round(cost_usd, 6), units=units)
-        if cost_usd > 0:
-            metrics.cost.labels(API_NAME).inc(cost_usd)
+        """Record what the call cost, at most its reservation; the metric counts what the ledger recorded, once."""
+        cost_usd = round(cost_usd, 6)
+        recorded = await self.ledger.settle(entry, cost_usd=cost_usd, units=units)
+        if recorded is not None and recorded < cost_usd:
+            log.warning("job %s: call %d reported $%.6f, above its worst case; counted at its reservation, $%.6f",
+                        self.job_id, entry, cost_usd, recorded)  # fmt: skip
+        if recorded:
+            metrics.cost.labels(API_NAME).inc(recorded)
 
     async def spent(self) -> float:
         """The job's total so far, from the ledger."""
