@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from app.ai.ports import Charge, CostLedger
 from app.ops import metrics
+
+log = logging.getLogger(__name__)
 
 API_NAME = "openai"  # the brief's label: any OpenAI-compatible provider is billed (or not) the OpenAI way
 _MESSAGE_OVERHEAD_TOKENS = 8  # role and separators the chat format adds per message
@@ -15,7 +19,7 @@ _MESSAGE_OVERHEAD_TOKENS = 8  # role and separators the chat format adds per mes
 
 @dataclass(frozen=True)
 class Prices:
-    """USD per audio minute transcribed, and per 1,000 prompt and completion tokens."""
+    """USD per audio minute the transcription model hears, per 1,000 prompt and completion tokens of the ranking one."""
 
     audio_minute: float
     input_1k: float
@@ -28,6 +32,23 @@ class Prices:
     def tokens(self, prompt: int, completion: int) -> float:
         """What a chat call of these token counts costs."""
         return round(prompt / 1000.0 * self.input_1k + completion / 1000.0 * self.output_1k, 6)
+
+
+class Unpriced(Exception):
+    """A model has no price for the calls it would make (AI_PRICES): none is made, the offline choice stands."""
+
+
+def prices_for(table: Mapping[str, Mapping[str, float]], *, transcribe: str, rank: str) -> Prices:
+    """The prices of this pair of models from a table of USD per model; Unpriced names each one it lacks.
+
+    One price set for every model would bill a larger model at a smaller one's rates (gpt-4o at gpt-4o-mini's
+    is about 16 times too little), and the budget would pass BUDGET_LIMIT unseen: an unknown model is refused.
+    """
+    hearing, ranking = table.get(transcribe, {}), table.get(rank, {})
+    needs = ((transcribe, hearing, ("audio_minute",)), (rank, ranking, ("input_1k", "output_1k")))
+    if missing := [model for model, prices, units in needs if any(u not in prices for u in units)]:
+        raise Unpriced(" and ".join(dict.fromkeys(missing)))
+    return Prices(hearing["audio_minute"], ranking["input_1k"], ranking["output_1k"])
 
 
 def audio_seconds_billed(seconds: float) -> float:
@@ -61,10 +82,14 @@ class JobBudget:
         return entry
 
     async def settle(self, entry: int, cost_usd: float, units: dict[str, Any]) -> None:
-        """Record what the call cost; the metric counts the same figure as the ledger."""
-        await self.ledger.settle(entry, cost_usd=round(cost_usd, 6), units=units)
-        if cost_usd > 0:
-            metrics.cost.labels(API_NAME).inc(cost_usd)
+        """Record what the call cost, at most its reservation; the metric counts what the ledger recorded, once."""
+        cost_usd = round(cost_usd, 6)
+        recorded = await self.ledger.settle(entry, cost_usd=cost_usd, units=units)
+        if recorded is not None and recorded < cost_usd:
+            log.warning("job %s: call %d reported $%.6f, above its worst case; counted at its reservation, $%.6f",
+                        self.job_id, entry, cost_usd, recorded)  # fmt: skip
+        if recorded:
+            metrics.cost.labels(API_NAME).inc(recorded)
 
     async def spent(self) -> float:
         """The job's total so far, from the ledger."""

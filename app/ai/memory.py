@@ -49,10 +49,14 @@ class MemoryLedger:
             self._entries.append(entry)
             return entry.id
 
-    async def settle(self, entry_id: int, *, cost_usd: float, units: dict[str, Any]) -> None:
-        """Replace an entry's reservation by what the call cost."""
-        index = entry_id - 1
-        self._entries[index] = replace(self._entries[index], cost_usd=cost_usd, units=dict(units))
+    async def settle(self, entry_id: int, *, cost_usd: float, units: dict[str, Any]) -> float | None:
+        """Close an open entry at what the call cost, at most its reservation; None when it was closed already."""
+        entry = self._entries[entry_id - 1]
+        if entry.cost_usd is not None:
+            return None
+        cost = min(cost_usd, entry.reserved_usd)
+        self._entries[entry_id - 1] = replace(entry, cost_usd=cost, units=dict(units))
+        return cost
 
     async def spent(self, job_id: str) -> float:
         """The job's total: settled costs plus open reservations."""

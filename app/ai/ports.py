@@ -115,8 +115,13 @@ class CostLedger(Protocol):
         """Record `charge`, returning its entry id; None (nothing recorded) if the job's total would pass the limit."""
         ...
 
-    async def settle(self, entry_id: int, *, cost_usd: float, units: dict[str, Any]) -> None:
-        """Replace an entry's reservation by what the call cost, with the units the provider reported."""
+    async def settle(self, entry_id: int, *, cost_usd: float, units: dict[str, Any]) -> float | None:
+        """Close an open entry at what the call cost, with the units the provider reported; returns the USD recorded.
+
+        The cost is capped at the reservation: the budget was checked against that worst case, so the job's total
+        never passes BUDGET_LIMIT after the fact. An entry already closed is left as it is (None): each entry is
+        counted once, however many times it is settled.
+        """
         ...
 
     async def spent(self, job_id: str) -> float:

@@ -8,12 +8,20 @@ wrong with the provider, the offline picker's choice stands and the report says 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.ai import prompt
-from app.ai.budget import BudgetRefused, JobBudget, Prices, audio_seconds_billed, prompt_tokens_at_most
+from app.ai.budget import (
+    BudgetRefused,
+    JobBudget,
+    Prices,
+    Unpriced,
+    audio_seconds_billed,
+    prices_for,
+    prompt_tokens_at_most,
+)
 from app.ai.ports import (
     AIReport,
     CostLedger,
@@ -44,8 +52,8 @@ class Models:
 class AIRanker:
     """A Ranker over an OpenAI-compatible provider, a transcript cache and a cost ledger.
 
-    `prices` turn usage into USD; `budget_limit` is the most a job may spend (BUDGET_LIMIT); `ffmpeg`
-    extracts each window's sound.
+    `prices` are USD per model (AI_PRICES), which turn usage into money: a model not in it makes no paid call;
+    `budget_limit` is the most a job may spend (BUDGET_LIMIT); `ffmpeg` extracts each window's sound.
     """
 
     def __init__(
@@ -56,7 +64,7 @@ class AIRanker:
         *,
         ffmpeg: str,
         models: Models,
-        prices: Prices,
+        prices: Mapping[str, Mapping[str, float]],
         budget_limit: float,
     ) -> None:
         self.provider = provider
@@ -75,12 +83,17 @@ class AIRanker:
         if len(request.windows) <= request.keep:
             return await run.offline("no_choice")  # nothing to choose: no money spent for the same clips
         try:
+            prices = prices_for(self.prices, transcribe=self.models.transcribe, rank=self.models.rank)
+        except Unpriced as exc:
+            log.warning("job %s: AI ranking makes no paid call: AI_PRICES has no price for %s", request.job_id, exc)
+            return await run.offline("unpriced")
+        try:
             await self._cached(run)
-            windows = await self._affordable(run)
+            windows = await self._affordable(run, prices)
             for i in windows:
                 if i not in run.transcripts:
-                    await self._transcribe(run, i)
-            chosen = await self._choose(run, windows)
+                    await self._transcribe(run, i, prices)
+            chosen = await self._choose(run, windows, prices)
         except BudgetRefused:
             return await run.offline("budget")
         except ProviderError as exc:
@@ -98,7 +111,7 @@ class AIRanker:
                 run.transcripts[i] = found
                 run.cached += 1
 
-    async def _affordable(self, run: _Run) -> list[int]:
+    async def _affordable(self, run: _Run, prices: Prices) -> list[int]:
         """The most windows (offline preference first) whose transcripts and ranking fit the budget, at worst.
 
         Transcripts that cannot be ranked are money thrown away: when all cannot be afforded, fewer are heard;
@@ -107,17 +120,18 @@ class AIRanker:
         request, spent = run.request, await run.budget.spent()
         for count in range(len(request.windows), request.keep, -1):
             chosen = list(range(count))
-            hearing = sum(self._audio_worst(request.windows[i]) for i in chosen if i not in run.transcripts)
-            ranking = self._rank_worst(prompt.planned_messages([request.windows[i] for i in chosen], request.keep))
+            hearing = sum(self._audio_worst(prices, request.windows[i]) for i in chosen if i not in run.transcripts)
+            planned = prompt.planned_messages([request.windows[i] for i in chosen], request.keep)
+            ranking = self._rank_worst(prices, planned)
             if round(spent + hearing + ranking, 6) <= run.budget.limit_usd:
                 return chosen
         raise BudgetRefused("not even one more window than the reel keeps can be heard and ranked")
 
-    async def _transcribe(self, run: _Run, index: int) -> None:
+    async def _transcribe(self, run: _Run, index: int, prices: Prices) -> None:
         window, model = run.request.windows[index], self.models.transcribe
         seconds = window.end - window.start
         wav = await range_wav(self.ffmpeg, Path(run.request.source), window.start, seconds)
-        worst = self._audio_worst(window)
+        worst = self._audio_worst(prices, window)
         entry = await run.budget.reserve("transcribe", model, worst, {"audio_seconds": audio_seconds_billed(seconds)})
         try:
             heard = await self.provider.transcribe(wav, model=model)
@@ -125,17 +139,17 @@ class AIRanker:
             await run.budget.settle(entry, worst if exc.billed else 0.0, {"outcome": exc.reason})
             raise
         billed = heard.billed_seconds if heard.billed_seconds is not None else audio_seconds_billed(seconds)
-        await run.budget.settle(entry, self.prices.audio(billed), {"audio_seconds": billed})
+        await run.budget.settle(entry, prices.audio(billed), {"audio_seconds": billed})
         await self.transcripts.put(self._key(run.request, window), heard.transcript)
         run.transcripts[index] = heard.transcript
         run.transcribed += 1
 
-    async def _choose(self, run: _Run, windows: Sequence[int]) -> list[tuple[int, str]]:
+    async def _choose(self, run: _Run, windows: Sequence[int], prices: Prices) -> list[tuple[int, str]]:
         request = run.request
         messages = prompt.messages(
             [request.windows[i] for i in windows], [run.transcripts.get(i) for i in windows], request.keep
         )
-        worst, model = self._rank_worst(messages), self.models.rank
+        worst, model = self._rank_worst(prices, messages), self.models.rank
         units = {"prompt_tokens": prompt_tokens_at_most(messages), "completion_tokens": self.models.max_tokens}
         entry = await run.budget.reserve("rank", model, worst, units)
         try:
@@ -146,18 +160,18 @@ class AIRanker:
             await run.budget.settle(entry, worst if exc.billed else 0.0, {"outcome": exc.reason})
             raise
         used = {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens}
-        await run.budget.settle(entry, self.prices.tokens(answer.prompt_tokens, answer.completion_tokens), used)
+        await run.budget.settle(entry, prices.tokens(answer.prompt_tokens, answer.completion_tokens), used)
         try:
             picked = prompt.read_reply(answer.content, len(windows), request.keep)
         except prompt.InvalidReply as exc:
             raise ProviderError("invalid_response", str(exc)) from exc
         return [(windows[i], title) for i, title in picked]
 
-    def _audio_worst(self, window: Window) -> float:
-        return self.prices.audio(audio_seconds_billed(window.end - window.start))
+    def _audio_worst(self, prices: Prices, window: Window) -> float:
+        return prices.audio(audio_seconds_billed(window.end - window.start))
 
-    def _rank_worst(self, messages: list[dict[str, str]]) -> float:
-        return self.prices.tokens(prompt_tokens_at_most(messages), self.models.max_tokens)
+    def _rank_worst(self, prices: Prices, messages: list[dict[str, str]]) -> float:
+        return prices.tokens(prompt_tokens_at_most(messages), self.models.max_tokens)
 
     def _key(self, request: RankRequest, window: Window) -> TranscriptKey:
         return TranscriptKey.of(request.source_sha256, window.start, window.end, self.models.transcribe)

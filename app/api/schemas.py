@@ -88,7 +88,10 @@ class JobPage(BaseModel):
 class JobEvent(BaseModel):
     """A stage (or clip, `segment:N`) starting, ending or being skipped thanks to a checkpoint."""
 
-    id: int = Field(description="increases with time; the SSE stream's event id")
+    id: int = Field(
+        description="the event's number in its job, increasing in the order events are recorded (a later "
+        "number is never recorded before an earlier one); the SSE stream's event id"
+    )
     attempt: int
     stage: str
     event: str = Field(description="start, end or skip (an open set)")

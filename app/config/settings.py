@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -12,6 +13,14 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.domain.spec import MAX_HIGHLIGHTS_CEILING
+
+# USD per audio minute (speech to text), per 1,000 prompt and per 1,000 completion tokens (chat).
+PRICE_UNITS = ("audio_minute", "input_1k", "output_1k")
+# The models AI ranking uses by default, at OpenAI's prices; AI_PRICES adds others (a local server's at 0).
+DEFAULT_AI_PRICES: dict[str, dict[str, float]] = {
+    "whisper-1": {"audio_minute": 0.006},
+    "gpt-4o-mini": {"input_1k": 0.00015, "output_1k": 0.0006},
+}
 
 
 class Settings(BaseSettings):
@@ -123,10 +132,11 @@ class Settings(BaseSettings):
     ai_api_key: str | None = Field(default=None, description="the provider's key; local servers may need none")
     ai_transcribe_model: str = Field(default="whisper-1", description="speech-to-text model (verbose_json segments)")
     ai_rank_model: str = Field(default="gpt-4o-mini", description="chat model that ranks the candidate clips")
-    # USD, defaults for whisper-1 and gpt-4o-mini; a local server costs nothing: set them to 0.
-    ai_price_audio_minute: float = Field(default=0.006, ge=0, description="USD per minute of audio transcribed")
-    ai_price_input_1k: float = Field(default=0.00015, ge=0, description="USD per 1,000 prompt tokens")
-    ai_price_output_1k: float = Field(default=0.0006, ge=0, description="USD per 1,000 completion tokens")
+    ai_prices: Annotated[dict[str, dict[str, float]], NoDecode] = Field(
+        default_factory=lambda: dict(DEFAULT_AI_PRICES),
+        description='USD per model, JSON: {"<model>": {"audio_minute": …} or {"input_1k": …, "output_1k": …}}, '
+        "added to whisper-1's and gpt-4o-mini's (or re-pricing them); a model with no price makes no paid call",
+    )
     ai_timeout_seconds: float = Field(default=60.0, gt=0, description="time limit of one provider request")
     ai_max_retries: int = Field(default=2, ge=0, le=10, description="retries of a 429, 5xx or dropped connection")
     ai_max_tokens: int = Field(default=1024, ge=64, le=16_384, description="completion tokens the ranking may use")
@@ -144,6 +154,24 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [k.strip() for k in value.split(",") if k.strip()]
         return value
+
+    @field_validator("ai_prices", mode="before")
+    @classmethod
+    def _price_table(cls, value: object) -> object:
+        if isinstance(value, str):  # the environment's JSON; empty (compose passes unset variables so) adds none
+            value = json.loads(value) if value.strip() else {}
+        return DEFAULT_AI_PRICES | value if isinstance(value, dict) else value
+
+    @field_validator("ai_prices")
+    @classmethod
+    def _known_prices(cls, table: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for model, prices in table.items():
+            if unknown := set(prices) - set(PRICE_UNITS):
+                known = ", ".join(PRICE_UNITS)
+                raise ValueError(f"AI_PRICES: {model} has {', '.join(sorted(unknown))}; a price is one of {known}")
+            if any(usd < 0 for usd in prices.values()):
+                raise ValueError(f"AI_PRICES: {model} has a negative price")
+        return table
 
     @cached_property
     def postgres_dsn(self) -> str:

@@ -118,10 +118,14 @@ class JobStore(JobLeases):
         await self.pool.fetchval("SELECT 1")
     @once_more_on_lost_connection
     async def events(self, job_id: uuid.UUID, *, after: int = 0) -> list[dict[str, Any]]:
-        """The job's stage events with an id above `after`, oldest first."""
+        """The job's stage events numbered above `after`, in the order they committed.
+
+        An event's id is its `seq`: a reader that has seen number n has seen every event numbered below it,
+        however the writes raced (migration 010), so `after` never skips one.
+        """
         rows = await self.pool.fetch(
-            "SELECT id, attempt, stage, event, seconds, created_at FROM job_events WHERE job_id = $1 AND id > $2 "
-            "ORDER BY id",
+            "SELECT seq AS id, attempt, stage, event, seconds, created_at FROM job_events "
+            "WHERE job_id = $1 AND seq > $2 ORDER BY seq",
             job_id,
             after,
         )

@@ -76,6 +76,17 @@ UNION ALL
 SELECT j.* FROM jobs j JOIN mine ON j.id = mine.id
 """
 
+# One row per (job, attempt, stage, event): a retry after a lost connection writes nothing more, and still
+# answers whether the lease is held.
+_RECORD_EVENT = """
+WITH held AS (SELECT id, attempts FROM jobs WHERE id = $1 AND lease_token = $2),
+ins AS (
+    INSERT INTO job_events (job_id, attempt, stage, event, seconds)
+    SELECT id, attempts, $3, $4, $5 FROM held ON CONFLICT (job_id, attempt, stage, event) DO NOTHING
+)
+SELECT count(*) FROM held
+"""
+
 
 class JobLeases:
     """A worker's side of the jobs table: each write is fenced by the lease token it holds."""
@@ -125,20 +136,12 @@ class JobLeases:
     async def record_event(
         self, job_id: uuid.UUID, token: uuid.UUID, stage: str, event: str, seconds: float | None
     ) -> bool:
-        """Log a stage start/end/skip for this attempt, only while the lease is held."""
-        # One row per (job, attempt, stage, event): a retry after a lost connection writes nothing more,
-        # and still answers whether the lease is held.
-        held = await self.pool.fetchval(
-            "WITH held AS (SELECT id, attempts FROM jobs WHERE id = $1 AND lease_token = $2), "
-            "ins AS (INSERT INTO job_events (job_id, attempt, stage, event, seconds) "
-            "SELECT id, attempts, $3, $4, $5 FROM held ON CONFLICT (job_id, attempt, stage, event) DO NOTHING) "
-            "SELECT count(*) FROM held",
-            job_id,
-            token,
-            stage,
-            event,
-            seconds,
-        )
+        """Log a stage start/end/skip for this attempt, only while the lease is held.
+
+        The event's `seq` (its SSE id) is numbered by a trigger under the job's row lock (migration 010),
+        so the events of a job commit in `seq` order even when clips render in parallel.
+        """
+        held = await self.pool.fetchval(_RECORD_EVENT, job_id, token, stage, event, seconds)
         return bool(held)
 
     @once_more_on_lost_connection

@@ -18,8 +18,8 @@ class AIReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     used: bool
-    reason: str | None = None  # disabled, client_highlights, no_audio, no_choice, budget, timeout, unavailable,
-    # rate_limited, unauthorized, rejected, invalid_response, audio_failed
+    reason: str | None = None  # disabled, client_highlights, no_audio, no_choice, unpriced, budget, timeout,
+    # unavailable, rate_limited, unauthorized, rejected, invalid_response, audio_failed
     spent_usd: float = 0.0  # the job's ledger total
     candidates: int = 0  # windows the offline picker proposed
     transcribed: int = 0  # transcripts paid for by this analysis (a resumed job finds earlier ones in the cache)

@@ -1,4 +1,5 @@
-"""A runner's periodic chores: its registration, dead workers' jobs, expired leases, orphaned temp dirs."""
+"""A runner's periodic chores: its registration, dead workers' jobs, expired leases, orphaned temp dirs, and
+paid calls left open by a job that stopped running."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import uuid
 from pathlib import Path
 
 from app.db import JobStore, Registration, WorkerRegistry
+from app.db.ledger import PgLedger
+from app.ops import metrics
 from app.runner.liveness import is_dead_local
 from app.runner.retention import RetentionSweeper
 
@@ -23,7 +26,10 @@ RETENTION_EVERY_SECONDS = 60.0  # retention works in days: once a minute is plen
 
 
 class Housekeeper:
-    """What a runner does once per poll interval besides claiming."""
+    """What a runner does once per poll interval besides claiming.
+
+    `retention` sweeps expired reels, uploads and old jobs; `ledger` closes the paid calls no attempt will settle.
+    """
 
     def __init__(
         self,
@@ -33,17 +39,26 @@ class Housekeeper:
         *,
         jobs_dir: Path,
         retention: RetentionSweeper | None = None,
+        ledger: PgLedger | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self.me = me
         self.jobs_dir = jobs_dir  # where each job keeps its intermediates, one subdirectory per job id
         self.retention = retention
+        self.ledger = ledger
         self._retained_at = float("-inf")
 
     async def run(self) -> None:
         """One pass; each chore's failure is logged and the next chore still runs."""
-        chores = (self.heartbeat, self.reclaim_dead_workers, self.reap_expired_leases, self.sweep_orphans, self.retain)
+        chores = (
+            self.heartbeat,
+            self.reclaim_dead_workers,
+            self.reap_expired_leases,
+            self.sweep_orphans,
+            self.close_abandoned_calls,
+            self.retain,
+        )
         for chore in chores:
             try:
                 await chore()
@@ -65,6 +80,16 @@ class Housekeeper:
     async def reap_expired_leases(self) -> None:
         if released := await self.registry.reap_expired():
             log.warning("handed %d job(s) with expired leases back to the queue", released)
+
+    async def close_abandoned_calls(self) -> None:
+        """Paid calls of jobs no longer running, never settled (kill -9, cancel): counted at their reservation.
+
+        The ledger closes each once, whichever worker asks first, so the cost metric counts it once.
+        """
+        if self.ledger is None:
+            return
+        for api_name, usd in (await self.ledger.close_abandoned()).items():
+            metrics.cost.labels(api_name).inc(usd)
 
     async def retain(self) -> None:
         """Expired reels and uploads, old jobs: at most once a minute."""

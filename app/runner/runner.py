@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from app.config import Settings
 from app.db import CANCEL_CHANNEL, JOBS_CHANNEL, Claim, JobStore, WorkerRegistry
 from app.db.checkpoint import RedisCheckpoints
+from app.db.ledger import PgLedger
 from app.db.retention import RetentionStore
 from app.ops import logs, metrics
 from app.pipeline.editor import SmartVideoEditor
@@ -70,7 +71,9 @@ class Runner:
             output_ttl=settings.output_ttl,
             job_retention=settings.job_retention,
         )
-        self.housekeeper = Housekeeper(store, self.registry, self.me, jobs_dir=editor.jobs_dir, retention=sweeper)
+        self.housekeeper = Housekeeper(
+            store, self.registry, self.me, jobs_dir=editor.jobs_dir, retention=sweeper, ledger=PgLedger(store.pool)
+        )
         self._active: dict[uuid.UUID, _Active] = {}
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import asyncpg
+import pydantic_core
 
 from app.db import FEED_CHANNEL, JobStore
 from app.domain.jobs import TERMINAL, Job
@@ -78,7 +78,8 @@ class JobFeed:
 
 def _sse(event: str, data: Any, *, event_id: int | None = None) -> str:
     lines = [f"id: {event_id}"] if event_id is not None else []
-    lines += [f"event: {event}", f"data: {json.dumps(data, default=str, separators=(',', ':'))}"]
+    # pydantic's JSON, as the API's: a stage event's created_at reads as in GET /jobs/{id}/events.
+    lines += [f"event: {event}", f"data: {pydantic_core.to_json(data).decode()}"]
     return "\n".join(lines) + "\n\n"
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from app.ai.budget import Prices
 from app.ai.ports import CostLedger, TranscriptCache
 from app.ai.ranker import AIRanker, Models
 from app.config import Settings
@@ -78,7 +77,7 @@ def make_ranker(settings: Settings, transcripts: TranscriptCache, ledger: CostLe
         ledger,
         ffmpeg=find_binaries(settings.ffmpeg_path).ffmpeg,
         models=Models(settings.ai_transcribe_model, settings.ai_rank_model, settings.ai_max_tokens),
-        prices=Prices(settings.ai_price_audio_minute, settings.ai_price_input_1k, settings.ai_price_output_1k),
+        prices=settings.ai_prices,
         budget_limit=settings.budget_limit,
     )
 

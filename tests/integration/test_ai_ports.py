@@ -82,3 +82,23 @@ async def test_ledger_reserves_within_the_limit_settles_and_never_passes_it(
         ("transcribe", 3.75, None),
     ]
     assert entries[0].units == {"audio_seconds": 15} and entries[0].api_name == "openai"
+
+
+async def test_ledger_settles_an_entry_once_and_never_above_its_reservation(
+    ports: tuple[TranscriptCache, CostLedger],
+) -> None:
+    _, ledger = ports
+    job = uuid.uuid4().hex
+    cheap = await ledger.reserve(_charge(job, 0.5), limit_usd=4.0)
+    dear = await ledger.reserve(_charge(job, 1.0), limit_usd=4.0)
+    assert cheap is not None and dear is not None
+    # A usage reported above the worst case is recorded at the reservation the budget was checked against.
+    assert await ledger.settle(cheap, cost_usd=0.8, units={"audio_seconds": 80}) == 0.5
+    assert await ledger.settle(dear, cost_usd=0.25, units={"audio_seconds": 15}) == 0.25
+    # A second settle of a closed entry (a late answer after the entry was closed) changes and counts nothing.
+    assert await ledger.settle(dear, cost_usd=0.75, units={"audio_seconds": 45}) is None
+    assert await ledger.spent(job) == 0.75
+    assert [(e.cost_usd, e.units) for e in await ledger.entries(job)] == [
+        (0.5, {"audio_seconds": 80}),  # the provider's report is kept: the row shows what was capped
+        (0.25, {"audio_seconds": 15}),
+    ]

@@ -6,6 +6,7 @@ reads transcripts, so a reel chosen by AI differs from the offline picker's in a
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,7 +17,18 @@ from app.config import Settings
 from app.db import create_pool
 from app.db.ledger import PgLedger
 from tests.conftest import Infra, running_service
-from tests.support.ai_talk import LOUD, QUIET, ai_settings, clips, hearing, ledger_of, run_job, talk_source, within
+from tests.support.ai_talk import (
+    LOUD,
+    QUIET,
+    ai_settings,
+    clips,
+    cost_counted,
+    hearing,
+    ledger_of,
+    run_job,
+    talk_source,
+    within,
+)
 from tests.support.cache import SourceCache
 from tests.support.openai_server import CHAT, TRANSCRIBE, FakeOpenAI, Fault, keyword_ranker, serve
 
@@ -126,10 +138,9 @@ async def test_a_call_that_would_pass_the_budget_is_not_made_and_the_job_complet
     # A window costs $0.25 to hear; hearing all and ranking fits $1.60 as planned, but the transcripts come back
     # far longer than speech can be, so the ranking call's worst case, reserved before it, would pass the budget.
     fake.hearing = lambda _level: "So. " * 500
-    settings = ai_settings(
-        infra, tmp_path, fake, budget_limit=1.60, ai_price_audio_minute=1.0, ai_price_input_1k=0.1,
-        ai_price_output_1k=0.1,
-    )  # fmt: skip
+    hearing = f"whisper-{uuid.uuid4().hex[:8]}"
+    prices = {hearing: {"audio_minute": 1.0}, "gpt-4o-mini": {"input_1k": 0.1, "output_1k": 0.1}}
+    settings = ai_settings(infra, tmp_path, fake, budget_limit=1.60, ai_transcribe_model=hearing, ai_prices=prices)
     talk = talk_source(sources, settings.media_root)
     async with running_service(settings) as client:
         job = await run_job(client, talk)
@@ -139,3 +150,28 @@ async def test_a_call_that_would_pass_the_budget_is_not_made_and_the_job_complet
     assert spent <= 1.60 and job["result"]["cost_usd"] == spent == ai["spent_usd"] > 0
     assert [e.operation for e in entries] == ["transcribe"] * ai["transcribed"]  # no ranking row: never reserved
     assert fake.calls[CHAT] == 0
+
+
+async def test_each_model_is_billed_at_its_own_price_and_an_unpriced_one_makes_no_paid_call(
+    infra: Infra, tmp_path: Path, fake: FakeOpenAI, sources: SourceCache
+) -> None:
+    unpriced = ai_settings(infra, tmp_path, fake, ai_rank_model="gpt-4o")  # not in AI_PRICES
+    talk = talk_source(sources, unpriced.media_root)
+    async with running_service(unpriced) as client:
+        refused = await run_job(client, talk)
+    assert refused["result"]["ai"]["used"] is False and refused["result"]["ai"]["reason"] == "unpriced"
+    assert refused["result"]["cost_usd"] == 0 and sum(fake.calls.values()) == 0
+    assert await ledger_of(unpriced, refused["id"]) == ([], 0)
+    assert within(clips(refused)[0], LOUD)  # the offline choice
+
+    gpt_4o = {"input_1k": 0.0025, "output_1k": 0.01}  # about 16 times gpt-4o-mini's
+    priced = unpriced.model_copy(update={"ai_prices": unpriced.ai_prices | {"gpt-4o": gpt_4o}})
+    counted = cost_counted()
+    async with running_service(priced) as client:
+        ranked = await run_job(client, talk)
+    assert ranked["result"]["ai"]["used"] is True
+    entries, spent = await ledger_of(priced, ranked["id"])
+    [rank] = [e for e in entries if e.operation == "rank"]
+    tokens = rank.units["prompt_tokens"] / 1000 * 0.0025 + rank.units["completion_tokens"] / 1000 * 0.01
+    assert rank.model == "gpt-4o" and rank.cost_usd == pytest.approx(tokens, abs=1e-6)
+    assert cost_counted() - counted == pytest.approx(spent, abs=1e-6)  # the metric counts what the ledger holds

@@ -14,12 +14,15 @@ from pathlib import Path
 import psutil
 import pytest
 
+from app.ai.ports import Charge
 from app.config import Settings
 from app.db import JobStore, Registration, WorkerRegistry
+from app.db.ledger import PgLedger
 from app.domain.spec import JobSpec
 from app.runner import liveness
 from app.runner.housekeeping import ORPHAN_AGE_SECONDS, Housekeeper
 from tests.conftest import Infra, make_settings, running_service
+from tests.support.ai_talk import cost_counted
 from tests.support.database import migrated_store, own_database
 from tests.support.jobs import submit
 
@@ -133,3 +136,39 @@ async def test_orphaned_temp_dirs_of_final_or_unknown_jobs_are_swept(settings: S
             await asyncio.sleep(0.1)
     assert not (jobs_dir / cancelled).exists() and not (jobs_dir / unknown).exists()
     assert (jobs_dir / young).exists() and (jobs_dir / waiting).exists()
+
+
+
+async def test_a_paid_call_left_open_by_a_job_that_stopped_running_is_counted_once_at_its_reservation(
+    store: JobStore,
+) -> None:
+    ledger = PgLedger(store.pool)
+    job, _ = await store.create(JobSpec(input_path="a.mp4"))
+    claim = await store.claim("w", 300)
+    assert claim is not None
+
+    def charge(usd: float) -> Charge:
+        return Charge(str(job.id), "openai", "rank", "gpt-4o-mini", usd, {"completion_tokens": 1024})
+
+    settled = await ledger.reserve(charge(0.25), limit_usd=4.0)
+    cut_off = await ledger.reserve(charge(0.5), limit_usd=4.0)  # its worker was killed waiting for the answer
+    other = await ledger.reserve(Charge("not-a-job-id", "openai", "rank", "m", 0.125), limit_usd=4.0)
+    assert settled is not None and cut_off is not None and other is not None
+    assert await ledger.settle(settled, cost_usd=0.0625, units={}) == 0.0625
+    before = cost_counted()
+
+    def housekeeper() -> Housekeeper:
+        registry = WorkerRegistry(store.pool)
+        return Housekeeper(store, registry, liveness.me(), jobs_dir=Path("/nonexistent"), ledger=ledger)
+
+    await housekeeper().run()
+    assert cost_counted() == before  # the job still runs: its attempt may yet settle the call
+    assert await store.release(job.id, claim.token)  # handed back: nothing will settle that call now
+    await asyncio.gather(housekeeper().run(), housekeeper().run())  # two workers' housekeeping at once
+    assert cost_counted() == pytest.approx(before + 0.5)  # counted once, at its reservation
+    entries = {e.id: e for e in await ledger.entries(str(job.id))}
+    assert entries[cut_off].cost_usd == 0.5 and entries[cut_off].units["outcome"] == "abandoned"
+    assert entries[settled].cost_usd == 0.0625
+    assert await ledger.settle(cut_off, cost_usd=0.3, units={}) is None  # a late answer changes nothing
+    assert await ledger.spent(str(job.id)) == 0.5625  # what the budget counted all along
+    assert [e.cost_usd for e in await ledger.entries("not-a-job-id")] == [None]  # not one of the service's jobs

@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.ai.ports import LedgerEntry
 from app.config import Settings
+from app.config.settings import DEFAULT_AI_PRICES
 from app.db import create_pool
 from app.db.ledger import PgLedger
 from tests.conftest import Infra, make_settings
@@ -31,10 +34,13 @@ def hearing(level_dbfs: float) -> str:
 
 
 def ai_settings(infra: Infra, root: Path, fake: FakeOpenAI, **overrides: object) -> Settings:
-    """A service using the fake provider; a transcription model of its own keeps the shared cache out of it."""
+    """A service using the fake provider; a transcription model of its own (at whisper-1's price) keeps the shared
+    cache out of it."""
+    hearing = f"whisper-{uuid.uuid4().hex[:8]}"
     values: dict[str, object] = {
         "ai_base_url": fake.url,
-        "ai_transcribe_model": f"whisper-{uuid.uuid4().hex[:8]}",
+        "ai_transcribe_model": hearing,
+        "ai_prices": {hearing: DEFAULT_AI_PRICES["whisper-1"]},
         "ai_timeout_seconds": 1.5,
         "ai_max_retries": 1,
     }
@@ -79,3 +85,14 @@ async def ledger_of(settings: Settings, job_id: str) -> tuple[list[LedgerEntry],
         return await ledger.entries(job_id), await ledger.spent(job_id)
     finally:
         await pool.close()
+
+
+def cost_counted(exposition: str | None = None) -> float:
+    """video_processing_cost_usd_total{api_name="openai"}: this process's, or in a scraped /metrics page."""
+    if exposition is None:
+        return REGISTRY.get_sample_value("video_processing_cost_usd_total", {"api_name": "openai"}) or 0.0
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name == "video_processing_cost_usd_total" and sample.labels == {"api_name": "openai"}:
+                return sample.value
+    return 0.0

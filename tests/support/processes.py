@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -24,7 +25,10 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     for name, value in settings.model_dump().items():
         if value is None:
             continue
-        env[name.upper()] = ",".join(value) if isinstance(value, list) else str(value)
+        if isinstance(value, dict):
+            env[name.upper()] = json.dumps(value)
+        else:
+            env[name.upper()] = ",".join(value) if isinstance(value, list) else str(value)
     env.update(extra)
     return env
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from app.ai import prompt
-from app.ai.budget import Prices, audio_seconds_billed, prompt_tokens_at_most
+from app.ai.budget import Prices, Unpriced, audio_seconds_billed, prices_for, prompt_tokens_at_most
 from app.ai.ports import Cue, Transcript, Window
+from app.config.settings import DEFAULT_AI_PRICES
 from app.stages.analyze import Plan, Segment
 from app.stages.captions import webvtt
 
@@ -23,6 +24,20 @@ def test_costs_of_audio_and_tokens() -> None:
     assert audio_seconds_billed(14.2) == 15.0
     assert prices.audio(60) == 0.006
     assert prices.tokens(2000, 1000) == pytest.approx(0.0009)
+
+
+def test_each_model_is_billed_at_its_own_prices_and_an_unpriced_one_is_named() -> None:
+    table = DEFAULT_AI_PRICES | {"gpt-4o": {"input_1k": 0.0025, "output_1k": 0.01}, "half": {"input_1k": 0.1}}
+    small = prices_for(table, transcribe="whisper-1", rank="gpt-4o-mini")
+    large = prices_for(table, transcribe="whisper-1", rank="gpt-4o")
+    assert small == Prices(audio_minute=0.006, input_1k=0.00015, output_1k=0.0006)
+    assert large.tokens(2000, 1000) / small.tokens(2000, 1000) == pytest.approx(16.67, rel=0.01)
+    with pytest.raises(Unpriced, match="^whisper-2 and gpt-5$"):
+        prices_for(table, transcribe="whisper-2", rank="gpt-5")
+    with pytest.raises(Unpriced, match="^half$"):  # a chat model needs both token prices
+        prices_for(table, transcribe="whisper-1", rank="half")
+    with pytest.raises(Unpriced, match="^gpt-4o$"):  # a chat model's prices do not price hearing
+        prices_for(table, transcribe="gpt-4o", rank="gpt-4o")
 
 
 def test_planned_prompt_is_no_smaller_than_one_of_ordinary_speech() -> None:

@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from app.config import Settings
+from app.config.settings import DEFAULT_AI_PRICES
 
 
 def test_relative_directories_in_settings_become_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,3 +76,22 @@ def test_smartedit_api_exits_at_start_when_open_on_every_interface(tmp_path: Pat
     )
     assert out.returncode != 0
     assert "refusing to serve the API on 0.0.0.0 with no API_KEYS" in out.stderr
+
+
+def test_ai_prices_add_models_to_the_defaults_and_refuse_what_is_not_a_price(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AI_PRICES", '{"gpt-4o": {"input_1k": 0.0025, "output_1k": 0.01}, "whisper-1": {}}')
+    prices = Settings().ai_prices
+    assert prices["gpt-4o"] == {"input_1k": 0.0025, "output_1k": 0.01}
+    assert prices["gpt-4o-mini"] == {"input_1k": 0.00015, "output_1k": 0.0006}  # the defaults stay
+    assert prices["whisper-1"] == {}  # re-priced: unpriced now
+    monkeypatch.setenv("AI_PRICES", "")  # how compose passes an unset variable
+    assert Settings().ai_prices == DEFAULT_AI_PRICES
+    for wrong, says in [
+        ('{"m": {"per_token": 1}}', "per_token; a price is one of audio_minute, input_1k, output_1k"),
+        ('{"m": {"input_1k": -1}}', "m has a negative price"),
+        ('{"m": 0.01}', "valid dictionary"),
+        ("gpt-4o=0.01", "Expecting value"),
+    ]:
+        monkeypatch.setenv("AI_PRICES", wrong)
+        with pytest.raises(ValueError, match=says):
+            Settings()
