@@ -15,11 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from app.domain.clip_limits import MAX_CLIP_SECONDS, MAX_CLIPS, MIN_CLIP_SECONDS
 from app.domain.spec import Highlight, Transition
-
-MIN_CLIP_SECONDS = 15.0
-MAX_CLIP_SECONDS = 60.0
-MAX_CLIPS = 5
 
 
 @dataclass(frozen=True)
