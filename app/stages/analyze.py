@@ -21,6 +21,7 @@ from app.analysis.features import SourceAnalyser, SourceFeatures
 from app.analysis.picker import propose_highlights, snap_edges
 from app.analysis.reframe import ASPECTS, crop_size, reframe, reframe_split, source_content, split_size
 from app.domain.errors import InputError
+from app.domain.intervals import Interval, clamp, merge
 from app.domain.spec import JobSpec, Layout, Transition
 from app.media.decode import DecodeOptions, decode
 from app.media.ffmpeg import Binaries
@@ -208,16 +209,9 @@ async def _features(
     return analyser.result()
 
 
-def _around(clips: Sequence[Clip], duration: float) -> list[tuple[float, float]]:
+def _around(clips: Sequence[Clip], duration: float) -> list[Interval]:
     """The clips' ranges widened by RANGE_MARGIN, clamped to the source, overlaps merged."""
-    ranges: list[tuple[float, float]] = []
-    for c in sorted(clips, key=lambda c: c.start):
-        start, end = max(0.0, c.start - RANGE_MARGIN), min(duration, c.end + RANGE_MARGIN)
-        if ranges and start <= ranges[-1][1]:
-            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], end))
-        else:
-            ranges.append((start, end))
-    return ranges
+    return merge(clamp((c.start - RANGE_MARGIN, c.end + RANGE_MARGIN), 0.0, duration) for c in clips)
 
 
 def _snapped(
