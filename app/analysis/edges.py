@@ -14,13 +14,13 @@ import numpy as np
 
 from app.analysis.features import SourceFeatures
 from app.analysis.level import FINE_SECONDS, UNMEASURED
+from app.domain.intervals import Interval, clamp, merge
 
 CUT_CLEARANCE = 0.5  # seconds an edge keeps from a cut: no clip opens one frame before a new shot
 PAUSE_MARGIN = 0.1  # an edge sits this far inside a pause when the pause is long enough
 
 QUIET_WINDOW = 10  # steps of the fine level (100 ms) averaged when looking for the quietest place
 
-Interval = tuple[float, float]
 EDGE_IN_SPEECH = "edge_in_speech"  # the reason a clip carries when an edge could not reach a pause
 
 
@@ -36,14 +36,14 @@ class Edges:
 def edge_zones(features: SourceFeatures) -> tuple[list[Interval], list[Interval]]:
     """(preferred, fallback) zones for an edge: pauses clear of cuts; anywhere clear of cuts."""
     d = features.duration
-    holes = _merge([(c - CUT_CLEARANCE, c + CUT_CLEARANCE) for c in features.cuts])
+    holes = merge((c - CUT_CLEARANCE, c + CUT_CLEARANCE) for c in features.cuts)
     anywhere = _subtract([(0.0, d)], holes)
     if features.has_audio:
         pauses = []
         for p in features.pauses:
             margin = min(PAUSE_MARGIN, p.duration / 2)
-            pauses.append((max(0.0, p.start + margin), min(d, p.end - margin)))
-        preferred = _subtract(_merge(pauses), holes)
+            pauses.append(clamp((p.start + margin, p.end - margin), 0.0, d))
+        preferred = _subtract(merge(pauses), holes)
     else:
         preferred = anywhere  # nothing to cut in half without audio
     # The source's own ends are always fine edges.
@@ -119,16 +119,6 @@ def quietest_point(
 
 def _inside(t: float, zones: Sequence[Interval]) -> bool:
     return any(a - 1e-6 <= t <= b + 1e-6 for a, b in zones)
-
-
-def _merge(intervals: list[Interval]) -> list[Interval]:
-    out: list[Interval] = []
-    for a, b in sorted(i for i in intervals if i[1] >= i[0]):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
 
 
 def _subtract(intervals: list[Interval], holes: list[Interval]) -> list[Interval]:

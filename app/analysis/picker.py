@@ -16,10 +16,8 @@ import numpy as np
 
 from app.analysis.edges import EDGE_IN_SPEECH, Edges, snap_range
 from app.analysis.features import SourceFeatures
+from app.domain.clip_limits import MAX_CLIP_SECONDS, MAX_CLIPS, MIN_CLIP_SECONDS
 
-MIN_CLIP = 15.0
-MAX_CLIP = 60.0
-MAX_CLIPS = 5
 PICK_SNAP = 3.0  # how far an automatic edge may move to reach a pause
 CLIENT_SNAP = 1.5  # how far a client's edge may move (`snap_edges`)
 _GAP = 2 * PICK_SNAP + 1.0  # between picks before snapping, so snapped picks cannot overlap
@@ -104,17 +102,17 @@ def propose_highlights(
     relative = relative_features(features)
     n = len(features.loudness)
     scores = second_scores(relative, n)
-    if duration <= min(MAX_CLIP, max_duration):  # short enough to be its own highlight, and within the budget
+    if duration <= min(MAX_CLIP_SECONDS, max_duration):  # short enough to be its own highlight, and within the budget
         return Proposal([_pick(0.0, duration, scores, relative)], 1)
-    count = max(1, min(max_clips, int(duration // 60), int(max_duration // MIN_CLIP)))
-    length = float(min(MAX_CLIP, max(MIN_CLIP, min(30.0, max_duration / count))))
+    count = max(1, min(max_clips, int(duration // 60), int(max_duration // MIN_CLIP_SECONDS)))
+    length = float(min(MAX_CLIP_SECONDS, max(MIN_CLIP_SECONDS, min(30.0, max_duration / count))))
     window = int(length)
     starts = np.arange(0, max(1, int(math.floor(duration - length)) + 1))
     cumsum = np.concatenate([[0.0], np.cumsum(scores)])
     # Rounded so float noise in the cumulative sum cannot pick among equal windows.
     means = np.round((cumsum[np.minimum(starts + window, n)] - cumsum[starts]) / window, 6)
     spread = duration / (count + 1)
-    longest = max(MIN_CLIP, min(MAX_CLIP, max_duration / count))  # so the reel stays within the budget
+    longest = max(MIN_CLIP_SECONDS, min(MAX_CLIP_SECONDS, max_duration / count))  # so the reel stays within the budget
     chosen: list[tuple[int, int]] = []
     top = 0.0
     # Greedy, best first: the first `count` windows are the offline reel; later ones are only ever alternatives.
@@ -130,7 +128,7 @@ def propose_highlights(
         chosen.append(_grow(int(starts[best]), int(starts[best]) + window, scores, chosen, int(longest)))
     picks = []
     for a, b in chosen:
-        edges = snap_range(a, b, features, max_shift=PICK_SNAP, min_len=MIN_CLIP, max_len=longest)
+        edges = snap_range(a, b, features, max_shift=PICK_SNAP, min_len=MIN_CLIP_SECONDS, max_len=longest)
         pick = _pick(edges.start, edges.end, scores, relative)
         if edges.in_speech:
             pick = replace(pick, reasons=(*pick.reasons, EDGE_IN_SPEECH))
@@ -170,12 +168,11 @@ def snap_edges(
     `source_duration` is the whole source's length when `features` cover only ranges of it. `in_speech`
     says an edge found no pause in reach and sits at the quietest place it could reach instead.
     """
-    if (source_duration or features.duration) <= MAX_CLIP or end - start <= 0:
+    if (source_duration or features.duration) <= MAX_CLIP_SECONDS or end - start <= 0:
         return Edges(start, end)
     length = end - start
-    return snap_range(
-        start, end, features, max_shift=max_shift, min_len=min(MIN_CLIP, length), max_len=max(MAX_CLIP, length)
-    )
+    min_len, max_len = min(MIN_CLIP_SECONDS, length), max(MAX_CLIP_SECONDS, length)
+    return snap_range(start, end, features, max_shift=max_shift, min_len=min_len, max_len=max_len)
 
 
 def _pick(start: float, end: float, scores: np.ndarray, relative: dict[str, np.ndarray]) -> Pick:

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.domain.clip_limits import MAX_CLIPS, MIN_CLIP_SECONDS
+
 Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"]
 AspectRatio = Literal["source", "16:9", "9:16", "1:1", "4:5"]
 Resolution = Literal["source", "720p", "1080p"]
@@ -27,7 +29,9 @@ class Highlight(BaseModel):
 
     start_time: float = Field(ge=0, description="seconds from the start of the source")
     end_time: float = Field(gt=0, description="seconds from the start of the source")
-    score: float = Field(default=0.5, ge=0, le=1, description="higher is kept first when trimming to 5 clips")
+    score: float = Field(
+        default=0.5, ge=0, le=1, description=f"higher is kept first when trimming to {MAX_CLIPS} clips"
+    )
     transition: Transition = Field(default="fade", description="fade in/out at the clip's edges, or a hard cut")
 
     @model_validator(mode="after")
@@ -61,7 +65,10 @@ class OutputOptions(BaseModel):
         description="the reel's short side: 720p or 1080p (a 9:16 reel at 1080p is 1080x1920), or the crop's own size",
     )
     max_duration: float = Field(
-        default=300.0, ge=15, le=300, description="seconds of reel at most, when clips are picked automatically"
+        default=300.0,
+        ge=MIN_CLIP_SECONDS,  # room for one clip
+        le=300,
+        description="seconds of reel at most, when clips are picked automatically",
     )
     snap_edges: bool = Field(
         default=False,

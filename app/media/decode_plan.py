@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from app.domain.intervals import Interval, clamp, merge
 from app.media.inputs import source_input
 from app.media.probe import VideoStream
 
@@ -80,7 +81,7 @@ def source_rate(video: VideoStream) -> Fraction:
 
 
 def plan_windows(
-    ranges: Sequence[tuple[float, float]] | None,
+    ranges: Sequence[Interval] | None,
     duration: float,
     rate: Fraction,
     out_rate: Fraction,
@@ -95,16 +96,10 @@ def plan_windows(
         # At a lower rate, cfr would pad the end with repeats of the last frame: count the frames instead.
         frames = None if out_rate == rate else math.ceil(duration * out_rate - _EPS)
         return [Window(0.0, 0.0, 0.0, frames, None, 0)]
-    merged: list[list[float]] = []
-    for start, end in sorted((max(0.0, s), min(e, duration) if duration else e) for s, e in ranges):
-        if end <= start:
-            continue
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)  # overlapping ranges are decoded once
-        else:
-            merged.append([start, end])
+    clamped = (clamp(r, 0.0, duration or math.inf) for r in ranges)  # a duration of 0 is unknown: no clamp
     windows = []
-    for start, end in merged:
+    # A range of no time decodes nothing; overlapping ranges are decoded once.
+    for start, end in merge(r for r in clamped if r[1] > r[0]):
         n0 = math.ceil(start * rate - _EPS)
         first = float(n0 / rate)
         frames = max(0, math.ceil((end - first) * out_rate - _EPS))

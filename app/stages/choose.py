@@ -20,6 +20,7 @@ from app.analysis.edges import EDGE_IN_SPEECH
 from app.analysis.features import SourceAnalyser, SourceFeatures
 from app.analysis.picker import propose_highlights, snap_edges
 from app.domain.errors import InputError
+from app.domain.intervals import Interval, clamp, merge
 from app.domain.result import AIReport
 from app.domain.spec import JobSpec
 from app.media.decode import DecodeOptions, decode
@@ -136,16 +137,9 @@ async def _features(
     return analyser.result()
 
 
-def _around(clips: Sequence[Clip], duration: float) -> list[tuple[float, float]]:
+def _around(clips: Sequence[Clip], duration: float) -> list[Interval]:
     """The clips' ranges widened by RANGE_MARGIN, clamped to the source, overlaps merged."""
-    ranges: list[tuple[float, float]] = []
-    for c in sorted(clips, key=lambda c: c.start):
-        start, end = max(0.0, c.start - RANGE_MARGIN), min(duration, c.end + RANGE_MARGIN)
-        if ranges and start <= ranges[-1][1]:
-            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], end))
-        else:
-            ranges.append((start, end))
-    return ranges
+    return merge(clamp((c.start - RANGE_MARGIN, c.end + RANGE_MARGIN), 0.0, duration) for c in clips)
 
 
 def _snapped(chosen: Chosen, features: SourceFeatures, source_duration: float) -> Chosen:

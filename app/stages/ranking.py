@@ -7,7 +7,8 @@ from dataclasses import dataclass, replace
 from app.ai.ports import Cue, Ranker, RankRequest, Transcript, Window
 from app.analysis.edges import EDGE_IN_SPEECH, snap_to_words
 from app.analysis.features import SourceFeatures
-from app.analysis.picker import MIN_CLIP, PICK_SNAP, Pick, Proposal
+from app.analysis.picker import PICK_SNAP, Pick, Proposal
+from app.domain.clip_limits import MIN_CLIP_SECONDS
 from app.domain.result import AIReport
 from app.stages.segments import Clip
 from app.stages.validate import SourceInfo
@@ -67,9 +68,9 @@ def _on_words(pick: Pick, transcript: Transcript | None, features: SourceFeature
     if transcript is None or features is None or not transcript.words:
         return pick
     words = [(pick.start + w.start, pick.start + w.end, w.ends_sentence) for w in transcript.words]
-    longest = max(pick.end - pick.start, MIN_CLIP)  # the budget the picker gave this clip
+    longest = max(pick.end - pick.start, MIN_CLIP_SECONDS)  # the budget the picker gave this clip
     edges = snap_to_words(
-        pick.start, pick.end, words, features, max_shift=PICK_SNAP, min_len=MIN_CLIP, max_len=longest
+        pick.start, pick.end, words, features, max_shift=PICK_SNAP, min_len=MIN_CLIP_SECONDS, max_len=longest
     )
     if edges is None:
         return pick

@@ -12,14 +12,12 @@ A source shorter than 15 s gives one clip: all of it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from app.domain.clip_limits import MAX_CLIP_SECONDS, MAX_CLIPS, MIN_CLIP_SECONDS
+from app.domain.intervals import Interval, clamp, merge_by
 from app.domain.spec import Highlight, Transition
-
-MIN_CLIP_SECONDS = 15.0
-MAX_CLIP_SECONDS = 60.0
-MAX_CLIPS = 5
 
 
 @dataclass(frozen=True)
@@ -42,10 +40,10 @@ def plan_clips(highlights: Sequence[Highlight], source_duration: float) -> list[
     if source_duration < MIN_CLIP_SECONDS:
         best = max(highlights, key=lambda h: h.score, default=None)
         return [Clip(0.0, source_duration, best.score if best else 0.5, best.transition if best else "fade")]
-    clips = [Clip(max(0.0, h.start_time), min(h.end_time, source_duration), h.score, h.transition) for h in highlights]
+    clips = [Clip(*clamp((h.start_time, h.end_time), 0.0, source_duration), h.score, h.transition) for h in highlights]
     clips = [_fit(c, source_duration) for c in clips if c.end > c.start]
-    clips = [_fit(c, source_duration) for c in _merge(sorted(clips, key=lambda c: c.start))]
-    clips = _merge(sorted(clips, key=lambda c: c.start))  # a cut never creates an overlap; a widen can
+    clips = [_fit(c, source_duration) for c in _merge(clips)]
+    clips = _merge(clips)  # a cut never creates an overlap; a widen can
     kept = sorted(clips, key=lambda c: (-c.score, c.start))[:MAX_CLIPS]
     return sorted(kept, key=lambda c: c.start)
 
@@ -60,14 +58,15 @@ def _fit(clip: Clip, source_duration: float) -> Clip:
     return clip
 
 
-def _merge(clips: Sequence[Clip]) -> list[Clip]:
-    merged: list[Clip] = []
-    for clip in clips:
-        if merged and clip.start <= merged[-1].end:
-            last = merged[-1]
-            merged[-1] = replace(last, end=max(last.end, clip.end), score=max(last.score, clip.score))
-        else:
-            merged.append(clip)
-    if any(c.duration > MAX_CLIP_SECONDS for c in merged):
-        merged = [replace(c, end=c.start + MAX_CLIP_SECONDS) if c.duration > MAX_CLIP_SECONDS else c for c in merged]
-    return merged
+def _merge(clips: Iterable[Clip]) -> list[Clip]:
+    """Rule 3: clips that overlap or touch as one, in source order; a merged clip over the limit is cut."""
+    merged = merge_by(clips, _span, _join)
+    return [replace(c, end=c.start + MAX_CLIP_SECONDS) if c.duration > MAX_CLIP_SECONDS else c for c in merged]
+
+
+def _span(clip: Clip) -> Interval:
+    return clip.start, clip.end
+
+
+def _join(earlier: Clip, later: Clip) -> Clip:
+    return replace(earlier, end=max(earlier.end, later.end), score=max(earlier.score, later.score))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from app.domain.clip_limits import MAX_CLIPS
 from app.domain.spec import Highlight
-from app.stages.segments import MAX_CLIPS, Clip, plan_clips
+from app.stages.segments import Clip, plan_clips
 
 
 def h(start: float, end: float, score: float = 0.5) -> Highlight:
