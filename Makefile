@@ -53,7 +53,7 @@ lint: $(VENV)/.test-deps
 	$(BIN)/lint-imports --no-cache
 
 test: lint
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
 
 # The committed contract: regenerate after changing the API (a test fails while it is stale).
 openapi: $(VENV)/.run-deps

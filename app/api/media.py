@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -108,7 +107,7 @@ def _serve(download: ReelDownload, media_type: str, filename: str, if_none_match
         # Presigned afresh on every request, so a URL a client stored never expires early.
         return RedirectResponse(download.url, status_code=307)
     assert download.path is not None
-    response = FileResponse(download.path, media_type=media_type, filename=filename, stat_result=os.stat(download.path))
+    response = FileResponse(download.path, media_type=media_type, filename=filename, stat_result=download.stat)
     etag = response.headers["etag"]
     if if_none_match is not None and etag in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}:
         return Response(status_code=304, headers={"etag": etag})

@@ -80,6 +80,7 @@ class ReelDownload:
 
     path: Path | None = None
     url: str | None = None
+    stat: os.stat_result | None = None  # the file's, taken once when it was found: served with it
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import stat
 from pathlib import Path
 
 from app.storage.base import SUFFIX, Output, Progress, ReelDownload, S3Location
@@ -59,7 +60,11 @@ class LocalStore:
 
     async def download(self, job_id: str, what: Output, *, filename: str) -> ReelDownload | None:
         path = self.reel_path(job_id, what)
-        return ReelDownload(path=path) if path.is_file() else None
+        try:  # one stat, served with: a sweep that deletes the file after it cannot turn the answer into a 500
+            found = path.stat()
+        except FileNotFoundError:
+            return None
+        return ReelDownload(path=path, stat=found) if stat.S_ISREG(found.st_mode) else None
 
     async def delete_outputs(self, job_id: str) -> None:
         for what in SUFFIX:
