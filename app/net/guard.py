@@ -57,7 +57,7 @@ async def check_target(
     except ValueError:
         literal = None
     if literal is not None:
-        return None if literal.is_global else f"{field} points to {host}, a private, loopback or link-local address"
+        return None if is_public(literal) else f"{field} points to {host}, a private, loopback or link-local address"
     try:
         await asyncio.wait_for(resolve_public(host, parts.port or 443, allow_private=False), timeout)
     except UnsafeTarget as exc:
@@ -90,8 +90,29 @@ async def resolve_public(host: str, port: int, *, allow_private: bool, resolver:
         raise TimeoutError(f"DNS lookup of {host} timed out after {DNS_TIMEOUT_SECONDS:.0f} s") from None
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
-        if allow_private or ip.is_global:
+        if allow_private or is_public(ip):
             return address
     raise UnsafeTarget(
         f"{host} resolves to {', '.join(addresses)}: private, loopback or link-local targets are refused"
     )
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the last 32 bits
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: a site's own translation, never public
+
+
+def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A globally reachable address, judging an IPv6 address that carries an IPv4 one by that IPv4 address.
+
+    Python 3.11's `is_global` does not look inside IPv4-mapped, 6to4, NAT64 or IPv4-compatible addresses, so
+    ::ffff:127.0.0.1, 2002:7f00:1::, 64:ff9b::a9fe:a9fe (169.254.169.254) or ::10.0.0.1 would pass as public.
+    """
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL:
+            return False
+        inner = ip.ipv4_mapped or ip.sixtofour
+        if inner is None and (ip in _NAT64 or int(ip) >> 32 == 0):  # NAT64, or IPv4-compatible (::a.b.c.d)
+            inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if inner is not None:
+            return inner.is_global
+    return ip.is_global

@@ -79,3 +79,31 @@ async def test_submit_check_allows_private_targets_when_configured() -> None:
 async def test_a_name_that_resolves_to_loopback_is_refused_at_submit() -> None:
     refusal = await check_target("http://localhost:8080/hook", allow_private=False)
     assert refusal is not None and ("127.0.0.1" in refusal or "::1" in refusal), refusal
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("::ffff:127.0.0.1", False),  # IPv4-mapped loopback
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 of 169.254.169.254, the cloud metadata address
+        ("::10.0.0.1", False),  # IPv4-compatible private
+        ("64:ff9b:1::1", False),  # a site's own NAT64 prefix
+        ("64:ff9b::808:808", True),  # NAT64 of 8.8.8.8
+        ("2606:4700::1111", True),
+        ("8.8.8.8", True),
+    ],
+)
+async def test_ipv6_forms_of_a_private_ipv4_address_are_refused(address: str, public: bool) -> None:
+    host = f"[{address}]" if ":" in address else address
+    reason = await check_target(f"http://{host}/hook", allow_private=False)
+    assert (reason is None) is public, reason
+
+    async def resolves(host: str, port: int) -> list[str]:
+        return [address]
+
+    if public:
+        assert await resolve_public("h.example", 443, allow_private=False, resolver=resolves) == address
+    else:
+        with pytest.raises(UnsafeTarget):
+            await resolve_public("h.example", 443, allow_private=False, resolver=resolves)
