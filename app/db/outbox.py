@@ -42,6 +42,10 @@ def webhook_id(delivery_id: uuid.UUID) -> str:
     return f"msg_{delivery_id.hex}"
 
 
+class DeliveryInFlight(Exception):
+    """The delivery is being sent now: it cannot be queued again until that attempt is recorded."""
+
+
 @dataclass(frozen=True)
 class Delivery:
     """A pending webhook delivery claimed for sending."""
@@ -152,6 +156,30 @@ class WebhookOutbox:
             }
             for r in rows
         ]
+
+    @once_more_on_lost_connection
+    async def redeliver(self, job_id: uuid.UUID) -> uuid.UUID | None:
+        """Make the job's last delivery due now, whatever its status (its webhook-id kept); None if it has none.
+
+        Raises DeliveryInFlight while a sender holds it: the attempt under way records its own outcome.
+        """
+        async with self.pool.acquire() as conn, conn.transaction():
+            last = await conn.fetchrow(
+                "SELECT id, coalesce(lease_expires_at > now(), false) AS in_flight FROM webhook_deliveries "
+                "WHERE job_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1 FOR UPDATE",
+                job_id,
+            )
+            if last is None:
+                return None
+            if last["in_flight"]:
+                raise DeliveryInFlight(job_id)
+            await conn.execute(
+                "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), delivered_at = NULL "
+                "WHERE id = $1",
+                last["id"],
+            )
+            delivery_id: uuid.UUID = last["id"]
+            return delivery_id
 
 
 async def enqueue_webhook(conn: Conn, job_id: uuid.UUID, hook: Webhook) -> None:
