@@ -17,8 +17,10 @@ _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying"
 _WHEN = {
     400: "The upload's body cannot be read (a broken multipart body, or cut off before its end)",
     401: "No valid API key (send `Authorization: Bearer <key>` or `X-API-Key`)",
-    404: "No such job for this API key (another key's job is not found either)",
-    409: "The job is not in a state for this: already finished (cancel), or not completed yet (its output)",
+    404: "No such job for this API key (another key's job is not found either), or the job has none of what is "
+    "asked for (captions, a webhook)",
+    409: "The job is not in a state for this: already finished (cancel), not completed yet (its output), or its "
+    "webhook not written yet or being sent (redeliver)",
     410: "The job's reel existed and has expired (OUTPUT_TTL) or was deleted",
     413: "The request body is too large (MAX_BODY_BYTES; an upload: MAX_INPUT_BYTES, or the key's upload quota)",
     422: "The request is invalid: the problem's `code` and `detail` say what to fix",
@@ -78,7 +80,8 @@ def install_webhooks(app: FastAPI) -> None:
                 ),
             ],
         ) -> None:
-            """Answer 2xx within 15 s; anything else is retried with growing backoff for a day."""
+            """Answer 2xx within 15 s; anything else is retried with growing backoff for a day. Only the start of
+            your answer's body is read (2 KiB), and kept with the attempt (`GET /jobs/{job_id}/webhooks`)."""
 
         app.webhooks.post(event, operation_id=event.replace(".", "_"), summary=summary, status_code=204)(deliver)
 

@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 from app.api.deps import ClientDep, ServicesDep
 from app.api.docs import JOB_EXAMPLE, problems
 from app.api.problems import Problem
-from app.api.schemas import Health, JobCreate, JobEvent, JobPage, WebhookSecret
+from app.api.schemas import Health, JobCreate, JobEvent, JobPage, WebhookDelivery, WebhookSecret
 from app.domain.jobs import Job, JobStatus
 from app.net.webhooks import key_webhook_secret
 from app.ops import metrics
@@ -165,6 +165,35 @@ async def get_webhook_secret(services: ServicesDep, client: ClientDep) -> Webhoo
     if not base:
         raise Problem(404, "webhooks_not_configured", "This server has no WEBHOOK_SECRET, so it sends no webhooks.")
     return WebhookSecret(secret=key_webhook_secret(base, client.key_id))
+
+
+@router.get(
+    "/jobs/{job_id}/webhooks",
+    operation_id="list_job_webhooks",
+    response_model=list[WebhookDelivery],
+    tags=["webhooks"],
+    responses=problems(401, 404, 422, 429, 503),
+)
+async def list_job_webhooks(job_id: JobId, services: ServicesDep, client: ClientDep) -> list[WebhookDelivery]:
+    """The job's webhook deliveries, each with every attempt: when, the receiver's status, how long, what failed."""
+    return [WebhookDelivery.of(d) for d in await services.jobs.webhooks(job_id, client)]
+
+
+@router.post(
+    "/jobs/{job_id}/webhooks/redeliver",
+    operation_id="redeliver_job_webhook",
+    status_code=202,
+    response_model=WebhookDelivery,
+    tags=["webhooks"],
+    responses={
+        202: {"description": "Queued: the delivery, pending and due now"},
+        **problems(401, 404, 409, 422, 429, 503),
+    },
+)
+async def redeliver_job_webhook(job_id: JobId, services: ServicesDep, client: ClientDep) -> WebhookDelivery:
+    """Send the job's last webhook again, with its `webhook-id` and a fresh signature, within seconds; a failed
+    attempt is retried as any other, while the delivery's retries last."""
+    return WebhookDelivery.of(await services.jobs.redeliver_webhook(job_id, client))
 
 
 @router.get("/healthz", operation_id="healthz", response_model=Health, tags=["health"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -15,8 +16,8 @@ PROBLEM_CODES = (
     "unauthorized", "rate_limited", "body_too_large", "invalid_request", "invalid_cursor", "job_not_found",
     "job_finished", "not_found", "method_not_allowed", "input_not_found", "input_outside_media_root",
     "input_not_a_file", "invalid_input_path", "invalid_webhook_url", "webhooks_not_configured",
-    "too_many_highlights", "idempotency_key_reused", "too_many_queued_jobs", "database_unavailable",
-    "redis_unavailable", "not_ready", "internal_error",
+    "too_many_highlights", "idempotency_key_reused", "too_many_queued_jobs", "webhook_not_found", "webhook_not_sent",
+    "webhook_in_flight", "database_unavailable", "redis_unavailable", "not_ready", "internal_error",
 )  # fmt: skip
 EXAMPLE_SPEC: dict[str, Any] = {
     "input_path": "talk.mp4",
@@ -110,6 +111,39 @@ class WebhookSecret(BaseModel):
     """The secret that signs this API key's webhooks (Standard Webhooks, `whsec_<base64>`)."""
 
     secret: str
+
+
+class WebhookAttempt(BaseModel):
+    """One attempt at a delivery: when it ended, the receiver's answer or why there was none, how long it took."""
+
+    attempt: int = Field(description="1 for the first; counts on across redeliveries")
+    created_at: datetime = Field(description="when the attempt ended and was recorded")
+    status_code: int | None = Field(description="the receiver's HTTP status; null when it gave none")
+    duration_ms: float
+    error: str | None = Field(
+        description="why it is not a delivery: a status other than 2xx, no answer within the attempt's deadline, "
+        "a refused address, a connection error; null when delivered"
+    )
+    response_excerpt: str | None = Field(description="the start of the receiver's answer body (at most 2 KiB)")
+
+
+class WebhookDelivery(BaseModel):
+    """One webhook of a job: an event, sent with one `webhook-id` until a receiver answers 2xx or retries run out."""
+
+    id: uuid.UUID
+    webhook_id: str = Field(description="the `webhook-id` header of every attempt: deduplicate on it")
+    event_type: str = Field(description="job.completed, job.failed or job.cancelled (an open set)")
+    status: str = Field(description="pending (sent again at `next_attempt_at`), delivered or failed (an open set)")
+    created_at: datetime
+    delivered_at: datetime | None
+    next_attempt_at: datetime | None = Field(description="when a pending delivery is due; null otherwise")
+    attempts: list[WebhookAttempt] = Field(description="oldest first")
+
+    @classmethod
+    def of(cls, delivery: dict[str, Any]) -> WebhookDelivery:
+        """The API's view of a delivery as the outbox lists it."""
+        tries = [WebhookAttempt(**t) for t in delivery["tries"]]
+        return cls(**{**delivery, "attempts": tries})
 
 
 class WebhookEvent(BaseModel):

@@ -8,7 +8,7 @@ the worker registry and lease recovery; `uploads`, `retention`, `ledger` and `tr
 
 from app.db.jobs import CANCEL_CHANNEL, FEED_CHANNEL, JOBS_CHANNEL, IdempotencyConflict, JobStore, QueueFull
 from app.db.leases import Claim
-from app.db.outbox import Delivery, Webhook, WebhookFor, WebhookOutbox
+from app.db.outbox import Delivery, DeliveryInFlight, Webhook, WebhookFor, WebhookOutbox
 from app.db.pool import CONNECTION_LOST, MIGRATIONS_DIR, create_pool, migrate
 from app.db.workers import Registration, WorkerRegistry
 
@@ -20,6 +20,7 @@ __all__ = [
     "MIGRATIONS_DIR",
     "Claim",
     "Delivery",
+    "DeliveryInFlight",
     "IdempotencyConflict",
     "JobStore",
     "QueueFull",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,24 @@ class Webhook:
 
 
 WebhookFor = Callable[[JobRow], Webhook | None]  # builds the webhook from the job's final row, if it wants one
+# A delivery's target, its URL's host[:port] as written: in Python for the sender's count of attempts in flight,
+# in SQL for the claim that skips busy targets; one pattern, so both read a URL alike.
+_TARGET = r"://([^/?#]*)"
+
+
+def target_of(url: str) -> str:
+    """The host[:port] a webhook URL names, lower-cased ('' if none)."""
+    found = re.search(_TARGET, url)
+    return found.group(1).lower() if found else ""
+
+
+def webhook_id(delivery_id: uuid.UUID) -> str:
+    """The `webhook-id` of every attempt at a delivery: receivers deduplicate on it."""
+    return f"msg_{delivery_id.hex}"
+
+
+class DeliveryInFlight(Exception):
+    """The delivery is being sent now: it cannot be queued again until that attempt is recorded."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +59,11 @@ class Delivery:
     created_at: datetime
     client_id: str  # the API key (id) the job belongs to: its webhooks are signed with that key's secret
 
+    @property
+    def webhook_id(self) -> str:
+        """The `webhook-id` header of this delivery."""
+        return webhook_id(self.id)
+
 
 class WebhookOutbox:
     """Every query of webhook delivery."""
@@ -48,14 +72,16 @@ class WebhookOutbox:
         self.pool = pool
 
     @once_more_on_lost_connection
-    async def claim(self, limit: int, lease_seconds: float) -> Sequence[Delivery]:
-        """Due pending webhook deliveries, leased so that no other process sends them meanwhile."""
+    async def claim(self, limit: int, lease_seconds: float, *, busy: Sequence[str] = ()) -> Sequence[Delivery]:
+        """Due pending webhook deliveries, leased so that no other process sends them meanwhile; none to the
+        `busy` targets (see target_of)."""
         rows = await self.pool.fetch(
             """
             WITH due AS (
                 SELECT id FROM webhook_deliveries
                 WHERE status = 'pending' AND next_attempt_at <= now()
                   AND (lease_expires_at IS NULL OR lease_expires_at < now())
+                  AND NOT coalesce(lower(substring(url from $4)), '') = ANY($3::text[])
                 ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
             )
             UPDATE webhook_deliveries d SET lease_expires_at = now() + make_interval(secs => $2)
@@ -65,8 +91,17 @@ class WebhookOutbox:
             """,
             limit,
             lease_seconds,
+            list(busy),
+            _TARGET,
         )
         return [Delivery(**dict(r)) for r in rows]
+
+    @once_more_on_lost_connection
+    async def release(self, delivery_ids: Sequence[uuid.UUID]) -> None:
+        """Hand claimed deliveries back unsent: due at once to the next claim, their attempts uncounted."""
+        await self.pool.execute(
+            "UPDATE webhook_deliveries SET lease_expires_at = NULL WHERE id = ANY($1::uuid[])", list(delivery_ids)
+        )
 
     async def record_attempt(
         self,
@@ -78,17 +113,19 @@ class WebhookOutbox:
         duration_ms: float,
         outcome: str,
         retry_in: float | None,
+        response_excerpt: str | None = None,
     ) -> None:
         """Log one attempt and move the delivery on: delivered, failed, or due again after `retry_in` s."""
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
-                "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms) "
-                "VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms, "
+                "response_excerpt) VALUES ($1, $2, $3, $4, $5, $6)",
                 delivery_id,
                 attempt,
                 status_code,
                 error,
                 duration_ms,
+                response_excerpt,
             )
             await conn.execute(
                 "UPDATE webhook_deliveries SET attempts = $2, status = $3, lease_expires_at = NULL, "
@@ -102,17 +139,47 @@ class WebhookOutbox:
 
     @once_more_on_lost_connection
     async def deliveries(self, job_id: uuid.UUID) -> list[dict[str, Any]]:
-        """The job's webhook deliveries with their attempts, for inspection."""
+        """The job's webhook deliveries, oldest first, each with its attempts (`tries`), for inspection."""
         rows = await self.pool.fetch(
-            "SELECT d.id, d.event_type, d.status, d.attempts, "
-            "coalesce(json_agg(a.* ORDER BY a.attempt) FILTER (WHERE a.id IS NOT NULL), '[]') AS tries "
+            "SELECT d.id, d.event_type, d.status, d.attempts, d.created_at, d.delivered_at, "
+            "CASE WHEN d.status = 'pending' THEN d.next_attempt_at END AS next_attempt_at, "
+            "coalesce(json_agg(a.* ORDER BY a.id) FILTER (WHERE a.id IS NOT NULL), '[]') AS tries "
             "FROM webhook_deliveries d LEFT JOIN webhook_attempts a ON a.delivery_id = d.id "
-            "WHERE d.job_id = $1 GROUP BY d.id ORDER BY d.created_at",
+            "WHERE d.job_id = $1 GROUP BY d.id ORDER BY d.created_at, d.id",
             job_id,
         )
         return [
-            {**dict(r), "tries": json.loads(r["tries"]) if isinstance(r["tries"], str) else r["tries"]} for r in rows
+            {
+                **dict(r),
+                "webhook_id": webhook_id(r["id"]),
+                "tries": json.loads(r["tries"]) if isinstance(r["tries"], str) else r["tries"],
+            }
+            for r in rows
         ]
+
+    @once_more_on_lost_connection
+    async def redeliver(self, job_id: uuid.UUID) -> uuid.UUID | None:
+        """Make the job's last delivery due now, whatever its status (its webhook-id kept); None if it has none.
+
+        Raises DeliveryInFlight while a sender holds it: the attempt under way records its own outcome.
+        """
+        async with self.pool.acquire() as conn, conn.transaction():
+            last = await conn.fetchrow(
+                "SELECT id, coalesce(lease_expires_at > now(), false) AS in_flight FROM webhook_deliveries "
+                "WHERE job_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1 FOR UPDATE",
+                job_id,
+            )
+            if last is None:
+                return None
+            if last["in_flight"]:
+                raise DeliveryInFlight(job_id)
+            await conn.execute(
+                "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), delivered_at = NULL "
+                "WHERE id = $1",
+                last["id"],
+            )
+            delivery_id: uuid.UUID = last["id"]
+            return delivery_id
 
 
 async def enqueue_webhook(conn: Conn, job_id: uuid.UUID, hook: Webhook) -> None:

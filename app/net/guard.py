@@ -8,6 +8,7 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
@@ -16,6 +17,10 @@ log = logging.getLogger(__name__)
 # mid-attempt and another sender posts the same delivery again.
 DNS_TIMEOUT_SECONDS = 5.0
 SUBMIT_RESOLVE_SECONDS = 2.0  # DNS a submit may wait for before it leaves the check to delivery
+# getaddrinfo cannot be interrupted: a stalled lookup keeps its thread after its timeout. Lookups get threads of
+# their own, so stalled ones hold these few and never the default pool that uploads and hashing run in.
+DNS_THREADS = 4
+_dns_pool = ThreadPoolExecutor(max_workers=DNS_THREADS, thread_name_prefix="dns")
 
 
 class UnsafeTarget(Exception):
@@ -71,12 +76,25 @@ async def check_target(
 
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]  # (host, port) -> addresses
+Lookup = Callable[[str, int], list[str]]  # the same, blocking
 
 
-async def system_resolver(host: str, port: int) -> list[str]:
-    """The addresses the system's resolver (getaddrinfo) gives for `host`."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
+def getaddrinfo(host: str, port: int) -> list[str]:
+    """The addresses the system's resolver gives for `host` (blocks)."""
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+
+
+def threaded(lookup: Lookup) -> Resolver:
+    """A Resolver that runs the blocking `lookup` on the DNS threads; a lookup waiting for a thread when it
+    times out is dropped unrun."""
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return await asyncio.get_running_loop().run_in_executor(_dns_pool, lookup, host, port)
+
+    return resolve
+
+
+system_resolver: Resolver = threaded(getaddrinfo)
 
 
 async def resolve_public(host: str, port: int, *, allow_private: bool, resolver: Resolver = system_resolver) -> str:
@@ -84,7 +102,7 @@ async def resolve_public(host: str, port: int, *, allow_private: bool, resolver:
     private/loopback/link-local ones."""
     try:
         async with asyncio.timeout(DNS_TIMEOUT_SECONDS):
-            # getaddrinfo itself cannot be interrupted: its thread finishes in the background.
+            # getaddrinfo itself cannot be interrupted: its DNS thread finishes in the background.
             addresses = await resolver(host, port)
     except TimeoutError:
         raise TimeoutError(f"DNS lookup of {host} timed out after {DNS_TIMEOUT_SECONDS:.0f} s") from None

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from app.config import Settings
-    from app.db import JobStore, WebhookFor
+    from app.db import JobStore, WebhookFor, WebhookOutbox
     from app.db.retention import RetentionStore
     from app.db.uploads import UploadStore
     from app.runner.runner import Runner
@@ -44,6 +44,7 @@ class JobService:
         *,
         redis: Redis,
         cancel_webhook: WebhookFor,
+        outbox: WebhookOutbox,
         runner: Runner | None = None,
         media: Media | None = None,
         uploads: UploadStore | None = None,
@@ -56,6 +57,7 @@ class JobService:
         self.settings = settings
         self.redis = redis
         self.cancel_webhook = cancel_webhook
+        self.outbox = outbox
         self.runner = runner
 
     async def submit(self, spec: JobSpec, owner: Owner, *, idempotency_key: str | None) -> tuple[JobRow, bool]:
@@ -171,6 +173,30 @@ class JobService:
         if row.status == "cancelled" and self.media is not None and self.retention is not None:
             await discard_outputs(self.media.store, self.retention, job_id)
         return row
+
+    async def webhooks(self, job_id: uuid.UUID, owner: Owner) -> list[dict[str, Any]]:
+        """The job's webhook deliveries, oldest first, each with its attempts (`tries`)."""
+        await self.get(job_id, owner)
+        return await self.outbox.deliveries(job_id)
+
+    async def redeliver_webhook(self, job_id: uuid.UUID, owner: Owner) -> dict[str, Any]:
+        """Queue the job's last webhook to be sent again at once; JobRefused 404/409 when there is none to send."""
+        from app.db import DeliveryInFlight
+
+        row = await self.get(job_id, owner)
+        try:
+            delivery_id = await self.outbox.redeliver(job_id)
+        except DeliveryInFlight as exc:
+            raise JobRefused(
+                409, "webhook_in_flight", f"The webhook of job {job_id} is being sent now; see its attempts."
+            ) from exc
+        if delivery_id is None and row.spec.webhook_url is None:
+            raise JobRefused(404, "webhook_not_found", f"Job {job_id} has no webhook_url: it sends no webhooks.")
+        if delivery_id is None:
+            raise JobRefused(
+                409, "webhook_not_sent", f"Job {job_id} is {row.status}: its webhook is written when it ends."
+            )
+        return next(d for d in await self.outbox.deliveries(job_id) if d["id"] == delivery_id)
 
     async def output(self, job_id: uuid.UUID, owner: Owner, what: Output = "reel") -> ReelDownload:
         """How the caller downloads a completed job's reel, thumbnail or captions; JobRefused 404/409/410 if not."""

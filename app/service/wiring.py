@@ -117,6 +117,7 @@ async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterato
             settings,
             redis=redis,
             cancel_webhook=cancelled_webhook,
+            outbox=WebhookOutbox(pool),
             runner=runner,
             media=media,
             uploads=upload_store,

@@ -1,18 +1,21 @@
-"""A webhook target whose DNS lookup stalls: the attempt ends, recorded, well inside the delivery's lease."""
+"""A webhook target whose DNS lookup stalls: the attempt ends, recorded, well inside the delivery's lease, and the
+stalled lookup holds a DNS thread of its own, never one of the default pool that uploads and hashing run in."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 import struct
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from app.net import webhooks
-from app.net.guard import DNS_TIMEOUT_SECONDS, Resolver, resolve_public
-from app.net.webhooks import TIMEOUT_SECONDS
+from app.net.guard import DNS_TIMEOUT_SECONDS, Resolver, resolve_public, system_resolver, threaded
+from app.net.webhooks import ATTEMPT_SECONDS, RECORD_SECONDS
 
 
 @pytest.fixture
@@ -60,5 +63,39 @@ async def test_a_stalled_dns_lookup_times_out_within_the_delivery_lease(resolver
         await resolve_public("hooks.example.com", 443, allow_private=False, resolver=resolver)
     took = time.monotonic() - started
     assert DNS_TIMEOUT_SECONDS - 0.5 < took < DNS_TIMEOUT_SECONDS + 2
-    # The lookup and the request it precedes together end before another sender may take the delivery.
-    assert DNS_TIMEOUT_SECONDS + TIMEOUT_SECONDS + 2 < webhooks.DELIVERY_LEASE_SECONDS
+    # The lookup is part of an attempt, which with its record ends before another sender may take the delivery.
+    assert DNS_TIMEOUT_SECONDS < ATTEMPT_SECONDS
+    assert ATTEMPT_SECONDS + RECORD_SECONDS < webhooks.DELIVERY_LEASE_SECONDS
+
+
+def test_a_stalled_lookup_holds_a_dns_thread_not_one_of_the_default_pool() -> None:
+    """In a loop of its own whose default pool has one thread: were the lookup run there, nothing else could be."""
+    release = threading.Event()
+    threads: list[str] = []
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+        entered = asyncio.Event()
+
+        def stalled(host: str, port: int) -> list[str]:  # getaddrinfo waiting on a nameserver that never answers
+            threads.append(threading.current_thread().name)
+            loop.call_soon_threadsafe(entered.set)
+            release.wait(60)
+            return ["192.0.2.1"]
+
+        lookup = asyncio.ensure_future(threaded(stalled)("hooks.example.com", 443))
+        try:
+            await entered.wait()
+            # The one default thread is free while the lookup stalls (the timeout only bounds a failure).
+            assert await asyncio.wait_for(loop.run_in_executor(None, threading.get_ident), 10)
+        finally:
+            release.set()
+        assert await lookup == ["192.0.2.1"]
+
+    asyncio.run(scenario())
+    assert [name.startswith("dns") for name in threads] == [True]
+
+
+async def test_the_system_resolver_resolves_localhost() -> None:
+    assert "127.0.0.1" in await system_resolver("localhost", 80)

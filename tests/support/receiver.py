@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -15,11 +15,19 @@ _MAX_HEAD = 64 * 1024
 
 @dataclass(frozen=True)
 class Reply:
-    """One answer: a status, extra headers (e.g. Location), and how long to wait before sending it."""
+    """One answer: a status, extra headers (e.g. Location), and how long to wait before sending it.
+
+    `body` is sent `repeat` times; `until`, when given, holds the answer back until it is set; `drip` sends the
+    answer a byte at a time, that many seconds apart, until it is all out or the sender hangs up.
+    """
 
     status: int = 200
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    body: bytes = b""
+    repeat: int = 1
+    until: asyncio.Event | None = None
+    drip: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class Receiver:
         self._script = [_reply(r) for r in script]
         self._otherwise = _reply(otherwise)
         self.requests: list[Received] = []
+        self.sent: list[int] = []  # body bytes each ended answer got out before it was done or the sender hung up
         self._server: asyncio.Server | None = None
         self.port = 0
 
@@ -65,30 +74,57 @@ class Receiver:
 
     async def wait_for(self, count: int, *, timeout: float = 15.0) -> list[Received]:
         """The first `count` requests, once they have arrived; fails after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while len(self.requests) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{len(self.requests)} of {count} expected requests arrived in {timeout} s")
-            await asyncio.sleep(0.01)
+        await _until(lambda: len(self.requests) >= count, timeout, f"{count} requests")
         return self.requests[:count]
 
+    async def wait_sent(self, count: int, *, timeout: float = 15.0) -> list[int]:
+        """`sent` of the first `count` answers, once they have ended; fails after `timeout` seconds."""
+        await _until(lambda: len(self.sent) >= count, timeout, f"{count} answers")
+        return self.sent[:count]
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sent: int | None = None  # body bytes out, once there is a request to answer
         try:
             with contextlib.suppress(asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
                 request = await _read_request(reader)
                 index = len(self.requests)
                 self.requests.append(request)
                 reply = self._script[index] if index < len(self._script) else self._otherwise
+                sent = 0
                 if reply.delay:
                     await asyncio.sleep(reply.delay)
-                head = [f"HTTP/1.1 {reply.status} Scripted", "content-length: 0", "connection: close"]
+                if reply.until is not None:
+                    await reply.until.wait()
+                length = len(reply.body) * reply.repeat
+                head = [f"HTTP/1.1 {reply.status} Scripted", f"content-length: {length}", "connection: close"]
                 head += [f"{name}: {value}" for name, value in reply.headers.items()]
-                writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
-                await writer.drain()
+                raw_head = ("\r\n".join(head) + "\r\n\r\n").encode()
+                if reply.drip:
+                    for i, byte in enumerate(raw_head + reply.body * reply.repeat):
+                        writer.write(bytes([byte]))
+                        await writer.drain()
+                        sent = max(0, i + 1 - len(raw_head))
+                        await asyncio.sleep(reply.drip)
+                else:
+                    writer.write(raw_head)
+                    for _ in range(reply.repeat):
+                        writer.write(reply.body)
+                        await writer.drain()
+                        sent += len(reply.body)
         finally:
+            if sent is not None:
+                self.sent.append(sent)
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+
+
+async def _until(done: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not {what} in {timeout} s")
+        await asyncio.sleep(0.01)
 
 
 def _reply(value: Reply | int) -> Reply:

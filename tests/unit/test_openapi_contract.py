@@ -16,7 +16,7 @@ COMMITTED = Path(__file__).resolve().parents[2] / "openapi.json"
 OPERATIONS = {
     "create_job", "get_job", "list_jobs", "cancel_job", "list_job_events", "stream_job_events", "healthz", "readyz",
     "get_webhook_secret", "create_upload", "get_job_output", "get_job_thumbnail", "get_job_captions",
-    "delete_job_output",
+    "delete_job_output", "list_job_webhooks", "redeliver_job_webhook",
 }  # fmt: skip
 
 
@@ -42,7 +42,10 @@ def test_spec_is_valid_openapi_3_1(spec: dict[str, Any]) -> None:
 def test_operation_ids_and_named_schemas(spec: dict[str, Any]) -> None:
     assert {op["operationId"] for op in _operations(spec)} == OPERATIONS
     schemas = spec["components"]["schemas"]
-    for name in ("JobCreate", "Job", "JobResult", "Verification", "Segment", "Highlight", "OutputOptions", "Problem"):
+    for name in (
+        "JobCreate", "Job", "JobResult", "Verification", "Segment", "Highlight", "OutputOptions", "Problem",
+        "WebhookDelivery", "WebhookAttempt",
+    ):  # fmt: skip
         assert name in schemas, name
     assert schemas["JobStatus"]["enum"] == ["queued", "running", "completed", "failed", "cancelled"]
     assert spec["components"]["schemas"]["Job"]["properties"]["status"] == {"$ref": "#/components/schemas/JobStatus"}
