@@ -47,7 +47,8 @@ SERVICE_DOWN: tuple[type[BaseException], ...] = (
     botocore.exceptions.ConnectionError,  # endpoint unreachable, connection closed, connect timeout
     botocore.exceptions.ReadTimeoutError,
 )
-_DISK = {errno.ENOSPC: "the server's disk was full", errno.EIO: "the server's disk reported an I/O error"}
+_FULL, _EIO = "No space left on device: the server's disk was full", "the server's disk reported an I/O error"
+_DISK = {errno.ENOSPC: _FULL, errno.EIO: _EIO}
 
 
 def classify(exc: BaseException, stage: str) -> Failure:
@@ -82,7 +83,8 @@ def _tool(exc: FFmpegError, stage: str) -> Failure:
     if exc.killed_by_signal:
         return Failure(Outcome.RETRY, "killed", f"the {exc.tool} process was killed (out of memory, or an operator)")
     if exc.disk_trouble:
-        return Failure(Outcome.RETRY, "disk", "the server's disk could not take the output")
+        full = "No space left on device" in exc.stderr_tail
+        return Failure(Outcome.RETRY, "disk", _FULL if full else "the server's disk could not take the output")
     return Failure(
         Outcome.FAIL,
         "processing_failed",
