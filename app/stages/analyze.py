@@ -16,7 +16,7 @@ from app.media.loudness import TimeRange, measure_ranges
 from app.stages.choose import ProgressHook, choose_clips
 from app.stages.framing import Framing, frame_clips
 from app.stages.segments import Clip
-from app.stages.transitions import metered_part
+from app.stages.transitions import audio_fades, metered_part
 from app.stages.validate import SourceInfo
 
 
@@ -71,17 +71,20 @@ async def analyze(
     clips = [c.clip for c in choice.clips]
     fps = Fraction(source.frame_rate)
     snapped = [snap(c, fps, source.duration) for c in clips]
-    # Measure each clip on the part verify will meter (its fades left out), so the gain lands that part on target.
-    ranges_measured = [
+    # Loudness on the part verify will meter (fades left out), so the gain lands that part on target; the true
+    # peak over the whole clip as it will sound (fades in), since the limiter must hold every sample of it.
+    lengths = [float(frames / fps) for _, frames in snapped]
+    metered = [
         TimeRange(start + offset, length)
-        for clip, (start, frames) in zip(clips, snapped, strict=True)
-        for offset, length in [metered_part(clip.transition, float(frames / fps))]
+        for clip, (start, _), whole in zip(clips, snapped, lengths, strict=True)
+        for offset, length in [metered_part(clip.transition, whole)]
     ]
-    measures = (
-        await measure_ranges(binaries.ffmpeg, Path(source.path), ranges_measured)
-        if source.has_audio
-        else [None] * len(ranges_measured)
-    )
+    heard = [
+        TimeRange(start, whole, tuple(audio_fades(clip.transition, whole)))
+        for clip, (start, _), whole in zip(clips, snapped, lengths, strict=True)
+    ]
+    found = await measure_ranges(binaries.ffmpeg, Path(source.path), metered + heard) if source.has_audio else []
+    measures = [(found[i], found[len(clips) + i]) if found else None for i in range(len(clips))]
     framing, crops = frame_clips(source, spec.output, choice.features, snapped, fps)
     segments = [
         Segment(
@@ -91,8 +94,8 @@ async def analyze(
             duration=float(frames / fps),
             score=c.clip.score,
             transition=c.clip.transition,
-            loudness=m.integrated if m else None,
-            true_peak=m.true_peak if m else None,
+            loudness=m[0].integrated if m else None,
+            true_peak=m[1].true_peak if m else None,
             reasons=c.reasons,
             crop=crop.crop,
             layout=crop.layout,
