@@ -9,7 +9,7 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,7 @@ async def check_target(
         return reason
     if allow_private:
         return None
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+    host, port = host_and_port(urlsplit(url))
     try:
         literal = ipaddress.ip_address(host)
     except ValueError:
@@ -64,7 +63,7 @@ async def check_target(
     if literal is not None:
         return None if is_public(literal) else f"{field} points to {host}, a private, loopback or link-local address"
     try:
-        await asyncio.wait_for(resolve_public(host, parts.port or 443, allow_private=False), timeout)
+        await asyncio.wait_for(resolve_public(host, port, allow_private=False), timeout)
     except UnsafeTarget as exc:
         return f"{field} is refused: {exc}"
     except socket.gaierror as exc:
@@ -113,6 +112,18 @@ async def resolve_public(host: str, port: int, *, allow_private: bool, resolver:
     raise UnsafeTarget(
         f"{host} resolves to {', '.join(addresses)}: private, loopback or link-local targets are refused"
     )
+
+
+def host_and_port(parts: SplitResult) -> tuple[str, int]:
+    """The host a URL names and the port it connects to: the one written, else the scheme's."""
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def pinned(parts: SplitResult, address: str, port: int) -> str:
+    """The URL with the address the guard checked in place of its host: the connection goes there, so DNS cannot
+    answer otherwise between check and connect (the name stays for the Host header and SNI)."""
+    netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
 
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the last 32 bits

@@ -15,14 +15,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 from standardwebhooks import Webhook as Signer
 
 from app.db import Delivery, WebhookOutbox
 from app.db.outbox import target_of
-from app.net.guard import Resolver, UnsafeTarget, resolve_public, system_resolver
+from app.net.guard import Resolver, UnsafeTarget, host_and_port, pinned, resolve_public, system_resolver
 from app.ops import metrics
 
 log = logging.getLogger(__name__)
@@ -213,12 +213,8 @@ class WebhookSender:
     async def _request(self, delivery: Delivery) -> httpx.Request:
         """The signed POST, to the address the guard checked."""
         parts = urlsplit(delivery.url)
-        host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        # Connect to the address we checked, so DNS cannot answer differently between check and connect.
+        host, port = host_and_port(parts)
         address = await resolve_public(host, port, allow_private=self.allow_private, resolver=self.resolver)
-        netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-        pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
         body = json.dumps(delivery.payload, separators=(",", ":"))
         timestamp = int(time.time())
         signer = Signer(key_webhook_secret(self.secret, delivery.client_id))
@@ -233,7 +229,7 @@ class WebhookSender:
             "user-agent": "SmartVideoEditor-Webhooks/1",
         }
         return self._client.build_request(
-            "POST", pinned, content=body, headers=headers, extensions={"sni_hostname": host}
+            "POST", pinned(parts, address, port), content=body, headers=headers, extensions={"sni_hostname": host}
         )
 
 

@@ -6,12 +6,12 @@ import asyncio
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from app.domain.errors import TransientError
-from app.net.guard import Resolver, UnsafeTarget, check_url, resolve_public, system_resolver
+from app.net.guard import Resolver, UnsafeTarget, check_url, host_and_port, pinned, resolve_public, system_resolver
 from app.storage.base import ObjectError, Progress, save_stream
 from app.storage.s3 import CHUNK
 
@@ -68,8 +68,7 @@ async def _follow(
             if reason := url_refusal(url, allow_http=limits.allow_http):
                 raise ObjectError("input_url_refused", f"{reason} (after a redirect)" if hop else reason)
             parts = urlsplit(url)
-            host = parts.hostname or ""
-            port = parts.port or (443 if parts.scheme == "https" else 80)
+            host, port = host_and_port(parts)
             origin = origin or (host, port)
             # INPUT_ALLOW_PRIVATE trusts the host the client named, not every internal host a redirect may
             # point to: a redirect reaches a private address only on that same host and port.
@@ -85,11 +84,10 @@ async def _follow(
                 if exc.errno == socket.EAI_AGAIN:  # the resolver's passing failure, not an answer
                     raise TransientError(f"input_url's host {host!r} could not be resolved for now") from exc
                 raise ObjectError("input_not_found", f"input_url's host {host!r} does not resolve.") from exc
-            netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-            pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
             headers = {"host": parts.netloc, "user-agent": "SmartVideoEditor-Fetch/1"}
+            to = pinned(parts, address, port)
             try:
-                async with client.stream("GET", pinned, headers=headers, extensions={"sni_hostname": host}) as response:
+                async with client.stream("GET", to, headers=headers, extensions={"sni_hostname": host}) as response:
                     if response.is_redirect and "location" in response.headers:
                         url = urljoin(url, response.headers["location"])
                         continue
