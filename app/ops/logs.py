@@ -11,6 +11,7 @@ import logging
 from contextvars import ContextVar
 from typing import Literal
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -40,9 +41,12 @@ def configure(fmt: LogFormat = "json", level: int = logging.INFO) -> None:
     if fmt == "json":
         handler.setFormatter(
             JsonFormatter(
-                "{asctime}{levelname}{name}{message}",
+                "{levelname}{name}{message}",
                 style="{",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                timestamp="time",  # ISO 8601 in UTC, as the API writes times
+                rename_fields={"levelname": "level", "name": "logger"},
+                # uvicorn's copy of each message with terminal colour codes: noise in a JSON line
+                reserved_attrs=[*RESERVED_ATTRS, "color_message"],
             )
         )
     else:
