@@ -163,20 +163,17 @@ class Attempt:
                 "retries_exhausted", f"Gave up after {self.job.attempts} attempts; the last failure: {failure.message}."
             )
             return
-        delay = min(300.0, 5.0 * 2 ** (self.job.attempts - 1)) * random.uniform(0.5, 1.5)
-        await self.store.retry_later(
-            self.job.id, self.token, delay, {"code": RETRYING, "message": f"Retrying after: {failure.message}."}
-        )
+        await self._requeue(failure, min(300.0, 5.0 * 2 ** (self.job.attempts - 1)), fault=True)
 
     async def hand_back(self, failure: Failure) -> None:
         """Requeue the job after a service it needs failed: not the job's fault, so no attempt is used up."""
-        delay = _HAND_BACK_SECONDS * random.uniform(0.5, 1.5)
+        await self._requeue(failure, _HAND_BACK_SECONDS, fault=False)
+
+    async def _requeue(self, failure: Failure, seconds: float, *, fault: bool) -> None:
+        """Back to the queue, due in about `seconds` (jittered, so jobs that failed together do not return so)."""
+        error = {"code": RETRYING, "message": f"Retrying after: {failure.message}."}
         await self.store.retry_later(
-            self.job.id,
-            self.token,
-            delay,
-            {"code": RETRYING, "message": f"Retrying after: {failure.message}."},
-            fault=False,
+            self.job.id, self.token, seconds * random.uniform(0.5, 1.5), error, fault=fault
         )
 
     async def finish(
