@@ -142,7 +142,11 @@ async def decode(
             ticker.cancel()
     await run.progress.report(1.0)
     return DecodeResult(
-        run.counts["frame"], run.counts["audio"], shape.gray_size, float(out_rate), run.counts["picture"],
+        run.counts["frame"],
+        run.counts["audio"],
+        shape.gray_size,
+        float(out_rate),
+        run.counts["picture"],
         shape.picture_size,
     )
 
@@ -186,9 +190,7 @@ class _Decode:
         # stalls the others, which then wait empty, never full), and a slow consumer starves no other work.
         pool = ThreadPoolExecutor(max_workers=len(fifos), thread_name_prefix="decode")
         loop = asyncio.get_running_loop()
-        readers = [
-            loop.run_in_executor(pool, self._reader(name, fifos[name], window), stop, exited) for name in fifos
-        ]
+        readers = [loop.run_in_executor(pool, self._reader(name, fifos[name], window), stop, exited) for name in fifos]
         stderr = asyncio.create_task(drain(proc.stderr, tail))
         watcher = asyncio.create_task(_set_when_exited(proc, exited))
         try:
@@ -213,13 +215,17 @@ class _Decode:
         chunk = self.opts.audio_chunk_samples
         (gw, gh), (pw, ph) = self.shape.gray_size, self.shape.picture_size
         shapes: dict[str, tuple[int, ...]] = {
-            "frame": (gh, gw), "picture": (ph, pw, 3), "audio": (chunk,), "channels": (chunk, 2)
+            "frame": (gh, gw),
+            "picture": (ph, pw, 3),
+            "audio": (chunk,),
+            "channels": (chunk, 2),
         }
         dtype = np.uint8 if name in ("frame", "picture") else np.int16
         deliver = {"frame": self._frames, "picture": self._pictures, "audio": self._pcm, "channels": self._pcm}
         # The last chunk of audio is short: deliver it too.
-        return functools.partial(pump, fifo, shapes[name], dtype, deliver[name](name, window),
-                                 partial_last=dtype is np.int16)
+        return functools.partial(
+            pump, fifo, shapes[name], dtype, deliver[name](name, window), partial_last=dtype is np.int16
+        )
 
     def _tracks_progress(self, name: str) -> bool:
         """The first stream wanted of grey, picture, audio reports progress (the others would only repeat it)."""
@@ -271,7 +277,10 @@ class _Decode:
 
 def _with_paths(shape: Pipes, paths: dict[str, Path]) -> Pipes:
     return dataclasses.replace(
-        shape, gray=paths.get("frame"), picture=paths.get("picture"), audio=paths.get("audio"),
+        shape,
+        gray=paths.get("frame"),
+        picture=paths.get("picture"),
+        audio=paths.get("audio"),
         channels=paths.get("channels"),
     )
 

@@ -40,4 +40,3 @@ class Progress:
             result = self.callback(fraction)
             if isinstance(result, Awaitable):
                 await result
-

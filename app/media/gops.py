@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.media.ffmpeg import run
-from app.media.inputs import source_options
+from app.media.ffmpeg import FFmpegError, run
+from app.media.inputs import source_input, source_options
 
 _IDR_NAL = 5
 
@@ -95,3 +95,17 @@ async def keyframe_colours(ffprobe: str, path: Path) -> list[tuple[str | None, .
     frames = json.loads(result.stdout or b"{}").get("frames", [])
     keys = ("color_primaries", "color_transfer", "color_space", "color_range")
     return [tuple(frame.get(k) for k in keys) for frame in frames]
+
+
+async def decode_errors(ffmpeg: str, path: Path, start: float, duration: float) -> str:
+    """What decoding the video of [start, start + duration) with -xerror reports: "" when every frame is clean.
+
+    The seek lands on the keyframe at or before `start` and decodes from there, so a window that starts on a
+    keyframe checks each frame of it. The text is ffmpeg's own, for logs.
+    """
+    args = ["-v", "error", "-xerror", *source_input(path, start=start, duration=duration)]
+    try:
+        result = await run(ffmpeg, [*args, "-map", "0:v:0", "-f", "null", "-"], stderr_lines=4)
+    except FFmpegError as exc:
+        return exc.reason or f"exit {exc.returncode}"
+    return result.stderr.strip()

@@ -19,7 +19,7 @@ from app.stages.captions import write_captions
 from app.stages.fetch import Fetcher, Staged, in_place, still_staged
 from app.stages.render import Reel, RenderedClip, RenderedFile, concat
 from app.stages.result import JobResult, job_result
-from app.stages.smart import render_clip, smart_source
+from app.stages.smart import encode_clip, render_clip, smart_source
 from app.stages.thumbnail import poster
 from app.stages.validate import SourceInfo, validate
 from app.stages.verify import Verified, verify
@@ -160,10 +160,23 @@ async def _render(editor: SmartVideoEditor, run: StageRun) -> Reel:
 
 
 async def _verify(editor: SmartVideoEditor, run: StageRun) -> Verified:
-    run.job.work.mkdir(parents=True, exist_ok=True)
-    has_audio = run.get("validate", SourceInfo).has_audio
-    reel, plan = run.get("render", Reel), run.get("analyze", Plan)
-    verified = await verify(reel, plan, binaries=editor.binaries, has_audio=has_audio, work_dir=run.job.work)
+    job = run.job
+    job.work.mkdir(parents=True, exist_ok=True)
+    info, reel, plan = run.get("validate", SourceInfo), run.get("render", Reel), run.get("analyze", Plan)
+
+    async def encode_whole(index: int, reason: str) -> RenderedClip:
+        smart = await smart_source(info, plan, job.spec.output, binaries=editor.binaries)
+        out = job.work / f"segment_{index:02d}.mov"
+        segment = plan.segments[index]
+        clip = await encode_clip(
+            info, smart, plan, segment, job.spec.output, out, binaries=editor.binaries, reason=reason
+        )
+        await run.checkpoints.save_stage_data(job.id, f"segment:{index}", **clip.model_dump())
+        return clip
+
+    verified = await verify(
+        reel, plan, binaries=editor.binaries, has_audio=info.has_audio, work_dir=job.work, reencode=encode_whole
+    )
     thumbnail = await poster(Path(verified.reel.path), plan, binaries=editor.binaries)
     captions = await write_captions(plan, Path(verified.reel.path))
     return verified.model_copy(update={"thumbnail": thumbnail, "captions": captions})

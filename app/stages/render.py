@@ -53,6 +53,8 @@ class RenderedClip(RenderedFile):
     render_mode: RenderMode = "encode"
     render_reason: str | None = None  # why the clip was encoded whole; None for a smart clip
     copied_frames: int = 0
+    # Frames encoded before the first copied one (smart only): where its joints are. None in older checkpoints.
+    head_frames: int | None = None
     # SPS/PPS before every IDR: only such clips may be joined to clips whose parameter sets differ.
     # Clips checkpointed before this field existed lack them, so a resume renders them again.
     params_inband: bool = False

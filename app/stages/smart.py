@@ -67,6 +67,24 @@ async def render_clip(
         if isinstance(found, Split):
             return await _render_smart(source, smart.facts, plan, segment, options, found, out, binaries, on_progress)
     reason = found if isinstance(found, str) else None
+    return await encode_clip(
+        source, smart, plan, segment, options, out, binaries=binaries, reason=reason, on_progress=on_progress
+    )
+
+
+async def encode_clip(
+    source: SourceInfo,
+    smart: SmartSource,
+    plan: Plan,
+    segment: Segment,
+    options: OutputOptions,
+    out: Path,
+    *,
+    binaries: Binaries,
+    reason: str | None,
+    on_progress: ProgressCallback | None = None,
+) -> RenderedClip:
+    """Encode one clip whole, with the reason it is not smart (None: smart render was not asked for)."""
     # A clip encoded whole in a reel whose other clips copy source GOPs is coded like them: one profile and
     # level under the reel's one sample entry.
     coding = coded_like(smart.facts) if smart.refusal is None and smart.facts is not None else []
@@ -136,5 +154,11 @@ async def _render_smart(
     size, digest = await publish(part, out)
     shutil.rmtree(parts_dir, ignore_errors=True)
     return RenderedClip(
-        path=str(out), size=size, sha256=digest, render_mode="smart", copied_frames=split.copied, params_inband=True
+        path=str(out),
+        size=size,
+        sha256=digest,
+        render_mode="smart",
+        copied_frames=split.copied,
+        head_frames=split.head_end - split.first,
+        params_inband=True,
     )

@@ -21,6 +21,7 @@ from app.media.gops import keyframe_colours, packet_index
 from app.media.loudness import Loudness, TimeRange, measure_ranges
 from app.media.probe import StreamFacts, probe
 from app.stages.analyze import Plan
+from app.stages.joints import Reencode, check_joints
 from app.stages.render import LOUDNESS_TARGET, TRUE_PEAK_CEILING, ClipSound, Reel, RenderedFile, concat
 from app.stages.smart_rules import frame_numbers
 from app.stages.transitions import metered_part
@@ -43,8 +44,18 @@ class Verified(BaseModel):
     captions: RenderedFile | None = None  # WebVTT timed to the reel, when its clips were transcribed
 
 
-async def verify(reel: Reel, plan: Plan, *, binaries: Binaries, has_audio: bool, work_dir: Path) -> Verified:
-    """Measure the reel; correct its sound when it misses; raise when it still does or the picture is wrong."""
+async def verify(
+    reel: Reel, plan: Plan, *, binaries: Binaries, has_audio: bool, work_dir: Path, reencode: Reencode | None = None
+) -> Verified:
+    """Decode its joints, measure the reel, correct its sound when it misses; raise when it still does.
+
+    A smart clip whose joint does not decode is encoded whole (`reencode`; None: verify fails) and the reel
+    joined again first.
+    """
+    frames = [s.frames for s in plan.segments]
+    reel = await check_joints(
+        reel, frames, Fraction(plan.frame_rate), binaries=binaries, work_dir=work_dir, reencode=reencode
+    )
     report = await measure(reel, plan, binaries=binaries, has_audio=has_audio)
     corrections = 0
     while not report.passed and corrections < MAX_CORRECTIONS:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -15,6 +17,7 @@ from app.domain.result import JobResult
 from app.domain.spec import Highlight, JobSpec, OutputOptions
 from app.media.ffmpeg import Binaries, find_binaries
 from app.pipeline.editor import SmartVideoEditor
+from app.stages.joints import JOINT_REASON
 from app.stages.transitions import FADE_SECONDS
 from tests.support.frames import decode_errors, frame_hashes, frame_numbers, idr_frames, luma_frames
 from tests.support.media import make_source
@@ -192,3 +195,43 @@ async def test_a_validate_checkpoint_saved_without_the_coding_renders_the_same_r
     assert [s.render_mode for s in result.segments] == ["smart"]
     assert (tmp_path / "resumed.mp4").read_bytes() == (tmp_path / "fresh.mp4").read_bytes()
     assert len(stream_probes_of(calls, source)) == 1  # validate was skipped: smart render probed it
+
+
+def damage_packet_at(source: Path, seconds: float) -> None:
+    """Overwrite the middle of the video packet shown at `seconds` (its NAL headers kept), as a bad sector would."""
+    [stream] = _probe_json(source, "-show_entries", "stream=time_base")["streams"]
+    tb = Fraction(stream["time_base"])
+    packets = _probe_json(source, "-show_entries", "packet=pts,pos,size")["packets"]
+    [packet] = [p for p in packets if int(p["pts"]) * tb == Fraction(seconds).limit_denominator(1000)]
+    pos, size = int(packet["pos"]), int(packet["size"])
+    with source.open("r+b") as f:
+        f.seek(pos + size // 3)
+        f.write(bytes(range(7, 250, 3)) * 4)
+
+
+def _probe_json(path: Path, *args: str) -> dict[str, list[dict[str, str]]]:
+    argv = [find_binaries().ffprobe, "-v", "error", "-select_streams", "v:0", *args, "-of", "json", str(path)]
+    result: dict[str, list[dict[str, str]]] = json.loads(subprocess.run(argv, capture_output=True, check=True).stdout)
+    return result
+
+
+async def test_a_copied_gop_that_does_not_decode_fails_over_to_an_encoded_clip(
+    editor: SmartVideoEditor, tmp_path: Path
+) -> None:
+    source = make_source(tmp_path / "s.mp4", seconds=30, size="320x240", encoder=h264(25, 3))
+    # The clip's first copied IDR (at 11 s) is damaged: every rule of the cut holds, the bitstream does not.
+    damage_packet_at(source, 11.0)
+    result, reel = await run_job(editor, source, [Highlight(start_time=10.3, end_time=27.1, transition="cut")])
+    [segment] = result.segments
+    assert segment.render_mode == "encode" and segment.copied_frames == 0
+    assert segment.render_reason == JOINT_REASON
+    assert decode_errors(reel) == "" and result.verification.passed
+
+
+async def test_an_undamaged_source_keeps_its_copied_gops(editor: SmartVideoEditor, tmp_path: Path) -> None:
+    # The same clip of the same source, undamaged: the joints decode, so nothing is encoded again.
+    source = make_source(tmp_path / "s.mp4", seconds=30, size="320x240", encoder=h264(25, 3))
+    result, reel = await run_job(editor, source, [Highlight(start_time=10.3, end_time=27.1, transition="cut")])
+    assert [s.render_mode for s in result.segments] == ["smart"]
+    assert result.segments[0].copied_frames == 400  # 11 s to 27 s
+    assert decode_errors(reel) == ""
