@@ -91,7 +91,19 @@ def _job(source: BenchSource, work: Path, render: str) -> tuple[JobResult, float
     return result, load
 
 
-_HEADERS = ["source", "GOP", "encode s", "smart s", "ratio", "target", "copied", "load"]
+# Verify's time apart: a smart reel's joints are decoded there (one GOP either side), an encoded reel has none.
+_HEADERS = [
+    "source",
+    "GOP",
+    "encode s",
+    "smart s",
+    "ratio",
+    "target",
+    "copied",
+    "verify s enc/smart",
+    "+verify ratio",
+    "load",
+]
 _CHECK_HEADERS = ["smart reel", "frames", "timestamps", "copied bit-exact", "SSIM mean", "SSIM min", "A/V max ms"]
 
 
@@ -109,8 +121,14 @@ def _row(
         f"{ratio:.3f}",
         f"<= {TARGETS[gop]} {met}",
         f"{copied:.1%}",
+        f"{encode.stage_seconds['verify']:.2f} / {smart.stage_seconds['verify']:.2f}",
+        f"{_with_verify(smart) / _with_verify(encode):.3f}",
         f"{check.load:.2f}",
     ]
+
+
+def _with_verify(result: JobResult) -> float:
+    return result.stage_seconds["render"] + result.stage_seconds["verify"]
 
 
 def _check_row(name: str, c: ReelCheck) -> list[Any]:

@@ -14,8 +14,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.request_id import HEADER
-from app.db import CONNECTION_LOST
 from app.domain.jobs import JobRefused
+from app.ops.outages import SERVICE_DOWN
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -97,7 +97,7 @@ def install(app: FastAPI) -> None:
 
     # Registered class by class: a handler of Exception itself runs in Starlette's outermost middleware,
     # which logs a traceback after answering; these are answered inside, like any other problem.
-    for kind in (*CONNECTION_LOST, RedisConnectionError, RedisTimeoutError):
+    for kind in SERVICE_DOWN:
         app.add_exception_handler(kind, _unavailable)
 
     @app.exception_handler(Exception)

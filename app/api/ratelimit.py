@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.db import redis_keys
+from app.ops.outages import log_trouble
 
 log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60
@@ -28,7 +29,7 @@ async def seconds_until_allowed(redis: Redis, key_id: str, limit: int) -> int:
             count, _ = await pipe.execute()
     except RedisError:
         # Redis down must not take the API down with it: checkpoints already degrade the same way.
-        log.warning("rate limit not counted: Redis did not answer", exc_info=True)
+        log_trouble(log, "rate limit not counted: Redis did not answer")
         return 0
     if int(count) <= limit:
         return 0

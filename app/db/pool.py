@@ -12,7 +12,11 @@ from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
 
+from app.ops.outages import CONNECTION_LOST, OneLineOutage
+
 log = logging.getLogger(__name__)
+# The pool's own retries of its minimum size during an outage: a line each, not a traceback.
+logging.getLogger("asyncpg.pool").addFilter(OneLineOutage())
 
 
 def _migrations_dir() -> Path:
@@ -26,16 +30,6 @@ _MIGRATION_LOCK = 0x5E_DB_0001  # pg_advisory_lock key: one migrator at a time a
 
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy  # what pool.acquire() hands out
 
-
-# What a connection killed under us raises (pg_terminate_backend, a server restart, a network cut).
-CONNECTION_LOST: tuple[type[BaseException], ...] = (
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,  # a connection left mid-protocol by the server closing it
-    ConnectionError,
-)
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -24,6 +24,7 @@ from app.db import Delivery, WebhookOutbox
 from app.db.outbox import target_of
 from app.net.guard import Resolver, UnsafeTarget, host_and_port, pinned, resolve_public, system_resolver
 from app.ops import metrics
+from app.ops.outages import log_trouble
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ class WebhookSender:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    log.warning("webhook loop error; retrying", exc_info=True)
+                    log_trouble(log, "webhook loop error; retrying")
             if free > 0 and len(due) == free:
                 continue  # a full claim: more may be due
             if self._stopping.is_set():
@@ -156,7 +157,7 @@ class WebhookSender:
         try:
             await self.send(delivery)
         except Exception:
-            log.warning("attempt at webhook %s not recorded: it is sent again", delivery.id, exc_info=True)
+            log_trouble(log, "attempt at webhook %s not recorded: it is sent again", delivery.id)
         finally:
             self._load[target] -= 1
             if not self._load[target]:

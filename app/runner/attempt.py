@@ -22,6 +22,7 @@ from app.domain.jobs import Job, JobRow
 from app.domain.result import JobResult
 from app.media.ffmpeg import FFmpegError
 from app.ops import logs, metrics
+from app.ops.outages import log_trouble
 from app.pipeline.editor import STAGE_NAMES, Hooks, SmartVideoEditor
 from app.runner.failures import Failure, Outcome, classify
 from app.runner.retention import discard_outputs
@@ -172,9 +173,7 @@ class Attempt:
     async def _requeue(self, failure: Failure, seconds: float, *, fault: bool) -> None:
         """Back to the queue, due in about `seconds` (jittered, so jobs that failed together do not return so)."""
         error = {"code": RETRYING, "message": f"Retrying after: {failure.message}."}
-        await self.store.retry_later(
-            self.job.id, self.token, seconds * random.uniform(0.5, 1.5), error, fault=fault
-        )
+        await self.store.retry_later(self.job.id, self.token, seconds * random.uniform(0.5, 1.5), error, fault=fault)
 
     async def finish(
         self, status: str, *, error: dict[str, Any] | None = None, result: dict[str, Any] | None = None
@@ -216,7 +215,7 @@ class Attempt:
             elif reason == "lease":  # another worker owns the job now, or it ended: no write of ours would count
                 await self._discard_if_ended()
         except Exception:
-            log.exception("job %s: could not record the stop (%s)", self.job.id, reason)
+            log_trouble(log, "job %s: could not record the stop (%s)", self.job.id, reason, level=logging.ERROR)
 
     async def _on_stage(self, stage: str, event: str, seconds: float | None) -> None:
         if not stage.startswith("segment:"):  # clips are events, not metric labels

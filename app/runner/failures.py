@@ -13,12 +13,9 @@ import errno
 from dataclasses import dataclass
 from typing import Any
 
-import botocore.exceptions
-import redis.exceptions
-
-from app.db import CONNECTION_LOST
 from app.domain.errors import InputError, QualityTargetMissed, TransientError, VerificationError
 from app.media.ffmpeg import FFmpegError
+from app.ops.outages import SERVICE_DOWN
 from app.storage.sources import SourceError
 
 
@@ -39,14 +36,6 @@ class Failure:
     details: dict[str, Any] | None = None
 
 
-# The services a job needs, not the job itself: PostgreSQL, Redis, the object store.
-SERVICE_DOWN: tuple[type[BaseException], ...] = (
-    *CONNECTION_LOST,  # asyncpg's, and builtin ConnectionError (refused, reset) of any client
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    botocore.exceptions.ConnectionError,  # endpoint unreachable, connection closed, connect timeout
-    botocore.exceptions.ReadTimeoutError,
-)
 _FULL, _EIO = "No space left on device: the server's disk was full", "the server's disk reported an I/O error"
 _DISK = {errno.ENOSPC: _FULL, errno.EIO: _EIO}
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.db import JobStore
+from app.ops.outages import log_trouble
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class Heartbeat:
             try:
                 held, cancel = await self.store.renew(self.job_id, self.token, self.lease_seconds)
             except Exception:  # a blip in the database: keep beating, the lease has slack
-                log.warning("lease renewal of %s failed; retrying", self.job_id, exc_info=True)
+                log_trouble(log, "lease renewal of %s failed; retrying", self.job_id)
                 continue
             if not held:
                 self.on_lost("lease")

@@ -13,6 +13,7 @@ from pathlib import Path
 from app.db import JobStore, Registration, WorkerRegistry
 from app.db.ledger import PgLedger
 from app.ops import metrics
+from app.ops.outages import log_trouble
 from app.runner.liveness import is_dead_local
 from app.runner.retention import RetentionSweeper
 
@@ -63,7 +64,7 @@ class Housekeeper:
             try:
                 await chore()
             except Exception:
-                log.warning("housekeeping: %s failed; will retry", chore.__name__, exc_info=True)
+                log_trouble(log, "housekeeping: %s failed; will retry", chore.__name__)
 
     async def heartbeat(self) -> None:
         await self.registry.heartbeat(self.me)

@@ -20,6 +20,7 @@ from app.db.checkpoint import RedisCheckpoints
 from app.db.ledger import PgLedger
 from app.db.retention import RetentionStore
 from app.ops import logs, metrics
+from app.ops.outages import log_trouble
 from app.pipeline.editor import SmartVideoEditor
 from app.runner import liveness
 from app.runner.attempt import Attempt
@@ -120,7 +121,7 @@ class Runner:
             await self._listener.add_listener(JOBS_CHANNEL, lambda *_: self._wake.set())
             await self._listener.add_listener(CANCEL_CHANNEL, self._on_cancel)
         except (OSError, asyncpg.PostgresError):
-            log.warning("LISTEN failed; falling back to polling", exc_info=True)
+            log_trouble(log, "LISTEN failed; falling back to polling")
 
     def _on_cancel(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         with contextlib.suppress(ValueError):
@@ -134,7 +135,7 @@ class Runner:
                 try:
                     claim = await self.store.claim(self.owner, self.settings.lease_seconds)
                 except Exception:
-                    log.warning("claim failed; will retry", exc_info=True)
+                    log_trouble(log, "claim failed; will retry")
                     claim = None
                 if claim is not None:
                     claimed = True
@@ -156,7 +157,7 @@ class Runner:
             if self._listener is None or self._listener.is_closed():
                 await self._listen()  # a dropped LISTEN connection (server restart, pg_terminate_backend)
         except Exception:
-            log.warning("LISTEN reconnect failed; will retry", exc_info=True)
+            log_trouble(log, "LISTEN reconnect failed; will retry")
         await self.housekeeper.run()
 
     def _done(self, job_id: uuid.UUID, _task: asyncio.Task[None]) -> None:
@@ -197,6 +198,7 @@ class Runner:
         except asyncio.CancelledError:
             await asyncio.shield(execution.stopped(active.reason))
         except Exception:
-            log.exception("job %s: unexpected error while recording its outcome", job.id)
+            # The lease runs out and another claim takes the job again.
+            log_trouble(log, "job %s: its outcome was not recorded", job.id, level=logging.ERROR)
         finally:
             metrics.jobs_running.dec()

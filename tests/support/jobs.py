@@ -11,9 +11,10 @@ import httpx
 FINAL = {"completed", "failed", "cancelled"}
 
 
-async def submit(client: httpx.AsyncClient, input_path: str, **body: Any) -> dict[str, Any]:
-    """POST /jobs and return the accepted job."""
-    response = await client.post("/jobs", json={"input_path": input_path, **body})
+async def submit(client: httpx.AsyncClient, input_path: str | None, **body: Any) -> dict[str, Any]:
+    """POST /jobs and return the accepted job (`input_path` None: the source is in `body`)."""
+    source = {} if input_path is None else {"input_path": input_path}
+    response = await client.post("/jobs", json={**source, **body})
     assert response.status_code == 202, response.text
     assert response.headers["location"] == f"/jobs/{response.json()['id']}"
     job: dict[str, Any] = response.json()
