@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.domain.spec import MAX_HIGHLIGHTS_CEILING
@@ -121,9 +121,7 @@ class Settings(BaseSettings):
     max_source_seconds: float = Field(default=4 * 3600, gt=0)
     render_parallelism: int = Field(default=1, ge=1, le=8)
     max_body_bytes: int = Field(default=1 << 20, ge=1024, description="larger request bodies are a 413")
-    max_highlights: int = Field(
-        default=100, ge=1, le=MAX_HIGHLIGHTS_CEILING, description="highlights one job may list"
-    )
+    max_highlights: int = Field(default=100, ge=1, le=MAX_HIGHLIGHTS_CEILING, description="highlights one job may list")
     max_queued_per_key: int = Field(default=100, ge=1, description="queued jobs one API key may have")
     rate_limit_per_minute: int = Field(default=1200, ge=0, description="requests per API key per minute; 0: no limit")
 
@@ -136,6 +134,16 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_AI_PRICES),
         description='USD per model, JSON: {"<model>": {"audio_minute": …} or {"input_1k": …, "output_1k": …}}, '
         "added to whisper-1's and gpt-4o-mini's (or re-pricing them); a model with no price makes no paid call",
+    )
+    # The contract's first names for prices: each prices the model in use for it, over its AI_PRICES entry.
+    ai_price_audio_minute: float | None = Field(
+        default=None, ge=0, description="USD per audio minute of AI_TRANSCRIBE_MODEL: its AI_PRICES entry"
+    )
+    ai_price_input_1k: float | None = Field(
+        default=None, ge=0, description="USD per 1,000 prompt tokens of AI_RANK_MODEL: its AI_PRICES entry"
+    )
+    ai_price_output_1k: float | None = Field(
+        default=None, ge=0, description="USD per 1,000 completion tokens of AI_RANK_MODEL: its AI_PRICES entry"
     )
     ai_timeout_seconds: float = Field(default=60.0, gt=0, description="time limit of one provider request")
     ai_max_retries: int = Field(default=2, ge=0, le=10, description="retries of a 429, 5xx or dropped connection")
@@ -172,6 +180,19 @@ class Settings(BaseSettings):
             if any(usd < 0 for usd in prices.values()):
                 raise ValueError(f"AI_PRICES: {model} has a negative price")
         return table
+
+    @model_validator(mode="after")
+    def _prices_of_models_in_use(self) -> Settings:
+        # AI_PRICE_* price the models in use, over what AI_PRICES says of them (they are the more specific).
+        units = {
+            "audio_minute": self.ai_transcribe_model,
+            "input_1k": self.ai_rank_model,
+            "output_1k": self.ai_rank_model,
+        }
+        for unit, model in units.items():
+            if (usd := getattr(self, f"ai_price_{unit}")) is not None:
+                self.ai_prices = self.ai_prices | {model: self.ai_prices.get(model, {}) | {unit: usd}}
+        return self
 
     @cached_property
     def postgres_dsn(self) -> str:

@@ -95,3 +95,19 @@ def test_ai_prices_add_models_to_the_defaults_and_refuse_what_is_not_a_price(mon
         monkeypatch.setenv("AI_PRICES", wrong)
         with pytest.raises(ValueError, match=says):
             Settings()
+
+
+def test_the_contracts_ai_price_names_price_the_models_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AI_RANK_MODEL", "qwen2.5:7b-instruct")
+    monkeypatch.setenv("AI_TRANSCRIBE_MODEL", "whisper-1")
+    monkeypatch.setenv("AI_PRICES", '{"qwen2.5:7b-instruct": {"input_1k": 1, "output_1k": 2}}')
+    monkeypatch.setenv("AI_PRICE_INPUT_1K", "0")
+    monkeypatch.setenv("AI_PRICE_OUTPUT_1K", "0.5")
+    monkeypatch.setenv("AI_PRICE_AUDIO_MINUTE", "0.004")
+    prices = Settings().ai_prices
+    assert prices["qwen2.5:7b-instruct"] == {"input_1k": 0.0, "output_1k": 0.5}  # over its AI_PRICES entry
+    assert prices["whisper-1"] == {"audio_minute": 0.004}
+    assert prices["gpt-4o-mini"] == DEFAULT_AI_PRICES["gpt-4o-mini"]  # not in use: as it was
+    monkeypatch.setenv("AI_PRICE_INPUT_1K", "-1")
+    with pytest.raises(ValueError, match="ai_price_input_1k"):
+        Settings()
