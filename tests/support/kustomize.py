@@ -5,7 +5,8 @@ reading would get wrong: `resources` (files and directories), `components`, `nam
 (a strategic-merge patch: maps merged, and the lists `containers`, `initContainers`, `volumes` and `env` merged
 by `name`, as Kubernetes' patch merge keys say; a custom resource's patch is a JSON merge patch, lists replaced
 whole, as kustomize does for kinds it has no schema of), and `configMapGenerator` / `secretGenerator` from
-`files` and `envs` with `generatorOptions.disableNameSuffixHash` (names stay as written).
+`files` and `envs` with `generatorOptions.disableNameSuffixHash` (names stay as written), and `images` (a new
+name, tag or digest for a container image, as `kustomize edit set image` writes).
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ KEYS = {
     "generatorOptions",
     "configMapGenerator",
     "secretGenerator",
+    "images",
 }
+IMAGE_KEYS = {"name", "newName", "newTag", "digest"}
 
 
 def build(
@@ -74,6 +77,9 @@ def _apply(
         (document,) = _documents(directory / patch["path"])
         objects = [_patched(obj, document) for obj in objects]
         assert any(_same(obj, document) for obj in objects), f"{directory}/{patch['path']} patches nothing"
+    for image in spec.get("images", []):
+        assert set(image) <= IMAGE_KEYS, f"{directory}: {image}"
+        objects = [_imaged(obj, image) for obj in objects]
     if namespace := spec.get("namespace"):
         for obj in objects:
             if obj["kind"] not in CLUSTER_SCOPED:
@@ -119,6 +125,22 @@ def _generated(directory: Path, spec: dict[str, Any], env_files: Mapping[str, st
 def _env_file(text: str) -> dict[str, str]:
     pairs = (line.split("=", 1) for line in text.splitlines() if line.strip() and not line.startswith("#"))
     return {key.strip(): value for key, value in pairs}
+
+
+def _imaged(obj: Object, image: dict[str, str]) -> Object:
+    """kustomize's image transformer: a container whose image is `name` (any tag) gets the new name, tag or digest."""
+    pod = obj.get("spec", {}).get("template", {}).get("spec", {})
+    for container in pod.get("containers", []) + pod.get("initContainers", []):
+        reference = container["image"].partition("@")[0]
+        name, _, tag = reference.rpartition(":") if ":" in reference.rsplit("/", 1)[-1] else (reference, "", "")
+        if name != image["name"]:
+            continue
+        new_name, new_tag = image.get("newName", name), image.get("newTag", tag)
+        if "digest" in image:
+            container["image"] = f"{new_name}@{image['digest']}"
+        else:
+            container["image"] = f"{new_name}:{new_tag}" if new_tag else new_name
+    return obj
 
 
 def _same(obj: Object, patch: Object) -> bool:

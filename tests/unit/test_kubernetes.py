@@ -308,6 +308,7 @@ def test_api_probes_readyz_and_healthz_on_its_port(renders: dict[str, list[Objec
     assert api["startupProbe"]["httpGet"]["path"] == "/healthz"
     port = api["readinessProbe"]["httpGet"]["port"]
     assert ports[port] == int(_env(objects, api)["PORT"] or "0")
+    assert _env(objects, api)["HOST"] == "0.0.0.0"  # the kubelet and the Service reach the pod's address
     service = _one(objects, "Service", "smartedit-api")
     assert [p["targetPort"] for p in service["spec"]["ports"]] == [port]
     pod_labels = _one(objects, "Deployment", "smartedit-api")["spec"]["template"]["metadata"]["labels"]
@@ -323,6 +324,7 @@ def test_worker_has_no_service_and_probes_its_metrics_port(renders: dict[str, li
     worker = _container(objects, "smartedit-worker")
     (port,) = worker["ports"]
     assert port["containerPort"] == int(_env(objects, worker)["PROMETHEUS_PORT"] or "0")
+    assert _env(objects, worker)["HOST"] == "0.0.0.0"  # the metrics server listens on HOST
     for probe in ("readinessProbe", "livenessProbe"):
         assert worker[probe]["tcpSocket"]["port"] == port["name"]
 
@@ -535,3 +537,21 @@ def test_checkov_passes_but_for_the_named_and_justified_checks(
         render: {check: set(names) for check, names in checks.items()} for render, checks in CHECKOV_ACCEPTED.items()
     }
     assert failed == accepted
+
+
+def test_pinning_the_image_by_digest_reaches_every_app_container(tmp_path: Path) -> None:
+    # What README.md tells production to do: an overlay of the managed one with an `images:` entry.
+    digest = "sha256:" + "0" * 64
+    (tmp_path / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": [str(K8S / "overlays" / "managed")],
+                "images": [{"name": "smartedit", "newName": "example.org/team/smartedit", "digest": digest}],
+            }
+        )
+    )
+    objects = build(tmp_path, env_files={".env": _make_env_text()})
+    images = {c["image"] for _, pod in _pod_specs(objects) for c in pod["containers"]}
+    assert images == {f"example.org/team/smartedit@{digest}"}
