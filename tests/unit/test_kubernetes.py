@@ -555,3 +555,11 @@ def test_pinning_the_image_by_digest_reaches_every_app_container(tmp_path: Path)
     objects = build(tmp_path, env_files={".env": _make_env_text()})
     images = {c["image"] for _, pod in _pod_specs(objects) for c in pod["containers"]}
     assert images == {f"example.org/team/smartedit@{digest}"}
+
+
+@pytest.mark.parametrize("overlay", ["local", "managed"])
+def test_an_overlays_secrets_stay_out_of_git_and_the_image(overlay: str) -> None:
+    secrets = f"deploy/kubernetes/overlays/{overlay}/.env"
+    ignored = subprocess.run(["git", "check-ignore", "--quiet", secrets], cwd=ROOT, check=False)
+    assert ignored.returncode == 0, f"git would commit {secrets}"
+    assert "deploy" in (ROOT / ".dockerignore").read_text().split()  # the build context leaves deploy/ out
