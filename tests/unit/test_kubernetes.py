@@ -385,6 +385,12 @@ def test_every_env_var_is_a_setting_and_every_required_one_is_set(renders: dict[
             assert settings.storage_url and settings.storage_url.startswith("s3://")
             if deployment == "smartedit-api":  # the API alone refuses an open address without keys
                 assert settings.open_api_refusal() is None, f"{render}: the API would refuse to start"
+        # Every container of our image, the migrations Job's too, names settings only.
+        for obj, pod in _pod_specs(objects):
+            for container in pod["containers"]:
+                if container["image"].startswith("smartedit:"):
+                    unknown = set(_env(objects, container)) - names - AWS_CLIENT_VARS
+                    assert not unknown, f"{render} {obj['metadata']['name']}: not settings: {sorted(unknown)}"
     migrate = _one(renders["base"], "Job", "smartedit-migrate")["spec"]["template"]["spec"]["containers"][0]
     assert {"POSTGRES_HOST", "POSTGRES_PASSWORD"} <= set(_env(renders["base"], migrate))
 
