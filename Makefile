@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
 # `make bench` ends by playing reel (c) in headless Chromium (Debian's `chromium`; skipped with a message without it).
-.PHONY: run test lint bench bench-smart bench-claims bench-analysis bench-uploads bench-faces bench-vad install clean env fuzz openapi sdk lock
+.PHONY: run test lint checkov bench bench-smart bench-claims bench-analysis bench-uploads bench-faces bench-vad install clean env fuzz openapi sdk lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,19 @@ lock: | $(UV)
 	$(UV) lock
 	$(UV) export --frozen --no-emit-project -q -o requirements.lock
 	$(UV) export --frozen --no-emit-project --extra test -q -o requirements-test.lock
+	$(UV) pip compile -q --no-config --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" requirements-checkov.in -o requirements-checkov.lock
+
+# checkov (the policy checks of deploy/kubernetes/) in a venv of its own: its pins cannot share the test venv's
+# (requirements-checkov.in says which). tests/unit/test_kubernetes.py runs it as a subprocess.
+CHECKOV_VENV := $(VENV)/tools/checkov
+$(CHECKOV_VENV)/.deps: requirements-checkov.lock | $(BIN)/python $(UV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	VIRTUAL_ENV=$(CURDIR)/$(CHECKOV_VENV) $(UV) pip install -q --no-config --no-deps --require-hashes \
+		-r requirements-checkov.lock
+	touch $@
+
+checkov: $(CHECKOV_VENV)/.deps
 
 install: $(VENV)/.run-deps
 
@@ -52,7 +65,7 @@ lint: $(VENV)/.test-deps
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-test: lint
+test: lint $(CHECKOV_VENV)/.deps
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
 
 # The committed contract: regenerate after changing the API (a test fails while it is stale).

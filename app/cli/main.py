@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("serve", help="API and worker in one process (embedded PostgreSQL/Redis when none is set)")
     commands.add_parser("api", help="the HTTP API alone")
     commands.add_parser("worker", help="the job runner alone; /metrics on PROMETHEUS_PORT")
+    commands.add_parser(
+        "migrate", help="apply pending database migrations and exit (several at once are safe: an advisory lock)"
+    )
     process = commands.add_parser("process", help="render one reel in-process, without a server")
     process.add_argument("input", type=Path, help="source video")
     process.add_argument("-o", "--output", type=Path, required=True, help="where to write the reel (.mp4)")
@@ -59,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "worker":
         with _services(settings, embedded=False) as ready:
             return asyncio.run(_worker(ready))
+    if args.command == "migrate":
+        if settings.postgres_host is None:
+            raise SystemExit("POSTGRES_HOST must be set: `smartedit migrate` migrates an existing database")
+        return asyncio.run(_migrate(settings))
     with _services(settings, embedded=args.command == "serve") as ready:
         from app.api.app import create_app
 
@@ -163,6 +170,18 @@ async def _worker(settings: Settings) -> int:
     async with open_services(settings, run_worker=True):
         log.info("worker running; SIGTERM stops it")
         await stop.wait()
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    from app.db import create_pool, migrate
+
+    pool = await create_pool(settings.postgres_dsn, max_size=2)
+    try:
+        applied = await migrate(pool)
+    finally:
+        await pool.close()
+    log.info("migrations applied: %s", ", ".join(applied) if applied else "none pending")
     return 0
 
 
