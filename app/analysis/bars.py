@@ -64,7 +64,7 @@ class BarDetector:
         left, right = _bar_run(self._cols >= need)
         w, h = self._size
         # Round inwards to even numbers so the rectangle stays clear of the bars and suits 4:2:0 chroma.
-        x0, y0 = _even_up(left), _even_up(top)
+        x0, y0 = even_up(left), even_up(top)
         x1, y1 = (w - right) // 2 * 2, (h - bottom) // 2 * 2
         if x1 - x0 < w // 4 or y1 - y0 < h // 4:  # a mostly dark picture, not bars
             return Rect(0, 0, w // 2 * 2, h // 2 * 2)
@@ -79,5 +79,7 @@ def _bar_run(black: np.ndarray) -> tuple[int, int]:
     return int(lit[0]), int(len(black) - 1 - lit[-1])
 
 
-def _even_up(n: int) -> int:
+def even_up(v: float) -> int:
+    """The smallest even integer at or above `v`: where a 4:2:0 picture's crop may start."""
+    n = math.ceil(v)
     return n + (n % 2)

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from app.analysis.bars import Rect
+from app.analysis.bars import Rect, even_up
 from app.analysis.features import SourceFeatures
 
 ASPECTS: dict[str, tuple[int, int]] = {"9:16": (9, 16), "1:1": (1, 1), "4:5": (4, 5), "16:9": (16, 9)}
@@ -58,7 +56,7 @@ def source_content(features: SourceFeatures, source_size: tuple[int, int]) -> Re
         return Rect(0, 0, sw // 2 * 2, sh // 2 * 2)
     sx, sy = sw / features.frame_size[0], sh / features.frame_size[1]
     c = features.content
-    x0, y0 = _even_up(c.x * sx), _even_up(c.y * sy)
+    x0, y0 = even_up(c.x * sx), even_up(c.y * sy)
     x1, y1 = int((c.x + c.w) * sx) // 2 * 2, int((c.y + c.h) * sy) // 2 * 2
     return Rect(x0, y0, min(x1, sw) - x0, min(y1, sh) - y0)
 
@@ -69,6 +67,3 @@ def picture_scale(features: SourceFeatures, source_size: tuple[int, int]) -> tup
     return source_size[0] / size[0], source_size[1] / size[1]
 
 
-def _even_up(v: float) -> int:
-    n = int(np.ceil(v))
-    return n + (n % 2)

@@ -13,8 +13,8 @@ from app.domain.result import AIReport
 from app.domain.spec import JobSpec, Layout, Transition
 from app.media.ffmpeg import Binaries
 from app.media.loudness import TimeRange, measure_ranges
-from app.stages.choose import ProgressHook, choose_clips
-from app.stages.framing import Framing, frame_clips
+from app.stages.choose import StageProgress, choose_clips
+from app.stages.framing import CropSize, frame_clips
 from app.stages.segments import Clip
 from app.stages.transitions import audio_fades, metered_part
 from app.stages.validate import SourceInfo
@@ -48,7 +48,7 @@ class Plan(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     segments: list[Segment]
-    framing: Framing | None  # None: the full source picture at its own size
+    framing: CropSize | None  # None: the full source picture at its own size
     frame_rate: str
     auto_selected: bool
     ai: AIReport = AIReport(used=False, reason="disabled")
@@ -60,7 +60,7 @@ async def analyze(
     *,
     binaries: Binaries,
     work_dir: Path,
-    on_progress: ProgressHook | None = None,
+    on_progress: StageProgress | None = None,
     ranker: Ranker | None = None,
     job_id: str = "",
 ) -> Plan:

@@ -29,7 +29,7 @@ from app.stages.ranking import CANDIDATES, Chosen, choose
 from app.stages.segments import Clip, plan_clips
 from app.stages.validate import SourceInfo
 
-ProgressHook = Callable[[float], Awaitable[None]]
+StageProgress = Callable[[float], Awaitable[None]]
 RANGE_MARGIN = 1.5  # seconds decoded around a client's range: room to snap an edge, and the shot it opens in
 FACE_INTERVAL = 1.0  # seconds between face detections when the crop follows faces (tracks bridge the gaps)
 RANKING_FACE_INTERVAL = 2.0  # when faces only score seconds for the picker: half the detector's cost
@@ -50,7 +50,7 @@ async def choose_clips(
     *,
     binaries: Binaries,
     work_dir: Path,
-    on_progress: ProgressHook | None,
+    on_progress: StageProgress | None,
     ranker: Ranker | None,
     job_id: str,
 ) -> Choice:
@@ -101,7 +101,7 @@ async def _features(
     audio: bool,
     faces: bool,
     framing: bool,
-    on_progress: ProgressHook | None,
+    on_progress: StageProgress | None,
 ) -> SourceFeatures:
     """One decode of what is needed, fed to every analyser.
 

@@ -24,7 +24,7 @@ from app.stages.validate import SourceInfo
 SHORT_SIDES: dict[str, int] = {"720p": 720, "1080p": 1080}
 
 
-class Framing(BaseModel):
+class CropSize(BaseModel):
     """The crop window's size in source pixels, and the size the reel is scaled to."""
 
     model_config = ConfigDict(frozen=True)
@@ -72,7 +72,7 @@ def frame_clips(
     features: SourceFeatures | None,
     snapped: Sequence[tuple[float, int]],
     fps: Fraction,
-) -> tuple[Framing | None, list[ClipCrop]]:
+) -> tuple[CropSize | None, list[ClipCrop]]:
     """The crop size and the reel's size, and each clip's crop paths: one, or two (top, bottom) when split."""
     size = (source.width, source.height)
     sar = float(source.media.video.sar) if source.media.video else 1.0
@@ -80,13 +80,13 @@ def frame_clips(
         width, height = source.width - source.width % 2, source.height - source.height % 2
         out = output_size(round(width * sar), height, options.resolution)
         plain = (width, height) == size and out == (width, height)
-        framing = None if plain else Framing(width=width, height=height, output_width=out[0], output_height=out[1])
+        framing = None if plain else CropSize(width=width, height=height, output_width=out[0], output_height=out[1])
         return framing, [ClipCrop("single", []) for _ in snapped]
     content = source_content(features, size)
     width, height = crop_size(options.aspect_ratio, content, sar)
     out = output_size(round(width * sar), height, options.resolution, ASPECTS[options.aspect_ratio])
     half = split_size(content, sar) if options.layout == "split" else None
-    framing = Framing(
+    framing = CropSize(
         width=width,
         height=height,
         output_width=out[0],
@@ -108,7 +108,7 @@ def frame_clips(
     return framing, crops
 
 
-def split_filter(top: Sequence[CropKey], bottom: Sequence[CropKey], framing: Framing, clip_start: float) -> str:
+def split_filter(top: Sequence[CropKey], bottom: Sequence[CropKey], framing: CropSize, clip_start: float) -> str:
     """Two crops stacked top and bottom, each scaled to half the reel: a graph of one input and one output.
 
     It is the middle of the clip's one filter chain (between fps and colour), so the split costs no

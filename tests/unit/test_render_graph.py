@@ -12,7 +12,7 @@ from app.domain.spec import OutputOptions
 from app.media.probe import MediaInfo, VideoStream
 from app.stages.analyze import Plan, Segment
 from app.stages.colour import colour_filter, source_colorimetry
-from app.stages.framing import Framing
+from app.stages.framing import CropSize
 from app.stages.render import ClipSound, gain_db, join_chain, needs_limiter, segment_args
 from app.stages.smart_args import coded_like
 from app.stages.validate import SourceInfo
@@ -144,7 +144,7 @@ def test_crf_and_preset_reach_the_encoder() -> None:
 
 
 def test_a_crop_path_and_the_reel_size_go_into_the_one_encode() -> None:
-    plan = PLAN.model_copy(update={"framing": Framing(width=606, height=1080, output_width=1080, output_height=1924)})
+    plan = PLAN.model_copy(update={"framing": CropSize(width=606, height=1080, output_width=1080, output_height=1924)})
     path = [CropKey(t=10.0, x=600, y=0), CropKey(t=14.0, x=700, y=0)]
     args = segment_args(source(), plan, segment(crop=path), OutputOptions(), Path("o.mov"), has_audio=True)
     chain = graph(args)

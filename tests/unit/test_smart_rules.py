@@ -11,7 +11,7 @@ from app.domain.spec import OutputOptions
 from app.media.gops import Packet, _has_idr, parse_packets
 from app.media.probe import StreamFacts
 from app.stages.analyze import Plan
-from app.stages.framing import Framing
+from app.stages.framing import CropSize
 from app.stages.smart_args import mov_timescale, same_delay
 from app.stages.smart_rules import Split, clean_cuts, frame_numbers, off_grid, source_refusal, split_clip
 from app.stages.transitions import video_fades
@@ -58,7 +58,7 @@ def test_a_request_that_changes_the_picture_or_asks_for_quality_is_encoded(optio
 
 
 def test_an_odd_sized_source_cropped_to_even_is_encoded() -> None:
-    plan = PLAN.model_copy(update={"framing": Framing(width=1918, height=1080, output_width=1918, output_height=1080)})
+    plan = PLAN.model_copy(update={"framing": CropSize(width=1918, height=1080, output_width=1918, output_height=1080)})
     assert "cropped" in (source_refusal(FACTS, source(width=1919), plan, OutputOptions()) or "")
 
 
