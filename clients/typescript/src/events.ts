@@ -117,14 +117,14 @@ async function* connect(
   signal?.addEventListener("abort", stop);
   const timer = setTimeout(() => abort.abort(new Silent(`no byte for ${silenceMs} ms`)), silenceMs);
   try {
-    const resume = parser.lastEventId === undefined ? {} : { "last-event-id": Number(parser.lastEventId) };
-    const { data, error, response } = await client.GET("/jobs/{job_id}/events/stream", {
-      params: { path: { job_id: jobId }, header: resume },
+    const { error, response } = await client.GET("/jobs/{job_id}/events/stream", {
+      params: { path: { job_id: jobId } },
+      headers: parser.lastEventId === undefined ? {} : { "Last-Event-ID": parser.lastEventId },
       parseAs: "stream",
       signal: abort.signal,
     });
-    if (!response.ok || !data) throw new SmartEditError(response.status, error);
-    const text = data.pipeThrough(new TextDecoderStream());
+    if (!response.ok || !response.body) throw new SmartEditError(response.status, error);
+    const text = response.body.pipeThrough(new TextDecoderStream());
     for await (const chunk of text) {
       timer.refresh();
       yield* parser.push(chunk);

@@ -25,14 +25,14 @@ export async function uploadFile(client: SmartEdit, path: string): Promise<Uploa
 
 /** Save the job's reel (`GET /jobs/{id}/output`, a redirect to object storage followed) to `target`. */
 export async function downloadOutput(client: SmartEdit, jobId: string, target: string): Promise<string> {
-  const { data, error, response } = await client.GET("/jobs/{job_id}/output", {
+  const { error, response } = await client.GET("/jobs/{job_id}/output", {
     params: { path: { job_id: jobId } },
     parseAs: "stream",
   });
-  if (!response.ok || !data) throw new SmartEditError(response.status, error);
+  if (!response.ok || !response.body) throw new SmartEditError(response.status, error);
   const partial = `${target}.part`;
   try {
-    await pipeline(Readable.fromWeb(data as WebReadableStream<Uint8Array>), createWriteStream(partial));
+    await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), createWriteStream(partial));
     await rename(partial, target);
   } finally {
     await rm(partial, { force: true }); // a cut transfer leaves no half file
