@@ -72,6 +72,8 @@ async def test_a_failed_job_and_a_server_down_are_one_line_each(url: str, settin
     assert status == 2, output
     lines = output.strip().splitlines()
     assert len(lines) == 1 and "cannot reach the API" in lines[0], output
+    status, output = await asyncio.to_thread(_run, "watch", "0b6f9c1e-9d9a-4a57-9d54-1c1f0f7e8a21", "--url", down)
+    assert status == 2 and "cannot reach the API" in output.strip().splitlines()[-1], output  # at once, not retried
 
 
 async def test_a_bad_preset_is_one_line(tmp_path: Path) -> None:
