@@ -68,7 +68,7 @@ async def test_typescript_sdk_against_a_live_service(built: Path, infra: Infra, 
                 suite.kill()
                 await suite.wait()
     assert suite.returncode == 0, output
-    assert "# fail 0" in output and "# skipped 0" in output and "# pass 6" in output, output
+    assert "# fail 0" in output and "# skipped 0" in output and "# pass 7" in output, output
     # The suite's follower met the cut and resumed after the last stage event it had.
     assert breaker.broken_after is not None, output
     assert f"last-event-id: {breaker.broken_after}\r\n" in breaker.stream_heads[1], breaker.stream_heads

@@ -36,6 +36,12 @@ test("a request leaves out every field with a default; what the server sends has
   assert.ok(sent);
 });
 
+test("the README's example is examples/readme.ts, which tsc compiles with the rest", async () => {
+  const readme = await readFile(join(root, "..", "..", "README.md"), "utf8");
+  const shown = readme.match(/```ts\n([\s\S]*?)```/)?.[1];
+  assert.equal(shown, await readFile(join(root, "examples", "readme.ts"), "utf8"), "copy examples/readme.ts into the README");
+});
+
 test("the event stream parser: split lines, CRLF, comments, ids kept across events, retry", () => {
   const parser = new SseParser();
   const text = 'retry: 2000\r\n\r\n: ping\n\nid: 7\nevent: stage\ndata: {"stage":"fetch",\ndata: "event":"start"}\r';
