@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
 # `make bench` ends by playing reel (c) in headless Chromium (Debian's `chromium`; skipped with a message without it).
-.PHONY: run test lint checkov bench bench-smart bench-claims bench-analysis bench-uploads bench-faces bench-vad install clean env fuzz openapi sdk lock
+.PHONY: run test lint checkov bench bench-smart bench-claims bench-analysis bench-uploads bench-faces bench-vad install clean env fuzz openapi sdk sdk-typescript sdk-typescript-types lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,9 +68,23 @@ lint: $(VENV)/.test-deps
 test: lint $(CHECKOV_VENV)/.deps
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
 
-# The committed contract: regenerate after changing the API (a test fails while it is stale).
+# The committed contract: regenerate after changing the API (a test fails while it is stale), and the TypeScript
+# SDK's types from it (committed too; skipped with a message without npm, and their own test then fails).
 openapi: $(VENV)/.run-deps
 	$(BIN)/python -m app.api > openapi.json
+	@if command -v npm >/dev/null; then $(MAKE) -s sdk-typescript-types; \
+	else echo "npm not found: clients/typescript/src/schema.ts not regenerated"; fi
+
+# The TypeScript SDK in clients/typescript/: its lock file's packages, its types from openapi.json, compiled to dist/.
+TS := clients/typescript
+$(TS)/node_modules/.package-lock.json: $(TS)/package-lock.json
+	cd $(TS) && npm ci --prefer-offline --no-audit --no-fund
+
+sdk-typescript-types: $(TS)/node_modules/.package-lock.json
+	cd $(TS) && npm run -s generate
+
+sdk-typescript: sdk-typescript-types
+	cd $(TS) && npm run -s build
 
 # The Python SDK, generated from the committed spec into clients/python/ (built, not committed): pip install it.
 sdk: $(VENV)/.test-deps
@@ -113,4 +127,4 @@ bench-faces: $(VENV)/.test-deps
 	$(BIN)/python -m bench.faces $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(TS)/node_modules $(TS)/dist

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Header
 
+from app.api.request_schemas import split_request_schemas
 from app.api.schemas import Problem, WebhookEvent
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -103,6 +104,7 @@ def contract(app: FastAPI) -> dict[str, Any]:
     schemas = spec["components"]["schemas"]
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
+    split_request_schemas(spec)
     app.openapi_schema = spec
     return spec
 

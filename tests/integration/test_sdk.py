@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import importlib
 import subprocess
 import sys
@@ -75,7 +76,7 @@ async def test_generated_client_submits_polls_cancels_and_parses_every_problem(
 ) -> None:
     url = service.url
     models = importlib.import_module("smartedit_client.models")
-    jobs = {op: _api(f"jobs.{op}") for op in ("create_job", "get_job", "list_jobs", "cancel_job")}
+    jobs = {op: _api(f"jobs.{op}") for op in ("create_job", "get_job", "list_jobs", "cancel_job", "get_job_output")}
     client = sdk.AuthenticatedClient(base_url=url, token=KEY)
     body = models.JobCreate(input_path="talk.mp4", highlights=[models.Highlight(start_time=2, end_time=17)])
 
@@ -95,6 +96,8 @@ async def test_generated_client_submits_polls_cancels_and_parses_every_problem(
     assert job.status == models.JobStatus.COMPLETED, job.error
     assert isinstance(job.result, models.JobResult) and job.result.verification.passed
     assert job.result.segments[0].start == 2.0
+    reel = await jobs["get_job_output"].asyncio_detailed(job.id, client=client)  # the README's last line
+    assert reel.status_code == 200 and hashlib.sha256(reel.content).hexdigest() == job.result.output_sha256
 
     await service.runner.aclose()  # no runner from here: the next job stays queued until cancelled
     queued = await jobs["create_job"].asyncio(client=client, body=body)
