@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -23,7 +24,8 @@ ProgressCallback = Callable[[float], Awaitable[None] | None]
 
 _STDERR_TAIL_LINES = 400
 # strerror(ENOSPC), strerror(EIO), strerror(EDQUOT) as ffmpeg prints them.
-_DISK_TROUBLE = ("No space left on device", "Input/output error", "Disk quota exceeded")
+# What ffmpeg prints when the disk fails it (each errno's strerror), and the errno: the disk's fault, not the job's.
+_DISK_TROUBLE = {os.strerror(number): number for number in (errno.ENOSPC, errno.EIO, errno.EDQUOT)}
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +47,9 @@ class FFmpegError(RuntimeError):
         super().__init__(f"{tool} exited with {returncode}: {telling[-1]}")
 
     @property
-    def disk_trouble(self) -> bool:
-        """True when the output could not be written (disk full, I/O error): the disk's fault, worth a retry."""
-        return any(marker in self.stderr_tail for marker in _DISK_TROUBLE)
+    def disk_errno(self) -> int | None:
+        """The errno of the disk's trouble ffmpeg reported (full, I/O error, over quota): worth a retry; else None."""
+        return next((number for text, number in _DISK_TROUBLE.items() if text in self.stderr_tail), None)
 
     @property
     def reason(self) -> str:

@@ -36,8 +36,12 @@ class Failure:
     details: dict[str, Any] | None = None
 
 
-_FULL, _EIO = "No space left on device: the server's disk was full", "the server's disk reported an I/O error"
-_DISK = {errno.ENOSPC: _FULL, errno.EIO: _EIO}
+# A disk's trouble, the same words whether ffmpeg or our own code met it.
+_DISK = {
+    errno.ENOSPC: "No space left on device: the server's disk was full",
+    errno.EIO: "the server's disk reported an I/O error",
+    errno.EDQUOT: "the server's disk quota was exceeded",
+}
 
 
 def classify(exc: BaseException, stage: str) -> Failure:
@@ -71,9 +75,8 @@ def classify(exc: BaseException, stage: str) -> Failure:
 def _tool(exc: FFmpegError, stage: str) -> Failure:
     if exc.killed_by_signal:
         return Failure(Outcome.RETRY, "killed", f"the {exc.tool} process was killed (out of memory, or an operator)")
-    if exc.disk_trouble:
-        full = "No space left on device" in exc.stderr_tail
-        return Failure(Outcome.RETRY, "disk", _FULL if full else "the server's disk could not take the output")
+    if exc.disk_errno is not None:
+        return Failure(Outcome.RETRY, "disk", _DISK[exc.disk_errno])
     return Failure(
         Outcome.FAIL,
         "processing_failed",

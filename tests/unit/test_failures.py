@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import errno
+import os
 import re
 import socket
 from pathlib import Path
@@ -129,3 +130,12 @@ async def test_resolve_public_raises_a_timeout_error_on_a_stalled_lookup() -> No
 
     with pytest.raises(TimeoutError):
         await resolve_public("media.example", 443, allow_private=False, resolver=stalled)
+
+
+@pytest.mark.parametrize("number", [errno.ENOSPC, errno.EIO, errno.EDQUOT], ids=errno.errorcode.get)
+def test_a_disk_trouble_reads_the_same_from_ffmpeg_and_from_our_own_code(number: int) -> None:
+    from_ffmpeg = FFmpegError("ffmpeg", 1, f"[mp4 @ 0x55d0c0ffee00] Error writing trailer: {os.strerror(number)}")
+    from_us = OSError(number, os.strerror(number), "/srv/tmp/jobs/x/segment_00.mov")
+    ours, theirs = classify(from_us, "render"), classify(from_ffmpeg, "render")
+    assert (ours.outcome, ours.code) == (theirs.outcome, theirs.code) == (Outcome.RETRY, "disk")
+    assert ours.message == theirs.message
