@@ -216,6 +216,11 @@ class Settings(BaseSettings):
         return f"http://{host}:{self.port}"
 
     @property
+    def upload_temp_dir(self) -> Path:
+        """Where the API writes an upload while it arrives (`.upload-<id>.part`), before the media store has it."""
+        return self.temp_dir / "uploads"
+
+    @property
     def ai_enabled(self) -> bool:
         """True when an AI provider is configured (a key for OpenAI, or the URL of a compatible server)."""
         return bool(self.ai_api_key or self.ai_base_url)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
+import time
 from pathlib import Path
 
 
@@ -52,6 +54,17 @@ def matches(path: Path, size: int, sha256: str) -> bool:
         return path.stat().st_size == size and file_sha256(path) == sha256
     except OSError:
         return False
+
+
+def remove_stale(directory: Path, pattern: str, age_seconds: float) -> list[Path]:
+    """Remove the files in `directory` matching `pattern` that nobody has written for `age_seconds`; those removed."""
+    cutoff, removed = time.time() - age_seconds, []
+    for path in directory.glob(pattern):
+        with contextlib.suppress(FileNotFoundError):  # another sweeper, or its writer finishing, got there first
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def part_name(out: Path) -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from app.db import JobStore, Registration, WorkerRegistry
 from app.db.ledger import PgLedger
+from app.media.files import remove_stale
 from app.ops import metrics
 from app.ops.outages import log_trouble
 from app.runner.liveness import is_dead_local
@@ -39,6 +40,7 @@ class Housekeeper:
         me: Registration,
         *,
         jobs_dir: Path,
+        uploads_dir: Path | None = None,
         retention: RetentionSweeper | None = None,
         ledger: PgLedger | None = None,
     ) -> None:
@@ -46,6 +48,7 @@ class Housekeeper:
         self.registry = registry
         self.me = me
         self.jobs_dir = jobs_dir  # where each job keeps its intermediates, one subdirectory per job id
+        self.uploads_dir = uploads_dir  # where the API of this host writes uploads as they arrive
         self.retention = retention
         self.ledger = ledger
         self._retained_at = float("-inf")
@@ -100,7 +103,11 @@ class Housekeeper:
         await self.retention.sweep()
 
     async def sweep_orphans(self) -> None:
-        """Remove temp dirs of jobs that are final or unknown (e.g. cancelled after their lease lapsed)."""
+        """Remove temp dirs of jobs that are final or unknown (e.g. cancelled after their lease lapsed), and
+        uploads an API process left half-written when it died (one arriving writes to its file all along)."""
+        if self.uploads_dir is not None:
+            for part in await asyncio.to_thread(remove_stale, self.uploads_dir, ".upload-*.part", ORPHAN_AGE_SECONDS):
+                log.info("removed %s, an upload abandoned mid-way", part.name)
         stale = await asyncio.to_thread(_stale_job_dirs, self.jobs_dir, ORPHAN_AGE_SECONDS)
         if not stale:
             return

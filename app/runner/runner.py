@@ -73,7 +73,13 @@ class Runner:
             job_retention=settings.job_retention,
         )
         self.housekeeper = Housekeeper(
-            store, self.registry, self.me, jobs_dir=editor.jobs_dir, retention=sweeper, ledger=PgLedger(store.pool)
+            store,
+            self.registry,
+            self.me,
+            jobs_dir=editor.jobs_dir,
+            uploads_dir=settings.upload_temp_dir,
+            retention=sweeper,
+            ledger=PgLedger(store.pool),
         )
         self._active: dict[uuid.UUID, _Active] = {}
         self._wake = asyncio.Event()

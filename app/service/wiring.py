@@ -126,7 +126,7 @@ async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterato
         uploads = UploadService(
             upload_store,
             media.store,
-            temp_dir=settings.temp_dir / "uploads",
+            temp_dir=settings.upload_temp_dir,
             max_bytes=settings.max_input_bytes,
             ttl=settings.upload_ttl,
             quota=UploadQuota(settings.max_uploads_per_key, settings.max_upload_bytes_per_key),

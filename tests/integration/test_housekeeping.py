@@ -172,3 +172,17 @@ async def test_a_paid_call_left_open_by_a_job_that_stopped_running_is_counted_on
     assert await ledger.settle(cut_off, cost_usd=0.3, units={}) is None  # a late answer changes nothing
     assert await ledger.spent(str(job.id)) == 0.5625  # what the budget counted all along
     assert [e.cost_usd for e in await ledger.entries("not-a-job-id")] == [None]  # not one of the service's jobs
+
+
+async def test_an_upload_left_half_written_by_a_dead_api_is_swept_and_one_arriving_is_not(settings: Settings) -> None:
+    uploads = settings.upload_temp_dir
+    uploads.mkdir(parents=True)
+    abandoned, arriving = uploads / f".upload-{uuid.uuid4()}.part", uploads / f".upload-{uuid.uuid4()}.part"
+    for part in (abandoned, arriving):
+        part.write_bytes(b"\0" * 4096)
+    age(abandoned, ORPHAN_AGE_SECONDS + 60)  # its writer died ten minutes ago; `arriving` was written just now
+    async with running_service(settings):  # the runner's first housekeeping pass runs at start
+        deadline = time.monotonic() + 10
+        while abandoned.exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+    assert not abandoned.exists() and arriving.exists()
