@@ -11,6 +11,8 @@ from wsgiref.simple_server import make_server
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler
 
+from app.domain.errors import JOB_ERRORS
+
 registry: CollectorRegistry = REGISTRY
 
 STAGE_SECONDS_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
@@ -52,18 +54,18 @@ webhook_deliveries = Counter(
 # Series a panel or an alert reads exist from the first scrape, at 0: a rate over an absent series
 # is no data, not zero, and an alert on it would never fire.
 STAGES = ("fetch", "validate", "analyze", "render", "verify")
-PROCESSING_ERRORS = (
-    "processing_failed",
-    "quality_target_missed",
-    "verification_failed",
-    "io_error",
-    "retries_exhausted",
-)
+# The job error codes, from the one table: ours label errors_total, the user's rejected_inputs_total.
+PROCESSING_ERRORS = tuple(code for code, error in JOB_ERRORS.items() if not error.user)
+REJECTED_INPUTS = tuple(code for code, error in JOB_ERRORS.items() if error.user)
 PAID_APIS = ("openai",)  # the brief's label; every OpenAI-compatible provider counts here
 for _stage in STAGES:
     stage_duration.labels(_stage)
+    processing_ratio.labels(_stage)  # 0 until a job is measured
     for _error in PROCESSING_ERRORS:
         errors.labels(_stage, _error)
+processing_ratio.labels("total")
+for _code in REJECTED_INPUTS:
+    rejected_inputs.labels(_code)
 for _api in PAID_APIS:
     cost.labels(_api)
 for _outcome in ("delivered", "retry", "failed"):
