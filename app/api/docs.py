@@ -6,58 +6,60 @@ when the app's spec drifts from it.
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header
 
 from app.api.request_schemas import split_request_schemas
 from app.api.schemas import Problem, WebhookEvent
+from app.domain.jobs import Job, JobStatus
+from app.domain.spec import Highlight, OutputOptions
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_JOB_REF = {"$ref": "#/components/schemas/Job"}
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
 _WHEN = {
-    400: "The upload's body cannot be read (a broken multipart body, or cut off before its end)",
+    400: "The upload's body cannot be read (empty, a broken multipart body, or cut off before its end)",
     401: "No valid API key (send `Authorization: Bearer <key>` or `X-API-Key`)",
     404: "No such job for this API key (another key's job is not found either), or the job has none of what is "
     "asked for (captions, a webhook)",
     409: "The job is not in a state for this: already finished (cancel), not completed yet (its output), or its "
     "webhook not written yet or being sent (redeliver)",
     410: "The job's reel existed and has expired (OUTPUT_TTL) or was deleted",
-    413: "The request body is too large (MAX_BODY_BYTES; an upload: MAX_INPUT_BYTES, or the key's upload quota)",
+    413: "The request body is larger than MAX_BODY_BYTES",
     422: "The request is invalid: the problem's `code` and `detail` say what to fix",
     429: "Too many requests this minute, too many queued jobs, or too many unexpired uploads, for this API key",
     503: "PostgreSQL or Redis is not answering; retry after `Retry-After` seconds",
 }
-JOB_EXAMPLE: dict[str, Any] = {
-    "id": "0b6f9c1e-9d9a-4a57-9d54-1c1f0f7e8a21",
-    "status": "running",
-    "stage": "render",
-    "progress": 0.42,
-    "attempts": 1,
-    "created_at": "2026-01-05T10:00:00Z",
-    "updated_at": "2026-01-05T10:00:31Z",
-    "finished_at": None,
-    "input_path": "talk.mp4",
-    "highlights": [{"start_time": 5, "end_time": 25, "score": 0.9, "transition": "fade"}],
-    "output": {
-        "aspect_ratio": "9:16",
-        "resolution": "1080p",
-        "max_duration": 300.0,
-        "snap_edges": False,
-        "crf": None,
-        "preset": None,
-        "render": "auto",
-    },
-    "webhook_url": None,
-    "cancel_requested": False,
-    "error": None,
-    "result": None,
-}
+# Built from the model, so it holds every field the schema requires (a test validates every example of the spec).
+JOB_EXAMPLE: dict[str, Any] = Job(
+    id=uuid.UUID("0b6f9c1e-9d9a-4a57-9d54-1c1f0f7e8a21"),
+    status=JobStatus.running,
+    stage="render",
+    progress=0.42,
+    attempts=1,
+    created_at=datetime(2026, 1, 5, 10, 0, tzinfo=UTC),
+    updated_at=datetime(2026, 1, 5, 10, 0, 31, tzinfo=UTC),
+    finished_at=None,
+    input_path="talk.mp4",
+    input_url=None,
+    input_upload=None,
+    highlights=[Highlight(start_time=5, end_time=25, score=0.9, transition="fade")],
+    output=OutputOptions(aspect_ratio="9:16", resolution="1080p"),
+    webhook_url=None,
+    cancel_requested=False,
+    error=None,
+    result=None,
+).model_dump(mode="json")
 
 
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI responses for these error statuses: each a Problem under application/problem+json."""
-    return {status: {"model": Problem, "description": _WHEN[status]} for status in statuses}
+def problems(*statuses: int, when: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses for these error statuses: each a Problem under application/problem+json; `when` says
+    what a status means for this operation where the general sentence would mislead."""
+    said = _WHEN | (when or {})
+    return {status: {"model": Problem, "description": said[status]} for status in statuses}
 
 
 def install_webhooks(app: FastAPI) -> None:
@@ -99,6 +101,9 @@ def contract(app: FastAPI) -> dict[str, Any]:
                     response["content"] = {"application/problem+json": {"schema": _PROBLEM_REF}}
                     if status in ("429", "503"):
                         response["headers"] = _RETRY_AFTER
+                elif response.get("content", {}).get("application/json", {}).get("schema") == _JOB_REF:
+                    # Set here, after FastAPI's encoding of the spec, which drops every null (and so required fields).
+                    response["content"]["application/json"]["example"] = JOB_EXAMPLE
                 elif "text/event-stream" in response.get("content", {}):
                     response["content"] = {"text/event-stream": response["content"]["text/event-stream"]}
     schemas = spec["components"]["schemas"]

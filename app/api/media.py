@@ -160,7 +160,22 @@ _UPLOAD_BODY: dict[str, Any] = {
     status_code=201,
     response_model=Upload,
     tags=["uploads"],
-    responses={**problems(400, 401, 413, 422, 429, 503)},
+    responses={
+        **problems(
+            400,
+            401,
+            413,
+            422,
+            429,
+            503,
+            when={
+                413: "The upload is larger than MAX_INPUT_BYTES (`input_too_large`), or than the bytes the key's "
+                "upload quota has left (`upload_quota_exceeded`)",
+                429: "Too many requests this minute (`rate_limited`), or too many unexpired uploads for this API key "
+                "(`upload_quota_exceeded`)",
+            },
+        )
+    },
     openapi_extra=_UPLOAD_BODY,
 )
 async def create_upload(request: Request, services: ServicesDep, client: ClientDep) -> Upload:

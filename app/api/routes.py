@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import ClientDep, ServicesDep
-from app.api.docs import JOB_EXAMPLE, problems
+from app.api.docs import problems
 from app.api.problems import Problem
 from app.api.schemas import Health, JobCreate, JobEvent, JobPage, WebhookDelivery, WebhookSecret
 from app.domain.jobs import Job, JobStatus
@@ -34,7 +34,6 @@ JobId = Annotated[uuid.UUID, Path(description="the job's id, as `POST /jobs` ret
         202: {
             "description": "Queued (or, for a repeated Idempotency-Key, the job it made the first time)",
             "headers": {"Location": {"description": "the job's URL", "schema": {"type": "string"}}},
-            "content": {"application/json": {"example": JOB_EXAMPLE}},
         },
         **problems(401, 413, 422, 429, 503),
     },
@@ -61,7 +60,7 @@ async def create_job(
     operation_id="get_job",
     response_model=Job,
     tags=["jobs"],
-    responses={200: {"content": {"application/json": {"example": JOB_EXAMPLE}}}, **problems(401, 404, 422, 429, 503)},
+    responses=problems(401, 404, 422, 429, 503),
 )
 async def get_job(job_id: JobId, services: ServicesDep, client: ClientDep) -> Job:
     """A job's status, progress, and its result or error."""

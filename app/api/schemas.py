@@ -8,17 +8,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.domain.jobs import Job, JobStatus
+from app.domain.errors import PROBLEMS
+from app.domain.jobs import Job, JobStatus, open_set
 from app.domain.spec import JobSpec
 
 # Open sets: a client must accept a code it does not know yet; these are the ones known today.
-PROBLEM_CODES = (
-    "unauthorized", "rate_limited", "body_too_large", "invalid_request", "invalid_cursor", "job_not_found",
-    "job_finished", "not_found", "method_not_allowed", "input_not_found", "input_outside_media_root",
-    "input_not_a_file", "invalid_input_path", "invalid_webhook_url", "webhooks_not_configured",
-    "too_many_highlights", "idempotency_key_reused", "too_many_queued_jobs", "webhook_not_found", "webhook_not_sent",
-    "webhook_in_flight", "database_unavailable", "redis_unavailable", "not_ready", "internal_error",
-)  # fmt: skip
+PROBLEM_CODES = tuple(PROBLEMS)
 EXAMPLE_SPEC: dict[str, Any] = {
     "input_path": "talk.mp4",
     "highlights": [
@@ -61,9 +56,9 @@ class Problem(BaseModel):
     detail: str = Field(description="what went wrong, in a sentence a person can act on")
     instance: str | None = None
     code: str = Field(
-        description="stable, machine-readable; an open set (new codes may appear), known today: "
-        + ", ".join(PROBLEM_CODES),
+        description=open_set({p.code: f"({'/'.join(map(str, p.statuses))}) {p.meaning}" for p in PROBLEMS.values()}),
         examples=["job_not_found", "invalid_request"],
+        json_schema_extra={"x-extensible-enum": list(PROBLEM_CODES)},
     )
     request_id: str | None = Field(
         default=None, description="this request's id, also in the X-Request-Id header: quote it, the log has it"

@@ -96,3 +96,63 @@ JOB_ERRORS: dict[str, JobErrorCode] = _codes(
 )
 # Not a failure: the message a job shows while it waits to be tried again.
 RETRYING = "retrying"
+
+
+@dataclass(frozen=True)
+class ProblemCode:
+    """One `code` an API error (a problem+json body) can hold: the statuses it comes with and what it means."""
+
+    code: str
+    statuses: tuple[int, ...]
+    meaning: str
+
+
+def _problems(*rows: tuple[str, tuple[int, ...], str]) -> dict[str, ProblemCode]:
+    return {code: ProblemCode(code, statuses, meaning) for code, statuses, meaning in rows}
+
+
+# Every `code` an API error can hold: the contract's Problem.code, the README's table and the tests come from here.
+# A code a job can also fail with (input_not_found, …) means the same at submit. (code, statuses, meaning)
+PROBLEMS: dict[str, ProblemCode] = _problems(
+    ("invalid_request", (422,), "a field is missing, of the wrong type or out of range: `errors` names each"),
+    ("empty_upload", (400,), "the upload has no bytes"),
+    ("invalid_multipart", (400,), "a multipart upload's body cannot be read, or has no complete `file` field"),
+    ("upload_incomplete", (400,), "the upload was cut off before its end; nothing was kept"),
+    ("http_error", (400,), "the HTTP request itself is malformed"),
+    ("unauthorized", (401,), "no valid API key: send `Authorization: Bearer <key>` or `X-API-Key`"),
+    ("metrics_token_required", (401,), "/metrics needs `Authorization: Bearer <METRICS_TOKEN>`"),
+    ("not_found", (404,), "no such path"),
+    ("job_not_found", (404,), "no such job for this API key"),
+    ("output_not_found", (404,), "the completed job's file is not stored"),
+    ("captions_not_found", (404,), "the reel has no captions: none of its clips was transcribed"),
+    ("webhook_not_found", (404,), "the job has no webhook_url, so it sends no webhooks"),
+    ("webhooks_not_configured", (404, 422), "the server has no WEBHOOK_SECRET: it sends no webhooks"),
+    ("method_not_allowed", (405,), "the path does not take this method: `Allow` lists those it takes"),
+    ("job_finished", (409,), "the job already ended: there is nothing to cancel"),
+    ("output_not_ready", (409,), "the job is not completed: its reel does not exist yet"),
+    ("webhook_not_sent", (409,), "the job has not ended, so its webhook has not been written"),
+    ("webhook_in_flight", (409,), "an attempt at the webhook is under way"),
+    ("output_expired", (410,), "the reel existed and has expired (OUTPUT_TTL) or was deleted"),
+    ("body_too_large", (413,), "a JSON body is larger than MAX_BODY_BYTES"),
+    ("input_too_large", (413,), "the upload is larger than MAX_INPUT_BYTES"),
+    ("upload_quota_exceeded", (413, 429), "the key's unexpired uploads: too many (429) or too many bytes (413)"),
+    ("invalid_cursor", (422,), "cursor is not a `next_cursor` this API returns"),
+    ("input_not_found", (422,), "input_path names no file under MEDIA_ROOT"),
+    ("input_not_a_file", (422,), "input_path names a directory or special file"),
+    ("invalid_input_path", (422,), "input_path cannot name a file (a NUL byte, a name too long)"),
+    ("input_outside_media_root", (422,), "input_path leads outside MEDIA_ROOT"),
+    ("input_path_unavailable", (422,), "the server keeps media in object storage: send input_url or input_upload"),
+    ("invalid_input_url", (422,), "input_url is not a URL the service can fetch"),
+    ("input_url_not_allowed", (422,), "the s3:// bucket is not in INPUT_S3_ALLOW"),
+    ("input_url_refused", (422,), "input_url points to a private, loopback or link-local address"),
+    ("upload_not_found", (422,), "input_upload names no unexpired upload of this API key"),
+    ("invalid_webhook_url", (422,), "webhook_url is not a URL the service may send to"),
+    ("too_many_highlights", (422,), "more highlights than MAX_HIGHLIGHTS"),
+    ("idempotency_key_reused", (422,), "the Idempotency-Key was used with another request body"),
+    ("rate_limited", (429,), "more than RATE_LIMIT_PER_MINUTE requests this minute: wait `Retry-After` seconds"),
+    ("too_many_queued_jobs", (429,), "the key has MAX_QUEUED_PER_KEY queued jobs already"),
+    ("internal_error", (500,), "a bug of ours; the log has it under the request id"),
+    ("database_unavailable", (503,), "PostgreSQL is not answering: retry after `Retry-After` seconds"),
+    ("redis_unavailable", (503,), "Redis is not answering: retry after `Retry-After` seconds"),
+    ("not_ready", (503,), "a dependency is not answering (`checks` says which)"),
+)

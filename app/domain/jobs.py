@@ -53,13 +53,21 @@ class JobRow:
 JOB_ERROR_CODES = (*JOB_ERRORS, RETRYING)
 
 
+def open_set(known: dict[str, str]) -> str:
+    """The description of a code field whose known values are `known` (code → meaning): new ones may appear."""
+    lines = "\n".join(f"- `{code}`: {meaning}" for code, meaning in known.items())
+    return f"Stable and machine-readable; an open set (accept a code you do not know). Known today:\n\n{lines}"
+
+
 class JobError(BaseModel):
     """Why a job failed: a stable code and a sentence a person can act on."""
 
     code: str = Field(
-        description="stable, machine-readable; an open set (new codes may appear), known today: "
-        + ", ".join(JOB_ERROR_CODES),
+        description=open_set(
+            {code: e.meaning for code, e in JOB_ERRORS.items()} | {RETRYING: "not a failure: the job waits to be tried again"}
+        ),
         examples=["hdr_unsupported"],
+        json_schema_extra={"x-extensible-enum": list(JOB_ERROR_CODES)},
     )
     message: str
     details: dict[str, Any] | None = Field(

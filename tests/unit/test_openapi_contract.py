@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from app.api.app import create_app
@@ -52,9 +53,9 @@ def test_operation_ids_and_named_schemas(spec: dict[str, Any]) -> None:
     result = schemas["Job"]["properties"]["result"]["anyOf"][0]
     assert result == {"$ref": "#/components/schemas/JobResult"}
     assert "HTTPValidationError" not in json.dumps(spec)
-    # Open sets stay strings, their known values listed, so a code added tomorrow breaks no SDK.
+    # Open sets stay strings, their known values listed (tests/unit/test_problem_codes.py), so a new code breaks no SDK.
     code = schemas["Problem"]["properties"]["code"]
-    assert code["type"] == "string" and "enum" not in code and "job_not_found" in code["description"]
+    assert code["type"] == "string" and "enum" not in code and "`job_not_found`" in code["description"]
 
 
 def test_every_error_is_a_problem_and_limits_say_when_to_retry(spec: dict[str, Any]) -> None:
@@ -88,3 +89,37 @@ def test_webhooks_carry_standard_webhooks_headers(spec: dict[str, Any]) -> None:
         assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
         body = hook["post"]["requestBody"]["content"]["application/json"]["schema"]
         assert body == {"$ref": "#/components/schemas/WebhookEvent"}
+
+
+def _examples(node: Any, where: str = "#") -> list[tuple[str, dict[str, Any], Any]]:
+    """(where, schema, example) for every example in the spec: of a schema or a property (`examples`), of a media
+    type or a parameter (`example`, `examples.*.value`)."""
+    found: list[tuple[str, dict[str, Any], Any]] = []
+    if isinstance(node, dict):
+        schema = node.get("schema")
+        if isinstance(schema, dict):  # a media type or a parameter
+            if "example" in node:
+                found.append((where, schema, node["example"]))
+            for name, example in node.get("examples", {}).items():
+                found.append((f"{where}/examples/{name}", schema, example["value"]))
+        elif isinstance(node.get("examples"), list) and ("type" in node or "properties" in node or "$ref" in node):
+            found += [(where, node, example) for example in node["examples"]]
+        for key, value in node.items():
+            found += _examples(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += _examples(value, f"{where}/{i}")
+    return found
+
+
+def test_every_example_validates_against_its_schema(spec: dict[str, Any]) -> None:
+    document = json.loads(json.dumps(spec))
+    examples = _examples(document)
+    places = {where for where, _, _ in examples}
+    assert "#/paths//jobs/post/responses/202/content/application/json" in places  # the Job example
+    assert "#/components/schemas/JobCreate" in places and len(examples) >= 7
+    for where, schema, example in examples:
+        # The components beside the schema: its "#/components/…" references resolve as they do in the spec.
+        rooted = {**schema, "components": document["components"]}
+        errors = [e.message for e in Draft202012Validator(rooted).iter_errors(example)]
+        assert not errors, (where, errors)
