@@ -64,7 +64,8 @@ class JobError(BaseModel):
 
     code: str = Field(
         description=open_set(
-            {code: e.meaning for code, e in JOB_ERRORS.items()} | {RETRYING: "not a failure: the job waits to be tried again"}
+            {code: e.meaning for code, e in JOB_ERRORS.items()}
+            | {RETRYING: "not a failure: the job waits to be tried again"}
         ),
         examples=["hdr_unsupported"],
         json_schema_extra={"x-extensible-enum": list(JOB_ERROR_CODES)},
