@@ -1,5 +1,5 @@
 # `make run` starts the service; `make test` installs everything and runs the whole suite.
-# `make env` writes .env (random secrets) for docker compose; `make fuzz` runs schemathesis on the API.
+# `make env` writes .env (random secrets) for docker compose; `make fuzz` runs schemathesis on the API, with keys and without.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -96,7 +96,7 @@ env:
 	$(PYTHON) scripts/make_env.py .env
 
 fuzz: $(VENV)/.test-deps
-	FUZZ_EXAMPLES=150 FUZZ_MIN_REQUESTS=500 $(BIN)/python -m pytest -n 0 -s -q tests/fuzz
+	FUZZ_MODES=keyed,open FUZZ_EXAMPLES=60 FUZZ_MIN_REQUESTS=2000 $(BIN)/python -m pytest -n 0 -s -q tests/fuzz
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python -m bench.pipeline

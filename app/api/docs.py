@@ -89,6 +89,56 @@ def install_webhooks(app: FastAPI) -> None:
         app.webhooks.post(event, operation_id=event.replace(".", "_"), summary=summary, status_code=204)(deliver)
 
 
+def _data(event: str, schema: dict[str, Any], *, with_id: bool) -> dict[str, Any]:
+    """One kind of SSE event, as a client's parser sees it: `data` is JSON text of `schema`."""
+    properties: dict[str, Any] = {
+        "event": {"const": event},
+        "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": schema},
+    }
+    if with_id:
+        properties["id"] = {"type": "string", "pattern": "^[0-9]+$", "description": "the JobEvent's id"}
+    return {"title": f"{event} event", "required": ["event", "data", *(["id"] if with_id else [])],
+            "properties": properties}  # fmt: skip
+
+
+# GET /jobs/{job_id}/events/stream: each event is {event, data, id?, retry?} and its `event` says what `data` is.
+_SSE_EVENT = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string"},
+        "data": {"type": "string"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+    "oneOf": [
+        _data("stage", {"$ref": "#/components/schemas/JobEvent"}, with_id=True),
+        _data("progress", {"$ref": "#/components/schemas/JobProgress"}, with_id=False),
+        _data("job", _JOB_REF, with_id=False),
+    ],
+}
+_JOB_PROGRESS = {
+    "type": "object",
+    "title": "JobProgress",
+    "description": "The data of a `progress` event: the job's stage, progress (never backwards) and status.",
+    "required": ["stage", "progress", "status"],
+    "properties": {
+        "stage": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        "progress": {"type": "number", "minimum": 0, "maximum": 1},
+        "status": {"$ref": "#/components/schemas/JobStatus"},
+    },
+}
+
+
+def _not_null(parameter: dict[str, Any]) -> None:
+    """A parameter left out is absent, never null: its schema without the `null` FastAPI adds to an optional one."""
+    schema = parameter.get("schema", {})
+    branches = [b for b in schema.get("anyOf", []) if b != {"type": "null"}]
+    if len(branches) == 1 and len(schema["anyOf"]) == 2:
+        rest = {k: v for k, v in schema.items() if k not in ("anyOf", "default")}
+        parameter["schema"] = {**branches[0], **rest}
+
+
 def contract(app: FastAPI) -> dict[str, Any]:
     """The app's OpenAPI spec, with every error response a Problem under application/problem+json."""
     if app.openapi_schema:
@@ -96,6 +146,8 @@ def contract(app: FastAPI) -> dict[str, Any]:
     spec = FastAPI.openapi(app)
     for path in [*spec.get("paths", {}).values(), *spec.get("webhooks", {}).values()]:
         for operation in path.values():
+            for parameter in operation.get("parameters", []):
+                _not_null(parameter)
             for status, response in operation.get("responses", {}).items():
                 if status.isdigit() and int(status) >= 400:
                     response["content"] = {"application/problem+json": {"schema": _PROBLEM_REF}}
@@ -105,8 +157,9 @@ def contract(app: FastAPI) -> dict[str, Any]:
                     # Set here, after FastAPI's encoding of the spec, which drops every null (and so required fields).
                     response["content"]["application/json"]["example"] = JOB_EXAMPLE
                 elif "text/event-stream" in response.get("content", {}):
-                    response["content"] = {"text/event-stream": response["content"]["text/event-stream"]}
+                    response["content"] = {"text/event-stream": {"schema": _SSE_EVENT}}
     schemas = spec["components"]["schemas"]
+    schemas["JobProgress"] = _JOB_PROGRESS
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     split_request_schemas(spec)

@@ -55,6 +55,8 @@ def _download_route(what: Output, path: str, operation_id: str, responses: dict[
         return await _download(services, job_id, client, what, if_none_match)
 
     route.__name__, route.__doc__ = operation_id, doc  # the name gives the operation its summary
+    # HEAD answers GET's headers (size, type, ETag) without the body; HTTP makes it implicit, so the spec lists GET.
+    router.head(path, include_in_schema=False, response_class=Response)(route)
     router.get(
         path,
         operation_id=operation_id,
@@ -141,12 +143,13 @@ _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            # At least one byte: an empty upload is refused (400 empty_upload).
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary", "minLength": 1}},
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
                     "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "properties": {"file": {"type": "string", "format": "binary", "minLength": 1}},
                 }
             },
         },

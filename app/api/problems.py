@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.api.request_id import HEADER
 from app.domain.jobs import JobRefused
@@ -83,7 +84,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return problem_response(request, exc.status_code, code, _title(exc.status_code), str(exc.detail))
+        response = problem_response(request, exc.status_code, code, _title(exc.status_code), str(exc.detail))
+        if exc.status_code == 405:
+            # RFC 9110: every method the path takes, of all its routes (Starlette names only the first route's).
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
+        return response
 
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
         # A database or Redis restart or failover: expected, so one line in the log, and the client retries.
@@ -106,6 +111,16 @@ def install(app: FastAPI) -> None:
         return problem_response(
             request, 500, "internal_error", "Internal error", "Something went wrong on our side; the error was logged."
         )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods some route of the app answers on this request's path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
 
 
 def _message(error: dict[str, Any]) -> str:

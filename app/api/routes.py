@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import base64
+import re
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
@@ -34,8 +34,16 @@ JobId = Annotated[uuid.UUID, Path(description="the job's id, as `POST /jobs` ret
         202: {
             "description": "Queued (or, for a repeated Idempotency-Key, the job it made the first time)",
             "headers": {"Location": {"description": "the job's URL", "schema": {"type": "string"}}},
+            "links": {
+                name: {"operationId": operation, "parameters": {"job_id": "$response.body#/id"}, "description": said}
+                for name, operation, said in (
+                    ("GetJob", "get_job", "the job's status, progress, result or error"),
+                    ("CancelJob", "cancel_job", "cancel the job"),
+                    ("GetJobOutput", "get_job_output", "the reel, once the job is completed"),
+                )
+            },
         },
-        **problems(401, 413, 422, 429, 503),
+        **problems(400, 401, 413, 422, 429, 503, when={400: "The body is not JSON (`http_error`)"}),
     },
 )
 async def create_job(
@@ -99,7 +107,11 @@ async def stream_job_events(
     services: ServicesDep,
     client: ClientDep,
     last_event_id: Annotated[
-        int | None, Header(ge=0, description="resume: only stage events after this id are sent again")
+        str | None,
+        Header(
+            pattern=r"^[0-9]{1,18}$",  # an SSE id is text; ours are the events' numbers
+            description="resume: only stage events after this id are sent again",
+        ),
     ] = None,
 ) -> StreamingResponse:
     """Live progress of a job until it ends, pushed as it happens (from any worker process)."""
@@ -108,7 +120,7 @@ async def stream_job_events(
         services.feed,
         job_id,
         client_id=client.scope,
-        last_event_id=last_event_id or 0,
+        last_event_id=int(last_event_id or 0),
         heartbeat=services.settings.sse_heartbeat_seconds,
     )
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy may hold events back
@@ -127,7 +139,13 @@ async def list_jobs(
     client: ClientDep,
     status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            description="`next_cursor` of the previous page: any string of this form is a place in the list",
+            json_schema_extra={"pattern": CURSOR_PATTERN},
+        ),
+    ] = None,
 ) -> JobPage:
     """Jobs newest first, optionally of one status."""
     before = _decode_cursor(cursor)
@@ -210,17 +228,21 @@ async def readyz(services: ServicesDep) -> Health:
     return Health(status="ok", checks=checks)
 
 
+# A cursor is a place in the newest-first order: the created_at (microseconds since the epoch) and id of the last
+# job of a page. Any string of this form is one; anything else is 422 invalid_cursor.
+CURSOR_PATTERN = r"^[0-9]{1,16}-[0-9a-f]{32}$"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def _encode_cursor(created_at: datetime, job_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{job_id}".encode()).decode()
+    return f"{(created_at - _EPOCH) // _MICROSECOND}-{job_id.hex}"
 
 
 def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    if not cursor:
+    if cursor is None:
         return None
-    try:
-        created, job_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(created), uuid.UUID(job_id)
-    except ValueError as exc:
-        raise Problem(422, "invalid_cursor", "cursor is not one this API returned; start again without it.") from exc
-
-
+    if not re.fullmatch(CURSOR_PATTERN, cursor):
+        raise Problem(422, "invalid_cursor", "cursor is not one this API returned; start again without it.")
+    micros, job_id = cursor.split("-")
+    return _EPOCH + int(micros) * _MICROSECOND, uuid.UUID(job_id)

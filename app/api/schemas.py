@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from app.domain.errors import PROBLEMS
 from app.domain.jobs import Job, JobStatus, open_set
@@ -24,10 +24,18 @@ EXAMPLE_SPEC: dict[str, Any] = {
 }
 
 
+# Exactly one source, in the schema as the model checks it: each branch holds when its field is a string, so a
+# body with none of them, or two, matches no branch or two.
+_ONE_SOURCE: list[JsonValue] = [
+    {"required": [name], "properties": {name: {"type": "string"}}}
+    for name in ("input_path", "input_url", "input_upload")
+]
+
+
 class JobCreate(JobSpec):
     """A reel to make: one source, optional highlights (else clips are picked from the media), output options."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_SPEC]})
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_SPEC], "oneOf": _ONE_SOURCE})
 
 
 class Problem(BaseModel):

@@ -93,7 +93,7 @@ class _Cursor:
     def stages(self, events: list[dict[str, Any]]) -> Iterator[str]:
         for e in events:
             self.last_event_id = max(self.last_event_id, int(e["id"]))
-            yield _sse("stage", {k: v for k, v in e.items() if k != "id"}, event_id=int(e["id"]))
+            yield _sse("stage", e, event_id=int(e["id"]))
 
     def progress_of(self, job: Job) -> str | None:
         # Never backwards: a retried attempt starts its bar again from its checkpoint, below what was shown.
