@@ -67,10 +67,11 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
         # The machine's Redis is shared: each xdist worker takes a database index of its own and flushes only it.
         redis_db = 8 + _worker_index()
         yield Infra(pg_host, pg_port, pg_user, pg_password, database, redis_host, redis_port, redis_db, redis_password)
-        asyncio.run(_drop_database(pg_host, pg_port, pg_user, pg_password, database))
+        asyncio.run(drop_database(pg_host, pg_port, pg_user, pg_password, database))
 
 
-async def _drop_database(host: str, port: int, user: str, password: str, database: str) -> None:
+async def drop_database(host: str, port: int, user: str, password: str, database: str) -> None:
+    """Drop `database`, closing whatever is still connected to it."""
     conn = await asyncpg.connect(host=host, port=port, user=user, password=password or None, database="postgres")
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

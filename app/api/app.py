@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.include_router(media_router)
+    app.state.routers = (router, media_router)  # for the Allow of a 405 (app/api/problems.py)
     guard = [Depends(_metrics_guard(settings.metrics_token))] if settings.metrics_token else []
     Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(
         app, include_in_schema=False, dependencies=guard

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import Match, Route
 
 from app.api.request_id import HEADER
 from app.domain.jobs import JobRefused
@@ -114,12 +114,13 @@ def install(app: FastAPI) -> None:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """The methods some route of the app answers on this request's path."""
+    """The methods some route answers on this request's path: of the app's own routes and its included routers
+    (`app.state.routers`), which FastAPI keeps behind wrappers that name no methods."""
+    routers = [request.app.router, *getattr(request.app.state, "routers", ())]
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
+    for route in (route for router in routers for route in router.routes):
+        if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
     return sorted(methods)
 
 

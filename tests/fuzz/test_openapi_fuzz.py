@@ -29,8 +29,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.app import create_app
 from app.config import Settings
-from app.ops.embedded import free_port
-from tests.conftest import Infra, running_service
+from app.ops.embedded import ensure_database, free_port
+from tests.conftest import Infra, drop_database, running_service
 from tests.support.ai_talk import OUTPUT, ai_settings, hearing, talk_source
 from tests.support.cache import SourceCache
 from tests.support.jobs import wait_final
@@ -104,19 +104,25 @@ def service(
     tmp_path_factory: pytest.TempPathFactory,
     fake: FakeOpenAI,
     sources: SourceCache,
-) -> Service:
+) -> Iterator[Service]:
     keyed = request.param == "keyed"
+    # A database of its own: the hundreds of jobs the fuzzer queues are queued for no other test's worker.
+    database = f"{infra.database}_fuzz_{request.param}"
+    password = infra.pg_password or None
+    asyncio.run(ensure_database(infra.pg_host, infra.pg_port, infra.pg_user, database, password=password))
     settings = ai_settings(
         infra,
         tmp_path_factory.mktemp(f"fuzz-{request.param}"),
         fake,
+        postgres_db=database,
         api_keys=[KEY] if keyed else [],
         rate_limit_per_minute=0,
         max_queued_per_key=100_000,
     )
     talk = talk_source(sources, settings.media_root)
     (settings.media_root / "talk.mp4").write_bytes(b"never decoded")  # the spec's example names it
-    return Service(settings, keyed, *asyncio.run(_jobs(settings, talk, keyed=keyed)))
+    yield Service(settings, keyed, *asyncio.run(_jobs(settings, talk, keyed=keyed)))
+    asyncio.run(drop_database(infra.pg_host, infra.pg_port, infra.pg_user, infra.pg_password, database))
 
 
 async def _jobs(settings: Settings, talk: str, *, keyed: bool) -> tuple[str, str]:
@@ -157,6 +163,13 @@ def test_schemathesis_finds_no_failure(service: Service, tmp_path: Path) -> None
         )  # fmt: skip
         seconds = time.monotonic() - started
         assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200  # still sound after the barrage
+        headers = {"Authorization": f"Bearer {KEY}"} if service.keyed else {}
+        for what in DOWNLOADS:  # HEAD where GET serves a file: the same headers, no body
+            got = httpx.get(f"{url}/jobs/{service.done_job}/{what}", headers=headers, timeout=10)
+            head = httpx.head(f"{url}/jobs/{service.done_job}/{what}", headers=headers, timeout=10)
+            assert got.status_code == head.status_code == 200 and head.content == b"", what
+            assert head.headers["content-length"] == str(len(got.content))
+            assert head.headers["etag"] == got.headers["etag"]
     summary = done.stdout[done.stdout.rfind("SUMMARY") :] if "SUMMARY" in done.stdout else done.stdout[-3000:]
     assert done.returncode == 0, done.stdout[-20000:] + done.stderr[-3000:]
     result = json.loads(report.read_text())

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from app.api.app import create_app
-from app.api.docs import contract
+from app.api.routes import CURSOR_PATTERN, _decode_cursor, _encode_cursor
+from app.config import Settings
 
 COMMITTED = Path(__file__).resolve().parents[2] / "openapi.json"
 OPERATIONS = {
@@ -23,7 +30,7 @@ OPERATIONS = {
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    return contract(create_app())
+    return create_app(Settings(api_keys=["spec"])).openapi()  # the keyed spec is the committed one
 
 
 def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -123,3 +130,53 @@ def test_every_example_validates_against_its_schema(spec: dict[str, Any]) -> Non
         rooted = {**schema, "components": document["components"]}
         errors = [e.message for e in Draft202012Validator(rooted).iter_errors(example)]
         assert not errors, (where, errors)
+
+
+def test_a_server_without_keys_serves_the_spec_without_security(spec: dict[str, Any]) -> None:
+    open_spec = create_app(Settings()).openapi()
+    assert "securitySchemes" not in open_spec["components"] and "security" not in json.dumps(open_spec["paths"])
+    assert all("401" not in op["responses"] for op in _operations(open_spec))  # no key is asked, none refused
+    assert {"bearer", "apiKey"} == set(spec["components"]["securitySchemes"])
+    keyed = [op for op in _operations(spec) if op["operationId"] not in ("healthz", "readyz")]
+    assert all(op["security"] == [{"bearer": []}, {"apiKey": []}] for op in keyed)
+
+
+async def test_405_says_every_method_the_path_takes() -> None:
+    app = create_app(Settings(api_keys=["k"]), run_worker=False)  # routing answers 405 before any service is asked
+    job = f"/jobs/{uuid.uuid4()}"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        for method, path, allow in (
+            ("TRACE", "/healthz", "GET"),
+            ("POST", job, "DELETE, GET"),
+            ("OPTIONS", f"{job}/output", "DELETE, GET, HEAD"),
+            ("PUT", f"{job}/captions", "GET, HEAD"),
+            ("GET", "/uploads", "POST"),
+        ):
+            response = await client.request(method, path)
+            assert response.status_code == 405 and response.headers["allow"] == allow, (method, path)
+            assert response.json()["code"] == "method_not_allowed"
+
+
+def test_the_one_source_rule_is_in_the_schema(spec: dict[str, Any]) -> None:
+    one_of = spec["components"]["schemas"]["JobCreate"]["oneOf"]
+    assert [branch["required"] for branch in one_of] == [["input_path"], ["input_url"], ["input_upload"]]
+
+
+def test_each_sse_event_names_the_schema_of_its_data(spec: dict[str, Any]) -> None:
+    stream = spec["paths"]["/jobs/{job_id}/events/stream"]["get"]["responses"]["200"]["content"]["text/event-stream"]
+    events = {b["properties"]["event"]["const"]: b["properties"]["data"] for b in stream["schema"]["oneOf"]}
+    assert {name: data["contentSchema"]["$ref"].rsplit("/", 1)[1] for name, data in events.items()} == {
+        "stage": "JobEvent", "progress": "JobProgress", "job": "Job",
+    }  # fmt: skip
+    assert all(data["contentMediaType"] == "application/json" for data in events.values())
+
+
+@given(st.from_regex(CURSOR_PATTERN, fullmatch=True))
+def test_every_cursor_of_the_declared_form_is_a_place_in_the_list(cursor: str) -> None:
+    decoded = _decode_cursor(cursor)
+    assert decoded is not None and re.fullmatch(CURSOR_PATTERN, _encode_cursor(*decoded))
+
+
+def test_a_cursor_round_trips() -> None:
+    place = (datetime(2026, 1, 5, 10, 0, 0, 123456, tzinfo=UTC), uuid.uuid4())
+    assert _decode_cursor(_encode_cursor(*place)) == place
