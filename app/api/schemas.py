@@ -24,18 +24,22 @@ EXAMPLE_SPEC: dict[str, Any] = {
 }
 
 
-# Exactly one source, in the schema as the model checks it: each branch holds when its field is a string, so a
-# body with none of them, or two, matches no branch or two.
-_ONE_SOURCE: list[JsonValue] = [
-    {"required": [name], "properties": {name: {"type": "string"}}}
-    for name in ("input_path", "input_url", "input_upload")
+# Exactly one source, in the schema as the model checks it: not none of them (each absent or null), and not two.
+# As `not`, which generators of clients pass over, so JobCreate stays one type with three optional fields.
+_SOURCES = ("input_path", "input_url", "input_upload")
+_NONE: JsonValue = {"properties": {name: {"type": "null"} for name in _SOURCES}}
+_TWO: list[JsonValue] = [
+    {"required": [a, b], "properties": {a: {"type": "string"}, b: {"type": "string"}}}
+    for i, a in enumerate(_SOURCES)
+    for b in _SOURCES[i + 1 :]
 ]
+_ONE_SOURCE: dict[str, JsonValue] = {"not": {"anyOf": [_NONE, *_TWO]}}
 
 
 class JobCreate(JobSpec):
     """A reel to make: one source, optional highlights (else clips are picked from the media), output options."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_SPEC], "oneOf": _ONE_SOURCE})
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_SPEC], **_ONE_SOURCE})
 
 
 class Problem(BaseModel):
