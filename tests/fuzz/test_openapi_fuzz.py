@@ -35,6 +35,7 @@ from tests.support.ai_talk import OUTPUT, ai_settings, hearing, talk_source
 from tests.support.cache import SourceCache
 from tests.support.jobs import wait_final
 from tests.support.openai_server import FakeOpenAI, keyword_ranker, serve
+from tests.support.receiver import Receiver
 
 KEY = "fuzz-key"
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -84,7 +85,8 @@ def serving(app: ASGIApp) -> Iterator[str]:
 
 @dataclass(frozen=True)
 class Service:
-    """A service to fuzz: its settings, whether it asks for keys, a completed job with captions, a queued job."""
+    """A service to fuzz: its settings, whether it asks for keys, a completed job with captions and a webhook, and
+    a queued job."""
 
     settings: Settings
     keyed: bool
@@ -126,14 +128,16 @@ def service(
 
 
 async def _jobs(settings: Settings, talk: str, *, keyed: bool) -> tuple[str, str]:
-    """A job rendered by the real pipeline, AI-ranked, so it has a reel, a poster frame and captions; and one
-    queued after the worker stopped."""
+    """A job rendered by the real pipeline, AI-ranked, so it has a reel, a poster frame and captions, and its
+    webhook delivered; and one queued after the worker stopped."""
     headers = {"Authorization": f"Bearer {KEY}"} if keyed else {}
-    async with running_service(settings) as client:
+    async with Receiver() as receiver, running_service(settings) as client:
         client.headers.update(headers)
-        response = await client.post("/jobs", json={"input_path": talk, "output": OUTPUT})
+        body = {"input_path": talk, "output": OUTPUT, "webhook_url": receiver.url()}
+        response = await client.post("/jobs", json=body)
         assert response.status_code == 202, response.text
         done = await wait_final(client, response.json()["id"], timeout=180)
+        await receiver.wait_for(1)
     assert done["status"] == "completed" and done["result"]["captions_url"], done
     async with running_service(settings, run_worker=False) as client:
         client.headers.update(headers)
