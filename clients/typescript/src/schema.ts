@@ -587,7 +587,37 @@ export interface components {
         JobError: {
             /**
              * Code
-             * @description stable, machine-readable; an open set (new codes may appear), known today: source_missing, source_unreadable, source_truncated, unsupported_container, unsupported_codec, no_video_stream, video_too_small, duration_out_of_range, hdr_unsupported, no_clips_in_source, input_not_found, input_not_a_file, invalid_input_path, input_outside_media_root, invalid_input_url, input_url_not_allowed, input_url_refused, input_forbidden, input_not_video, input_too_large, input_unavailable, input_timeout, quality_target_missed, verification_failed, processing_failed, io_error, retries_exhausted, too_many_attempts, retrying
+             * @description Stable and machine-readable; an open set (accept a code you do not know). Known today:
+             *
+             *     - `source_missing`: input_path names no file under MEDIA_ROOT (any more)
+             *     - `source_unreadable`: the file is not a video ffprobe can read: corrupt or not media
+             *     - `source_truncated`: the video cannot be decoded near its start or end: truncated or corrupt
+             *     - `unsupported_container`: a playlist, concat list or other container that is not one media file
+             *     - `unsupported_codec`: a video codec the service does not decode
+             *     - `no_video_stream`: the file has no video stream
+             *     - `video_too_small`: the picture is smaller than the service accepts
+             *     - `duration_out_of_range`: the source is shorter or longer than MAX_SOURCE_SECONDS allows
+             *     - `hdr_unsupported`: HDR (PQ, HLG or BT.2020): tone-map it to SDR BT.709 first
+             *     - `no_clips_in_source`: every highlight lies past the end of the source
+             *     - `input_not_found`: the upload, object or URL host named as the source does not exist
+             *     - `input_not_a_file`: input_path names a directory or special file
+             *     - `invalid_input_path`: input_path cannot name a file (a NUL byte, a name too long)
+             *     - `input_outside_media_root`: input_path leads outside MEDIA_ROOT
+             *     - `invalid_input_url`: input_url is not a URL the service can fetch
+             *     - `input_url_not_allowed`: the s3:// bucket is not in INPUT_S3_ALLOW
+             *     - `input_url_refused`: input_url (or a redirect) points to a private address or loops
+             *     - `input_forbidden`: the object store refused access to the source
+             *     - `input_not_video`: input_url answers with a document, not a video
+             *     - `input_too_large`: the source is larger than MAX_INPUT_BYTES
+             *     - `input_unavailable`: input_url answered other than 200 with the video
+             *     - `input_timeout`: input_url did not download within the time allowed
+             *     - `quality_target_missed`: the reel missed a sound target even after correction: details has why
+             *     - `verification_failed`: the reel's picture failed verification: a bug of ours
+             *     - `processing_failed`: a tool or a step of ours failed on this source; the log has the cause
+             *     - `io_error`: a file operation on the server failed
+             *     - `retries_exhausted`: a passing trouble (a killed encoder, a full disk) came back every attempt
+             *     - `too_many_attempts`: the job's attempts kept ending in faults (e.g. its worker was killed)
+             *     - `retrying`: not a failure: the job waits to be tried again
              * @example hdr_unsupported
              */
             code: string;
@@ -637,6 +667,15 @@ export interface components {
             items: components["schemas"]["Job"][];
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /**
+         * JobProgress
+         * @description The data of a `progress` event: the job's stage, progress (never backwards) and status.
+         */
+        JobProgress: {
+            stage: string | null;
+            progress: number;
+            status: components["schemas"]["JobStatus"];
         };
         /**
          * JobResult
@@ -873,7 +912,49 @@ export interface components {
             instance?: string | null;
             /**
              * Code
-             * @description stable, machine-readable; an open set (new codes may appear), known today: unauthorized, rate_limited, body_too_large, invalid_request, invalid_cursor, job_not_found, job_finished, not_found, method_not_allowed, input_not_found, input_outside_media_root, input_not_a_file, invalid_input_path, invalid_webhook_url, webhooks_not_configured, too_many_highlights, idempotency_key_reused, too_many_queued_jobs, webhook_not_found, webhook_not_sent, webhook_in_flight, database_unavailable, redis_unavailable, not_ready, internal_error
+             * @description Stable and machine-readable; an open set (accept a code you do not know). Known today:
+             *
+             *     - `invalid_request`: (422) a field is missing, of the wrong type or out of range: `errors` names each
+             *     - `empty_upload`: (400) the upload has no bytes
+             *     - `invalid_multipart`: (400) a multipart upload's body cannot be read, or has no complete `file` field
+             *     - `upload_incomplete`: (400) the upload was cut off before its end; nothing was kept
+             *     - `http_error`: (400) the HTTP request itself is malformed
+             *     - `unauthorized`: (401) no valid API key: send `Authorization: Bearer <key>` or `X-API-Key`
+             *     - `metrics_token_required`: (401) /metrics needs `Authorization: Bearer <METRICS_TOKEN>`
+             *     - `not_found`: (404) no such path
+             *     - `job_not_found`: (404) no such job for this API key
+             *     - `output_not_found`: (404) the completed job's file is not stored
+             *     - `captions_not_found`: (404) the reel has no captions: none of its clips was transcribed
+             *     - `webhook_not_found`: (404) the job has no webhook_url, so it sends no webhooks
+             *     - `webhooks_not_configured`: (404/422) the server has no WEBHOOK_SECRET: it sends no webhooks
+             *     - `method_not_allowed`: (405) the path does not take this method: `Allow` lists those it takes
+             *     - `job_finished`: (409) the job already ended: there is nothing to cancel
+             *     - `output_not_ready`: (409) the job is not completed: its reel does not exist yet
+             *     - `webhook_not_sent`: (409) the job has not ended, so its webhook has not been written
+             *     - `webhook_in_flight`: (409) an attempt at the webhook is under way
+             *     - `output_expired`: (410) the reel existed and has expired (OUTPUT_TTL) or was deleted
+             *     - `body_too_large`: (413) a JSON body is larger than MAX_BODY_BYTES
+             *     - `input_too_large`: (413) the upload is larger than MAX_INPUT_BYTES
+             *     - `upload_quota_exceeded`: (413/429) the key's unexpired uploads: too many (429) or too many bytes (413)
+             *     - `invalid_cursor`: (422) cursor is not a `next_cursor` this API returns
+             *     - `input_not_found`: (422) input_path names no file under MEDIA_ROOT
+             *     - `input_not_a_file`: (422) input_path names a directory or special file
+             *     - `invalid_input_path`: (422) input_path cannot name a file (a NUL byte, a name too long)
+             *     - `input_outside_media_root`: (422) input_path leads outside MEDIA_ROOT
+             *     - `input_path_unavailable`: (422) the server keeps media in object storage: send input_url or input_upload
+             *     - `invalid_input_url`: (422) input_url is not a URL the service can fetch
+             *     - `input_url_not_allowed`: (422) the s3:// bucket is not in INPUT_S3_ALLOW
+             *     - `input_url_refused`: (422) input_url points to a private, loopback or link-local address
+             *     - `upload_not_found`: (422) input_upload names no unexpired upload of this API key
+             *     - `invalid_webhook_url`: (422) webhook_url is not a URL the service may send to
+             *     - `too_many_highlights`: (422) more highlights than MAX_HIGHLIGHTS
+             *     - `idempotency_key_reused`: (422) the Idempotency-Key was used with another request body
+             *     - `rate_limited`: (429) more than RATE_LIMIT_PER_MINUTE requests this minute: wait `Retry-After` seconds
+             *     - `too_many_queued_jobs`: (429) the key has MAX_QUEUED_PER_KEY queued jobs already
+             *     - `internal_error`: (500) a bug of ours; the log has it under the request id
+             *     - `database_unavailable`: (503) PostgreSQL is not answering: retry after `Retry-After` seconds
+             *     - `redis_unavailable`: (503) Redis is not answering: retry after `Retry-After` seconds
+             *     - `not_ready`: (503) a dependency is not answering (`checks` says which)
              * @example job_not_found
              * @example invalid_request
              */
@@ -1134,10 +1215,10 @@ export interface operations {
     list_jobs: {
         parameters: {
             query?: {
-                status?: components["schemas"]["JobStatus"] | null;
+                status?: components["schemas"]["JobStatus"];
                 limit?: number;
-                /** @description `next_cursor` of the previous page */
-                cursor?: string | null;
+                /** @description `next_cursor` of the previous page: any string of this form is a place in the list */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -1201,7 +1282,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description a retry with the same key and body returns the first job */
-                "idempotency-key"?: string | null;
+                "idempotency-key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1229,7 +1310,10 @@ export interface operations {
                      *       "attempts": 1,
                      *       "created_at": "2026-01-05T10:00:00Z",
                      *       "updated_at": "2026-01-05T10:00:31Z",
+                     *       "finished_at": null,
                      *       "input_path": "talk.mp4",
+                     *       "input_url": null,
+                     *       "input_upload": null,
                      *       "highlights": [
                      *         {
                      *           "start_time": 5,
@@ -1240,15 +1324,31 @@ export interface operations {
                      *       ],
                      *       "output": {
                      *         "aspect_ratio": "9:16",
+                     *         "framing": "speaker",
+                     *         "layout": "single",
                      *         "resolution": "1080p",
                      *         "max_duration": 300,
                      *         "snap_edges": false,
+                     *         "crf": null,
+                     *         "preset": null,
                      *         "render": "auto"
                      *       },
-                     *       "cancel_requested": false
+                     *       "webhook_url": null,
+                     *       "cancel_requested": false,
+                     *       "error": null,
+                     *       "result": null
                      *     }
                      */
                     "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description The body is not JSON (`http_error`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid API key (send `Authorization: Bearer <key>` or `X-API-Key`) */
@@ -1260,7 +1360,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is too large (MAX_BODY_BYTES; an upload: MAX_INPUT_BYTES, or the key's upload quota) */
+            /** @description The request body is larger than MAX_BODY_BYTES */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1329,7 +1429,10 @@ export interface operations {
                      *       "attempts": 1,
                      *       "created_at": "2026-01-05T10:00:00Z",
                      *       "updated_at": "2026-01-05T10:00:31Z",
+                     *       "finished_at": null,
                      *       "input_path": "talk.mp4",
+                     *       "input_url": null,
+                     *       "input_upload": null,
                      *       "highlights": [
                      *         {
                      *           "start_time": 5,
@@ -1340,12 +1443,19 @@ export interface operations {
                      *       ],
                      *       "output": {
                      *         "aspect_ratio": "9:16",
+                     *         "framing": "speaker",
+                     *         "layout": "single",
                      *         "resolution": "1080p",
                      *         "max_duration": 300,
                      *         "snap_edges": false,
+                     *         "crf": null,
+                     *         "preset": null,
                      *         "render": "auto"
                      *       },
-                     *       "cancel_requested": false
+                     *       "webhook_url": null,
+                     *       "cancel_requested": false,
+                     *       "error": null,
+                     *       "result": null
                      *     }
                      */
                     "application/json": components["schemas"]["Job"];
@@ -1420,6 +1530,44 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0b6f9c1e-9d9a-4a57-9d54-1c1f0f7e8a21",
+                     *       "status": "running",
+                     *       "stage": "render",
+                     *       "progress": 0.42,
+                     *       "attempts": 1,
+                     *       "created_at": "2026-01-05T10:00:00Z",
+                     *       "updated_at": "2026-01-05T10:00:31Z",
+                     *       "finished_at": null,
+                     *       "input_path": "talk.mp4",
+                     *       "input_url": null,
+                     *       "input_upload": null,
+                     *       "highlights": [
+                     *         {
+                     *           "start_time": 5,
+                     *           "end_time": 25,
+                     *           "score": 0.9,
+                     *           "transition": "fade"
+                     *         }
+                     *       ],
+                     *       "output": {
+                     *         "aspect_ratio": "9:16",
+                     *         "framing": "speaker",
+                     *         "layout": "single",
+                     *         "resolution": "1080p",
+                     *         "max_duration": 300,
+                     *         "snap_edges": false,
+                     *         "crf": null,
+                     *         "preset": null,
+                     *         "render": "auto"
+                     *       },
+                     *       "webhook_url": null,
+                     *       "cancel_requested": false,
+                     *       "error": null,
+                     *       "result": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["Job"];
                 };
             };
@@ -1560,7 +1708,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description resume: only stage events after this id are sent again */
-                "last-event-id"?: number | null;
+                "last-event-id"?: string;
             };
             path: {
                 /** @description the job's id, as `POST /jobs` returned it */
@@ -1576,7 +1724,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        event: string;
+                        data: string;
+                        id?: string;
+                        retry?: number;
+                    } & ({
+                        /** @constant */
+                        event: "stage";
+                        data: string;
+                        /** @description the JobEvent's id */
+                        id: string;
+                    } | {
+                        /** @constant */
+                        event: "progress";
+                        data: string;
+                    } | {
+                        /** @constant */
+                        event: "job";
+                        data: string;
+                    });
                 };
             };
             /** @description No valid API key (send `Authorization: Bearer <key>` or `X-API-Key`) */
@@ -1887,7 +2054,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                "if-none-match"?: string | null;
+                "if-none-match"?: string;
             };
             path: {
                 job_id: string;
@@ -2086,7 +2253,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                "if-none-match"?: string | null;
+                "if-none-match"?: string;
             };
             path: {
                 job_id: string;
@@ -2191,7 +2358,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                "if-none-match"?: string | null;
+                "if-none-match"?: string;
             };
             path: {
                 job_id: string;
@@ -2318,7 +2485,7 @@ export interface operations {
                     "application/json": components["schemas"]["Upload"];
                 };
             };
-            /** @description The upload's body cannot be read (a broken multipart body, or cut off before its end) */
+            /** @description The upload's body cannot be read (empty, a broken multipart body, or cut off before its end) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2336,7 +2503,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is too large (MAX_BODY_BYTES; an upload: MAX_INPUT_BYTES, or the key's upload quota) */
+            /** @description The upload is larger than MAX_INPUT_BYTES (`input_too_large`), or than the bytes the key's upload quota has left (`upload_quota_exceeded`) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2354,7 +2521,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests this minute, too many queued jobs, or too many unexpired uploads, for this API key */
+            /** @description Too many requests this minute (`rate_limited`), or too many unexpired uploads for this API key (`upload_quota_exceeded`) */
             429: {
                 headers: {
                     /** @description seconds to wait before retrying */
