@@ -96,7 +96,7 @@ env:
 	$(PYTHON) scripts/make_env.py .env
 
 fuzz: $(VENV)/.test-deps
-	FUZZ_MODES=keyed,open FUZZ_EXAMPLES=100 FUZZ_MIN_REQUESTS=2000 $(BIN)/python -m pytest -n 0 -s -q tests/fuzz
+	FUZZ_MODES=keyed,open FUZZ_EXAMPLES=130 FUZZ_MIN_REQUESTS=2000 $(BIN)/python -m pytest -n 0 -s -q tests/fuzz
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python -m bench.pipeline
