@@ -95,10 +95,11 @@ def _data(event: str, schema: dict[str, Any], *, with_id: bool) -> dict[str, Any
         "event": {"const": event},
         "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": schema},
     }
+    required = ["event", "data"]
     if with_id:
         properties["id"] = {"type": "string", "pattern": "^[0-9]+$", "description": "the JobEvent's id"}
-    return {"title": f"{event} event", "required": ["event", "data", *(["id"] if with_id else [])],
-            "properties": properties}  # fmt: skip
+        required.append("id")
+    return {"title": f"{event} event", "required": required, "properties": properties}
 
 
 # GET /jobs/{job_id}/events/stream: each event is {event, data, id?, retry?} and its `event` says what `data` is.
