@@ -9,14 +9,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
 from app.api.request_id import HEADER
 from app.domain.jobs import JobRefused
-from app.ops.outages import SERVICE_DOWN
+from app.ops.outages import REDIS_DOWN, SERVICE_DOWN, STORAGE_DOWN
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -91,9 +89,12 @@ def install(app: FastAPI) -> None:
         return response
 
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-        # A database or Redis restart or failover: expected, so one line in the log, and the client retries.
-        redis = isinstance(exc, RedisConnectionError | RedisTimeoutError)
-        what, code = ("Redis store", "redis_unavailable") if redis else ("job database", "database_unavailable")
+        # A database, Redis or S3 restart or failover: expected, so one line in the log, and the client retries.
+        what, code = ("job database", "database_unavailable")
+        if isinstance(exc, REDIS_DOWN):
+            what, code = ("Redis store", "redis_unavailable")
+        elif isinstance(exc, STORAGE_DOWN):
+            what, code = ("object store", "storage_unavailable")
         log.warning("%s %s: the %s did not answer (%r)", request.method, request.url.path, what, exc)
         detail = f"The {what} did not answer; retry in a few seconds."
         response = problem_response(request, 503, code, "Service Unavailable", detail)

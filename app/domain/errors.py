@@ -154,5 +154,6 @@ PROBLEMS: dict[str, ProblemCode] = _problems(
     ("internal_error", (500,), "a bug of ours; the log has it under the request id"),
     ("database_unavailable", (503,), "PostgreSQL is not answering: retry after `Retry-After` seconds"),
     ("redis_unavailable", (503,), "Redis is not answering: retry after `Retry-After` seconds"),
+    ("storage_unavailable", (503,), "the object store (S3) is not answering: retry after `Retry-After` seconds"),
     ("not_ready", (503,), "a dependency is not answering (`checks` says which)"),
 )

@@ -24,14 +24,13 @@ CONNECTION_LOST: tuple[type[Exception], ...] = (
     ConnectionError,  # builtin: refused or reset, in any client
 )
 
-# The services a job needs, not the job itself: PostgreSQL, Redis, the object store.
-SERVICE_DOWN: tuple[type[Exception], ...] = (
-    *CONNECTION_LOST,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
+REDIS_DOWN: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+STORAGE_DOWN: tuple[type[Exception], ...] = (
     botocore.exceptions.ConnectionError,  # endpoint unreachable, connection closed, connect timeout
     botocore.exceptions.ReadTimeoutError,
 )
+# The services a job needs, not the job itself: PostgreSQL, Redis, the object store.
+SERVICE_DOWN: tuple[type[Exception], ...] = (*CONNECTION_LOST, *REDIS_DOWN, *STORAGE_DOWN)
 
 
 def log_trouble(logger: logging.Logger, message: str, *args: object, level: int = logging.WARNING) -> None:

@@ -92,6 +92,11 @@ async def test_jobs_complete_once_with_one_webhook_through_postgres_redis_and_s3
                 [delivery] = await delivered(client, job_id)
                 assert len(delivery["attempts"]) == 1, delivery
             assert len(hooks.requests) == 3  # each delivered once: nothing is left to send again
+            store.cut_off()  # the reel's store gone: the API says which service, and to retry
+            response = await client.get(f"/jobs/{ids[0]}/output", follow_redirects=False)
+            assert response.status_code == 503, response.text
+            assert response.json()["code"] == "storage_unavailable" and response.headers["retry-after"]
+            store.restore()
     # An outage is expected: each trouble is a line of its own, not a traceback.
     tracebacks = [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.exc_info]
     assert tracebacks == []

@@ -20,6 +20,7 @@ HANDLED = {
     "invalid_request": 422,
     "database_unavailable": 503,
     "redis_unavailable": 503,
+    "storage_unavailable": 503,
     "internal_error": 500,
     "body_too_large": 413,
 }
