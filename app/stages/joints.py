@@ -24,6 +24,11 @@ from app.stages.smart_rules import frame_numbers
 
 log = logging.getLogger(__name__)
 
+# How far past a joint its trouble can show: a frame after it that fails to decode is an IDR under parameter
+# sets it cannot read (the first), or a frame that references across it (within H.264's 16 reference frames).
+# Beyond, each frame references only frames after the joint, which the copied GOP holds as the source did.
+AFTER_JOINT_FRAMES = 16
+
 JOINT_REASON = "its copied frames did not decode cleanly where they meet the encoded ones, so it was encoded whole"
 
 # Encodes clip `index` whole, giving the reason; the pipeline supplies it (it holds the source and the options).
@@ -59,13 +64,14 @@ def joints(frames: Sequence[int], clips: Sequence[RenderedClip], keyframes: Sequ
 
 
 def windows(joint_frames: Sequence[int], keyframes: Sequence[int], frames: Sequence[int]) -> list[Window]:
-    """One GOP either side of each joint, from the keyframe before it to the keyframe after it, overlaps merged."""
+    """Around each joint, overlaps merged: the GOP before it, from its keyframe (the decoder's state at the joint
+    is built there), and after it, up to the next keyframe or AFTER_JOINT_FRAMES, whichever comes first."""
     total = sum(frames)
     keys = sorted(set(keyframes) | {0})
     spans: list[tuple[int, int]] = []
     for j in joint_frames:
         first = max(k for k in keys if k < j)
-        end = min((k for k in keys if k > j), default=total)
+        end = min(min((k for k in keys if k > j), default=total), j + AFTER_JOINT_FRAMES, total)
         if spans and first <= spans[-1][1]:
             spans[-1] = (spans[-1][0], max(spans[-1][1], end))
         else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.stages.joints import Window, joints, windows
+from app.stages.joints import AFTER_JOINT_FRAMES, Window, joints, windows
 from app.stages.render import RenderedClip
 
 
@@ -33,18 +33,20 @@ def test_a_smart_clip_checkpointed_without_its_head_is_decoded_at_every_keyframe
     assert found == [100, 150, 250, 350]
 
 
-def test_a_window_runs_from_the_keyframe_before_the_joint_to_the_one_after() -> None:
+def test_a_window_runs_from_the_keyframe_before_the_joint_to_what_the_joint_can_reach() -> None:
     keyframes = [0, 100, 120, 370, 400, 450]
-    found = windows([120], keyframes, [100, 300, 100])
-    assert found == [Window(100, 370, frozenset({1}))]
+    # The copied GOP after the joint at 120 runs to 370: decoded only as far as a frame may reference across it.
+    assert windows([120], keyframes, [100, 300, 100]) == [Window(100, 120 + AFTER_JOINT_FRAMES, frozenset({1}))]
+    # The tail's GOP ends sooner than that: the window with it.
+    assert windows([370], [0, 100, 120, 370, 380], [100, 300, 100]) == [Window(120, 380, frozenset({1}))]
 
 
 def test_windows_that_touch_merge_and_name_every_clip_they_hold() -> None:
-    # Joints at 370 (copied → tail) and 400 (clip edge) share the tail's GOP: one decode from 120 to 450.
+    # Joints at 370 (copied → tail) and 400 (clip edge) share the tail's GOP: one decode from 120 to 416.
     keyframes = [0, 100, 120, 370, 400, 450]
     found = windows([100, 120, 370, 400], keyframes, [100, 300, 100])
-    assert found == [Window(0, 450, frozenset({0, 1, 2}))]
+    assert found == [Window(0, 400 + AFTER_JOINT_FRAMES, frozenset({0, 1, 2}))]
 
 
 def test_the_last_window_ends_with_the_reel() -> None:
-    assert windows([275], [0, 25, 275], [300]) == [Window(25, 300, frozenset({0}))]
+    assert windows([275], [0, 25, 275], [285]) == [Window(25, 285, frozenset({0}))]
