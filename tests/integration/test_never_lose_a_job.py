@@ -80,13 +80,18 @@ def worker(settings: Settings, workers: list[Process], name: str, **env: str) ->
     return process
 
 
+def talk_in(media_root: Path, sources: SourceCache) -> str:
+    """A 50 s talk of three loudness levels in `media_root`: three clips of 15 s (CLIPS), each a few seconds' render."""
+    return sources.link(
+        "talk_270p.mp4",
+        media_root,
+        lambda p: make_source(p, seconds=50, size="480x270", rate="30", levels_lufs=(-30, -18, -24)),
+    )
+
+
 @pytest.fixture
 def talk(settings: Settings, sources: SourceCache) -> str:
-    return sources.link(
-        "talk_360p.mp4",
-        settings.media_root,
-        lambda p: make_source(p, seconds=50, size="640x360", rate="30", levels_lufs=(-30, -18, -24)),
-    )
+    return talk_in(settings.media_root, sources)
 
 
 async def wait_for_event(
@@ -320,7 +325,7 @@ async def test_transient_failures_stop_after_max_attempts_with_the_reason(
     infra: Infra, tmp_path: Path, workers: list[Process], sources: SourceCache
 ) -> None:
     settings = make_settings(infra, tmp_path, max_attempts=1, lease_seconds=3.0, poll_interval_seconds=0.3)
-    talk = sources.link("talk_360p.mp4", settings.media_root, lambda p: None)
+    talk = talk_in(settings.media_root, sources)
     async with running_service(settings, run_worker=False) as api:
         pool = await create_pool(settings.postgres_dsn, max_size=2)
         try:

@@ -22,9 +22,9 @@ async def test_reel_from_uneven_loudness_meets_every_target(
     client: httpx.AsyncClient, settings: Settings, sources: SourceCache
 ) -> None:
     name = sources.link(
-        "talk_720p.mp4",
+        "uneven_talk.mp4",  # the picture's size is not what is checked: the smallest that is still a video
         settings.media_root,
-        lambda p: make_source(p, seconds=60, size="1280x720", rate="30", levels_lufs=(-40, -12, -25)),
+        lambda p: make_source(p, seconds=60, size="640x360", rate="30", levels_lufs=(-40, -12, -25)),
     )
     highlights = [
         {"start_time": 2, "end_time": 18, "score": 0.9},
@@ -63,7 +63,7 @@ async def test_reel_from_uneven_loudness_meets_every_target(
     # The source really was uneven: the gains differ by tens of dB.
     gains = [s["gain_db"] for s in result["segments"]]
     assert max(gains) - min(gains) > 20
-    print(f"\n720p job: {wall:.1f} s wall for a {result['duration']:.0f} s reel (stages {result['stage_seconds']})")
+    print(f"\n360p job: {wall:.1f} s wall for a {result['duration']:.0f} s reel (stages {result['stage_seconds']})")
 
 
 def _ycbcr_709(rgb: tuple[int, int, int], *, primaries_from_601: bool) -> tuple[float, float, float]:
