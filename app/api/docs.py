@@ -33,6 +33,11 @@ _WHEN = {
     429: "Too many requests this minute, too many queued jobs, or too many unexpired uploads, for this API key",
     503: "PostgreSQL or Redis is not answering; retry after `Retry-After` seconds",
 }
+# The 401 of an operation a signed URL opens (POST /jobs/{job_id}/signed-urls) as well as a key.
+SIGNED_401 = (
+    "No valid API key, and no signed URL (`unauthorized`); or a signed URL that expired (`signed_url_expired`), "
+    "or is not one for this job and resource, or whose key was revoked (`signed_url_invalid`)"
+)
 # Built from the model, so it holds every field the schema requires (a test validates every example of the spec).
 JOB_EXAMPLE: dict[str, Any] = Job(
     id=uuid.UUID("0b6f9c1e-9d9a-4a57-9d54-1c1f0f7e8a21"),

@@ -7,16 +7,17 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
 
-from app.api.deps import ClientDep, ServicesDep
-from app.api.docs import problems
+from app.api.deps import ClientDep, ServicesDep, signed_client
+from app.api.docs import SIGNED_401, problems
 from app.api.multipart import MultipartError, file_field
 from app.api.problems import Problem
 from app.domain.jobs import Owner
+from app.service.signed_urls import SignedResource
 from app.service.wiring import Services
 from app.storage import ReelDownload
 from app.storage.base import Output
@@ -44,16 +45,19 @@ _THUMBNAIL: dict[int | str, dict[str, Any]] = {
 
 
 def _download_route(what: Output, path: str, operation_id: str, responses: dict[int | str, Any], doc: str) -> None:
-    """Register GET `path`: one of the job's published files, served by `_download`."""
+    """Register GET `path`: one of the job's published files, served by `_download`, to a key or a signed URL."""
+    signed = _SIGNED[what]
+    reader = Depends(signed_client(signed))  # a default, not in the annotation: annotations are read as text
 
     async def route(
         job_id: uuid.UUID,
         services: ServicesDep,
-        client: ClientDep,
         if_none_match: Annotated[str | None, Header()] = None,
+        client: Owner = reader,
     ) -> Response:
         return await _download(services, job_id, client, what, if_none_match)
 
+    doc += f"\n\nWithout a key, a signed URL opens it (`POST /jobs/{{job_id}}/signed-urls`, resource `{signed}`)."
     route.__name__, route.__doc__ = operation_id, doc  # the name gives the operation its summary
     # HEAD answers GET's headers (size, type, ETag) without the body; HTTP makes it implicit, so the spec lists GET.
     router.head(path, include_in_schema=False, response_class=Response)(route)
@@ -62,8 +66,15 @@ def _download_route(what: Output, path: str, operation_id: str, responses: dict[
         operation_id=operation_id,
         tags=["jobs"],
         response_class=Response,
-        responses={**responses, **problems(401, 404, 409, 410, 422, 429, 503)},
+        responses={**responses, **problems(401, 404, 409, 410, 422, 429, 503, when={401: SIGNED_401})},
     )(route)
+
+
+_SIGNED: dict[Output, SignedResource] = {
+    "reel": SignedResource.output,
+    "thumbnail": SignedResource.thumbnail,
+    "captions": SignedResource.captions,
+}
 
 
 _download_route(

@@ -8,17 +8,27 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
-from app.api.deps import ClientDep, ServicesDep
-from app.api.docs import problems
+from app.api.deps import ClientDep, ServicesDep, signed_client
+from app.api.docs import SIGNED_401, problems
 from app.api.problems import Problem
-from app.api.schemas import Health, JobCreate, JobEvent, JobPage, WebhookDelivery, WebhookSecret
-from app.domain.jobs import Job, JobStatus
+from app.api.schemas import (
+    Health,
+    JobCreate,
+    JobEvent,
+    JobPage,
+    SignedUrl,
+    SignedUrlCreate,
+    WebhookDelivery,
+    WebhookSecret,
+)
+from app.domain.jobs import Job, JobStatus, Owner
 from app.net.webhooks import key_webhook_secret
 from app.ops import metrics
 from app.service.live import job_stream
+from app.service.signed_urls import SignedResource
 
 router = APIRouter()
 JobId = Annotated[uuid.UUID, Path(description="the job's id, as `POST /jobs` returned it")]
@@ -99,13 +109,13 @@ async def list_job_events(job_id: JobId, services: ServicesDep, client: ClientDe
             "backwards), one final `job` (data a Job) before the stream ends, and `: ping` comments as heartbeats.",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
-        **problems(401, 404, 422, 429, 503),
+        **problems(401, 404, 422, 429, 503, when={401: SIGNED_401}),
     },
 )
 async def stream_job_events(
     job_id: JobId,
     services: ServicesDep,
-    client: ClientDep,
+    client: Annotated[Owner, Depends(signed_client(SignedResource.events))],
     last_event_id: Annotated[
         str | None,
         Header(
@@ -114,7 +124,11 @@ async def stream_job_events(
         ),
     ] = None,
 ) -> StreamingResponse:
-    """Live progress of a job until it ends, pushed as it happens (from any worker process)."""
+    """Live progress of a job until it ends, pushed as it happens (from any worker process).
+
+    An EventSource, which cannot send a key, opens it with a signed URL (`POST /jobs/{job_id}/signed-urls`,
+    resource `events`); the URL is checked as the stream opens, which then runs past its expiry.
+    """
     await services.jobs.get(job_id, client)
     stream: AsyncIterator[str] = job_stream(
         services.feed,
@@ -125,6 +139,35 @@ async def stream_job_events(
     )
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy may hold events back
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+
+
+@router.post(
+    "/jobs/{job_id}/signed-urls",
+    operation_id="create_signed_url",
+    response_model=SignedUrl,
+    tags=["jobs"],
+    responses=problems(
+        401,
+        404,
+        422,
+        429,
+        503,
+        when={
+            404: "No such job for this API key (`job_not_found`), or the server has no signing key "
+            "(`signed_urls_not_configured`)"
+        },
+    ),
+)
+async def create_signed_url(
+    job_id: JobId, body: SignedUrlCreate, services: ServicesDep, client: ClientDep
+) -> SignedUrl:
+    """A short-lived URL (at most 15 min) that opens one resource of the job without an API key: the reel,
+    thumbnail, captions or live events, for `<video>`, `<img>`, `<track>` and EventSource. It is bound to the
+    job, the resource and the caller's key: another job's or resource's path refuses it (401
+    `signed_url_invalid`), and so does every path once the key is revoked or the URL expired
+    (`signed_url_expired`)."""
+    signed = await services.jobs.sign_url(job_id, client, body.resource, expires_in=body.expires_in)
+    return SignedUrl(resource=signed.resource, url=signed.url, expires_at=signed.expires_at)
 
 
 @router.get(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from app.domain.errors import PROBLEMS
 from app.domain.jobs import Job, JobStatus, open_set
 from app.domain.spec import JobSpec
+from app.service.signed_urls import DEFAULT_LIFETIME, MAX_LIFETIME, SignedResource
 
 # Open sets: a client must accept a code it does not know yet; these are the ones known today.
 PROBLEM_CODES = tuple(PROBLEMS)
@@ -118,6 +119,41 @@ class WebhookSecret(BaseModel):
     """The secret that signs this API key's webhooks (Standard Webhooks, `whsec_<base64>`)."""
 
     secret: str
+
+
+_SIGNED_EXAMPLE: dict[str, JsonValue] = {
+    "resource": "output",
+    "url": "/jobs/0b6f9c1e-9d9a-4a57-9d54-1c1f0f7e8a21/output"
+    "?expires=1767607200&signature=vHffJ6HbooxzxL0ci3zcMBto7QvW1ioyBwBDCyqt4Yc",
+    "expires_at": "2026-01-05T10:00:00Z",
+}
+
+
+class SignedUrlCreate(BaseModel):
+    """Which resource of the job to sign, and for how long."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"resource": "output", "expires_in": 600}]}
+    )
+
+    resource: SignedResource = Field(
+        description="output: the reel; thumbnail: its poster frame; captions: its WebVTT; events: the live "
+        "progress stream (`GET /jobs/{job_id}/events/stream`, for an EventSource)"
+    )
+    expires_in: int = Field(
+        default=DEFAULT_LIFETIME, ge=1, le=MAX_LIFETIME, description="seconds the URL works, at most 900 (15 min)"
+    )
+
+
+class SignedUrl(BaseModel):
+    """A URL that opens one resource of one job without an API key until `expires_at`: for `<video>`, `<img>`,
+    `<track>` and EventSource, which cannot send headers. Revoking the key that minted it revokes it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_SIGNED_EXAMPLE]})
+
+    resource: SignedResource
+    url: str = Field(description="path and query, relative to the API's base URL; use it as it is")
+    expires_at: datetime
 
 
 class WebhookAttempt(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -151,6 +152,11 @@ class Owner:
     def scope(self) -> str | None:
         """The key whose jobs this caller may see; None for all (an admin)."""
         return None if self.admin else self.key_id
+
+
+def key_id(key: str) -> str:
+    """The id stored with a key's jobs: a short SHA-256 of the key, never the key itself."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 class JobRefused(Exception):

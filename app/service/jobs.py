@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from app.domain.jobs import TERMINAL, JobRefused, JobRow, Owner
 from app.domain.spec import JobSpec
+from app.service.signed_urls import PATHS, SignedResource, UrlSigner
 from app.storage.base import SUFFIX
 
 if TYPE_CHECKING:
@@ -32,6 +35,15 @@ def request_fingerprint(spec: JobSpec) -> str:
     """
     body = spec.model_dump(mode="json", exclude_defaults=True)
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SignedUrl:
+    """A signed URL of one resource of one job: its path and query (relative to the API), and when it expires."""
+
+    resource: SignedResource
+    url: str
+    expires_at: datetime
 
 
 class JobService:
@@ -59,6 +71,7 @@ class JobService:
         self.cancel_webhook = cancel_webhook
         self.outbox = outbox
         self.runner = runner
+        self.signer = UrlSigner.of(settings.webhook_secret, settings.api_keys, settings.admin_api_keys)
 
     async def submit(self, spec: JobSpec, owner: Owner, *, idempotency_key: str | None) -> tuple[JobRow, bool]:
         """Queue a job for `owner`, or return the one this idempotency key made (created=False)."""
@@ -210,6 +223,32 @@ class JobService:
         if download is None:
             raise JobRefused(404, "output_not_found", f"The {what} of job {job_id} is not stored.")
         return download
+
+    async def sign_url(
+        self, job_id: uuid.UUID, owner: Owner, resource: SignedResource, *, expires_in: int
+    ) -> SignedUrl:
+        """A URL that opens `resource` of the caller's job without a key for `expires_in` seconds (≤ 15 min)."""
+        await self.get(job_id, owner)
+        if self.signer is None:
+            raise JobRefused(
+                404,
+                "signed_urls_not_configured",
+                "This server has no WEBHOOK_SECRET, from which signed URLs take their key; use the API key.",
+            )
+        expires = int(time.time()) + expires_in
+        signature = self.signer.sign(job_id, resource, expires, owner.key_id)
+        path = PATHS[resource].format(job_id=job_id)
+        return SignedUrl(
+            resource, f"{path}?expires={expires}&signature={signature}", datetime.fromtimestamp(expires, UTC)
+        )
+
+    def signed_owner(
+        self, job_id: uuid.UUID, resource: SignedResource, *, expires: int | None, signature: str | None
+    ) -> Owner:
+        """Who a signed URL of `resource` of `job_id` was minted for; JobRefused 401 when it is not valid now."""
+        if self.signer is None:
+            raise JobRefused(401, "signed_url_invalid", "This server has no signing key: use the API key.")
+        return self.signer.owner(job_id, resource, expires, signature)
 
     async def delete_output(self, job_id: uuid.UUID, owner: Owner) -> None:
         """Delete a completed job's reel now; the job stays completed with `result.output_expired`."""

@@ -27,3 +27,16 @@ def test_a_json_line_names_the_request_and_the_job_in_context(capsys: pytest.Cap
     assert (first["request_id"], first["job_id"], first["attempt"], first["stage"]) == ("req-1", "job-9", 2, "render")
     assert first["logger"] == "app.test" and first["time"]
     assert "job_id" not in second and second["message"] == "outside any job"
+
+
+def test_the_access_line_of_a_signed_url_does_not_show_its_signature(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    path = "/jobs/0b6f9c1e/output?expires=1767607200&signature=vHffJ6HbooxzxL0ci3zcMBto7QvW1ioyBwBDCyqt4Yc"
+    try:
+        logs.configure("json")
+        logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", path, "1.1", 200)
+    finally:
+        root.handlers[:], root.level = saved
+    line = json.loads(capsys.readouterr().err)
+    assert "vHffJ6" not in line["message"] and "output?expires=1767607200&signature=…" in line["message"]

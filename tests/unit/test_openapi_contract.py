@@ -24,7 +24,7 @@ COMMITTED = Path(__file__).resolve().parents[2] / "openapi.json"
 OPERATIONS = {
     "create_job", "get_job", "list_jobs", "cancel_job", "list_job_events", "stream_job_events", "healthz", "readyz",
     "get_webhook_secret", "create_upload", "get_job_output", "get_job_thumbnail", "get_job_captions",
-    "delete_job_output", "list_job_webhooks", "redeliver_job_webhook",
+    "delete_job_output", "list_job_webhooks", "redeliver_job_webhook", "create_signed_url",
 }  # fmt: skip
 
 

@@ -82,10 +82,37 @@ export interface paths {
         /**
          * Stream Job Events
          * @description Live progress of a job until it ends, pushed as it happens (from any worker process).
+         *
+         *     An EventSource, which cannot send a key, opens it with a signed URL (`POST /jobs/{job_id}/signed-urls`,
+         *     resource `events`); the URL is checked as the stream opens, which then runs past its expiry.
          */
         get: operations["stream_job_events"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/{job_id}/signed-urls": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Signed Url
+         * @description A short-lived URL (at most 15 min) that opens one resource of the job without an API key: the reel,
+         *     thumbnail, captions or live events, for `<video>`, `<img>`, `<track>` and EventSource. It is bound to the
+         *     job, the resource and the caller's key: another job's or resource's path refuses it (401
+         *     `signed_url_invalid`), and so does every path once the key is revoked or the URL expired
+         *     (`signed_url_expired`).
+         */
+        post: operations["create_signed_url"];
         delete?: never;
         options?: never;
         head?: never;
@@ -203,6 +230,8 @@ export interface paths {
         /**
          * Get Job Output
          * @description Download the job's reel: ranges and ETags on this disk, a redirect to a presigned URL for S3.
+         *
+         *     Without a key, a signed URL opens it (`POST /jobs/{job_id}/signed-urls`, resource `output`).
          */
         get: operations["get_job_output"];
         put?: never;
@@ -227,6 +256,8 @@ export interface paths {
         /**
          * Get Job Thumbnail
          * @description The reel's poster frame (JPEG), taken at its best-scored moment.
+         *
+         *     Without a key, a signed URL opens it (`POST /jobs/{job_id}/signed-urls`, resource `thumbnail`).
          */
         get: operations["get_job_thumbnail"];
         put?: never;
@@ -247,6 +278,8 @@ export interface paths {
         /**
          * Get Job Captions
          * @description The reel's captions (WebVTT) from the transcripts of its clips; 404 `captions_not_found` when none was heard.
+         *
+         *     Without a key, a signed URL opens it (`POST /jobs/{job_id}/signed-urls`, resource `captions`).
          */
         get: operations["get_job_captions"];
         put?: never;
@@ -920,12 +953,15 @@ export interface components {
              *     - `upload_incomplete`: (400) the upload was cut off before its end; nothing was kept
              *     - `http_error`: (400) the HTTP request itself is malformed
              *     - `unauthorized`: (401) no valid API key: send `Authorization: Bearer <key>` or `X-API-Key`
+             *     - `signed_url_invalid`: (401) the signed URL is not for this job and resource, was altered, or its key revoked
+             *     - `signed_url_expired`: (401) the signed URL's `expires` has passed: mint a new one
              *     - `metrics_token_required`: (401) /metrics needs `Authorization: Bearer <METRICS_TOKEN>`
              *     - `not_found`: (404) no such path
              *     - `job_not_found`: (404) no such job for this API key
              *     - `output_not_found`: (404) the completed job's file is not stored
              *     - `captions_not_found`: (404) the reel has no captions: none of its clips was transcribed
              *     - `webhook_not_found`: (404) the job has no webhook_url, so it sends no webhooks
+             *     - `signed_urls_not_configured`: (404) the server has no WEBHOOK_SECRET, from which signed URLs take their key
              *     - `webhooks_not_configured`: (404/422) the server has no WEBHOOK_SECRET: it sends no webhooks
              *     - `method_not_allowed`: (405) the path does not take this method: `Allow` lists those it takes
              *     - `job_finished`: (409) the job already ended: there is nothing to cancel
@@ -1036,6 +1072,52 @@ export interface components {
             copied_frames: number;
             /** Title */
             title?: string | null;
+        };
+        /**
+         * SignedResource
+         * @description What of a job a signed URL opens: exactly one of these, of exactly one job.
+         * @enum {string}
+         */
+        SignedResource: "output" | "thumbnail" | "captions" | "events";
+        /**
+         * SignedUrl
+         * @description A URL that opens one resource of one job without an API key until `expires_at`: for `<video>`, `<img>`,
+         *     `<track>` and EventSource, which cannot send headers. Revoking the key that minted it revokes it.
+         * @example {
+         *       "expires_at": "2026-01-05T10:00:00Z",
+         *       "resource": "output",
+         *       "url": "/jobs/0b6f9c1e-9d9a-4a57-9d54-1c1f0f7e8a21/output?expires=1767607200&signature=vHffJ6HbooxzxL0ci3zcMBto7QvW1ioyBwBDCyqt4Yc"
+         *     }
+         */
+        SignedUrl: {
+            resource: components["schemas"]["SignedResource"];
+            /**
+             * Url
+             * @description path and query, relative to the API's base URL; use it as it is
+             */
+            url: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+        };
+        /**
+         * SignedUrlCreate
+         * @description Which resource of the job to sign, and for how long.
+         * @example {
+         *       "expires_in": 600,
+         *       "resource": "output"
+         *     }
+         */
+        SignedUrlCreate: {
+            /** @description output: the reel; thumbnail: its poster frame; captions: its WebVTT; events: the live progress stream (`GET /jobs/{job_id}/events/stream`, for an EventSource) */
+            resource: components["schemas"]["SignedResource"];
+            /**
+             * Expires In
+             * @description seconds the URL works, at most 900 (15 min) (default `600`)
+             */
+            expires_in?: number;
         };
         /**
          * Upload
@@ -1706,7 +1788,12 @@ export interface operations {
     };
     stream_job_events: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description a signed URL's expiry (Unix seconds): use the URL as minted */
+                expires?: number;
+                /** @description a signed URL's signature, from `POST /jobs/{job_id}/signed-urls` */
+                signature?: string;
+            };
             header?: {
                 /** @description resume: only stage events after this id are sent again */
                 "last-event-id"?: string;
@@ -1747,7 +1834,7 @@ export interface operations {
                     });
                 };
             };
-            /** @description No valid API key (send `Authorization: Bearer <key>` or `X-API-Key`) */
+            /** @description No valid API key, and no signed URL (`unauthorized`); or a signed URL that expired (`signed_url_expired`), or is not one for this job and resource, or whose key was revoked (`signed_url_invalid`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1757,6 +1844,82 @@ export interface operations {
                 };
             };
             /** @description No such job for this API key (another key's job is not found either), or the job has none of what is asked for (captions, a webhook) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid: the problem's `code` and `detail` say what to fix */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests this minute, too many queued jobs, or too many unexpired uploads, for this API key */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description PostgreSQL or Redis is not answering; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_signed_url: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the job's id, as `POST /jobs` returned it */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignedUrlCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedUrl"];
+                };
+            };
+            /** @description No valid API key (send `Authorization: Bearer <key>` or `X-API-Key`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such job for this API key (`job_not_found`), or the server has no signing key (`signed_urls_not_configured`) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2053,11 +2216,17 @@ export interface operations {
     };
     get_job_output: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description a signed URL's expiry (Unix seconds): use the URL as minted */
+                expires?: number;
+                /** @description a signed URL's signature, from `POST /jobs/{job_id}/signed-urls` */
+                signature?: string;
+            };
             header?: {
                 "if-none-match"?: string;
             };
             path: {
+                /** @description the job's id, as `POST /jobs` returned it */
                 job_id: string;
             };
             cookie?: never;
@@ -2094,7 +2263,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description No valid API key (send `Authorization: Bearer <key>` or `X-API-Key`) */
+            /** @description No valid API key, and no signed URL (`unauthorized`); or a signed URL that expired (`signed_url_expired`), or is not one for this job and resource, or whose key was revoked (`signed_url_invalid`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2252,11 +2421,17 @@ export interface operations {
     };
     get_job_thumbnail: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description a signed URL's expiry (Unix seconds): use the URL as minted */
+                expires?: number;
+                /** @description a signed URL's signature, from `POST /jobs/{job_id}/signed-urls` */
+                signature?: string;
+            };
             header?: {
                 "if-none-match"?: string;
             };
             path: {
+                /** @description the job's id, as `POST /jobs` returned it */
                 job_id: string;
             };
             cookie?: never;
@@ -2286,7 +2461,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description No valid API key (send `Authorization: Bearer <key>` or `X-API-Key`) */
+            /** @description No valid API key, and no signed URL (`unauthorized`); or a signed URL that expired (`signed_url_expired`), or is not one for this job and resource, or whose key was revoked (`signed_url_invalid`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2357,11 +2532,17 @@ export interface operations {
     };
     get_job_captions: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description a signed URL's expiry (Unix seconds): use the URL as minted */
+                expires?: number;
+                /** @description a signed URL's signature, from `POST /jobs/{job_id}/signed-urls` */
+                signature?: string;
+            };
             header?: {
                 "if-none-match"?: string;
             };
             path: {
+                /** @description the job's id, as `POST /jobs` returned it */
                 job_id: string;
             };
             cookie?: never;
@@ -2391,7 +2572,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description No valid API key (send `Authorization: Bearer <key>` or `X-API-Key`) */
+            /** @description No valid API key, and no signed URL (`unauthorized`); or a signed URL that expired (`signed_url_expired`), or is not one for this job and resource, or whose key was revoked (`signed_url_invalid`) */
             401: {
                 headers: {
                     [name: string]: unknown;
