@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 _STREAM = re.compile(rb"GET /jobs/[^ ]+/events/stream HTTP/1\.1\r\n.*?\r\n\r\n", re.S)
-# One SSE event is one HTTP chunk: its text ends in a blank line, then the chunk's CRLF.
-_STAGE = re.compile(rb"id: (\d+)\nevent: stage\n.*?\n\n\r\n", re.S)
+# A stage event, to the blank line that ends it. Usually one HTTP chunk, but a stream opened late replays the
+# events so far in one write, so the break may fall inside a chunk: the client has the whole event either way.
+_STAGE = re.compile(rb"id: (\d+)\nevent: stage\n.*?\n\n", re.S)
 
 
 @dataclass

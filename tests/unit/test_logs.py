@@ -32,10 +32,13 @@ def test_a_json_line_names_the_request_and_the_job_in_context(capsys: pytest.Cap
 def test_the_access_line_of_a_signed_url_does_not_show_its_signature(capsys: pytest.CaptureFixture[str]) -> None:
     root = logging.getLogger()
     saved = root.handlers[:], root.level
+    # uvicorn's access line, as `serve` has it reach our handler (log_config=None); on a logger of the test's own,
+    # since a uvicorn started in this process with its own logging config keeps "uvicorn.*" lines to itself.
+    access = logging.getLogger("tests.uvicorn.access")
     path = "/jobs/0b6f9c1e/output?expires=1767607200&signature=vHffJ6HbooxzxL0ci3zcMBto7QvW1ioyBwBDCyqt4Yc"
     try:
         logs.configure("json")
-        logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", path, "1.1", 200)
+        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", path, "1.1", 200)
     finally:
         root.handlers[:], root.level = saved
     line = json.loads(capsys.readouterr().err)
