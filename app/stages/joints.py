@@ -3,8 +3,9 @@
 A copied GOP is the source's own bitstream under parameter sets written in-band; an encoded edge and the
 next clip each bring their own. Every rule the cut follows is checked before it is made, but a source can
 still hold what no rule sees (a damaged packet, a stream the decoder reads otherwise than the probe). So
-verify decodes one GOP either side of every joint with -xerror, and a smart clip whose joint does not
-decode is encoded whole: the reel is never vouched for on the strength of the rules alone.
+verify decodes around every joint with -xerror (the GOP before it, and after it as far as a joint's trouble
+can reach), and a smart clip whose joint does not decode is encoded whole: the reel is never vouched for on
+the strength of the rules alone. A reel of encoded clips has no such joint and is not read here at all.
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ async def check_joints(
     Raises VerificationError when a window that holds no smart clip fails (a join of encoded clips is ours
     alone to get right), or when the re-joined reel still does not decode.
     """
+    if not any(clip.render_mode == "smart" for clip in reel.clips):
+        return reel
     broken = await _broken(reel, frames, rate, binaries)
     if not broken:
         return reel
