@@ -146,7 +146,7 @@ async def _render(editor: SmartVideoEditor, run: StageRun) -> Reel:
         async with limit:
             await run.notify(f"segment:{index}", "start", None)
             started = time.perf_counter()
-            out = job.work / f"segment_{index:02d}.mov"
+            out = _clip_file(job, index)
             rendered = await render_clip(
                 info, smart, plan, segment, job.spec.output, out, binaries=editor.binaries, on_progress=progress
             )
@@ -159,6 +159,11 @@ async def _render(editor: SmartVideoEditor, run: StageRun) -> Reel:
     return await concat(clips, job.output, binaries=editor.binaries, work_dir=job.work)
 
 
+def _clip_file(job: JobFiles, index: int) -> Path:
+    """Where the attempt writes clip `index`: render makes it, verify may encode it again whole."""
+    return job.work / f"segment_{index:02d}.mov"
+
+
 async def _verify(editor: SmartVideoEditor, run: StageRun) -> Verified:
     job = run.job
     job.work.mkdir(parents=True, exist_ok=True)
@@ -166,8 +171,8 @@ async def _verify(editor: SmartVideoEditor, run: StageRun) -> Verified:
 
     async def encode_whole(index: int, reason: str) -> RenderedClip:
         smart = await smart_source(info, plan, job.spec.output, binaries=editor.binaries)
-        out = job.work / f"segment_{index:02d}.mov"
         segment = plan.segments[index]
+        out = _clip_file(job, index)
         clip = await encode_clip(
             info, smart, plan, segment, job.spec.output, out, binaries=editor.binaries, reason=reason
         )
