@@ -46,10 +46,15 @@ def job_row(r: asyncpg.Record | None) -> JobRow:
     )
 
 
+# A cancel the worker never heard of in time (asked for as the attempt ended, its NOTIFY sent before the claim
+# reached the worker) still wins: a job whose DELETE was answered `cancel_requested` ends cancelled.
 _FINISH = """
-UPDATE jobs SET status = $3, result = $4, error = $5, finished_at = now(), updated_at = now(),
-       progress = CASE WHEN $3 = 'completed' THEN 1 ELSE progress END, lease_token = NULL, lease_expires_at = NULL,
-       finished_by = $2, discard_outputs = $3 <> 'completed'
+UPDATE jobs SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE $3::text END,
+       result = CASE WHEN cancel_requested THEN NULL ELSE $4::jsonb END,
+       error = CASE WHEN cancel_requested THEN NULL ELSE $5::jsonb END,
+       progress = CASE WHEN $3 = 'completed' AND NOT cancel_requested THEN 1 ELSE progress END,
+       finished_at = now(), updated_at = now(), lease_token = NULL, lease_expires_at = NULL,
+       finished_by = $2, discard_outputs = cancel_requested OR $3 <> 'completed'
 WHERE id = $1 AND lease_token = $2 AND status = 'running'
 RETURNING *
 """
@@ -157,6 +162,9 @@ class JobLeases:
         source_hash: str | None = None,
     ) -> JobRow | None:
         """Move a held job to a final status and enqueue its webhook, atomically; None when the lease is gone.
+
+        The status written is `cancelled` whatever was asked when the job's cancel was requested: the
+        returned row says which, and `webhook_for` builds the webhook from it.
 
         Safe to retry: a job this token already finished (the first try committed, its answer was lost)
         is returned as it stands, so the caller still cleans up.

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from app.config import Settings
-from app.db import JobStore, Webhook, WebhookFor
+from app.db import JobStore, Webhook
 from app.db.checkpoint import RedisCheckpoints
 from app.db.retention import RetentionStore
 from app.domain.errors import RETRYING
@@ -103,7 +103,7 @@ class Attempt:
         await self.media.store.publish(job_id, "reel", Path(verified.reel.path))
 
     async def complete(self, result: JobResult) -> None:
-        if not await self.finish("completed", result=self._public_result(result)):
+        if await self.finish("completed", result=self._public_result(result)) != "completed":
             return
         metrics.segments_detected.observe(result.segments_processed)
         for segment in result.segments:
@@ -177,22 +177,23 @@ class Attempt:
 
     async def finish(
         self, status: str, *, error: dict[str, Any] | None = None, result: dict[str, Any] | None = None
-    ) -> bool:
-        """Write the final status (and its webhook); then clean up. False when the lease was lost."""
+    ) -> str | None:
+        """Write the final status (and its webhook); then clean up. The status written (`cancelled` when the
+        job's cancel was asked for meanwhile), None when the lease was lost."""
         row = await self.store.finish(
-            self.job.id, self.token, status, result=result, error=error, webhook_for=_webhook(f"job.{status}")
+            self.job.id, self.token, status, result=result, error=error, webhook_for=job_webhook
         )
         if row is None:
             await self._discard_if_ended()
-            return False
+            return None
         if self.on_finished is not None:
             self.on_finished()
-        metrics.jobs_finished.labels(status).inc()
+        metrics.jobs_finished.labels(row.status).inc()
         await self.checkpoints.clear(str(self.job.id))
         self._remove_temp_files()
-        if status != "completed":  # a reel that failed verify, a poster published before a cancel: all go now
+        if row.status != "completed":  # a reel that failed verify, a poster published before a cancel: all go now
             await discard_outputs(self.media.store, self.retention, self.job.id)
-        return True
+        return row.status
 
     def _remove_temp_files(self) -> None:
         shutil.rmtree(self.editor.work_dir(str(self.job.id)), ignore_errors=True)
@@ -237,25 +238,21 @@ class Attempt:
         await self.store.set_progress(self.job.id, self.token, stage, progress)
 
 
-def _webhook(event_type: str) -> WebhookFor:
-    def build(job: JobRow) -> Webhook | None:
-        url = job.spec.webhook_url
-        if not url:
-            return None
-        return Webhook(
-            event_type,
-            url,
-            {
-                "type": event_type,
-                "timestamp": job.updated_at.isoformat(),
-                "data": Job.of(job).model_dump(mode="json"),
-            },
-        )
-
-    return build
-
-
-cancelled_webhook = _webhook("job.cancelled")
+def job_webhook(job: JobRow) -> Webhook | None:
+    """The webhook of a job that just ended (`job.completed`, `job.failed`, `job.cancelled`); None without a URL."""
+    url = job.spec.webhook_url
+    if not url:
+        return None
+    event_type = f"job.{job.status}"
+    return Webhook(
+        event_type,
+        url,
+        {
+            "type": event_type,
+            "timestamp": job.updated_at.isoformat(),
+            "data": Job.of(job).model_dump(mode="json"),
+        },
+    )
 
 
 def _tool_output(exc: BaseException) -> str:

@@ -82,6 +82,7 @@ class Runner:
             ledger=PgLedger(store.pool),
         )
         self._active: dict[uuid.UUID, _Active] = {}
+        self._heard: dict[uuid.UUID, float] = {}  # cancels heard of jobs not running here, when (monotonic)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -119,7 +120,13 @@ class Runner:
         active = self._active.get(job_id)
         if active:
             active.stop("cancel")
-        return active is not None
+            return True
+        # The job's claim may be on its way to this process: a NOTIFY can overtake the claim's answer, and the
+        # claimed row was read before the cancel. Kept for a minute, for `_execute` to see.
+        now = time.monotonic()
+        self._heard = {heard: at for heard, at in self._heard.items() if now - at < 60}
+        self._heard[job_id] = now
+        return False
 
     async def _listen(self) -> None:
         try:
@@ -188,7 +195,7 @@ class Runner:
         )
         metrics.jobs_running.inc()
         try:
-            if job.cancel_requested:
+            if job.cancel_requested or self._heard.pop(job.id, None) is not None:
                 await execution.finish("cancelled")
                 return
             # Only claims that ended in a fault count: hand-backs (shutdown, a Redis blip) do not.

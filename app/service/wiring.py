@@ -23,7 +23,7 @@ from app.media.ffmpeg import find_binaries
 from app.net.webhooks import WebhookSender
 from app.ops import metrics
 from app.pipeline.editor import SmartVideoEditor
-from app.runner.attempt import cancelled_webhook
+from app.runner.attempt import job_webhook
 from app.runner.runner import Runner
 from app.service.jobs import JobService
 from app.service.live import JobFeed
@@ -116,7 +116,7 @@ async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterato
             store,
             settings,
             redis=redis,
-            cancel_webhook=cancelled_webhook,
+            cancel_webhook=job_webhook,
             outbox=WebhookOutbox(pool),
             runner=runner,
             media=media,

@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from app.config import Settings
-from app.db import JobStore, Webhook, WebhookOutbox, WorkerRegistry
+from app.db import Claim, JobStore, Webhook, WebhookOutbox, WorkerRegistry
 from app.db.checkpoint import RedisCheckpoints
 from app.db.retention import RetentionStore
 from app.domain.jobs import JobRow
@@ -101,7 +101,38 @@ async def test_a_finish_retried_by_its_token_returns_the_outcome_and_still_clean
     (work / "segment_00.mov").write_bytes(b"clip")
     # The first try committed, but its answer was lost with the connection.
     assert await store.finish(job.id, claim.token, "completed", result=sample_result(), webhook_for=hook) is not None
-    attempt = Attempt(
+    attempt = _attempt(settings, store, redis, editor, claim)
+    assert await attempt.finish("completed", result=sample_result()) == "completed"
+    assert not editor.work_dir(str(job.id)).exists()
+    assert [d["event_type"] for d in await WebhookOutbox(store.pool).deliveries(job.id)] == ["job.completed"]
+    assert await store.finish(job.id, uuid.uuid4(), "failed") is None  # another token is still refused
+
+
+async def test_a_cancel_asked_for_as_the_attempt_completes_ends_the_job_cancelled_with_nothing_kept(
+    settings: Settings, store: JobStore, redis: Redis
+) -> None:
+    # The DELETE was answered `cancel_requested`; its NOTIFY reached the worker before the claim did, and the
+    # job's last stage ended before the next heartbeat. The attempt asks for `completed`: the cancel wins.
+    job, _ = await store.create(JobSpec(input_path="a.mp4", webhook_url="http://127.0.0.1:9/hook"))
+    claim = await store.claim("w", 30)
+    assert claim is not None
+    flagged = await store.request_cancel(job.id)
+    assert flagged is not None and flagged.status == "running" and flagged.cancel_requested
+    editor = SmartVideoEditor(binaries=find_binaries(), temp_dir=settings.temp_dir, max_source_seconds=60)
+    attempt = _attempt(settings, store, redis, editor, claim)
+    reel = settings.temp_dir / "reel.mp4"
+    reel.write_bytes(b"reel")
+    await attempt.media.store.publish(str(job.id), "reel", reel)
+
+    assert await attempt.finish("completed", result=sample_result()) == "cancelled"
+    ended = await store.get(job.id)
+    assert ended is not None and (ended.status, ended.result, ended.error) == ("cancelled", None, None)
+    assert [d["event_type"] for d in await WebhookOutbox(store.pool).deliveries(job.id)] == ["job.cancelled"]
+    assert not attempt.media.store.reel_path(str(job.id)).exists()
+
+
+def _attempt(settings: Settings, store: JobStore, redis: Redis, editor: SmartVideoEditor, claim: Claim) -> Attempt:
+    return Attempt(
         settings=settings,
         store=store,
         retention=RetentionStore(store.pool),
@@ -111,10 +142,6 @@ async def test_a_finish_retried_by_its_token_returns_the_outcome_and_still_clean
         job=claim.job,
         token=claim.token,
     )
-    assert await attempt.finish("completed", result=sample_result()) is True
-    assert not editor.work_dir(str(job.id)).exists()
-    assert [d["event_type"] for d in await WebhookOutbox(store.pool).deliveries(job.id)] == ["job.completed"]
-    assert await store.finish(job.id, uuid.uuid4(), "failed") is None  # another token is still refused
 
 
 async def test_an_event_retried_is_written_once_and_still_reports_the_lease(store: JobStore) -> None:
