@@ -1,8 +1,9 @@
 """The TypeScript SDK (clients/typescript): `npm ci`, `tsc`, then its `node --test` suite against a live service.
 
 As the Python SDK's test does: the service is served over HTTP with an API key and a runner; the suite gets
-its address in the environment, with one small video to upload (also under MEDIA_ROOT, for a job by path)
-and a proxy that cuts the first event stream it carries, so following the stream must resume with
+its address in the environment, with one small video to upload (also under MEDIA_ROOT, for a job by path),
+the address of a second API with no runner and a database of its own, where a job stays queued until it is
+cancelled, and a proxy that cuts the first event stream it carries, so following the stream must resume with
 Last-Event-ID. Skipped, saying so, where node or npm is not installed.
 """
 
@@ -18,6 +19,7 @@ import pytest
 
 from app.api.app import create_app
 from tests.conftest import Infra, make_settings
+from tests.support.database import own_database
 from tests.support.media import make_source
 from tests.support.sse import served
 from tests.support.stream_breaker import stream_breaker
@@ -48,10 +50,18 @@ def built() -> Path:
 async def test_typescript_sdk_against_a_live_service(built: Path, infra: Infra, tmp_path: Path) -> None:
     settings = make_settings(infra, tmp_path, api_keys=[KEY], rate_limit_per_minute=100)
     source = make_source(settings.media_root / "talk.mp4", seconds=20)
-    async with served(create_app(settings)) as url, stream_breaker(url, "cut") as breaker:
+    async with (
+        own_database(infra, "ts_held") as held_db,
+        served(create_app(settings)) as url,
+        served(
+            create_app(make_settings(infra, tmp_path, api_keys=[KEY], postgres_db=held_db), run_worker=False)
+        ) as held,
+        stream_breaker(url, "cut") as breaker,
+    ):
         env = {
             **os.environ,
             "SMARTEDIT_URL": url,
+            "SMARTEDIT_HELD_URL": held,
             "SMARTEDIT_API_KEY": KEY,
             "SMARTEDIT_SOURCE": str(source),
             "SMARTEDIT_SERVER_PATH": "talk.mp4",

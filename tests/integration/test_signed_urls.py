@@ -67,7 +67,7 @@ async def test_a_signed_url_opens_its_one_resource_of_its_one_job_without_a_key(
         done = await wait_final(client, job_id, timeout=120)
         assert done["status"] == "completed" and done["result"]["captions_url"], done["error"]
         other_id = (await submit(client, talk, output=OUTPUT))["id"]
-        assert (await client.delete(f"/jobs/{other_id}")).status_code == 202
+        await client.delete(f"/jobs/{other_id}")  # only its id is needed: its reel would be work for nothing
         del client.headers["X-API-Key"]
 
         urls = {r: await mint(client, job_id, r, ALICE, expires_in=300) for r in ("output", "thumbnail", "captions")}
