@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from app.api.app import create_app
 from app.config import Settings
+from tests.support.embedded_tmp import outside_pytest_root
 
 pytest_plugins = ["tests.support.cache", "tests.support.s3"]
 
@@ -42,7 +43,7 @@ def _worker_index() -> int:
 
 
 @pytest.fixture(scope="session")
-def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+def infra() -> Iterator[Infra]:
     """A fresh database for this session (dropped at the end) and a Redis database of its own."""
     import asyncio
 
@@ -52,9 +53,8 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     with contextlib.ExitStack() as stack:
         servers = None
         if not (env_pg and env_redis):
-            servers = stack.enter_context(
-                embedded_services(tmp_path_factory.mktemp("embedded"), postgres=not env_pg, redis=not env_redis)
-            )
+            home = stack.enter_context(contextlib.contextmanager(outside_pytest_root)())  # see embedded_tmp.py
+            servers = stack.enter_context(embedded_services(home, postgres=not env_pg, redis=not env_redis))
         pg_host = env_pg or str(servers and servers.postgres_host)
         pg_port = int(os.environ.get("POSTGRES_PORT", 5432)) if env_pg else int(servers.postgres_port)  # type: ignore[union-attr,arg-type]
         pg_user = os.environ.get("POSTGRES_USER", "postgres")

@@ -17,6 +17,10 @@ from redis import Redis
 from redis.exceptions import AuthenticationError
 
 from app.ops.embedded import EmbeddedServices, embedded_services, ensure_database, free_port
+from tests.support.embedded_tmp import outside_pytest_root
+
+# Every test here that asks for tmp_path gets one the embedded servers can always reach.
+tmp_path = pytest.fixture(name="tmp_path")(outside_pytest_root)
 
 RESERVED = {5432, 6379}
 REPO = Path(__file__).resolve().parents[2]

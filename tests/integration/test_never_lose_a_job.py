@@ -151,9 +151,15 @@ async def test_kill_9_mid_render_resumes_from_the_last_clip_with_identical_frame
     resume_seconds = time.monotonic() - resumed_at
     assert done["status"] == "completed", done["error"]
     assert done["attempts"] == 2
-    counted = starts(await store.events(uuid.UUID(job["id"])))
+    events = await store.events(uuid.UUID(job["id"]))
+    counted = starts(events)
     assert counted["validate"] == counted["analyze"] == counted["segment:0"] == 1, counted
-    assert counted["segment:1"] == 2 and counted["segment:2"] == 1, counted
+    # Clip 1 was rendering at the kill (it may have ended in the instant before): a clip that ended is not
+    # rendered again, every other one is, whatever point the first worker reached.
+    ended = {e["stage"] for e in events if e["attempt"] == 1 and e["event"] == "end"}
+    again = {e["stage"] for e in events if e["attempt"] == 2 and e["event"] == "start"}
+    clips = {"segment:0", "segment:1", "segment:2"}
+    assert "segment:0" in ended and clips & again == clips - ended, (ended, again)
 
     clean = await submit(api, talk, highlights=CLIPS)
     started = time.monotonic()

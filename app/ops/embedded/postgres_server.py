@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 import asyncpg
+import psutil
 
 from app.ops.embedded.common import ATTEMPTS, HOST, RETRYABLE, failed, file_size, free_port, live_process, log_tail
 
@@ -128,6 +129,7 @@ def _running_postgres_port(pgdata: Path) -> int | None:
             if live_process(int(lines[0]), POSTGRES_BIN_PATH / "postgres") is None:
                 # Left by kill -9. pg_ctl copes with a dead pid, but postgres refuses to start while
                 # that pid is an unreaped zombie or was reused, so delete the file ourselves.
+                _wait_for_orphans(pgdata)
                 log.info("removing stale %s (pid %s is gone)", pidfile, lines[0].strip())
                 pidfile.unlink(missing_ok=True)
                 return None
@@ -136,6 +138,29 @@ def _running_postgres_port(pgdata: Path) -> int | None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"a PostgreSQL server holds {pidfile} but never became ready")
         time.sleep(0.1)  # being written, starting up or shutting down: look again
+
+
+def _wait_for_orphans(pgdata: Path, timeout: float = 30.0) -> None:
+    """Wait until no process of a postmaster killed on its own (kill -9, the OOM killer) still runs.
+
+    Its backends, checkpointer and WAL writer notice the postmaster's death and exit within a moment; a new
+    postmaster started before they have would share the data directory with them. postgres itself refuses to
+    start while they live, by the postmaster.pid that we delete (for the reasons above), so the wait is ours.
+    Each of them has the data directory as its working directory.
+    """
+    deadline, target = time.monotonic() + timeout, pgdata.resolve()
+    while time.monotonic() < deadline:
+        left = [p for p in psutil.process_iter() if _cwd(p) == target]
+        if not left:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"processes of a killed PostgreSQL still run in {pgdata}: stop them, then start again")
+
+
+def _cwd(proc: psutil.Process) -> Path | None:
+    with contextlib.suppress(psutil.Error, OSError):
+        return Path(proc.cwd())
+    return None
 
 
 def start_postgres(pgdata: Path, logfile: Path, user: str | None, password: str) -> int:
