@@ -137,10 +137,21 @@ def segment_args(
     ]
 
 
+# libx264's threads, fixed. Its output depends on its thread count (frame threads bound the motion search and
+# the rate control's view), and left to itself it takes 1.5 per CPU: a clip rendered again by a worker with
+# another number of CPUs (a resume, a failover) would differ from the first render, and a reel would not be
+# byte-identical to a clean run's. Four: what two to three CPUs get from auto, where workers usually run; a
+# bigger machine is used by RENDER_PARALLELISM and WORKER_CONCURRENCY rather than by more threads per clip.
+X264_THREADS = 4
+
+
 def x264_args(options: OutputOptions) -> list[str]:
     """The reel's video encoder: libx264 at the request's CRF and preset, 4:2:0, tagged BT.709."""
     crf, preset = str(options.encoder_crf), options.encoder_preset
-    return ["-c:v", "libx264", "-crf", crf, "-preset", preset, "-pix_fmt", "yuv420p", *BT709_TAGS]
+    return [
+        *("-c:v", "libx264", "-threads", str(X264_THREADS), "-crf", crf, "-preset", preset),
+        *("-pix_fmt", "yuv420p", *BT709_TAGS),
+    ]
 
 
 def video_chain(source: SourceInfo, plan: Plan, segment: Segment) -> str:
