@@ -7,6 +7,7 @@ speaks when, where each face is), not against what our analysers report.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,18 @@ def _window(segment_path: list[dict[str, Any]]) -> Any:
     return at
 
 
+@pytest.fixture(scope="module")
+def conversation_made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Conversation]:
+    """Made once for the module's tests (some 6 s of drawing and encoding)."""
+    path = tmp_path_factory.mktemp("conversation") / "conversation.mp4"
+    return path, conversation_source(path, seconds=SECONDS, seed=5)
+
+
 @pytest.fixture
-def conversation(settings: Settings) -> tuple[str, Conversation]:
-    return "conversation.mp4", conversation_source(settings.media_root / "conversation.mp4", seconds=SECONDS, seed=5)
+def conversation(settings: Settings, conversation_made: tuple[Path, Conversation]) -> tuple[str, Conversation]:
+    path, truth = conversation_made
+    os.link(path, settings.media_root / path.name)
+    return path.name, truth
 
 
 async def test_vertical_reel_frames_whoever_speaks_and_cuts_to_the_next_speaker(
