@@ -170,8 +170,8 @@ async def test_no_face_and_no_audio_still_complete_with_a_crop_on_the_motion_and
 ) -> None:
     scenes = [Scene(40, "color=c=gray", speech=False), Scene(40, "testsrc2", speech=False)]
     scenes_source(settings.media_root / "silent.mp4", scenes, size="640x360", audio=False)
-    # A 20 s budget keeps the upscaled 720x1280 render short; the choice it tests is the same.
-    output = {"aspect_ratio": "9:16", "resolution": "720p", "max_duration": 20}
+    # A 20 s budget at ultrafast keeps the upscaled 720x1280 render short; the choice it tests is the same.
+    output = {"aspect_ratio": "9:16", "resolution": "720p", "max_duration": 20, "preset": "ultrafast"}
     job = await wait_final(client, (await submit(client, "silent.mp4", output=output))["id"])
     assert job["status"] == "completed", job["error"]
     stream = video_stream(Path(job["result"]["output_path"]))
