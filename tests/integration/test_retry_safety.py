@@ -92,18 +92,15 @@ async def test_a_claim_whose_connection_is_dropped_mid_query_leaves_no_orphan(
 async def test_a_finish_retried_by_its_token_returns_the_outcome_and_still_cleans_up(
     settings: Settings, store: JobStore, redis: Redis
 ) -> None:
-    job, _ = await store.create(JobSpec(input_path="a.mp4", webhook_url="http://127.0.0.1:9/hook"))
-    claim = await store.claim("w", 30)
-    assert claim is not None
-    editor = SmartVideoEditor(binaries=find_binaries(), temp_dir=settings.temp_dir, max_source_seconds=60)
-    work = editor.work_dir(str(job.id)) / "attempt"
+    job, claim = await _claimed(store)
+    attempt = _attempt(settings, store, redis, claim)
+    work = attempt.editor.work_dir(str(job.id)) / "attempt"
     work.mkdir(parents=True)
     (work / "segment_00.mov").write_bytes(b"clip")
     # The first try committed, but its answer was lost with the connection.
     assert await store.finish(job.id, claim.token, "completed", result=sample_result(), webhook_for=hook) is not None
-    attempt = _attempt(settings, store, redis, editor, claim)
     assert await attempt.finish("completed", result=sample_result()) == "completed"
-    assert not editor.work_dir(str(job.id)).exists()
+    assert not attempt.editor.work_dir(str(job.id)).exists()
     assert [d["event_type"] for d in await WebhookOutbox(store.pool).deliveries(job.id)] == ["job.completed"]
     assert await store.finish(job.id, uuid.uuid4(), "failed") is None  # another token is still refused
 
@@ -113,13 +110,10 @@ async def test_a_cancel_asked_for_as_the_attempt_completes_ends_the_job_cancelle
 ) -> None:
     # The DELETE was answered `cancel_requested`; its NOTIFY reached the worker before the claim did, and the
     # job's last stage ended before the next heartbeat. The attempt asks for `completed`: the cancel wins.
-    job, _ = await store.create(JobSpec(input_path="a.mp4", webhook_url="http://127.0.0.1:9/hook"))
-    claim = await store.claim("w", 30)
-    assert claim is not None
+    job, claim = await _claimed(store)
     flagged = await store.request_cancel(job.id)
     assert flagged is not None and flagged.status == "running" and flagged.cancel_requested
-    editor = SmartVideoEditor(binaries=find_binaries(), temp_dir=settings.temp_dir, max_source_seconds=60)
-    attempt = _attempt(settings, store, redis, editor, claim)
+    attempt = _attempt(settings, store, redis, claim)
     reel = settings.temp_dir / "reel.mp4"
     reel.write_bytes(b"reel")
     await attempt.media.store.publish(str(job.id), "reel", reel)
@@ -131,12 +125,20 @@ async def test_a_cancel_asked_for_as_the_attempt_completes_ends_the_job_cancelle
     assert not attempt.media.store.reel_path(str(job.id)).exists()
 
 
-def _attempt(settings: Settings, store: JobStore, redis: Redis, editor: SmartVideoEditor, claim: Claim) -> Attempt:
+async def _claimed(store: JobStore) -> tuple[JobRow, Claim]:
+    """A job with a webhook, claimed: running under a lease."""
+    job, _ = await store.create(JobSpec(input_path="a.mp4", webhook_url="http://127.0.0.1:9/hook"))
+    claim = await store.claim("w", 30)
+    assert claim is not None
+    return job, claim
+
+
+def _attempt(settings: Settings, store: JobStore, redis: Redis, claim: Claim) -> Attempt:
     return Attempt(
         settings=settings,
         store=store,
         retention=RetentionStore(store.pool),
-        editor=editor,
+        editor=SmartVideoEditor(binaries=find_binaries(), temp_dir=settings.temp_dir, max_source_seconds=60),
         checkpoints=RedisCheckpoints(redis, ttl=60, token=claim.token.hex),
         media=Media(LocalStore(output_root=settings.output_root, uploads_root=settings.data_dir / "uploads"), None),
         job=claim.job,
