@@ -9,12 +9,14 @@ seconds (each slot the last keyframe at or before it, repeated where keyframes a
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.media.ffmpeg import run
+from app.media.ffmpeg import gather_or_cancel, run
 from app.media.files import part_name, publish
 from app.media.inputs import source_input
 
@@ -22,6 +24,9 @@ TILE_WIDTH = 160
 COLUMNS = 10
 MAX_TILES = 200  # a 1600 x 1800 px sprite at 16:9: an hour of source is a tile every 18 s
 MIN_INTERVAL = 2.0  # seconds: finer than most sources' keyframes, so short sources show each one
+# Codecs whose every frame is a keyframe: a keyframe-only decode of them is a whole decode.
+INTRA_ONLY = frozenset({"prores", "mjpeg", "dnxhd", "ffv1", "png", "qtrle", "cfhd", "rawvideo"})
+SEEKS_AT_ONCE = 2  # ffmpeg processes at a time when tiles are seeked to, one frame each
 _SHOWN = re.compile(r"Parsed_showinfo.*\bpts_time:\s*(-?[\d.]+)")
 
 
@@ -68,8 +73,16 @@ def tile_times(keyframes: list[float], layout: FilmstripLayout) -> list[float]:
     return times
 
 
-async def write_filmstrip(ffmpeg: str, source: Path, out: Path, layout: FilmstripLayout) -> Sprite:
-    """Decode the keyframes of `source` and write the sprite to `out` (through a temp name)."""
+async def write_filmstrip(
+    ffmpeg: str, source: Path, out: Path, layout: FilmstripLayout, *, intra_only: bool = False
+) -> Sprite:
+    """Decode the keyframes of `source` and write the sprite to `out` (through a temp name).
+
+    A source whose every frame is a keyframe (`intra_only`: ProRes, MJPEG, …) would be decoded whole that way:
+    each tile is then one frame decoded after a seek, which reads a few frames' bytes instead of the file.
+    """
+    if intra_only:
+        return await _by_seeks(ffmpeg, source, out, layout)
     rows = math.ceil(layout.count / layout.columns)
     width, height = layout.tile
     graph = (
@@ -84,3 +97,29 @@ async def write_filmstrip(ffmpeg: str, source: Path, out: Path, layout: Filmstri
     keyframes = [float(m.group(1)) for line in result.stderr.splitlines() if (m := _SHOWN.search(line))]
     size, digest = await publish(part, out)
     return Sprite(out, size, digest, layout, tile_times(keyframes, layout))
+
+
+async def _by_seeks(ffmpeg: str, source: Path, out: Path, layout: FilmstripLayout) -> Sprite:
+    width, height = layout.tile
+    tiles = out.with_name(f".{out.name}.tiles")
+    tiles.mkdir(exist_ok=True)
+    limit = asyncio.Semaphore(SEEKS_AT_ONCE)
+
+    async def one(i: int) -> None:
+        args = ["-v", "error", "-y", *source_input(source, start=i * layout.interval), "-map", "0:v:0"]
+        scale = f"scale={width}:{height}:flags=bilinear,setsar=1"
+        args += ["-frames:v", "1", "-vf", scale, str(tiles / f"{i:04d}.bmp")]
+        async with limit:
+            await run(ffmpeg, args)
+
+    try:
+        await gather_or_cancel([one(i) for i in range(layout.count)])
+        part = part_name(out)
+        rows = math.ceil(layout.count / layout.columns)
+        args = ["-v", "error", "-y", "-framerate", "1", "-i", str(tiles / "%04d.bmp"), "-frames:v", "1"]
+        args += ["-vf", f"tile={layout.columns}x{rows}", "-q:v", "4", "-c:v", "mjpeg", "-f", "image2", str(part)]
+        await run(ffmpeg, args)
+    finally:
+        shutil.rmtree(tiles, ignore_errors=True)
+    size, digest = await publish(part, out)
+    return Sprite(out, size, digest, layout, [round(i * layout.interval, 3) for i in range(layout.count)])

@@ -30,7 +30,7 @@ from app.domain.analysis import (
 from app.domain.crop import CropKey
 from app.media.ffmpeg import Binaries, FFmpegError
 from app.media.files import part_name, publish
-from app.media.filmstrip import Sprite, layout_for, write_filmstrip
+from app.media.filmstrip import INTRA_ONLY, Sprite, layout_for, write_filmstrip
 from app.stages.analyze import Plan, Segment
 from app.stages.render import RenderedFile
 from app.stages.validate import SourceInfo
@@ -79,7 +79,8 @@ async def _filmstrip(info: SourceInfo, *, binaries: Binaries, out: Path) -> Spri
     sar = float(video.sar) if video is not None else 1.0
     layout = layout_for(info.duration, info.width * sar / info.height)
     try:
-        return await write_filmstrip(binaries.ffmpeg, Path(info.path), out, layout)
+        intra_only = info.codec in INTRA_ONLY
+        return await write_filmstrip(binaries.ffmpeg, Path(info.path), out, layout, intra_only=intra_only)
     except FFmpegError as exc:  # a page without pictures beats a reel lost for the want of them
         log.warning("no filmstrip: %s", exc.reason)
         return None

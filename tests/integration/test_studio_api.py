@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -18,6 +19,8 @@ import pytest
 
 from app.config import Settings
 from app.domain.analysis import JobAnalysis
+from app.media.ffmpeg import find_binaries
+from app.media.filmstrip import layout_for, write_filmstrip
 from tests.conftest import Infra, make_settings, running_service
 from tests.support.cache import SourceCache
 from tests.support.jobs import wait_final
@@ -190,3 +193,22 @@ async def test_based_on_refuses_an_unknown_or_unfinished_job_and_a_second_source
     both = {"based_on": studio.job["id"], "input_path": "pending.mp4", "highlights": highlights}
     two = await client.post("/jobs", json=both, headers=KEY)
     assert two.status_code == 422 and two.json()["code"] == "invalid_request"
+
+
+async def test_an_intra_only_source_is_seeked_tile_by_tile_to_the_sprite_a_keyframe_decode_makes(
+    tmp_path: Path,
+) -> None:
+    mjpeg = make_source(
+        tmp_path / "cam.mov", seconds=9, levels_lufs=None, pix_fmt="yuvj420p", encoder=("-c:v", "mjpeg", "-q:v", "5")
+    )
+    layout, ffmpeg = layout_for(9.0, 16 / 9), find_binaries().ffmpeg
+    decoded = await write_filmstrip(ffmpeg, mjpeg, tmp_path / "decoded.jpg", layout)
+    seeked = await write_filmstrip(ffmpeg, mjpeg, tmp_path / "seeked.jpg", layout, intra_only=True)
+    assert seeked.times == decoded.times == [0.0, 2.0, 4.0, 6.0, 8.0]  # every frame a keyframe: each tile on time
+    a, b = (cv2.imread(str(s.path)).astype(np.int16) for s in (decoded, seeked))
+    assert a.shape == b.shape == (90, 5 * 160, 3)
+    tiles_a, tiles_b = ([x[:, i * 160 : (i + 1) * 160] for i in range(5)] for x in (a, b))
+    assert all(float(t.std()) > 10 for t in tiles_b)  # no blank tile
+    for i, tile in enumerate(tiles_b):  # each tile the frame of its time: nearest the other way's same tile
+        distances = [float(np.abs(tile - other).mean()) for other in tiles_a]
+        assert int(np.argmin(distances)) == i, distances
