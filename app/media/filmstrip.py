@@ -4,7 +4,7 @@ The decoder skips every frame but keyframes (`-skip_frame nokey`), so a long-GOP
 decoded pictures a second of video instead of all of them: seconds for an hour (bench figures in the
 README's Studio API section). The `fps` filter then samples the keyframes on a regular grid of `interval`
 seconds (each slot the last keyframe at or before it, repeated where keyframes are sparser than that), and
-`tile` lays the samples out.
+`tile` lays the samples out. An intra-only source, all keyframes, is sampled by seeking instead.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from app.media.inputs import source_input
 TILE_WIDTH = 160
 COLUMNS = 10
 MAX_TILES = 200  # a 1600 x 1800 px sprite at 16:9: an hour of source is a tile every 18 s
-MIN_INTERVAL = 2.0  # seconds: finer than most sources' keyframes, so short sources show each one
+MIN_INTERVAL = 2.0  # seconds between tiles at least: about a common GOP, so a short source shows its keyframes
 # Codecs whose every frame is a keyframe: a keyframe-only decode of them is a whole decode.
 INTRA_ONLY = frozenset({"prores", "mjpeg", "dnxhd", "ffv1", "png", "qtrle", "cfhd", "rawvideo"})
 SEEKS_AT_ONCE = 2  # ffmpeg processes at a time when tiles are seeked to, one frame each

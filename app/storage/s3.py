@@ -24,7 +24,7 @@ _TYPES: dict[Output, str] = {
     "captions": "text/vtt",
     "analysis": "application/json",
     "filmstrip": "image/jpeg",
-    "source": "application/octet-stream",
+    "source": "video/mp4",  # served only when an MP4/MOV a browser plays: a <video> reads it as one
     "features": "application/gzip",
 }
 _MISSING = {"NoSuchKey", "404", "NotFound"}
