@@ -174,6 +174,14 @@ async def test_a_job_based_on_another_reuses_its_source_and_analysis_and_cuts_th
     output = studio.settings.output_root
     assert (output / f"{job['id']}.source").stat().st_ino == (output / f"{base_id}.source").stat().st_ino
 
+    # Without `output`, a job based on this one keeps its output options.
+    third = await client.post("/jobs", json={"based_on": job["id"], "highlights": body["highlights"]}, headers=KEY)
+    assert third.status_code == 202 and third.json()["output"]["snap_edges"] is True, third.text
+    await client.delete(f"/jobs/{third.json()['id']}", headers=KEY)
+    client.headers.update(KEY)
+    await wait_final(client, third.json()["id"], timeout=60)
+    del client.headers["X-API-Key"]
+
     # A job whose files are gone cannot be a base any more.
     assert (await client.delete(f"/jobs/{job['id']}/output", headers=KEY)).status_code == 204
     expired = await client.post("/jobs", json={**body, "based_on": job["id"]}, headers=KEY)
