@@ -53,7 +53,21 @@ JobId = Annotated[uuid.UUID, Path(description="the job's id, as `POST /jobs` ret
                 )
             },
         },
-        **problems(400, 401, 413, 422, 429, 503, when={400: "The body is not JSON (`http_error`)"}),
+        **problems(
+            400,
+            401,
+            404,
+            409,
+            413,
+            422,
+            429,
+            503,
+            when={
+                400: "The body is not JSON (`http_error`)",
+                404: "`based_on` names no job of this API key (`base_job_not_found`)",
+                409: "The job `based_on` names has not completed (`base_job_not_completed`)",
+            },
+        ),
     },
 )
 async def create_job(
@@ -65,7 +79,8 @@ async def create_job(
         str | None, Header(max_length=255, description="a retry with the same key and body returns the first job")
     ] = None,
 ) -> Job:
-    """Queue a reel of `input_path` (relative to MEDIA_ROOT); returns at once with the job's id."""
+    """Queue a reel of one source: `input_path` (relative to MEDIA_ROOT), `input_url`, `input_upload`, or `based_on`
+    (a completed job of this key, whose source and analysis are reused); returns at once with the job's id."""
     row, created = await services.jobs.submit(spec, client, idempotency_key=idempotency_key)
     if created:
         metrics.jobs_submitted.inc()
@@ -147,14 +162,16 @@ async def stream_job_events(
     response_model=SignedUrl,
     tags=["jobs"],
     responses=problems(
+        400,
         401,
         404,
         422,
         429,
         503,
         when={
+            400: "The body is not JSON (`http_error`)",
             404: "No such job for this API key (`job_not_found`), or the server has no signing key "
-            "(`signed_urls_not_configured`)"
+            "(`signed_urls_not_configured`)",
         },
     ),
 )
@@ -162,7 +179,8 @@ async def create_signed_url(
     job_id: JobId, body: SignedUrlCreate, services: ServicesDep, client: ClientDep
 ) -> SignedUrl:
     """A short-lived URL (at most 15 min) that opens one resource of the job without an API key: the reel,
-    thumbnail, captions or live events, for `<video>`, `<img>`, `<track>` and EventSource. It is bound to the
+    thumbnail, captions or live events, for `<video>`, `<img>`, `<track>` and EventSource; the Studio's analysis,
+    filmstrip and source likewise. It is bound to the
     job, the resource and the caller's key: another job's or resource's path refuses it (401
     `signed_url_invalid`), and so does every path once the key is revoked or the URL expired
     (`signed_url_expired`)."""

@@ -20,6 +20,7 @@ from app.db.retention import RetentionStore
 from app.domain.errors import RETRYING
 from app.domain.jobs import Job, JobRow
 from app.domain.result import JobResult
+from app.domain.spec import JobSpec
 from app.media.ffmpeg import FFmpegError
 from app.ops import logs, metrics
 from app.ops.outages import log_trouble
@@ -27,9 +28,11 @@ from app.pipeline.editor import STAGE_NAMES, Hooks, SmartVideoEditor
 from app.runner.failures import Failure, Outcome, classify
 from app.runner.retention import discard_outputs
 from app.stages.fetch import FetchProgress, Staged
+from app.stages.render import RenderedFile
 from app.stages.verify import Verified
 from app.storage import Media
-from app.storage.sources import SourceRules, stage_source
+from app.storage.base import Output
+from app.storage.sources import SourceError, SourceRules, stage_base, stage_source
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +76,10 @@ class Attempt:
         hooks = Hooks(on_stage=self._on_stage, on_progress=self._on_progress)
 
         async def fetch(into: Path, on_progress: FetchProgress) -> Staged:
-            rules = SourceRules.of(settings)
-            return await stage_source(self.job.spec, self.media, rules, job_dir=into, on_progress=on_progress)
+            rules, spec = SourceRules.of(settings), self.job.spec
+            if spec.based_on is not None:
+                return await stage_base(str(spec.based_on), await self._base_spec(), self.media, rules, job_dir=into)
+            return await stage_source(spec, self.media, rules, job_dir=into, on_progress=on_progress)
 
         try:
             await self.checkpoints.take_over(job_id)
@@ -93,14 +98,39 @@ class Attempt:
         else:
             await self.complete(result)
 
-    async def _publish(self, verified: Verified) -> None:
-        """Hand the verified files to the store: the reel last, so a published reel means the rest is there too."""
-        job_id = str(self.job.id)
-        if verified.thumbnail is not None:
-            await self.media.store.publish(job_id, "thumbnail", Path(verified.thumbnail.path))
-        if verified.captions is not None:
-            await self.media.store.publish(job_id, "captions", Path(verified.captions.path))
-        await self.media.store.publish(job_id, "reel", Path(verified.reel.path))
+    async def _base_spec(self) -> JobSpec:
+        """The spec of the job this one is based on; SourceError when that job is gone (purged with its files)."""
+        assert self.job.spec.based_on is not None
+        base = await self.store.get(self.job.spec.based_on)
+        if base is None:
+            raise SourceError("base_job_expired", f"Job {self.job.spec.based_on} is gone, and its files with it.")
+        return base.spec
+
+    async def _publish(self, verified: Verified, staged: Staged) -> None:
+        """Hand the verified files to the store: the reel last, so a published reel means the rest is there too.
+
+        The source is published too unless it lies under MEDIA_ROOT (kept there already): an upload, a URL's or
+        an S3 object's copy, a base job's source, so the Studio can play it and a job based on this one reuse it,
+        for as long as the reel is kept. A hard link on a local store; an upload to S3, or a copy inside the bucket
+        of the base job's.
+        """
+        job_id, store = str(self.job.id), self.media.store
+        files: dict[Output, RenderedFile | None] = {
+            "thumbnail": verified.thumbnail,
+            "captions": verified.captions,
+            "analysis": verified.analysis,
+            "filmstrip": verified.filmstrip,
+            "features": verified.features,
+        }
+        for what, file in files.items():
+            if file is not None:
+                await store.publish(job_id, what, Path(file.path))
+        spec = self.job.spec
+        if spec.input_path is None:  # a base's published source is shared, not sent again
+            base = spec.based_on
+            if base is None or not await store.share(job_id, "source", str(base)):
+                await store.publish(job_id, "source", Path(staged.path))
+        await store.publish(job_id, "reel", Path(verified.reel.path))
 
     async def complete(self, result: JobResult) -> None:
         if await self.finish("completed", result=self._public_result(result)) != "completed":

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.domain.jobs import TERMINAL, JobRefused, JobRow, Owner
 from app.domain.spec import JobSpec
+from app.service.bases import on_base
 from app.service.signed_urls import PATHS, SignedResource, UrlSigner
 from app.storage.base import SUFFIX
 
@@ -77,8 +78,10 @@ class JobService:
         """Queue a job for `owner`, or return the one this idempotency key made (created=False)."""
         from app.db import IdempotencyConflict, QueueFull
 
-        await self._check(spec)
         request_hash = request_fingerprint(spec)
+        if spec.based_on is not None:
+            spec = await on_base(self.store, spec, owner)
+        await self._check(spec)
         limit = self.settings.max_highlights
         if spec.highlights is not None and len(spec.highlights) > limit:
             raise JobRefused(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 import shutil
 import uuid
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,7 @@ import httpx
 import pytest
 
 from app.config import Settings
-from app.storage import open_media
+from app.storage import S3Location, open_media
 from tests.conftest import Infra, make_settings, running_service
 from tests.support.jobs import wait_final
 from tests.support.media import make_source
@@ -23,6 +24,13 @@ from tests.support.s3 import S3Server
 from tests.support.throttle import throttled_proxy
 
 HIGHLIGHTS = [{"start_time": 2, "end_time": 17, "score": 0.8}]
+# What a completed job of exact client ranges publishes (nothing decoded, so no features): the Studio's files too.
+PUBLISHED = (".analysis.json", ".filmstrip.jpg", ".jpg", ".mp4", ".source")
+
+
+def published(*job_ids: str) -> list[str]:
+    """The keys of every file these jobs publish, in the order the bucket lists them."""
+    return sorted(f"svc/reels/{job_id}{suffix}" for job_id in job_ids for suffix in PUBLISHED)
 
 
 @pytest.fixture
@@ -77,7 +85,7 @@ async def test_s3_source_to_s3_store_completes_and_presigned_download_is_exact(
         result = done["result"]
         assert result["output_path"] is None  # a server path means nothing to a client of object storage
         assert result["output_url"] == f"https://reels.example/jobs/{job_id}/output"
-        assert s3_server.keys(store) == [f"svc/reels/{job_id}.jpg", f"svc/reels/{job_id}.mp4"]
+        assert s3_server.keys(store) == published(job_id)
         stored = s3_server.body(store, f"svc/reels/{job_id}.mp4")
         assert hashlib.sha256(stored).hexdigest() == result["output_sha256"]
 
@@ -145,9 +153,7 @@ async def test_two_workers_with_no_shared_disk_complete_jobs(
                 ids.append(response.json()["id"])
             finals = await asyncio.gather(*(wait_final(client, i, timeout=180) for i in ids))
             assert [f["status"] for f in finals] == ["completed", "completed"], [w.tail() for w in workers]
-        assert s3_server.keys(store, "svc/reels/") == sorted(
-            f"svc/reels/{i}.{ext}" for i in ids for ext in ("jpg", "mp4")
-        )
+        assert s3_server.keys(store, "svc/reels/") == published(*ids)
         conn = await asyncpg.connect(
             host=infra.pg_host,
             port=infra.pg_port,
@@ -242,7 +248,7 @@ async def test_worker_killed_mid_staging_and_mid_upload_resumes_elsewhere_with_o
         finally:
             for w in workers:
                 w.kill_group()
-    assert s3_server.keys(store, "svc/reels/") == [f"svc/reels/{job_id}.jpg", f"svc/reels/{job_id}.mp4"]
+    assert s3_server.keys(store, "svc/reels/") == published(job_id)
     assert not s3_server.client.list_multipart_uploads(Bucket=store).get("Uploads")
     reel = s3_server.body(store, f"svc/reels/{job_id}.mp4")
     assert hashlib.sha256(reel).hexdigest() == done["result"]["output_sha256"]
@@ -272,3 +278,42 @@ async def test_a_multipart_upload_left_by_a_killed_worker_is_aborted_by_the_next
     assert not s3_server.client.list_multipart_uploads(Bucket=store_bucket).get("Uploads")
     assert s3_server.keys(store_bucket, "svc/reels/") == [key]
     assert s3_server.body(store_bucket, key) == reel.read_bytes()
+
+
+async def test_the_studio_files_are_objects_and_a_job_based_on_another_reads_them_back(
+    infra: Infra, tmp_path: Path, s3_server: S3Server, buckets: tuple[str, str]
+) -> None:
+    inputs, store = buckets
+    source = put_source(s3_server, inputs, "videos/talk.mp4", tmp_path)
+    async with running_service(s3_settings(infra, tmp_path / "svc", s3_server, buckets)) as client:
+        base_id = (await client.post("/jobs", json={"input_url": f"s3://{inputs}/videos/talk.mp4"})).json()["id"]
+        assert (await wait_final(client, base_id, timeout=60))["status"] == "completed"
+        analysis = (await client.get(f"/jobs/{base_id}/analysis")).json()
+        assert analysis["analysed"] and analysis["source"]["playable"]
+        for path in ("source", "filmstrip"):  # a <video> and an <img> follow the redirect to a presigned URL
+            redirect = await client.get(f"/jobs/{base_id}/{path}")
+            assert redirect.status_code == 307 and f"svc/reels/{base_id}." in redirect.headers["location"], path
+        assert s3_server.body(store, f"svc/reels/{base_id}.source") == source
+
+        body = {"based_on": base_id, "highlights": HIGHLIGHTS, "output": {"snap_edges": True}}
+        job_id = (await client.post("/jobs", json=body)).json()["id"]
+        job = await wait_final(client, job_id, timeout=60)
+        assert job["status"] == "completed", job["error"]
+        events = {(e["stage"], e["event"]) for e in (await client.get(f"/jobs/{job_id}/events")).json()}
+        assert ("analyze", "reuse") in events  # the features came back from the store: nothing decoded
+    assert s3_server.body(store, f"svc/reels/{job_id}.source") == source  # copied inside the bucket
+
+
+async def test_a_copy_inside_the_bucket_goes_in_parts_when_large_and_says_when_there_is_nothing(
+    infra: Infra, tmp_path: Path, s3_server: S3Server, buckets: tuple[str, str]
+) -> None:
+    _, store = buckets
+    large = random.Random(7).randbytes(11 << 20)
+    s3_server.client.put_object(Bucket=store, Key="svc/reels/a.source", Body=large)
+    async with open_media(s3_settings(infra, tmp_path, s3_server, buckets)) as media:
+        assert media.objects is not None
+        src, dest = S3Location(store, "svc/reels/a.source"), S3Location(store, "svc/reels/b.source")
+        assert await media.objects.copy(src, dest, part=5 << 20)  # three parts, as a source over COPY_PART goes
+        assert not await media.objects.copy(S3Location(store, "svc/reels/gone.source"), dest)
+    assert s3_server.body(store, "svc/reels/b.source") == large
+    assert not s3_server.client.list_multipart_uploads(Bucket=store).get("Uploads")
