@@ -1,0 +1,61 @@
+"""The Studio: a web page, served at /studio, to submit videos, see why each clip was picked, adjust and render again.
+
+The page is static (`app/api/studio/`: HTML, CSS and ES modules, no build step) and speaks only the public API,
+from the same origin with the same keys; `<video>`, `<img>`, `<track>` and EventSource use signed URLs. Its
+routes are no part of the contract, so the OpenAPI schema leaves them out.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, RedirectResponse
+
+from app.api.problems import Problem
+
+router = APIRouter(include_in_schema=False)
+ASSETS = Path(__file__).with_name("studio")
+_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+# The page loads nothing from elsewhere and runs no inline script: a script injected into a job's fields could
+# not run, and nothing a job names is fetched but through the API's own paths (blob: for an upload's preview).
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # signed URLs are in the page's requests: none leaks to another site
+    "Cache-Control": "no-cache",  # revalidated by ETag: a new release's page is seen at once
+}
+
+
+def _page() -> FileResponse:
+    return FileResponse(ASSETS / "index.html", media_type="text/html; charset=utf-8", headers=_HEADERS)
+
+
+@router.get("/studio")
+async def studio() -> FileResponse:
+    """The jobs list and the submit form."""
+    return _page()
+
+
+@router.get("/studio/")
+async def studio_slash() -> RedirectResponse:
+    """One address for the page, so relative links resolve the same way."""
+    return RedirectResponse("/studio", status_code=308)
+
+
+@router.get("/studio/jobs/{job_id}")
+async def studio_job(job_id: uuid.UUID) -> FileResponse:
+    """A job's page; the script reads the id from the address and asks the API for the job."""
+    return _page()
+
+
+@router.get("/studio/assets/{name}")
+async def studio_asset(name: str) -> FileResponse:
+    """One of the page's own files: its stylesheet and scripts, by name (no sub-folders)."""
+    path = ASSETS / name
+    media_type = _TYPES.get(path.suffix)
+    if media_type is None or "/" in name or name.startswith(".") or not path.is_file():
+        raise Problem(404, "not_found", f"The Studio has no file {name!r}.")
+    return FileResponse(path, media_type=f"{media_type}; charset=utf-8", headers=_HEADERS)

@@ -1,0 +1,181 @@
+"""The Studio page in a real browser: Debian's Chromium, driven by Playwright over its protocol (nothing downloaded).
+
+One service (API key, runner) on a free port and one 30 s source (spoken sentences with pauses, a shot cut at
+14 s) drive the whole flow a person would take: sign in, upload, watch the job complete, read the clips and their
+reasons on the timeline, play the reel, drag an edge, render again; the second job asks for the dragged clips.
+A wrong key shows the problem. axe finds no serious or critical violation. With STUDIO_SCREENSHOTS=<dir> the job
+page is also saved there at 1280 px and at a phone's 375 px (the README's `docs/` pictures).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.api.app import create_app
+from tests.conftest import Infra, make_settings
+from tests.support.browser import Browser, chromium, serving
+from tests.support.media import ffmpeg
+
+KEY = f"studio-{uuid.uuid4().hex[:8]}"
+SPEECH = Path(__file__).parents[1] / "fixtures" / "speech_pauses.flac"
+CUT = 14.0  # the source's one shot cut
+# Plays the reel (muted, as autoplay allows) until half a second has passed in it, or 10 s in the page.
+PLAY_HALF_A_SECOND = """async () => {
+    const video = document.querySelector('#reel');
+    video.muted = true;
+    await video.play();
+    const start = performance.now();
+    while (video.currentTime < 0.5 && performance.now() - start < 10000) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    video.pause();
+    return {time: video.currentTime, error: video.error && video.error.code, duration: video.duration};
+}"""
+
+pytestmark = pytest.mark.skipif(
+    chromium() is None,
+    reason="no Chromium on PATH: the Studio's browser tests need Debian's `chromium` (apt-get install chromium)",
+)
+
+
+def _talk(path: Path) -> Path:
+    """30 s at 320x180: the fixture's sentences twice over two test patterns, cut from one to the other at 14 s."""
+    graph = (
+        f"testsrc2=size=320x180:rate=25:duration={CUT}[a];testsrc=size=320x180:rate=25:duration={30 - CUT}[b];"
+        "[a][b]concat=n=2:v=1:a=0,format=yuv420p[v];[0:a]aresample=48000,aformat=channel_layouts=stereo[s]"
+    )
+    ffmpeg("-stream_loop", "1", "-i", str(SPEECH), "-filter_complex", graph,
+           "-map", "[v]", "-map", "[s]", "-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-c:a", "aac",
+           "-t", "30", str(path))  # fmt: skip
+    return path
+
+
+@pytest.fixture(scope="module")
+def studio(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The service's base URL, and the source to upload."""
+    root = tmp_path_factory.mktemp("studio")
+    settings = make_settings(infra, root, api_keys=[KEY], rate_limit_per_minute=0)
+    source = _talk(root / "talk.mp4")
+    with serving(create_app(settings)) as url:
+        yield url, source
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with Browser.launch() as opened:
+        yield opened
+
+
+def _api(url: str, method: str, path: str, **kwargs: Any) -> Any:
+    response = httpx.request(method, url + path, headers={"Authorization": f"Bearer {KEY}"}, timeout=30, **kwargs)
+    assert response.status_code < 300, response.text
+    return response.json()
+
+
+def test_a_wrong_key_shows_the_problem_not_a_blank_page(studio: tuple[str, Path], browser: Browser) -> None:
+    url, _ = studio
+    with browser.page(url) as page:
+        page.goto(f"{url}/studio")
+        page.get_by_label("API key").fill("not-a-key")
+        page.get_by_role("button", name="Sign in").click()
+        alert = page.get_by_role("alert")
+        alert.wait_for()
+        assert "Unauthorized" in alert.inner_text() and "API key" in alert.inner_text()
+        assert browser.serious_violations(page) == []
+        # A job's address opened with a refused key in the tab: the same problem, and the sign-in form.
+        page.evaluate("sessionStorage.setItem('smartedit.apiKey', 'still-not-a-key')")
+        page.goto(f"{url}/studio/jobs/{uuid.uuid4()}")
+        page.get_by_role("alert").wait_for()
+        assert "refused" in page.get_by_role("alert").inner_text()
+
+
+def test_upload_watch_play_drag_and_render_again(studio: tuple[str, Path], browser: Browser) -> None:
+    url, source = studio
+    with browser.page(url) as page:
+        page.goto(f"{url}/studio")
+        page.get_by_label("API key").fill(KEY)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("heading", name="New reel").wait_for()
+        assert browser.serious_violations(page) == []
+
+        page.locator("#file").set_input_files(str(source))
+        page.get_by_label("Reel at most (s)").fill("20")  # one clip of 15-20 s: room to drag either edge
+        page.get_by_role("button", name="Make the reel").click()
+        page.wait_for_url(f"{url}/studio/jobs/*")
+        first = page.url.rsplit("/", 1)[1]
+        page.locator("#job-status", has_text="completed").wait_for(timeout=120_000)
+        job = _api(url, "GET", f"/jobs/{first}")
+        assert job["status"] == "completed", job["error"]
+
+        # The clips on the timeline, each with the reasons it was picked for.
+        clips = page.locator("#clip-list li")
+        clips.first.wait_for()
+        segments = job["result"]["segments"]
+        assert clips.count() == len(segments) == page.locator("svg .clip").count()
+        for item, segment in zip(clips.all(), segments, strict=True):
+            shown = item.locator(".reason").all_inner_texts()
+            assert shown == segment["reasons"] and shown, (shown, segment)
+
+        # The reel plays: no media error, and its time moves on.
+        played = page.evaluate(PLAY_HALF_A_SECOND)
+        assert played["error"] is None and played["time"] >= 0.5, played
+        assert abs(played["duration"] - job["result"]["duration"]) < 0.5, played
+        assert browser.serious_violations(page) == []
+        _screenshots(page)
+
+        # Drag the first clip's end to the left, then nudge it a second and a frame by keyboard.
+        end = page.locator('svg .handle[data-clip="0"][data-edge="end"]')
+        before = float(end.get_attribute("aria-valuenow") or 0)
+        end.scroll_into_view_if_needed()
+        box = end.bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] - 60, box["y"] + box["height"] / 2, steps=6)
+        page.mouse.up()
+        dragged = float(end.get_attribute("aria-valuenow") or 0)
+        start = float(page.locator('svg .handle[data-clip="0"][data-edge="start"]').get_attribute("aria-valuenow") or 0)
+        assert dragged < before and dragged - start >= 15, (before, dragged, start)
+        page.keyboard.press("Shift+ArrowLeft")
+        page.keyboard.press("ArrowRight")
+        nudged = float(end.get_attribute("aria-valuenow") or 0)
+        if dragged - 1 - start >= 15:
+            assert nudged == pytest.approx(dragged - 1 + 0.04, abs=0.002), (dragged, nudged)
+        wanted = [
+            (float(h.get_attribute("aria-valuenow") or 0), float(e.get_attribute("aria-valuenow") or 0))
+            for h, e in zip(
+                page.locator('svg .handle[data-edge="start"]').all(),
+                page.locator('svg .handle[data-edge="end"]').all(),
+                strict=True,
+            )
+        ]
+
+        page.get_by_role("button", name="Render", exact=True).click()
+        page.wait_for_url(lambda address: "/studio/jobs/" in address and not address.endswith(first))
+        second = page.url.rsplit("/", 1)[1]
+        page.locator("#based-on a").wait_for()
+        assert page.locator("#based-on a").get_attribute("href") == f"/studio/jobs/{first}"
+        again = _api(url, "GET", f"/jobs/{second}")
+        assert [(h["start_time"], h["end_time"]) for h in again["highlights"]] == wanted
+        assert again.get("based_on") == first
+        page.locator("#job-status", has_text="completed").wait_for(timeout=60_000)
+
+
+def _screenshots(page: Any) -> None:
+    """The job page at 1280 px and at 375 px into $STUDIO_SCREENSHOTS; the phone's width never scrolls sideways."""
+    directory = os.environ.get("STUDIO_SCREENSHOTS")
+    for width, height in ((1280, 900), (375, 800)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(200)  # the timeline redraws at the new width (a ResizeObserver)
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"at {width} px the page scrolls {overflow} px sideways"
+        if directory:
+            page.screenshot(path=str(Path(directory) / f"studio-job-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
