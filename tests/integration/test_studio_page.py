@@ -10,7 +10,7 @@ import tomllib
 import uuid
 from pathlib import Path
 
-from app.api.studio import ASSETS
+from app.api.studio_page import ASSETS
 from app.config import Settings
 from tests.conftest import running_service
 

@@ -1,6 +1,6 @@
 """The Studio: a web page, served at /studio, to submit videos, see why each clip was picked, adjust and render again.
 
-The page is static (`app/api/studio/`: HTML, CSS and ES modules, no build step) and speaks only the public API,
+The page is static (`app/api/web/`: HTML, CSS and ES modules, no build step) and speaks only the public API,
 from the same origin with the same keys; `<video>`, `<img>`, `<track>` and EventSource use signed URLs. Its
 routes are no part of the contract, so the OpenAPI schema leaves them out.
 """
@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from app.api.problems import Problem
 
 router = APIRouter(include_in_schema=False)
-ASSETS = Path(__file__).with_name("studio")
+ASSETS = Path(__file__).with_name("web")
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 # The page loads nothing from elsewhere and runs no inline script: a script injected into a job's fields could
 # not run, and nothing a job names is fetched but through the API's own paths (blob: for an upload's preview).
