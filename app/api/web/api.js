@@ -96,7 +96,8 @@ function plainPath(id, resource) {
 export async function bindSigned(element, attribute, id, resource) {
   const apply = async (fresh) => {
     const { url, expires } = await signedUrl(id, resource, { fresh });
-    const media = element instanceof HTMLMediaElement && element.currentSrc;
+    const playing = attribute === "src" && element instanceof HTMLMediaElement;
+    const media = playing && element.currentSrc;
     const at = media ? element.currentTime : 0;
     const wasPlaying = media && !element.paused;
     element.setAttribute(attribute, url);
@@ -114,14 +115,14 @@ export async function bindSigned(element, attribute, id, resource) {
     const due = Math.max(5000, expires - Date.now() - REFRESH_MARGIN * 1000);
     element._signedTimer = setTimeout(function renew() {
       if (!element.isConnected) return;
-      if (element instanceof HTMLMediaElement && !element.paused) {
+      if (attribute === "src" && element instanceof HTMLMediaElement && !element.paused) {
         element.addEventListener("pause", () => apply(true), { once: true });
       } else {
         apply(true);
       }
     }, due);
   };
-  if (element instanceof HTMLMediaElement) {
+  if (attribute === "src" && element instanceof HTMLMediaElement) {
     let retried = 0;
     element.addEventListener("error", () => {
       if (element.error && element.error.code === MediaError.MEDIA_ERR_NETWORK && retried++ < 3) apply(true);

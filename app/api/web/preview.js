@@ -26,7 +26,7 @@ function filmstripPlayer(canvas, sprite, strip, onTime) {
     },
     pause() { player.paused = true; },
     draw(context) {
-      const i = Math.min(strip.count - 1, Math.max(0, Math.round(player.currentTime / strip.interval)));
+      const i = tileAt(strip, player.currentTime);
       const [w, hgt] = strip.tile;
       context.drawImage(sprite, (i % strip.columns) * w, Math.floor(i / strip.columns) * hgt, w, hgt, 0, 0, canvas.width, canvas.height);
     },
@@ -125,6 +125,16 @@ export function preview(job, analysis) {
       player.play().catch(() => {});
     },
   };
+}
+
+/** The tile showing time `t`: the last whose keyframe (`times`, when given) is at or before it. */
+function tileAt(strip, t) {
+  if (strip.times?.length) {
+    let i = 0;
+    while (i + 1 < strip.times.length && strip.times[i + 1] <= t) i++;
+    return Math.min(i, strip.count - 1);
+  }
+  return Math.min(strip.count - 1, Math.max(0, Math.floor(t / strip.interval)));
 }
 
 function nearest(boxes, t) {

@@ -26,18 +26,29 @@ export function timeline(state, on) {
   const playhead = s("line", { y1: AXIS, y2: HEIGHT, stroke: "#1b1f24", "stroke-width": 1.5, visibility: "hidden" });
   svg.append(backdrop, clipLayer, playhead);
   const feature = h("select", { id: "feature", onchange: drawBackdrop },
-    h("option", { value: "" }, "none"), FEATURES.filter((f) => analysis?.features?.[f]?.length).map((f) => h("option", { value: f }, f)));
+    h("option", { value: "" }, "none"), FEATURES.filter((f) => analysis?.features?.[f]?.some((v) => v !== null)).map((f) => h("option", { value: f }, f)));
 
   const x = (t) => PAD + (t / state.duration) * (width - 2 * PAD);
   const time = (px) => ((px - PAD) / (width - 2 * PAD)) * state.duration;
   const ySignal = (v) => SIGNAL[1] - v * (SIGNAL[1] - SIGNAL[0]);
 
-  function line(values, step, attrs) {
-    if (!values?.length) return null;
+  /** A path of `values` (one per `step` s; null: not measured, a gap) scaled to the signal band: 0..1 as they
+   * are with `unit`, else from their own smallest to largest (features come in dB, luma levels, counts). */
+  function line(values, step, attrs, unit = false) {
+    const known = (values || []).filter((v) => v !== null && Number.isFinite(v));
+    if (!known.length) return null;
+    const low = unit ? 0 : Math.min(...known);
+    const span = unit ? 1 : Math.max(...known) - low || 1;
     const every = Math.max(1, Math.floor(values.length / width));
-    const points = [];
-    for (let i = 0; i < values.length; i += every) points.push(`${x(i * step).toFixed(1)},${ySignal(Math.max(0, Math.min(1, values[i]))).toFixed(1)}`);
-    return s("polyline", { points: points.join(" "), fill: "none", ...attrs });
+    let d = "";
+    let pen = "M";
+    for (let i = 0; i < values.length; i += every) {
+      const v = values[i];
+      if (v === null || !Number.isFinite(v)) { pen = "M"; continue; }
+      d += `${pen}${x(i * step).toFixed(1)},${ySignal(Math.max(0, Math.min(1, (v - low) / span))).toFixed(1)} `;
+      pen = "L";
+    }
+    return s("path", { d, fill: "none", ...attrs });
   }
 
   function drawBackdrop() {
@@ -51,17 +62,18 @@ export function timeline(state, on) {
       parts.push(s("rect", { x: x(a), y: SIGNAL[0], width: Math.max(1, x(b) - x(a)), height: SIGNAL[1] - SIGNAL[0], fill: "#b7e0c2", "fill-opacity": 0.6 }));
     }
     const env = analysis?.envelope;
-    if (env?.db?.length) {
+    if (env?.db?.some((v) => v !== null)) {
       const every = Math.max(1, Math.floor(env.db.length / width));
       let d = `M${x(0)},${SIGNAL[1]}`;
       for (let i = 0; i < env.db.length; i += every) {
-        const level = Math.max(...env.db.slice(i, i + every));
+        const heard = env.db.slice(i, i + every).filter((v) => v !== null);
+        const level = heard.length ? Math.max(...heard) : -60; // nothing decoded there: drawn as silence
         d += ` L${x(i * env.step).toFixed(1)},${ySignal((Math.max(-60, level) + 60) / 60).toFixed(1)}`;
       }
       d += ` L${x(Math.min(state.duration, env.db.length * env.step))},${SIGNAL[1]} Z`;
       parts.push(s("path", { d, fill: "#6e7781", "fill-opacity": 0.45, stroke: "#57606a", "stroke-width": 0.5 }));
     }
-    parts.push(line(analysis?.score, analysis?.step || 1, { stroke: "#b3261e", "stroke-width": 1.5 }));
+    parts.push(line(analysis?.score, analysis?.step || 1, { stroke: "#b3261e", "stroke-width": 1.5 }, true));
     if (feature.value) parts.push(line(analysis.features[feature.value], analysis.step || 1, { stroke: "#6a3fb5", "stroke-width": 1.2, "stroke-dasharray": "4 2" }));
     for (const [a, b] of analysis?.pauses || []) {
       const mid = x((a + b) / 2);
