@@ -74,6 +74,13 @@ _SIGNED: dict[Output, SignedResource] = {
     "reel": SignedResource.output,
     "thumbnail": SignedResource.thumbnail,
     "captions": SignedResource.captions,
+    "filmstrip": SignedResource.filmstrip,
+}
+
+_FILMSTRIP: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/jpeg": {}}, "description": "the sprite: `filmstrip.count` tiles of the analysis"},
+    304: _REEL[304],
+    307: {"description": "object storage: a redirect to a fresh presigned URL of the sprite"},
 }
 
 
@@ -100,10 +107,20 @@ _download_route(
 )
 
 
+_download_route(
+    "filmstrip",
+    "/jobs/{job_id}/filmstrip",
+    "get_job_filmstrip",
+    _FILMSTRIP,
+    "The source's filmstrip (JPEG): tiles from a keyframe-only decode, laid out as the analysis' `filmstrip` says.",
+)
+
+
 _SERVED: dict[Output, tuple[str, str]] = {
     "reel": ("video/mp4", "mp4"),
     "thumbnail": ("image/jpeg", "jpg"),
     "captions": ("text/vtt", "vtt"),
+    "filmstrip": ("image/jpeg", "jpg"),
 }
 
 
@@ -112,10 +129,10 @@ async def _download(
 ) -> Response:
     download = await services.jobs.output(job_id, client, what)
     media_type, extension = _SERVED[what]
-    return _serve(download, media_type, f"{job_id}.{extension}", if_none_match)
+    return serve(download, media_type, f"{job_id}.{extension}", if_none_match)
 
 
-def _serve(download: ReelDownload, media_type: str, filename: str, if_none_match: str | None) -> Response:
+def serve(download: ReelDownload, media_type: str, filename: str, if_none_match: str | None) -> Response:
     if download.url is not None:
         # Presigned afresh on every request, so a URL a client stored never expires early.
         return RedirectResponse(download.url, status_code=307)

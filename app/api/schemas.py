@@ -138,7 +138,8 @@ class SignedUrlCreate(BaseModel):
 
     resource: SignedResource = Field(
         description="output: the reel; thumbnail: its poster frame; captions: its WebVTT; events: the live "
-        "progress stream (`GET /jobs/{job_id}/events/stream`, for an EventSource)"
+        "progress stream (`GET /jobs/{job_id}/events/stream`, for an EventSource); analysis: its analysis JSON; "
+        "filmstrip: the source's filmstrip; source: the source itself (for a `<video>`)"
     )
     expires_in: int = Field(
         default=DEFAULT_LIFETIME, ge=1, le=MAX_LIFETIME, description="seconds the URL works, at most 900 (15 min)"

@@ -127,6 +127,8 @@ PROBLEMS: dict[str, ProblemCode] = _problems(
     ("job_not_found", (404,), "no such job for this API key"),
     ("output_not_found", (404,), "the completed job's file is not stored"),
     ("captions_not_found", (404,), "the reel has no captions: none of its clips was transcribed"),
+    ("analysis_not_found", (404,), "the job has no analysis: not completed, or expired with its reel"),
+    ("source_not_playable", (404,), "the source is not H.264 with AAC (or no audio) in MP4/MOV: use the filmstrip"),
     ("webhook_not_found", (404,), "the job has no webhook_url, so it sends no webhooks"),
     ("signed_urls_not_configured", (404,), "the server has no WEBHOOK_SECRET, from which signed URLs take their key"),
     ("webhooks_not_configured", (404, 422), "the server has no WEBHOOK_SECRET: it sends no webhooks"),

@@ -21,6 +21,7 @@ from app.stages.render import Reel, RenderedClip, RenderedFile, concat
 from app.stages.result import JobResult, job_result
 from app.stages.smart import encode_clip, render_clip, smart_source
 from app.stages.thumbnail import poster
+from app.stages.timeline import write_files
 from app.stages.validate import SourceInfo, validate
 from app.stages.verify import Verified, verify
 
@@ -65,14 +66,15 @@ class SmartVideoEditor:
         checkpoints: Checkpoints,
         attempt: str = "local",
         hooks: Hooks = NO_HOOKS,
-        publish: Callable[[Verified], Awaitable[None]] | None = None,
+        publish: Callable[[Verified, Staged], Awaitable[None]] | None = None,
     ) -> JobResult:
         """Run the stage table in order; a stage whose checkpoint still holds is skipped.
 
         `source` is a local file read where it lies, or what stages one into the job's directory (S3, a URL).
 
-        `publish` hands the verified reel and its poster frame to the media store before the job's temp dir
-        goes: a publish that fails leaves the files and every checkpoint in place, so a retry only publishes.
+        `publish` hands the verified reel, its poster frame and the rest (and the staged source, which a source
+        not kept elsewhere is published as) to the media store before the job's temp dir goes: a publish that
+        fails leaves the files and every checkpoint in place, so a retry only publishes.
         """
         # Each attempt writes into its own directory: a worker that lost its lease cannot clobber
         # the files of the attempt that replaced it.
@@ -82,7 +84,7 @@ class SmartVideoEditor:
         for stage in STAGES:
             run.results[stage.name] = await run.stage(stage, self)
         if publish is not None:
-            await publish(run.get("verify", Verified))
+            await publish(run.get("verify", Verified), run.get("fetch", Staged))
         shutil.rmtree(self.work_dir(job_id), ignore_errors=True)
         return _result(run)
 
@@ -184,13 +186,17 @@ async def _verify(editor: SmartVideoEditor, run: StageRun) -> Verified:
     )
     thumbnail = await poster(Path(verified.reel.path), plan, binaries=editor.binaries)
     captions = await write_captions(plan, Path(verified.reel.path))
-    return verified.model_copy(update={"thumbnail": thumbnail, "captions": captions})
+    analysis, filmstrip, features = await write_files(job.id, info, plan, binaries=editor.binaries, work_dir=job.work)
+    files = {"thumbnail": thumbnail, "captions": captions, "analysis": analysis, "filmstrip": filmstrip}
+    return verified.model_copy(update={**files, "features": features})
 
 
 async def _verified_still_there(verified: Verified) -> bool:
     # Verify may have re-joined the reel with corrected sound: the files it vouched for must be there.
-    files = [verified.reel, *(f for f in (verified.thumbnail, verified.captions) if f is not None)]
-    return verified.thumbnail is not None and all([await _still_there(f) for f in files])
+    extras = (verified.thumbnail, verified.captions, verified.analysis, verified.filmstrip, verified.features)
+    files = [verified.reel, *(f for f in extras if f is not None)]
+    made = verified.thumbnail is not None and verified.analysis is not None
+    return made and all([await _still_there(f) for f in files])
 
 
 async def _still_there(f: RenderedFile) -> bool:

@@ -27,8 +27,10 @@ from app.pipeline.editor import STAGE_NAMES, Hooks, SmartVideoEditor
 from app.runner.failures import Failure, Outcome, classify
 from app.runner.retention import discard_outputs
 from app.stages.fetch import FetchProgress, Staged
+from app.stages.render import RenderedFile
 from app.stages.verify import Verified
 from app.storage import Media
+from app.storage.base import Output
 from app.storage.sources import SourceRules, stage_source
 
 log = logging.getLogger(__name__)
@@ -93,14 +95,27 @@ class Attempt:
         else:
             await self.complete(result)
 
-    async def _publish(self, verified: Verified) -> None:
-        """Hand the verified files to the store: the reel last, so a published reel means the rest is there too."""
-        job_id = str(self.job.id)
-        if verified.thumbnail is not None:
-            await self.media.store.publish(job_id, "thumbnail", Path(verified.thumbnail.path))
-        if verified.captions is not None:
-            await self.media.store.publish(job_id, "captions", Path(verified.captions.path))
-        await self.media.store.publish(job_id, "reel", Path(verified.reel.path))
+    async def _publish(self, verified: Verified, staged: Staged) -> None:
+        """Hand the verified files to the store: the reel last, so a published reel means the rest is there too.
+
+        The source is published too unless it lies under MEDIA_ROOT (kept there already): an upload, a URL's or
+        an S3 object's copy, a base job's source, so the Studio can play it and a job based on this one reuse it,
+        for as long as the reel is kept. A hard link on a local store; an upload to S3.
+        """
+        job_id, store = str(self.job.id), self.media.store
+        files: dict[Output, RenderedFile | None] = {
+            "thumbnail": verified.thumbnail,
+            "captions": verified.captions,
+            "analysis": verified.analysis,
+            "filmstrip": verified.filmstrip,
+            "features": verified.features,
+        }
+        for what, file in files.items():
+            if file is not None:
+                await store.publish(job_id, what, Path(file.path))
+        if self.job.spec.input_path is None:
+            await store.publish(job_id, "source", Path(staged.path))
+        await store.publish(job_id, "reel", Path(verified.reel.path))
 
     async def complete(self, result: JobResult) -> None:
         if await self.finish("completed", result=self._public_result(result)) != "completed":

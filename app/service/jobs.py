@@ -224,6 +224,47 @@ class JobService:
             raise JobRefused(404, "output_not_found", f"The {what} of job {job_id} is not stored.")
         return download
 
+    async def analysis(self, job_id: uuid.UUID, owner: Owner) -> bytes:
+        """The completed job's analysis JSON; JobRefused 404 `analysis_not_found` while it has none, or no more."""
+        row = await self.get(job_id, owner)
+        data = None
+        if row.status == "completed" and not (row.result or {}).get("output_expired") and self.media is not None:
+            data = await self.media.store.read(str(job_id), "analysis")
+        if data is None:
+            raise JobRefused(
+                404,
+                "analysis_not_found",
+                f"Job {job_id} has no analysis: it exists once the job is completed, until its reel expires.",
+            )
+        return data
+
+    async def source(self, job_id: uuid.UUID, owner: Owner) -> ReelDownload:
+        """How the caller plays a completed job's source: JobRefused 404 `source_not_playable` unless a browser can."""
+        from app.storage import ReelDownload
+        from app.storage.sources import SourceError, resolve_source
+
+        analysis = json.loads(await self.analysis(job_id, owner))
+        if not analysis["source"]["playable"]:
+            raise JobRefused(
+                404,
+                "source_not_playable",
+                f"The source of job {job_id} is not H.264 with AAC in MP4 or MOV, which browsers play: use the "
+                "filmstrip.",
+            )
+        row = await self.get(job_id, owner)
+        download = None
+        if row.spec.input_path is not None:
+            try:
+                path = resolve_source(self.settings.media_root, row.spec.input_path)
+                download = ReelDownload(path=path, stat=path.stat())
+            except (SourceError, OSError):
+                download = None
+        elif self.media is not None:
+            download = await self.media.store.download(str(job_id), "source", filename=f"{job_id}.mp4")
+        if download is None:
+            raise JobRefused(404, "output_not_found", f"The source of job {job_id} is not stored any more.")
+        return download
+
     async def sign_url(
         self, job_id: uuid.UUID, owner: Owner, resource: SignedResource, *, expires_in: int
     ) -> SignedUrl:

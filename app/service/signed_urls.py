@@ -23,6 +23,9 @@ class SignedResource(enum.StrEnum):
     thumbnail = "thumbnail"
     captions = "captions"
     events = "events"
+    analysis = "analysis"
+    filmstrip = "filmstrip"
+    source = "source"
 
 
 # Where each resource is served; `events` is the live stream, the one an EventSource opens.
@@ -31,6 +34,9 @@ PATHS: dict[SignedResource, str] = {
     SignedResource.thumbnail: "/jobs/{job_id}/thumbnail",
     SignedResource.captions: "/jobs/{job_id}/captions",
     SignedResource.events: "/jobs/{job_id}/events/stream",
+    SignedResource.analysis: "/jobs/{job_id}/analysis",
+    SignedResource.filmstrip: "/jobs/{job_id}/filmstrip",
+    SignedResource.source: "/jobs/{job_id}/source",
 }
 
 

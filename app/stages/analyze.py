@@ -52,6 +52,7 @@ class Plan(BaseModel):
     frame_rate: str
     auto_selected: bool
     ai: AIReport = AIReport(used=False, reason="disabled")
+    features: str | None = None  # what the one decode found (`SourceFeatures.to_json`); None: nothing was decoded
 
 
 async def analyze(
@@ -112,6 +113,7 @@ async def analyze(
         frame_rate=source.frame_rate,
         auto_selected=not spec.highlights,
         ai=choice.ai,
+        features=None if choice.features is None else choice.features.to_json(),
     )
 
 

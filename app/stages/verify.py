@@ -42,6 +42,9 @@ class Verified(BaseModel):
     report: Verification
     thumbnail: RenderedFile | None = None  # the poster frame, taken once the reel passed
     captions: RenderedFile | None = None  # WebVTT timed to the reel, when its clips were transcribed
+    analysis: RenderedFile | None = None  # the JobAnalysis JSON (`stages/timeline.py`)
+    filmstrip: RenderedFile | None = None  # the source's keyframes as one sprite; None when ffmpeg made none
+    features: RenderedFile | None = None  # the plan's features, compressed, for a job based on this one
 
 
 async def verify(

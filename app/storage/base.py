@@ -70,8 +70,18 @@ class ObjectError(Exception):
         self.message = message
 
 
-Output = Literal["reel", "thumbnail", "captions"]  # what a job publishes: the MP4 reel, its poster frame, its WebVTT
-SUFFIX: dict[Output, str] = {"reel": ".mp4", "thumbnail": ".jpg", "captions": ".vtt"}
+# What a job publishes: the MP4 reel, its poster frame, its WebVTT; for the Studio its analysis (JSON), the source's
+# filmstrip (JPEG) and the source itself when it is not kept elsewhere; and its features, for a job based on it.
+Output = Literal["reel", "thumbnail", "captions", "analysis", "filmstrip", "source", "features"]
+SUFFIX: dict[Output, str] = {
+    "reel": ".mp4",
+    "thumbnail": ".jpg",
+    "captions": ".vtt",
+    "analysis": ".analysis.json",
+    "filmstrip": ".filmstrip.jpg",
+    "source": ".source",
+    "features": ".features.json.gz",
+}
 
 
 @dataclass(frozen=True)
@@ -120,7 +130,19 @@ class MediaStore(Protocol):
         ...
 
     async def publish(self, job_id: str, what: Output, path: Path) -> None:
-        """Make the finished file at `path` the job's published reel or thumbnail (one object per job and kind)."""
+        """Make the finished file at `path` the job's published reel or thumbnail (one object per job and kind).
+
+        A `source` is never moved: it may be an upload, or another job's source (a hard link on a local disk).
+        """
+        ...
+
+    async def read(self, job_id: str, what: Output) -> bytes | None:
+        """The bytes of a small published file (the analysis); None when it is not stored."""
+        ...
+
+    async def stage_output(self, job_id: str, what: Output, job_dir: Path) -> Path | None:
+        """A local file of a published file for another job to read: the stored file itself, or a copy streamed
+        into `job_dir`; None when it is not stored."""
         ...
 
     async def put_upload(self, upload_id: str, src: Path) -> None:
@@ -145,7 +167,7 @@ class MediaStore(Protocol):
         ...
 
     async def delete_outputs(self, job_id: str) -> None:
-        """Delete the job's reel, thumbnail and captions, and any of them half-published (no error when gone)."""
+        """Delete every file the job published (SUFFIX's kinds), and any of them half-published (no error when gone)."""
         ...
 
     def owns(self, location: S3Location) -> bool:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import shutil
 import stat
 from pathlib import Path
 
+from app.media.files import part_name
 from app.storage.base import SUFFIX, Output, Progress, ReelDownload, S3Location
 
 
@@ -41,8 +44,20 @@ class LocalStore:
 
     async def publish(self, job_id: str, what: Output, path: Path) -> None:
         final = self.reel_path(job_id, what)
-        if path != final:  # the pipeline writes into place already; anything else is moved there
+        if what == "source":
+            await asyncio.to_thread(_link, path, final)
+        elif path != final:  # the pipeline writes into place already; anything else is moved there
             await asyncio.to_thread(shutil.move, path, final)
+
+    async def read(self, job_id: str, what: Output) -> bytes | None:
+        try:
+            return await asyncio.to_thread(self.reel_path(job_id, what).read_bytes)
+        except FileNotFoundError:
+            return None
+
+    async def stage_output(self, job_id: str, what: Output, job_dir: Path) -> Path | None:
+        path = self.reel_path(job_id, what)
+        return path if path.is_file() else None
 
     async def put_upload(self, upload_id: str, src: Path) -> None:
         self.uploads_root.mkdir(parents=True, exist_ok=True)
@@ -73,3 +88,18 @@ class LocalStore:
 
     def owns(self, location: S3Location) -> bool:
         return False
+
+
+def _link(src: Path, final: Path) -> None:
+    """A second name for `src` at `final` (no bytes copied); a copy only when they lie on different filesystems."""
+    if final.exists() and os.path.samefile(src, final):
+        return
+    part = part_name(final)
+    part.unlink(missing_ok=True)
+    try:
+        os.link(src, part)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.copyfile(src, part)
+    os.replace(part, final)

@@ -17,7 +17,15 @@ if TYPE_CHECKING:
 
 CHUNK = 1 << 20  # bytes per read of a download: a thread hop per MiB costs nothing next to the network
 PART = 16 << 20  # bytes per multipart part (S3's minimum is 5 MiB); one part is all an upload holds in memory
-_TYPES: dict[Output, str] = {"reel": "video/mp4", "thumbnail": "image/jpeg", "captions": "text/vtt"}
+_TYPES: dict[Output, str] = {
+    "reel": "video/mp4",
+    "thumbnail": "image/jpeg",
+    "captions": "text/vtt",
+    "analysis": "application/json",
+    "filmstrip": "image/jpeg",
+    "source": "application/octet-stream",
+    "features": "application/gzip",
+}
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 _FORBIDDEN = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled"}
 
@@ -103,6 +111,18 @@ class S3Objects:
                 key, upload_id = where.key, upload["UploadId"]
                 await self.client.abort_multipart_upload(Bucket=where.bucket, Key=key, UploadId=upload_id)
 
+    async def read(self, where: S3Location) -> bytes | None:
+        """A small object's bytes; None when there is none."""
+        try:
+            response = await self.client.get_object(Bucket=where.bucket, Key=where.key)
+        except ClientError as exc:
+            if _code(exc) in _MISSING:
+                return None
+            raise
+        async with response["Body"] as body:
+            data: bytes = await body.read()
+        return data
+
     async def exists(self, where: S3Location) -> bool:
         """True when the object is there."""
         try:
@@ -158,6 +178,20 @@ class S3Store:
 
     async def publish(self, job_id: str, what: Output, path: Path) -> None:
         await self.objects.upload(self.reel_location(job_id, what), path, content_type=_TYPES[what])
+
+    async def read(self, job_id: str, what: Output) -> bytes | None:
+        return await self.objects.read(self.reel_location(job_id, what))
+
+    async def stage_output(self, job_id: str, what: Output, job_dir: Path) -> Path | None:
+        dest = job_dir / f"base{SUFFIX[what]}"
+        if dest.is_file():  # staged completely by an earlier attempt on this machine
+            return dest
+        job_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            await self.objects.download(self.reel_location(job_id, what), dest)
+        except ObjectError:
+            return None
+        return dest
 
     def upload_location(self, upload_id: str) -> S3Location:
         """An upload's key."""

@@ -25,6 +25,7 @@ from tests.support.throttle import throttled_proxy
 
 SMALL = {"aspect_ratio": "source", "resolution": "source"}  # the reel at the source's 320x180: quick to render
 CLIP = [{"start_time": 2, "end_time": 17}]
+BEFORE_REEL = (".analysis.json", ".filmstrip.jpg", ".jpg", ".source")  # published before the reel, which goes last
 
 
 @pytest.fixture
@@ -89,11 +90,11 @@ async def test_a_job_cancelled_while_publishing_to_s3_leaves_nothing_in_the_buck
         async with running_service(settings) as client:
             response = await client.post("/jobs", json={"input_url": url, "highlights": CLIP, "output": SMALL})
             job_id = response.json()["id"]
-            # The reel's upload is held back once it starts: its poster frame is published by then, the reel never.
+            # The reel's upload is held back once it starts: the rest is published by then, the reel never.
             proxy.watch, proxy.stall = f"/svc/reels/{job_id}.mp4".encode(), True
             await asyncio.wait_for(proxy.stalled.wait(), 180)
             proxy.watch = None  # the deletions that follow go through
-            assert s3_server.keys(store, "svc/reels/") == [f"svc/reels/{job_id}.jpg"]
+            assert s3_server.keys(store, "svc/reels/") == [f"svc/reels/{job_id}{s}" for s in BEFORE_REEL]
 
             cancelled = await client.delete(f"/jobs/{job_id}")
             assert cancelled.status_code == 202, cancelled.text
@@ -120,8 +121,8 @@ async def test_a_job_whose_worker_died_mid_publish_is_cancelled_with_its_files(
         try:
             await asyncio.wait_for(proxy.stalled.wait(), 180)
         finally:
-            worker.kill_group()  # kill -9 with the poster frame published and the reel on its way
-        assert s3_server.keys(store, "svc/reels/") == [f"svc/reels/{job_id}.jpg"], worker.tail()
+            worker.kill_group()  # kill -9 with all but the reel published and the reel on its way
+        assert s3_server.keys(store, "svc/reels/") == [f"svc/reels/{job_id}{s}" for s in BEFORE_REEL], worker.tail()
 
         # Nobody will finish this job: once its lease lapses, the cancel ends it here, and takes its files.
         while (cancelled := (await api.delete(f"/jobs/{job_id}")).json())["status"] != "cancelled":

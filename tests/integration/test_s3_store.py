@@ -23,6 +23,13 @@ from tests.support.s3 import S3Server
 from tests.support.throttle import throttled_proxy
 
 HIGHLIGHTS = [{"start_time": 2, "end_time": 17, "score": 0.8}]
+# What a completed job of exact client ranges publishes (nothing decoded, so no features): the Studio's files too.
+PUBLISHED = (".analysis.json", ".filmstrip.jpg", ".jpg", ".mp4", ".source")
+
+
+def published(*job_ids: str) -> list[str]:
+    """The keys of every file these jobs publish, in the order the bucket lists them."""
+    return sorted(f"svc/reels/{job_id}{suffix}" for job_id in job_ids for suffix in PUBLISHED)
 
 
 @pytest.fixture
@@ -77,7 +84,7 @@ async def test_s3_source_to_s3_store_completes_and_presigned_download_is_exact(
         result = done["result"]
         assert result["output_path"] is None  # a server path means nothing to a client of object storage
         assert result["output_url"] == f"https://reels.example/jobs/{job_id}/output"
-        assert s3_server.keys(store) == [f"svc/reels/{job_id}.jpg", f"svc/reels/{job_id}.mp4"]
+        assert s3_server.keys(store) == published(job_id)
         stored = s3_server.body(store, f"svc/reels/{job_id}.mp4")
         assert hashlib.sha256(stored).hexdigest() == result["output_sha256"]
 
@@ -145,9 +152,7 @@ async def test_two_workers_with_no_shared_disk_complete_jobs(
                 ids.append(response.json()["id"])
             finals = await asyncio.gather(*(wait_final(client, i, timeout=180) for i in ids))
             assert [f["status"] for f in finals] == ["completed", "completed"], [w.tail() for w in workers]
-        assert s3_server.keys(store, "svc/reels/") == sorted(
-            f"svc/reels/{i}.{ext}" for i in ids for ext in ("jpg", "mp4")
-        )
+        assert s3_server.keys(store, "svc/reels/") == published(*ids)
         conn = await asyncpg.connect(
             host=infra.pg_host,
             port=infra.pg_port,
@@ -242,7 +247,7 @@ async def test_worker_killed_mid_staging_and_mid_upload_resumes_elsewhere_with_o
         finally:
             for w in workers:
                 w.kill_group()
-    assert s3_server.keys(store, "svc/reels/") == [f"svc/reels/{job_id}.jpg", f"svc/reels/{job_id}.mp4"]
+    assert s3_server.keys(store, "svc/reels/") == published(job_id)
     assert not s3_server.client.list_multipart_uploads(Bucket=store).get("Uploads")
     reel = s3_server.body(store, f"svc/reels/{job_id}.mp4")
     assert hashlib.sha256(reel).hexdigest() == done["result"]["output_sha256"]

@@ -114,7 +114,7 @@ async def test_a_signed_url_opens_its_one_resource_of_its_one_job_without_a_key(
         )
         assert by_bob.status_code == 404 and by_bob.json()["code"] == "job_not_found"
         assert (await client.post(f"/jobs/{job_id}/signed-urls", json={"resource": "output"})).status_code == 401
-        for bad in ({"resource": "source"}, {"resource": "output", "expires_in": MAX_LIFETIME + 1}, {}):
+        for bad in ({"resource": "reel"}, {"resource": "output", "expires_in": MAX_LIFETIME + 1}, {}):
             invalid = await client.post(f"/jobs/{job_id}/signed-urls", json=bad, headers={"X-API-Key": ALICE})
             assert invalid.status_code == 422 and invalid.json()["code"] == "invalid_request", bad
 

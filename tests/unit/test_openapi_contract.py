@@ -24,7 +24,8 @@ COMMITTED = Path(__file__).resolve().parents[2] / "openapi.json"
 OPERATIONS = {
     "create_job", "get_job", "list_jobs", "cancel_job", "list_job_events", "stream_job_events", "healthz", "readyz",
     "get_webhook_secret", "create_upload", "get_job_output", "get_job_thumbnail", "get_job_captions",
-    "delete_job_output", "list_job_webhooks", "redeliver_job_webhook", "create_signed_url",
+    "delete_job_output", "list_job_webhooks", "redeliver_job_webhook", "create_signed_url", "get_job_analysis",
+    "get_job_filmstrip", "get_job_source",
 }  # fmt: skip
 
 
@@ -52,7 +53,7 @@ def test_operation_ids_and_named_schemas(spec: dict[str, Any]) -> None:
     schemas = spec["components"]["schemas"]
     for name in (
         "JobCreate", "Job", "JobResult", "Verification", "Segment", "Highlight", "OutputOptions", "Problem",
-        "WebhookDelivery", "WebhookAttempt",
+        "WebhookDelivery", "WebhookAttempt", "JobAnalysis",
     ):  # fmt: skip
         assert name in schemas, name
     assert schemas["JobStatus"]["enum"] == ["queued", "running", "completed", "failed", "cancelled"]

@@ -290,6 +290,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/jobs/{job_id}/filmstrip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Job Filmstrip
+         * @description The source's filmstrip (JPEG): tiles from a keyframe-only decode, laid out as the analysis' `filmstrip` says.
+         *
+         *     Without a key, a signed URL opens it (`POST /jobs/{job_id}/signed-urls`, resource `filmstrip`).
+         */
+        get: operations["get_job_filmstrip"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/uploads": {
         parameters: {
             query?: never;
@@ -307,6 +329,54 @@ export interface paths {
          *     `expires_at`: beyond, 429 or 413 `upload_quota_exceeded`.
          */
         post: operations["create_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/{job_id}/analysis": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Job Analysis
+         * @description The completed job's analysis: the source's timeline (loudness envelope, speech, pauses, shot cuts, the
+         *     picker's per-second score and features, face tracks) and each clip's reasons and crop path.
+         *
+         *     404 `analysis_not_found` until the job is completed, when it failed, and once its reel expired. Without a key,
+         *     a signed URL opens it (`POST /jobs/{job_id}/signed-urls`, resource `analysis`).
+         */
+        get: operations["get_job_analysis"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/{job_id}/source": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Job Source
+         * @description The completed job's source as it was read, for a `<video>`: byte ranges (206, 416), ETags, HEAD.
+         *
+         *     Only when the analysis says `source.playable` (H.264 with AAC or no audio, in MP4/MOV): else 404
+         *     `source_not_playable`, and the filmstrip stands in. Kept as long as the reel. Without a key, a signed URL opens
+         *     it (`POST /jobs/{job_id}/signed-urls`, resource `source`).
+         */
+        get: operations["get_job_source"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -412,6 +482,77 @@ export interface components {
             cached: number;
         };
         /**
+         * AnalysedSource
+         * @description The source as validation saw it, and whether a browser plays it as it is (`GET /jobs/{id}/source`).
+         */
+        AnalysedSource: {
+            /** Duration */
+            duration: number;
+            /** Frame Rate */
+            frame_rate: string;
+            /**
+             * Width
+             * @description as displayed, after rotation
+             */
+            width: number;
+            /** Height */
+            height: number;
+            /** Sample Aspect Ratio */
+            sample_aspect_ratio: string;
+            /** Has Audio */
+            has_audio: boolean;
+            /**
+             * Playable
+             * @description H.264 (8-bit 4:2:0) with AAC or no audio, in MP4/MOV
+             */
+            playable: boolean;
+        };
+        /**
+         * ClipView
+         * @description One clip of the reel as planned: its source range, why it was chosen, and its crop window over time.
+         */
+        ClipView: {
+            /** Index */
+            index: number;
+            /** Start */
+            start: number;
+            /** End */
+            end: number;
+            /** Score */
+            score: number;
+            /** Reasons */
+            reasons: string[];
+            /** Title */
+            title: string | null;
+            /**
+             * Layout
+             * @enum {string}
+             */
+            layout: "single" | "split";
+            /**
+             * Crop
+             * @description the crop window over time, linear between entries; [] for the whole picture
+             */
+            crop: [
+                number,
+                number,
+                number,
+                number,
+                number
+            ][];
+            /**
+             * Crop Bottom
+             * @description with layout split, the bottom half's window; else []
+             */
+            crop_bottom: [
+                number,
+                number,
+                number,
+                number,
+                number
+            ][];
+        };
+        /**
          * CropWindow
          * @description The crop window at source time `t` (linear to the next; two at one time are a cut), in source pixels.
          */
@@ -438,6 +579,32 @@ export interface components {
             why?: string | null;
         };
         /**
+         * Envelope
+         * @description The loudness envelope for drawing: dBFS per `step` seconds from 0 s; null where no audio was decoded.
+         */
+        Envelope: {
+            /** Step */
+            step: number;
+            /** Db */
+            db: (number | null)[];
+        };
+        /**
+         * FaceTrackView
+         * @description One face followed through a shot: its boxes over time (`track` is what a crop key's `track` names).
+         */
+        FaceTrackView: {
+            /** Track */
+            track: number;
+            /** Boxes */
+            boxes: [
+                number,
+                number,
+                number,
+                number,
+                number
+            ][];
+        };
+        /**
          * FieldError
          * @description One invalid field of a request.
          */
@@ -446,6 +613,32 @@ export interface components {
             field: string;
             /** Message */
             message: string;
+        };
+        /**
+         * Filmstrip
+         * @description The sprite at `GET /jobs/{id}/filmstrip`: `count` tiles of `tile` px, `columns` a row, left to right.
+         *
+         *     Tile i shows the source at about i × `interval` s: the last keyframe at or before it (a keyframe-only
+         *     decode); `times` says exactly when each tile's keyframe is, so a source with sparse keyframes is not misread.
+         */
+        Filmstrip: {
+            /** Interval */
+            interval: number;
+            /** Tile */
+            tile: [
+                number,
+                number
+            ];
+            /** Columns */
+            columns: number;
+            /** Count */
+            count: number;
+            /**
+             * Times
+             * @description source seconds of the keyframe each tile shows
+             * @default []
+             */
+            times: number[];
         };
         /**
          * Health
@@ -566,6 +759,58 @@ export interface components {
             error: components["schemas"]["JobError"] | null;
             /** @description what was measured on the reel; set once the job is completed */
             result: components["schemas"]["JobResult"] | null;
+        };
+        /**
+         * JobAnalysis
+         * @description A completed job's analysis: what the page draws on the source's timeline.
+         */
+        JobAnalysis: {
+            /** Job Id */
+            job_id: string;
+            source: components["schemas"]["AnalysedSource"];
+            /**
+             * Analysed
+             * @description false: nothing was decoded (exact client ranges at the source's aspect); the arrays are empty
+             */
+            analysed: boolean;
+            /**
+             * Step
+             * @description seconds per entry of `score` and of each `features` array
+             */
+            step: number;
+            /**
+             * Score
+             * @description the picker's per-second score 0..1; [] when it did not run
+             */
+            score: number[];
+            features: components["schemas"]["SourceFeaturesView"];
+            envelope: components["schemas"]["Envelope"];
+            /**
+             * Speech
+             * @description speech regions
+             */
+            speech: [
+                number,
+                number
+            ][];
+            /**
+             * Pauses
+             * @description pauses between words: where an edge may snap
+             */
+            pauses: [
+                number,
+                number
+            ][];
+            /**
+             * Shots
+             * @description shot cuts
+             */
+            shots: number[];
+            /** Faces */
+            faces: components["schemas"]["FaceTrackView"][];
+            /** Clips */
+            clips: components["schemas"]["ClipView"][];
+            filmstrip: components["schemas"]["Filmstrip"] | null;
         };
         /**
          * JobCreate
@@ -960,6 +1205,8 @@ export interface components {
              *     - `job_not_found`: (404) no such job for this API key
              *     - `output_not_found`: (404) the completed job's file is not stored
              *     - `captions_not_found`: (404) the reel has no captions: none of its clips was transcribed
+             *     - `analysis_not_found`: (404) the job has no analysis: not completed, or expired with its reel
+             *     - `source_not_playable`: (404) the source is not H.264 with AAC (or no audio) in MP4/MOV: use the filmstrip
              *     - `webhook_not_found`: (404) the job has no webhook_url, so it sends no webhooks
              *     - `signed_urls_not_configured`: (404) the server has no WEBHOOK_SECRET, from which signed URLs take their key
              *     - `webhooks_not_configured`: (404/422) the server has no WEBHOOK_SECRET: it sends no webhooks
@@ -1078,7 +1325,7 @@ export interface components {
          * @description What of a job a signed URL opens: exactly one of these, of exactly one job.
          * @enum {string}
          */
-        SignedResource: "output" | "thumbnail" | "captions" | "events";
+        SignedResource: "output" | "thumbnail" | "captions" | "events" | "analysis" | "filmstrip" | "source";
         /**
          * SignedUrl
          * @description A URL that opens one resource of one job without an API key until `expires_at`: for `<video>`, `<img>`,
@@ -1111,13 +1358,44 @@ export interface components {
          *     }
          */
         SignedUrlCreate: {
-            /** @description output: the reel; thumbnail: its poster frame; captions: its WebVTT; events: the live progress stream (`GET /jobs/{job_id}/events/stream`, for an EventSource) */
+            /** @description output: the reel; thumbnail: its poster frame; captions: its WebVTT; events: the live progress stream (`GET /jobs/{job_id}/events/stream`, for an EventSource); analysis: its analysis JSON; filmstrip: the source's filmstrip; source: the source itself (for a `<video>`) */
             resource: components["schemas"]["SignedResource"];
             /**
              * Expires In
              * @description seconds the URL works, at most 900 (15 min) (default `600`)
              */
             expires_in?: number;
+        };
+        /**
+         * SourceFeaturesView
+         * @description Each analyser's value per `step` seconds (index i covers [i, i + 1) × step); null where not analysed.
+         */
+        SourceFeaturesView: {
+            /**
+             * Loudness
+             * @description dB of the mean square, full scale 0
+             */
+            loudness: (number | null)[];
+            /**
+             * Speech
+             * @description share of the second with speech, 0..1
+             */
+            speech: (number | null)[];
+            /**
+             * Motion
+             * @description median frame difference, luma levels
+             */
+            motion: (number | null)[];
+            /**
+             * Faces
+             * @description share of face detections that found a face, 0..1
+             */
+            faces: (number | null)[];
+            /**
+             * Cut Density
+             * @description shot cuts starting in that second
+             */
+            cut_density: (number | null)[];
         };
         /**
          * Upload
@@ -2641,6 +2919,117 @@ export interface operations {
             };
         };
     };
+    get_job_filmstrip: {
+        parameters: {
+            query?: {
+                /** @description a signed URL's expiry (Unix seconds): use the URL as minted */
+                expires?: number;
+                /** @description a signed URL's signature, from `POST /jobs/{job_id}/signed-urls` */
+                signature?: string;
+            };
+            header?: {
+                "if-none-match"?: string;
+            };
+            path: {
+                /** @description the job's id, as `POST /jobs` returned it */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the sprite: `filmstrip.count` tiles of the analysis */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": unknown;
+                };
+            };
+            /** @description the reel has the ETag given in `If-None-Match` */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description object storage: a redirect to a fresh presigned URL of the sprite */
+            307: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid API key, and no signed URL (`unauthorized`); or a signed URL that expired (`signed_url_expired`), or is not one for this job and resource, or whose key was revoked (`signed_url_invalid`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such job for this API key (another key's job is not found either), or the job has none of what is asked for (captions, a webhook) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The job is not in a state for this: already finished (cancel), not completed yet (its output), or its webhook not written yet or being sent (redeliver) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The job's reel existed and has expired (OUTPUT_TTL) or was deleted */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid: the problem's `code` and `detail` say what to fix */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests this minute, too many queued jobs, or too many unexpired uploads, for this API key */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description PostgreSQL or Redis is not answering; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     create_upload: {
         parameters: {
             query?: never;
@@ -2704,6 +3093,201 @@ export interface operations {
                 };
             };
             /** @description Too many requests this minute (`rate_limited`), or too many unexpired uploads for this API key (`upload_quota_exceeded`) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description PostgreSQL or Redis is not answering; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_job_analysis: {
+        parameters: {
+            query?: {
+                /** @description a signed URL's expiry (Unix seconds): use the URL as minted */
+                expires?: number;
+                /** @description a signed URL's signature, from `POST /jobs/{job_id}/signed-urls` */
+                signature?: string;
+            };
+            header?: {
+                "if-none-match"?: string;
+            };
+            path: {
+                /** @description the job's id, as `POST /jobs` returned it */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the analysis, with an ETag (it never changes once written) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobAnalysis"];
+                };
+            };
+            /** @description the analysis has the ETag given in `If-None-Match` */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid API key, and no signed URL (`unauthorized`); or a signed URL that expired (`signed_url_expired`), or is not one for this job and resource, or whose key was revoked (`signed_url_invalid`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such job for this API key (another key's job is not found either), or the job has none of what is asked for (captions, a webhook) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid: the problem's `code` and `detail` say what to fix */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests this minute, too many queued jobs, or too many unexpired uploads, for this API key */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description PostgreSQL or Redis is not answering; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_job_source: {
+        parameters: {
+            query?: {
+                /** @description a signed URL's expiry (Unix seconds): use the URL as minted */
+                expires?: number;
+                /** @description a signed URL's signature, from `POST /jobs/{job_id}/signed-urls` */
+                signature?: string;
+            };
+            header?: {
+                "if-none-match"?: string;
+            };
+            path: {
+                /** @description the job's id, as `POST /jobs` returned it */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the source as the job read it (with `Range`: 206 and that part) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "video/mp4": unknown;
+                };
+            };
+            /** @description the requested byte range of the source */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the source has the ETag given in `If-None-Match` */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description object storage: a redirect to a fresh presigned URL of the source */
+            307: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid API key, and no signed URL (`unauthorized`); or a signed URL that expired (`signed_url_expired`), or is not one for this job and resource, or whose key was revoked (`signed_url_invalid`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such job for this API key (another key's job is not found either), or the job has none of what is asked for (captions, a webhook) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the `Range` lies outside the source */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid: the problem's `code` and `detail` say what to fix */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests this minute, too many queued jobs, or too many unexpired uploads, for this API key */
             429: {
                 headers: {
                     /** @description seconds to wait before retrying */

@@ -1,0 +1,139 @@
+"""What the Studio reads of a completed job: its analysis, the source's filmstrip, the source itself (with ranges),
+each by key or signed URL; and a job `based_on` it that reuses its source and analysis.
+
+One uploaded 20 s source, one automatic job on it, shared by the module's tests.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from app.config import Settings
+from app.domain.analysis import JobAnalysis
+from tests.conftest import Infra, make_settings, running_service
+from tests.support.cache import SourceCache
+from tests.support.jobs import wait_final
+from tests.support.media import make_source
+
+pytestmark = pytest.mark.xdist_group("render")
+
+SECONDS = 20.0
+KEY = {"X-API-Key": f"studio-{uuid.uuid4().hex[:8]}"}
+
+
+@dataclass(frozen=True)
+class Studio:
+    """The running service, its settings, the uploaded source's bytes and the completed job."""
+
+    client: httpx.AsyncClient
+    settings: Settings
+    source: bytes
+    job: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+async def studio(infra: Infra, tmp_path_factory: pytest.TempPathFactory, sources: SourceCache) -> AsyncIterator[Studio]:
+    settings = make_settings(infra, tmp_path_factory.mktemp("studio"), api_keys=[KEY["X-API-Key"]])
+    name = sources.link("studio.mp4", settings.media_root, lambda p: make_source(p, seconds=SECONDS))
+    data = (settings.media_root / name).read_bytes()
+    async with running_service(settings) as client:
+        upload = await client.post("/uploads", content=data, headers=KEY)
+        assert upload.status_code == 201, upload.text
+        created = await client.post("/jobs", json={"input_upload": upload.json()["upload_id"]}, headers=KEY)
+        assert created.status_code == 202, created.text
+        client.headers.update(KEY)
+        job = await wait_final(client, created.json()["id"], timeout=120)
+        del client.headers["X-API-Key"]
+        assert job["status"] == "completed", job["error"]
+        yield Studio(client, settings, data, job)
+
+
+async def test_a_completed_job_serves_its_analysis_cacheable_and_by_signed_url(studio: Studio) -> None:
+    client, job_id = studio.client, studio.job["id"]
+    response = await client.get(f"/jobs/{job_id}/analysis", headers=KEY)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "private, max-age=3600"
+    analysis = JobAnalysis.model_validate_json(response.content)
+    assert analysis.job_id == job_id and analysis.analysed
+    assert analysis.source.duration == pytest.approx(SECONDS, abs=0.1) and analysis.source.playable
+    assert (analysis.source.width, analysis.source.height, analysis.source.has_audio) == (320, 180, True)
+    seconds = len(analysis.score)
+    assert seconds in (20, 21) and all(0 <= s <= 1 for s in analysis.score)  # the sound may end after 20 s
+    assert all(len(values) == seconds for values in analysis.features.model_dump().values())
+    assert len(analysis.envelope.db) in (200, 201) and analysis.envelope.step == 0.1
+    assert all(db is not None and -60 < db < 0 for db in analysis.envelope.db[5:-5])  # pink noise throughout
+    [clip] = analysis.clips  # a 20 s source is its own highlight
+    segment = studio.job["result"]["segments"][0]
+    assert (clip.start, clip.end, clip.reasons) == (segment["start"], segment["end"], segment["reasons"])
+    assert len(response.content) < 20_000  # small: a page loads it at once
+
+    etag = response.headers["etag"]
+    again = await client.get(f"/jobs/{job_id}/analysis", headers={**KEY, "If-None-Match": etag})
+    assert again.status_code == 304 and again.headers["etag"] == etag and not again.content
+
+    signed = await client.post(f"/jobs/{job_id}/signed-urls", json={"resource": "analysis"}, headers=KEY)
+    assert signed.status_code == 200, signed.text
+    opened = await client.get(signed.json()["url"])
+    assert opened.status_code == 200 and opened.content == response.content
+    elsewhere = signed.json()["url"].replace("/analysis?", "/source?")
+    assert (await client.get(elsewhere)).json()["code"] == "signed_url_invalid"
+
+
+async def test_the_filmstrip_is_a_sprite_of_the_source_keyframes_the_analysis_describes(studio: Studio) -> None:
+    client, job_id = studio.client, studio.job["id"]
+    film = JobAnalysis.model_validate_json(
+        (await client.get(f"/jobs/{job_id}/analysis", headers=KEY)).content
+    ).filmstrip
+    assert film is not None and film.interval == 2.0 and film.count == 10 and film.tile == (160, 90)
+    assert film.times == sorted(film.times) and film.times[0] == 0.0 and all(t <= SECONDS for t in film.times)
+    signed = await client.post(f"/jobs/{job_id}/signed-urls", json={"resource": "filmstrip"}, headers=KEY)
+    response = await client.get(signed.json()["url"])
+    assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
+    sprite = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
+    rows = -(-film.count // film.columns)
+    assert sprite.shape == (rows * film.tile[1], film.columns * film.tile[0], 3)
+    assert float(sprite[: film.tile[1], : film.tile[0]].std()) > 10  # testsrc2's picture, not a blank tile
+
+
+async def test_the_source_plays_with_ranges_and_head_by_signed_url(studio: Studio) -> None:
+    client, job_id, size = studio.client, studio.job["id"], len(studio.source)
+    signed = await client.post(f"/jobs/{job_id}/signed-urls", json={"resource": "source"}, headers=KEY)
+    url = signed.json()["url"]
+    whole = await client.get(url)
+    assert whole.status_code == 200 and whole.content == studio.source
+    assert whole.headers["accept-ranges"] == "bytes" and whole.headers["content-type"] == "video/mp4"
+    part = await client.get(url, headers={"Range": "bytes=100-1099"})
+    assert part.status_code == 206 and part.content == studio.source[100:1100]
+    assert part.headers["content-range"] == f"bytes 100-1099/{size}"
+    beyond = await client.get(url, headers={"Range": f"bytes={size + 10}-"})
+    assert beyond.status_code == 416
+    head = await client.head(f"/jobs/{job_id}/source", headers=KEY)
+    assert head.status_code == 200 and int(head.headers["content-length"]) == size and not head.content
+    # Published beside the reel as a second name of the upload: no bytes copied.
+    published = studio.settings.output_root / f"{job_id}.source"
+    upload = next((studio.settings.data_dir / "uploads").iterdir())
+    assert published.stat().st_ino == upload.stat().st_ino
+
+
+async def test_a_job_without_analysis_answers_analysis_not_found(studio: Studio) -> None:
+    client = studio.client
+    unknown = await client.get(f"/jobs/{uuid.uuid4()}/analysis", headers=KEY)
+    assert unknown.status_code == 404 and unknown.json()["code"] == "job_not_found"
+    (studio.settings.media_root / "never.mp4").write_bytes(b"not decoded")
+    created = await client.post("/jobs", json={"input_path": "never.mp4"}, headers=KEY)
+    job_id = created.json()["id"]
+    for path in ("analysis", "source"):
+        response = await client.get(f"/jobs/{job_id}/{path}", headers=KEY)
+        assert response.status_code == 404 and response.json()["code"] == "analysis_not_found", path
+    await client.delete(f"/jobs/{job_id}", headers=KEY)
+    client.headers.update(KEY)
+    await wait_final(client, job_id, timeout=30)
+    del client.headers["X-API-Key"]
