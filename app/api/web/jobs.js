@@ -12,6 +12,11 @@ export function sourceName(job) {
   return job.input_path || job.input_url || (job.input_upload ? `upload ${shortId(job.input_upload)}` : "—");
 }
 
+function reelSummary(result) {
+  const clips = result.segments.length;
+  return `${clips} clip${clips === 1 ? "" : "s"}, ${result.duration.toFixed(1)} s of ${result.source_duration.toFixed(1)} s`;
+}
+
 export function jobsList({ navigate }) {
   let status = "all";
   let cursor = null;
@@ -100,6 +105,7 @@ export function jobsList({ navigate }) {
           " ", h("time", { class: "muted", datetime: job.created_at }, new Date(job.created_at).toLocaleString())),
         job.status === "running" || job.status === "queued" ? progress : null,
         job.error ? h("div", { class: "muted" }, job.error.message) : null,
+        job.result && !job.result.output_expired ? h("div", { class: "muted" }, reelSummary(job.result)) : null,
         job.result?.output_expired ? h("div", { class: "muted" }, "The reel was deleted.") : null),
       actions);
   }

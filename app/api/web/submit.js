@@ -117,7 +117,7 @@ export function submitForm({ navigate }) {
       select("aspect", "Aspect", [["source", "As the source"], ["16:9", "16:9"], ["9:16", "9:16 vertical"], ["1:1", "1:1 square"], ["4:5", "4:5"]], "source"),
       select("layout", "Layout", [["single", "Single"], ["split", "Split (9:16, two speakers)"]], "single"),
       select("resolution", "Resolution", [["source", "As the crop"], ["720p", "720p"], ["1080p", "1080p"]], "source"),
-      select("render", "Render", [["auto", "Auto (smart when it can)"], ["encode", "Encode every frame"]], "auto")),
+      select("render", "Render", [["auto", "Auto (smart)"], ["encode", "Encode every frame"]], "auto")),
     h("div", { class: "field" }, h("label", { for: "webhook" }, "Webhook URL", h("small", {}, " optional")), webhook)),
   alert,
   submit);
