@@ -51,6 +51,7 @@ JOB_EXAMPLE: dict[str, Any] = Job(
     input_path="talk.mp4",
     input_url=None,
     input_upload=None,
+    based_on=None,
     highlights=[Highlight(start_time=5, end_time=25, score=0.9, transition="fade")],
     output=OutputOptions(aspect_ratio="9:16", resolution="1080p"),
     webhook_url=None,

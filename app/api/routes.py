@@ -53,7 +53,21 @@ JobId = Annotated[uuid.UUID, Path(description="the job's id, as `POST /jobs` ret
                 )
             },
         },
-        **problems(400, 401, 413, 422, 429, 503, when={400: "The body is not JSON (`http_error`)"}),
+        **problems(
+            400,
+            401,
+            404,
+            409,
+            413,
+            422,
+            429,
+            503,
+            when={
+                400: "The body is not JSON (`http_error`)",
+                404: "`based_on` names no job of this API key (`base_job_not_found`)",
+                409: "The job `based_on` names has not completed (`base_job_not_completed`)",
+            },
+        ),
     },
 )
 async def create_job(
@@ -65,7 +79,8 @@ async def create_job(
         str | None, Header(max_length=255, description="a retry with the same key and body returns the first job")
     ] = None,
 ) -> Job:
-    """Queue a reel of `input_path` (relative to MEDIA_ROOT); returns at once with the job's id."""
+    """Queue a reel of one source: `input_path` (relative to MEDIA_ROOT), `input_url`, `input_upload`, or `based_on`
+    (a completed job of this key, whose source and analysis are reused); returns at once with the job's id."""
     row, created = await services.jobs.submit(spec, client, idempotency_key=idempotency_key)
     if created:
         metrics.jobs_submitted.inc()

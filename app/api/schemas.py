@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from app.domain.errors import PROBLEMS
 from app.domain.jobs import Job, JobStatus, open_set
-from app.domain.spec import JobSpec
+from app.domain.spec import SOURCE_FIELDS, JobSpec
 from app.service.signed_urls import DEFAULT_LIFETIME, MAX_LIFETIME, SignedResource
 
 # Open sets: a client must accept a code it does not know yet; these are the ones known today.
@@ -26,8 +26,8 @@ EXAMPLE_SPEC: dict[str, Any] = {
 
 
 # Exactly one source, in the schema as the model checks it: not none of them (each absent or null), and not two.
-# As `not`, which generators of clients pass over, so JobCreate stays one type with three optional fields.
-_SOURCES = ("input_path", "input_url", "input_upload")
+# As `not`, which generators of clients pass over, so JobCreate stays one type with four optional fields.
+_SOURCES = SOURCE_FIELDS
 _NONE: JsonValue = {"properties": {name: {"type": "null"} for name in _SOURCES}}
 _TWO: list[JsonValue] = [
     {"required": [a, b], "properties": {a: {"type": "string"}, b: {"type": "string"}}}
@@ -103,7 +103,10 @@ class JobEvent(BaseModel):
     )
     attempt: int
     stage: str
-    event: str = Field(description="start, end or skip (an open set)")
+    event: str = Field(
+        description="start, end or skip; reuse: analyze used a base job's analysis (`based_on`), decoding nothing "
+        "(an open set)"
+    )
     seconds: float | None
     created_at: datetime
 

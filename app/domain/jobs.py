@@ -93,6 +93,7 @@ class Job(BaseModel):
     input_path: str | None
     input_url: str | None
     input_upload: uuid.UUID | None
+    based_on: uuid.UUID | None = Field(description="the job whose source and analysis this one reuses")
     highlights: list[Highlight] | None
     output: OutputOptions
     webhook_url: str | None
@@ -116,6 +117,7 @@ class Job(BaseModel):
             input_path=spec["input_path"],
             input_url=redact_url(spec.get("input_url")),
             input_upload=spec.get("input_upload"),
+            based_on=spec.get("based_on"),
             highlights=spec["highlights"],
             output=spec["output"],
             webhook_url=redact_url(spec["webhook_url"]),
@@ -123,7 +125,6 @@ class Job(BaseModel):
             error=JobError(**row.error) if row.error else None,
             result=JobResult.model_validate(row.result) if row.result else None,
         )
-
 
 
 def redact_url(url: str | None) -> str | None:

@@ -19,6 +19,7 @@ Layout = Literal["single", "split"]
 DEFAULT_CRF = 18
 MAX_HIGHLIGHTS_CEILING = 1000  # what MAX_HIGHLIGHTS may be raised to; the schema's bound, so the setting rules
 DEFAULT_PRESET: Preset = "fast"
+SOURCE_FIELDS = ("input_path", "input_url", "input_upload", "based_on")  # a job names exactly one
 MAX_INPUT_PATH = 1024  # characters; far beyond any real layout, far below what a filesystem refuses
 
 
@@ -126,15 +127,20 @@ class JobSpec(BaseModel):
         description="the source as an `https://` URL, or `s3://bucket/key` (a prefix listed in INPUT_S3_ALLOW)",
     )
     input_upload: uuid.UUID | None = Field(default=None, description="an upload_id from POST /uploads")
+    based_on: uuid.UUID | None = Field(
+        default=None,
+        description="a completed job of this API key whose source, and analysis when it covers the new "
+        "highlights, this job reuses: nothing downloaded or decoded again. `output` left out is that job's",
+    )
     highlights: list[Highlight] | None = Field(default=None, max_length=MAX_HIGHLIGHTS_CEILING)
     output: OutputOptions = Field(default_factory=OutputOptions)
     webhook_url: str | None = Field(default=None, max_length=2048)
 
     @model_validator(mode="after")
     def _one_source(self) -> JobSpec:
-        given = [name for name in ("input_path", "input_url", "input_upload") if getattr(self, name) is not None]
+        given = [name for name in SOURCE_FIELDS if getattr(self, name) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one source: input_path, input_url or input_upload")
+            raise ValueError("give exactly one source: input_path, input_url, input_upload or based_on")
         return self
 
     @property
@@ -142,4 +148,6 @@ class JobSpec(BaseModel):
         """The source as the client named it: a path under MEDIA_ROOT or a URL."""
         if self.input_upload is not None:
             return f"upload:{self.input_upload}"
+        if self.based_on is not None:
+            return f"job:{self.based_on}"
         return self.input_path or self.input_url or ""

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from app.ai.ports import Ranker
+from app.analysis.features import SourceFeatures
 from app.db.checkpoint import Checkpoints
 from app.domain.spec import JobSpec
 from app.media.ffmpeg import Binaries, gather_or_cancel
@@ -21,7 +22,7 @@ from app.stages.render import Reel, RenderedClip, RenderedFile, concat
 from app.stages.result import JobResult, job_result
 from app.stages.smart import encode_clip, render_clip, smart_source
 from app.stages.thumbnail import poster
-from app.stages.timeline import write_files
+from app.stages.timeline import read_features_file, write_files
 from app.stages.validate import SourceInfo, validate
 from app.stages.verify import Verified, verify
 
@@ -109,8 +110,9 @@ async def _analyze(editor: SmartVideoEditor, run: StageRun) -> Plan:
     async def progress(fraction: float) -> None:
         await run.progress("analyze", fraction)
 
-    info = run.get("validate", SourceInfo)
-    return await analyze(
+    info, staged = run.get("validate", SourceInfo), run.get("fetch", Staged)
+    reuse = await _base_features(staged)
+    plan = await analyze(
         info,
         run.job.spec,
         binaries=editor.binaries,
@@ -118,7 +120,21 @@ async def _analyze(editor: SmartVideoEditor, run: StageRun) -> Plan:
         on_progress=progress,
         ranker=editor.ranker,
         job_id=run.job.id,
+        reuse=reuse,
     )
+    if plan.reused_analysis:  # the job's events say it: nothing was decoded for its clips
+        await run.notify("analyze", "reuse", None)
+    return plan
+
+
+async def _base_features(staged: Staged) -> SourceFeatures | None:
+    """A base job's features (`based_on`), when it published some and they are still there to read."""
+    if staged.features is None:
+        return None
+    try:
+        return await asyncio.to_thread(read_features_file, Path(staged.features))
+    except (OSError, ValueError, KeyError):  # gone, or written by another version: decode instead
+        return None
 
 
 async def _render(editor: SmartVideoEditor, run: StageRun) -> Reel:

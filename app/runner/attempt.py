@@ -20,6 +20,7 @@ from app.db.retention import RetentionStore
 from app.domain.errors import RETRYING
 from app.domain.jobs import Job, JobRow
 from app.domain.result import JobResult
+from app.domain.spec import JobSpec
 from app.media.ffmpeg import FFmpegError
 from app.ops import logs, metrics
 from app.ops.outages import log_trouble
@@ -31,7 +32,7 @@ from app.stages.render import RenderedFile
 from app.stages.verify import Verified
 from app.storage import Media
 from app.storage.base import Output
-from app.storage.sources import SourceRules, stage_source
+from app.storage.sources import SourceError, SourceRules, stage_base, stage_source
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +76,10 @@ class Attempt:
         hooks = Hooks(on_stage=self._on_stage, on_progress=self._on_progress)
 
         async def fetch(into: Path, on_progress: FetchProgress) -> Staged:
-            rules = SourceRules.of(settings)
-            return await stage_source(self.job.spec, self.media, rules, job_dir=into, on_progress=on_progress)
+            rules, spec = SourceRules.of(settings), self.job.spec
+            if spec.based_on is not None:
+                return await stage_base(str(spec.based_on), await self._base_spec(), self.media, rules, job_dir=into)
+            return await stage_source(spec, self.media, rules, job_dir=into, on_progress=on_progress)
 
         try:
             await self.checkpoints.take_over(job_id)
@@ -94,6 +97,14 @@ class Attempt:
             await self.failed(exc)
         else:
             await self.complete(result)
+
+    async def _base_spec(self) -> JobSpec:
+        """The spec of the job this one is based on; SourceError when that job is gone (purged with its files)."""
+        assert self.job.spec.based_on is not None
+        base = await self.store.get(self.job.spec.based_on)
+        if base is None:
+            raise SourceError("base_job_expired", f"Job {self.job.spec.based_on} is gone, and its files with it.")
+        return base.spec
 
     async def _publish(self, verified: Verified, staged: Staged) -> None:
         """Hand the verified files to the store: the reel last, so a published reel means the rest is there too.

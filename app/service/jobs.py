@@ -77,8 +77,10 @@ class JobService:
         """Queue a job for `owner`, or return the one this idempotency key made (created=False)."""
         from app.db import IdempotencyConflict, QueueFull
 
-        await self._check(spec)
         request_hash = request_fingerprint(spec)
+        if spec.based_on is not None:
+            spec = await self._on_base(spec, owner)
+        await self._check(spec)
         limit = self.settings.max_highlights
         if spec.highlights is not None and len(spec.highlights) > limit:
             raise JobRefused(
@@ -113,6 +115,29 @@ class JobService:
         if spec.input_upload is not None and self.uploads is not None:
             await self.uploads.mark_used(spec.input_upload)
         return row, created
+
+    async def _on_base(self, spec: JobSpec, owner: Owner) -> JobSpec:
+        """The spec of a job based on another: that job must be the caller's, completed, its files still kept.
+
+        An `output` left out is the base job's, so "render again" with new highlights keeps the reel's shape.
+        """
+        assert spec.based_on is not None
+        base = await self.store.get(spec.based_on, client_id=owner.scope)
+        if base is None:
+            raise JobRefused(404, "base_job_not_found", f"No job {spec.based_on} to base a job on.")
+        if base.status != "completed":
+            raise JobRefused(
+                409,
+                "base_job_not_completed",
+                f"Job {spec.based_on} is {base.status}: a job can be based only on a completed one.",
+            )
+        if (base.result or {}).get("output_expired"):
+            raise JobRefused(
+                422,
+                "base_job_expired",
+                f"The files of job {spec.based_on} expired or were deleted: submit its source again.",
+            )
+        return spec if "output" in spec.model_fields_set else spec.model_copy(update={"output": base.spec.output})
 
     async def _upload_usable(self, upload_id: uuid.UUID, owner: Owner) -> bool:
         return self.uploads is not None and await self.uploads.usable(upload_id, owner.key_id) is not None

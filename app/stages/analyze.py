@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from app.ai.ports import Cue, Ranker
+from app.analysis.features import SourceFeatures
 from app.domain.crop import CropKey
 from app.domain.result import AIReport
 from app.domain.spec import JobSpec, Layout, Transition
@@ -53,6 +54,7 @@ class Plan(BaseModel):
     auto_selected: bool
     ai: AIReport = AIReport(used=False, reason="disabled")
     features: str | None = None  # what the one decode found (`SourceFeatures.to_json`); None: nothing was decoded
+    reused_analysis: bool = False  # `features` are a base job's (`based_on`), not decoded again
 
 
 async def analyze(
@@ -64,10 +66,18 @@ async def analyze(
     on_progress: StageProgress | None = None,
     ranker: Ranker | None = None,
     job_id: str = "",
+    reuse: SourceFeatures | None = None,
 ) -> Plan:
     """Choose the clips (the client's, or automatic and ranked), measure each one's loudness, frame each one."""
     choice = await choose_clips(
-        source, spec, binaries=binaries, work_dir=work_dir, on_progress=on_progress, ranker=ranker, job_id=job_id
+        source,
+        spec,
+        binaries=binaries,
+        work_dir=work_dir,
+        on_progress=on_progress,
+        ranker=ranker,
+        job_id=job_id,
+        reuse=reuse,
     )
     clips = [c.clip for c in choice.clips]
     fps = Fraction(source.frame_rate)
@@ -114,6 +124,7 @@ async def analyze(
         auto_selected=not spec.highlights,
         ai=choice.ai,
         features=None if choice.features is None else choice.features.to_json(),
+        reused_analysis=choice.reused,
     )
 
 

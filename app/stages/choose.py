@@ -9,6 +9,7 @@ is kept for the framing (`stages/framing.py`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,6 +43,7 @@ class Choice:
     clips: list[Chosen]
     ai: AIReport
     features: SourceFeatures | None
+    reused: bool = False  # the features are a base job's (`based_on`): nothing was decoded
 
 
 async def choose_clips(
@@ -53,8 +55,12 @@ async def choose_clips(
     on_progress: StageProgress | None,
     ranker: Ranker | None,
     job_id: str,
+    reuse: SourceFeatures | None = None,
 ) -> Choice:
-    """The client's clips, or automatic ones (ranked when there is a ranker), and the analysis of one decode."""
+    """The client's clips, or automatic ones (ranked when there is a ranker), and the analysis of one decode.
+
+    `reuse`: a base job's features, used instead of a decode when they hold everything this job needs.
+    """
     options = spec.output
     reframing = options.aspect_ratio != "source"
     clips: list[Chosen] = []
@@ -66,30 +72,67 @@ async def choose_clips(
                 f"Every highlight lies past the end of the source, which is {source.duration:.1f} s long: "
                 "give start_time and end_time within it.",
             )
-    features = None
+    features, reused = None, False
     if not spec.highlights or reframing or options.snap_edges:
         ranges = None if not spec.highlights else _around([c.clip for c in clips], source.duration)
-        features = await _features(
-            source,
-            binaries=binaries,
-            work_dir=work_dir,
-            ranges=ranges,
-            audio=not spec.highlights or options.snap_edges or (reframing and options.framing == "speaker"),
+        need = Needs(
+            audio=source.has_audio
+            and bool(not spec.highlights or options.snap_edges or (reframing and options.framing == "speaker")),
             faces=reframing or not spec.highlights,
             framing=reframing,
-            on_progress=on_progress,
         )
+        if reuse is not None and covers(reuse, ranges, need, source.duration):
+            features, reused = reuse, True
+        else:
+            features = await _features(
+                source,
+                binaries=binaries,
+                work_dir=work_dir,
+                ranges=ranges,
+                audio=need.audio,
+                faces=need.faces,
+                framing=need.framing,
+                on_progress=on_progress,
+            )
     if not spec.highlights:
         assert features is not None
         proposal = propose_highlights(
             features, max_duration=options.max_duration, candidates=CANDIDATES if ranker else 0
         )
         chosen, report = await choose(proposal, source, ranker=ranker, job_id=job_id, features=features)
-        return Choice(chosen, report, features)
+        return Choice(chosen, report, features, reused)
     if options.snap_edges:
         assert features is not None
         clips = [_snapped(c, features, source.duration) for c in clips]
-    return Choice(clips, AIReport(used=False, reason="client_highlights"), features)
+    return Choice(clips, AIReport(used=False, reason="client_highlights"), features, reused)
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a job's analysis must hold: the sound (speech, pauses, level), faces, and faces as framing follows them
+    (detected every FACE_INTERVAL on pictures at 10 a second, not every RANKING_FACE_INTERVAL)."""
+
+    audio: bool
+    faces: bool
+    framing: bool
+
+
+def covers(
+    features: SourceFeatures, ranges: Sequence[tuple[float, float]] | None, need: Needs, duration: float
+) -> bool:
+    """Whether `features` (a base job's) hold what a decode of `ranges` (None: the whole source) would give."""
+    if need.framing and features.face_interval > FACE_INTERVAL:
+        return False
+    seconds = [(0, math.floor(duration))] if ranges is None else [(math.floor(a), math.ceil(b)) for a, b in ranges]
+    grids = [features.cut_density]
+    grids += [features.loudness] if need.audio else []
+    grids += [features.faces] if need.faces else []
+    for grid in grids:
+        for a, b in seconds:
+            part = grid[a : min(b, math.floor(duration))]
+            if len(part) < min(b, math.floor(duration)) - a or bool(np.isnan(part).any()):
+                return False
+    return True
 
 
 async def _features(

@@ -28,6 +28,7 @@ class Staged(BaseModel):
     size: int
     identity: str  # file_identity() once complete: what lets validate and a resume trust `sha256`
     sha256: str | None = None  # None for a file read where it lies: validate hashes it
+    features: str | None = None  # a base job's published features (`based_on`), which analyze may reuse
 
 
 class Fetcher(Protocol):

@@ -134,5 +134,22 @@ async def stage_source(
     return await _staged(dest, digest)
 
 
+async def stage_base(base_id: str, base: JobSpec, media: Media, rules: SourceRules, *, job_dir: Path) -> Staged:
+    """What a job `based_on` `base_id` reads: that job's source (under MEDIA_ROOT, or as it published it) and the
+    features it published, both as they lie on a local store, streamed into `job_dir` from S3."""
+    if base.input_path is not None:
+        staged = await in_place(resolve_source(rules.media_root, base.input_path))
+    else:
+        path = await media.store.stage_output(base_id, "source", job_dir)
+        if path is None:
+            raise SourceError(
+                "base_job_expired",
+                f"The source of job {base_id} is no longer kept (its reel expired): submit it again.",
+            )
+        staged = await in_place(path)
+    features = await media.store.stage_output(base_id, "features", job_dir)
+    return staged.model_copy(update={"features": None if features is None else str(features)})
+
+
 async def _staged(path: Path, sha256: str | None) -> Staged:
     return (await in_place(path)).model_copy(update={"sha256": sha256})

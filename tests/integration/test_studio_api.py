@@ -137,3 +137,55 @@ async def test_a_job_without_analysis_answers_analysis_not_found(studio: Studio)
     client.headers.update(KEY)
     await wait_final(client, job_id, timeout=30)
     del client.headers["X-API-Key"]
+
+
+async def test_a_job_based_on_another_reuses_its_source_and_analysis_and_cuts_the_new_highlights(
+    studio: Studio,
+) -> None:
+    client, base_id = studio.client, studio.job["id"]
+    body = {
+        "based_on": base_id,
+        "highlights": [{"start_time": 3, "end_time": 18}],
+        "output": {"snap_edges": True},  # needs the sound and the cuts: the base's whole-source analysis has them
+    }
+    headers = {**KEY, "Idempotency-Key": f"again-{uuid.uuid4()}"}
+    created = await client.post("/jobs", json=body, headers=headers)
+    assert created.status_code == 202, created.text
+    assert (await client.post("/jobs", json=body, headers=headers)).json()["id"] == created.json()["id"]
+    client.headers.update(KEY)
+    job = await wait_final(client, created.json()["id"], timeout=60)
+    del client.headers["X-API-Key"]
+    assert job["status"] == "completed", job["error"]
+    assert job["based_on"] == base_id and job["input_upload"] is None
+    [segment] = job["result"]["segments"]
+    assert (segment["start"], segment["end"]) == (3.0, 18.0)
+
+    events = (await client.get(f"/jobs/{job['id']}/events", headers=KEY)).json()
+    assert ("analyze", "reuse") in {(e["stage"], e["event"]) for e in events}  # no decode for its clips
+    base = JobAnalysis.model_validate_json((await client.get(f"/jobs/{base_id}/analysis", headers=KEY)).content)
+    again = JobAnalysis.model_validate_json((await client.get(f"/jobs/{job['id']}/analysis", headers=KEY)).content)
+    assert again.features == base.features and again.score == base.score and again.envelope == base.envelope
+    assert [(c.start, c.end) for c in again.clips] == [(3.0, 18.0)]
+    # Its source is the base's, published under its own name too (a second hard link): nothing fetched or copied.
+    output = studio.settings.output_root
+    assert (output / f"{job['id']}.source").stat().st_ino == (output / f"{base_id}.source").stat().st_ino
+
+    # A job whose files are gone cannot be a base any more.
+    assert (await client.delete(f"/jobs/{job['id']}/output", headers=KEY)).status_code == 204
+    expired = await client.post("/jobs", json={**body, "based_on": job["id"]}, headers=KEY)
+    assert expired.status_code == 422 and expired.json()["code"] == "base_job_expired"
+
+
+async def test_based_on_refuses_an_unknown_or_unfinished_job_and_a_second_source(studio: Studio) -> None:
+    client = studio.client
+    highlights = [{"start_time": 1, "end_time": 16}]
+    unknown = await client.post("/jobs", json={"based_on": str(uuid.uuid4()), "highlights": highlights}, headers=KEY)
+    assert unknown.status_code == 404 and unknown.json()["code"] == "base_job_not_found"
+    (studio.settings.media_root / "pending.mp4").write_bytes(b"never decoded")
+    pending = (await client.post("/jobs", json={"input_path": "pending.mp4"}, headers=KEY)).json()["id"]
+    await client.delete(f"/jobs/{pending}", headers=KEY)
+    unfinished = await client.post("/jobs", json={"based_on": pending, "highlights": highlights}, headers=KEY)
+    assert unfinished.status_code == 409 and unfinished.json()["code"] == "base_job_not_completed"
+    both = {"based_on": studio.job["id"], "input_path": "pending.mp4", "highlights": highlights}
+    two = await client.post("/jobs", json=both, headers=KEY)
+    assert two.status_code == 422 and two.json()["code"] == "invalid_request"

@@ -19,7 +19,8 @@ export interface paths {
         put?: never;
         /**
          * Create Job
-         * @description Queue a reel of `input_path` (relative to MEDIA_ROOT); returns at once with the job's id.
+         * @description Queue a reel of one source: `input_path` (relative to MEDIA_ROOT), `input_url`, `input_upload`, or `based_on`
+         *     (a completed job of this key, whose source and analysis are reused); returns at once with the job's id.
          */
         post: operations["create_job"];
         delete?: never;
@@ -749,6 +750,11 @@ export interface components {
             input_url: string | null;
             /** Input Upload */
             input_upload: string | null;
+            /**
+             * Based On
+             * @description the job whose source and analysis this one reuses
+             */
+            based_on: string | null;
             /** Highlights */
             highlights: components["schemas"]["HighlightRead"][] | null;
             output: components["schemas"]["OutputOptionsRead"];
@@ -852,6 +858,11 @@ export interface components {
              * @description an upload_id from POST /uploads
              */
             input_upload?: string | null;
+            /**
+             * Based On
+             * @description a completed job of this API key whose source, and analysis when it covers the new highlights, this job reuses: nothing downloaded or decoded again. `output` left out is that job's
+             */
+            based_on?: string | null;
             /** Highlights */
             highlights?: components["schemas"]["Highlight"][] | null;
             output?: components["schemas"]["OutputOptions"];
@@ -889,6 +900,7 @@ export interface components {
              *     - `input_too_large`: the source is larger than MAX_INPUT_BYTES
              *     - `input_unavailable`: input_url answered other than 200 with the video
              *     - `input_timeout`: input_url did not download within the time allowed
+             *     - `base_job_expired`: the job named in based_on no longer keeps its source: its reel expired
              *     - `quality_target_missed`: the reel missed a sound target even after correction: details has why
              *     - `verification_failed`: the reel's picture failed verification: a bug of ours
              *     - `processing_failed`: a tool or a step of ours failed on this source; the log has the cause
@@ -925,7 +937,7 @@ export interface components {
             stage: string;
             /**
              * Event
-             * @description start, end or skip (an open set)
+             * @description start, end or skip; reuse: analyze used a base job's analysis (`based_on`), decoding nothing (an open set)
              */
             event: string;
             /** Seconds */
@@ -1229,6 +1241,9 @@ export interface components {
              *     - `input_url_not_allowed`: (422) the s3:// bucket is not in INPUT_S3_ALLOW
              *     - `input_url_refused`: (422) input_url points to a private, loopback or link-local address
              *     - `upload_not_found`: (422) input_upload names no unexpired upload of this API key
+             *     - `base_job_not_found`: (404) based_on names no job of this API key
+             *     - `base_job_not_completed`: (409) the job named in based_on has not completed (or failed, or was cancelled)
+             *     - `base_job_expired`: (422) the job named in based_on no longer keeps its files: its reel expired or went
              *     - `invalid_webhook_url`: (422) webhook_url is not a URL the service may send to
              *     - `too_many_highlights`: (422) more highlights than MAX_HIGHLIGHTS
              *     - `idempotency_key_reused`: (422) the Idempotency-Key was used with another request body
@@ -1675,6 +1690,7 @@ export interface operations {
                      *       "input_path": "talk.mp4",
                      *       "input_url": null,
                      *       "input_upload": null,
+                     *       "based_on": null,
                      *       "highlights": [
                      *         {
                      *           "start_time": 5,
@@ -1714,6 +1730,24 @@ export interface operations {
             };
             /** @description No valid API key (send `Authorization: Bearer <key>` or `X-API-Key`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `based_on` names no job of this API key (`base_job_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The job `based_on` names has not completed (`base_job_not_completed`) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1794,6 +1828,7 @@ export interface operations {
                      *       "input_path": "talk.mp4",
                      *       "input_url": null,
                      *       "input_upload": null,
+                     *       "based_on": null,
                      *       "highlights": [
                      *         {
                      *           "start_time": 5,
@@ -1904,6 +1939,7 @@ export interface operations {
                      *       "input_path": "talk.mp4",
                      *       "input_url": null,
                      *       "input_upload": null,
+                     *       "based_on": null,
                      *       "highlights": [
                      *         {
                      *           "start_time": 5,
