@@ -128,7 +128,6 @@ def test_upload_watch_play_drag_and_render_again(studio: tuple[str, Path], brows
         assert played["error"] is None and played["time"] >= 0.5, played
         assert abs(played["duration"] - job["result"]["duration"]) < 0.5, played
         assert browser.serious_violations(page) == []
-        _screenshots(page)
 
         # Space plays the reel and K pauses it, wherever the focus is but a form field.
         page.locator("#main").focus()
@@ -166,6 +165,7 @@ def test_upload_watch_play_drag_and_render_again(studio: tuple[str, Path], brows
             )
         ]
 
+        page.get_by_label("Aspect", exact=True).select_option("9:16")
         page.get_by_role("button", name="Render", exact=True).click()
         page.wait_for_url(lambda address: "/studio/jobs/" in address and not address.endswith(first))
         second = page.url.rsplit("/", 1)[1]
@@ -173,12 +173,17 @@ def test_upload_watch_play_drag_and_render_again(studio: tuple[str, Path], brows
         assert page.locator("#based-on a").get_attribute("href") == f"/studio/jobs/{first}"
         again = _api(url, "GET", f"/jobs/{second}")
         assert [(h["start_time"], h["end_time"]) for h in again["highlights"]] == wanted
-        assert again.get("based_on") == first
+        assert again["based_on"] == first and again["output"]["aspect_ratio"] == "9:16"
         page.locator("#job-status", has_text="completed").wait_for(timeout=60_000)
+        # The edit's page: its reel, and its clip in the source preview with the 9:16 crop window over it.
+        page.locator("#clip-list li").first.wait_for()
+        page.wait_for_function("document.querySelector('.preview video').readyState >= 2")
+        assert browser.serious_violations(page) == []
+        _screenshots(page)
 
 
 def _screenshots(page: Any) -> None:
-    """The job page at 1280 px and at 375 px into $STUDIO_SCREENSHOTS; the phone's width never scrolls sideways."""
+    """A job's page at 1280 px and at 375 px into $STUDIO_SCREENSHOTS; the phone's width never scrolls sideways."""
     directory = os.environ.get("STUDIO_SCREENSHOTS")
     for width, height in ((1280, 900), (375, 800)):
         page.set_viewport_size({"width": width, "height": height})

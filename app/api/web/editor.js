@@ -99,6 +99,7 @@ export function editor(job, analysis, { navigate }) {
   }
 
   changed();
+  if (state.clips.length) view.show(state.clips[0], 1, { paused: true }); // the preview opens on a picture
   return h("div", {},
     h("div", { class: "players" },
       h("div", {}, h("h3", {}, "Timeline of the source"), tl.element,

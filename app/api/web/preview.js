@@ -114,7 +114,8 @@ export function preview(job, analysis) {
     element: h("div", {}, box, caption),
     get player() { return player; },
     onTime(fn) { listeners.push(fn); },
-    show(chosen, number) {
+    /** Show clip `chosen` (numbered `number`) from its start, playing it to its end unless `paused`. */
+    show(chosen, number, { paused = false } = {}) {
       clip = chosen;
       stopAt = chosen.end;
       if (!player) return;
@@ -122,7 +123,7 @@ export function preview(job, analysis) {
         (chosen.crop?.length ? ", the crop window in amber" : "");
       player.currentTime = chosen.start;
       paint(chosen.start);
-      player.play().catch(() => {});
+      if (!paused) player.play().catch(() => {});
     },
   };
 }
