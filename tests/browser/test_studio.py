@@ -132,7 +132,7 @@ def test_upload_watch_play_drag_and_render_again(studio: tuple[str, Path], brows
         # Space plays the reel and K pauses it, wherever the focus is but a form field.
         page.locator("#main").focus()
         page.keyboard.press(" ")
-        page.wait_for_function("!document.querySelector('#reel').paused")
+        page.wait_for_function("() => !document.querySelector('#reel').paused")
         page.keyboard.press("k")
         assert page.evaluate("document.querySelector('#reel').paused")
 
@@ -177,7 +177,7 @@ def test_upload_watch_play_drag_and_render_again(studio: tuple[str, Path], brows
         page.locator("#job-status", has_text="completed").wait_for(timeout=60_000)
         # The edit's page: its reel, and its clip in the source preview with the 9:16 crop window over it.
         page.locator("#clip-list li").first.wait_for()
-        page.wait_for_function("document.querySelector('.preview video').readyState >= 2")
+        page.wait_for_function("() => document.querySelector('.preview video').readyState >= 2")
         assert browser.serious_violations(page) == []
         _screenshots(page)
 

@@ -119,10 +119,23 @@ function live(job, page, draw) {
   });
 }
 
+/** The job's analysis; an edit's signals are its base job's, which saw the whole source (the edit's own may
+ * cover only as far as its clips), and its clips and crop paths its own. */
+async function analysisOf(job) {
+  const own = await api(`/jobs/${job.id}/analysis`);
+  if (!job.based_on) return own;
+  try {
+    const base = await api(`/jobs/${job.based_on}/analysis`);
+    return { ...base, job_id: own.job_id, source: own.source, clips: own.clips, filmstrip: own.filmstrip };
+  } catch {
+    return own; // the base's outputs expired: the edit's own view of the source
+  }
+}
+
 function completed(job, navigate) {
   const result = job.result;
   const timelineSlot = h("div", {}, h("p", { class: "muted" }, "Loading the analysis…"));
-  api(`/jobs/${job.id}/analysis`).then(
+  analysisOf(job).then(
     (analysis) => timelineSlot.replaceChildren(editor(job, analysis, { navigate })),
     (problem) => timelineSlot.replaceChildren(
       h("p", { class: "notice" }, `The analysis of this job is not available (${problem.detail || problem.title}); `,

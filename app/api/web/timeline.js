@@ -56,7 +56,8 @@ export function timeline(state, on) {
     const spacing = niceStep(state.duration / Math.max(2, width / 90));
     for (let t = 0; t <= state.duration + 1e-6; t += spacing) {
       parts.push(s("line", { x1: x(t), x2: x(t), y1: AXIS - 4, y2: AXIS, stroke: "#6e7781" }),
-        s("text", { x: x(t) + 2, y: AXIS - 5 }, clock(t, 0)));
+        x(t) + 30 > width ? s("text", { x: x(t) - 2, y: AXIS - 5, "text-anchor": "end" }, clock(t, 0))
+          : s("text", { x: x(t) + 2, y: AXIS - 5 }, clock(t, 0)));
     }
     for (const [a, b] of analysis?.speech || []) {
       parts.push(s("rect", { x: x(a), y: SIGNAL[0], width: Math.max(1, x(b) - x(a)), height: SIGNAL[1] - SIGNAL[0], fill: "#b7e0c2", "fill-opacity": 0.6 }));
