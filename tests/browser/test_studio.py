@@ -10,6 +10,7 @@ page is also saved there at 1280 px and at a phone's 375 px (the README's `docs/
 from __future__ import annotations
 
 import os
+import random
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from tests.support.media import ffmpeg
 KEY = f"studio-{uuid.uuid4().hex[:8]}"
 SPEECH = Path(__file__).parents[1] / "fixtures" / "speech_pauses.flac"
 CUT = 14.0  # the source's one shot cut
+UNTHROTTLED = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
 # Plays the reel (muted, as autoplay allows) until half a second has passed in it, or 10 s in the page.
 PLAY_HALF_A_SECOND = """async () => {
     const video = document.querySelector('#reel');
@@ -104,6 +106,20 @@ def test_upload_watch_play_drag_and_render_again(studio: tuple[str, Path], brows
         page.get_by_role("button", name="Sign in").click()
         page.get_by_role("heading", name="New reel").wait_for()
         assert browser.serious_violations(page) == []
+
+        # An upload (2 MB at 200 kB/s) cancelled once its bar moved: the problem said, no job made.
+        slow = page.context.new_cdp_session(page)
+        slow.send("Network.enable")
+        slow.send("Network.emulateNetworkConditions", {**UNTHROTTLED, "uploadThroughput": 200_000})
+        page.locator("#file").set_input_files(
+            {"name": "noise.mp4", "mimeType": "video/mp4", "buffer": random.randbytes(2_000_000)}
+        )
+        page.get_by_role("button", name="Make the reel").click()
+        page.wait_for_function("() => document.querySelector('#upload-progress').value > 0.02")
+        page.get_by_role("button", name="Cancel upload").click()
+        assert "Upload cancelled" in page.get_by_role("alert").inner_text()
+        assert _api(url, "GET", "/jobs")["items"] == []
+        slow.send("Network.emulateNetworkConditions", UNTHROTTLED)
 
         page.locator("#file").set_input_files(str(source))
         page.get_by_label("Reel at most (s)").fill("20")  # one clip of 15-20 s: room to drag either edge
@@ -193,3 +209,11 @@ def _screenshots(page: Any) -> None:
         if directory:
             page.screenshot(path=str(Path(directory) / f"studio-job-{width}.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_an_open_server_asks_for_no_key(infra: Infra, tmp_path: Path, browser: Browser) -> None:
+    settings = make_settings(infra, tmp_path)  # no API_KEYS: every caller is the one anonymous client
+    with serving(create_app(settings, run_worker=False)) as url, browser.page(url) as page:
+        page.goto(f"{url}/studio")
+        page.get_by_role("heading", name="New reel").wait_for()
+        assert page.get_by_label("API key").count() == 0 and page.locator("#sign-out").is_hidden()

@@ -77,17 +77,14 @@ export function highlights(clips) {
   return clips.map((clip) => ({ start_time: clip.start, end_time: clip.end, score: clip.score ?? 0.5 }));
 }
 
-/** Linear interpolation of a path of [t, ...values] rows at time `t` (the first or last row outside it). */
+/** A path of [t, ...values] rows at time `t`: linear between rows; two rows at one time are a cut, and from that
+ * time on the second holds; before the first row the first, after the last the last. */
 export function along(path, t) {
   if (!path || !path.length) return null;
-  if (t <= path[0][0]) return path[0];
-  for (let i = 1; i < path.length; i++) {
-    const [t1] = path[i];
-    if (t <= t1) {
-      const [t0] = path[i - 1];
-      const k = t1 > t0 ? (t - t0) / (t1 - t0) : 1;
-      return path[i].map((v, j) => path[i - 1][j] + (v - path[i - 1][j]) * k);
-    }
-  }
-  return path[path.length - 1];
+  let i = 0;
+  while (i + 1 < path.length && path[i + 1][0] <= t) i++;
+  const [from, to] = [path[i], path[i + 1]];
+  if (!to || t <= from[0]) return from;
+  const k = (t - from[0]) / (to[0] - from[0]);
+  return from.map((v, j) => (j === 0 ? t : v + (to[j] - v) * k));
 }

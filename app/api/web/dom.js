@@ -54,7 +54,7 @@ export function problemBox(problem, lead = "") {
   return h("div", { class: "problem", role: "alert" },
     h("strong", {}, lead ? `${lead}: ${problem.title}` : problem.title),
     problem.detail ? h("span", {}, problem.detail) : null,
-    problem.code ? h("span", { class: "visually-hidden" }, ` (code ${problem.code})`) : null);
+    problem.code ? h("span", { class: "muted" }, ` (${problem.code})`) : null);
 }
 
 export function bytes(n) {
