@@ -9,6 +9,7 @@ const SIGNAL = [AXIS + 2, AXIS + 72]; // y range of the envelope, speech and sco
 const CLIPS = [SIGNAL[1] + 6, SIGNAL[1] + 50];
 const HEIGHT = CLIPS[1] + 4;
 const PAD = 8;
+const HANDLE = 14; // px: wide enough for a finger, with the clip row's 44 px height
 const SNAP_PX = 10; // an edge dragged this close to a pause or cut lands on it (hold Alt to place it freely)
 const FEATURES = ["loudness", "speech", "motion", "faces", "cut_density"];
 
@@ -90,7 +91,7 @@ export function timeline(state, on) {
 
   function handle(index, edge) {
     const label = `Clip ${index + 1} ${edge}`;
-    const node = s("rect", { class: "handle", width: 10, y: CLIPS[0], height: CLIPS[1] - CLIPS[0], rx: 2, tabindex: 0, role: "slider",
+    const node = s("rect", { class: "handle", width: HANDLE, y: CLIPS[0], height: CLIPS[1] - CLIPS[0], rx: 2, tabindex: 0, role: "slider",
       "aria-label": label, "data-clip": index, "data-edge": edge });
     node.addEventListener("focus", () => select({ index: Number(node.dataset.clip), edge }));
     node.addEventListener("pointerdown", (event) => drag(event, node));
@@ -120,7 +121,7 @@ export function timeline(state, on) {
       why.setAttribute("x", x(clip.start) + 12);
       why.textContent = fitText((clip.reasons || []).join(", "), x(clip.end) - x(clip.start) - 24);
       for (const [node, edge] of [[start, "start"], [end, "end"]]) {
-        node.setAttribute("x", edge === "start" ? x(clip.start) - 5 : x(clip.end) - 5);
+        node.setAttribute("x", (edge === "start" ? x(clip.start) : x(clip.end)) - HANDLE / 2);
         node.setAttribute("aria-valuenow", clip[edge].toFixed(3));
         node.setAttribute("aria-valuemin", "0");
         node.setAttribute("aria-valuemax", state.duration.toFixed(3));
