@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import hashlib
 import uuid
 from typing import Annotated, Any
@@ -18,6 +20,10 @@ from app.service.signed_urls import SignedResource
 router = APIRouter()
 
 ANALYSIS_CACHE = "private, max-age=3600"  # written once, never changed; private: it is one key's
+# Defaults, not in the annotation: annotations are read as text, and these are built here.
+_ANALYSIS_READER = Depends(signed_client(SignedResource.analysis))
+_SOURCE_READER = Depends(signed_client(SignedResource.source))
+GZIP_ABOVE = 1024  # bytes: a smaller answer gains nothing from compression
 
 _ANALYSIS: dict[int | str, dict[str, Any]] = {
     200: {"model": JobAnalysis, "description": "the analysis, with an ETag (it never changes once written)"},
@@ -39,7 +45,8 @@ async def _analysis(
     job_id: uuid.UUID,
     services: ServicesDep,
     if_none_match: Annotated[str | None, Header()] = None,
-    client: Owner = Depends(signed_client(SignedResource.analysis)),  # noqa: B008
+    accept_encoding: Annotated[str | None, Header()] = None,
+    client: Owner = _ANALYSIS_READER,
 ) -> Response:
     """The completed job's analysis: the source's timeline (loudness envelope, speech, pauses, shot cuts, the
     picker's per-second score and features, face tracks) and each clip's reasons and crop path.
@@ -47,10 +54,16 @@ async def _analysis(
     404 `analysis_not_found` until the job is completed, when it failed, and once its reel expired. Without a key,
     a signed URL opens it (`POST /jobs/{job_id}/signed-urls`, resource `analysis`)."""
     data = await services.jobs.analysis(job_id, client)
-    etag = f'"{hashlib.sha256(data).hexdigest()[:32]}"'
-    headers = {"etag": etag, "cache-control": ANALYSIS_CACHE}
+    digest = hashlib.sha256(data).hexdigest()[:32]
+    # An hour of source is some 500 KB of JSON, a fifth of that gzipped: worth it for a page that loads it first.
+    zipped = "gzip" in (accept_encoding or "") and len(data) > GZIP_ABOVE
+    etag = f'"{digest}-gzip"' if zipped else f'"{digest}"'  # each encoding its own tag, as a strong ETag must be
+    headers = {"etag": etag, "cache-control": ANALYSIS_CACHE, "vary": "Accept-Encoding"}
     if if_none_match is not None and etag in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)
+    if zipped:
+        data = await asyncio.to_thread(gzip.compress, data, 6)
+        headers["content-encoding"] = "gzip"
     return Response(data, media_type="application/json", headers=headers)
 
 
@@ -58,7 +71,7 @@ async def _source(
     job_id: uuid.UUID,
     services: ServicesDep,
     if_none_match: Annotated[str | None, Header()] = None,
-    client: Owner = Depends(signed_client(SignedResource.source)),  # noqa: B008
+    client: Owner = _SOURCE_READER,
 ) -> Response:
     """The completed job's source as it was read, for a `<video>`: byte ranges (206, 416), ETags, HEAD.
 

@@ -3,7 +3,8 @@
 The decoder skips every frame but keyframes (`-skip_frame nokey`), so a long-GOP source costs a few
 decoded pictures a second of video instead of all of them: seconds for an hour (bench figures in the
 README's Studio API section). The `fps` filter then samples the keyframes on a regular grid of `interval`
-seconds, repeating the last keyframe where they are sparser than that, and `tile` lays the samples out.
+seconds (each slot the last keyframe at or before it, repeated where keyframes are sparser than that), and
+`tile` lays the samples out.
 """
 
 from __future__ import annotations
@@ -56,12 +57,12 @@ def layout_for(duration: float, display_aspect: float) -> FilmstripLayout:
 
 
 def tile_times(keyframes: list[float], layout: FilmstripLayout) -> list[float]:
-    """The keyframe each tile shows: the last one the `fps` filter rounds to that tile's slot or an earlier one."""
+    """The keyframe each tile shows: the last one at or before its slot (`fps` rounding each keyframe up to a slot)."""
     if not keyframes:
         return []
     first, times, k = keyframes[0], [], 0
     for i in range(layout.count):
-        while k + 1 < len(keyframes) and math.floor((keyframes[k + 1] - first) / layout.interval + 0.5) <= i:
+        while k + 1 < len(keyframes) and math.ceil((keyframes[k + 1] - first) / layout.interval - 1e-9) <= i:
             k += 1
         times.append(round(keyframes[k], 3))
     return times
@@ -72,7 +73,7 @@ async def write_filmstrip(ffmpeg: str, source: Path, out: Path, layout: Filmstri
     rows = math.ceil(layout.count / layout.columns)
     width, height = layout.tile
     graph = (
-        f"showinfo,fps=1/{layout.interval:g},scale={width}:{height}:flags=bilinear,setsar=1,"
+        f"showinfo,fps=1/{layout.interval:g}:round=up:eof_action=pass,scale={width}:{height}:flags=bilinear,setsar=1,"
         f"tile={layout.columns}x{rows}"
     )
     part = part_name(out)

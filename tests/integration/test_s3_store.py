@@ -277,3 +277,27 @@ async def test_a_multipart_upload_left_by_a_killed_worker_is_aborted_by_the_next
     assert not s3_server.client.list_multipart_uploads(Bucket=store_bucket).get("Uploads")
     assert s3_server.keys(store_bucket, "svc/reels/") == [key]
     assert s3_server.body(store_bucket, key) == reel.read_bytes()
+
+
+async def test_the_studio_files_are_objects_and_a_job_based_on_another_reads_them_back(
+    infra: Infra, tmp_path: Path, s3_server: S3Server, buckets: tuple[str, str]
+) -> None:
+    inputs, store = buckets
+    source = put_source(s3_server, inputs, "videos/talk.mp4", tmp_path)
+    async with running_service(s3_settings(infra, tmp_path / "svc", s3_server, buckets)) as client:
+        base_id = (await client.post("/jobs", json={"input_url": f"s3://{inputs}/videos/talk.mp4"})).json()["id"]
+        assert (await wait_final(client, base_id, timeout=60))["status"] == "completed"
+        analysis = (await client.get(f"/jobs/{base_id}/analysis")).json()
+        assert analysis["analysed"] and analysis["source"]["playable"]
+        for path in ("source", "filmstrip"):  # a <video> and an <img> follow the redirect to a presigned URL
+            redirect = await client.get(f"/jobs/{base_id}/{path}")
+            assert redirect.status_code == 307 and f"svc/reels/{base_id}." in redirect.headers["location"], path
+        assert s3_server.body(store, f"svc/reels/{base_id}.source") == source
+
+        body = {"based_on": base_id, "highlights": HIGHLIGHTS, "output": {"snap_edges": True}}
+        job_id = (await client.post("/jobs", json=body)).json()["id"]
+        job = await wait_final(client, job_id, timeout=60)
+        assert job["status"] == "completed", job["error"]
+        events = {(e["stage"], e["event"]) for e in (await client.get(f"/jobs/{job_id}/events")).json()}
+        assert ("analyze", "reuse") in events  # the features came back from the store: nothing decoded
+    assert s3_server.body(store, f"svc/reels/{job_id}.source") == source

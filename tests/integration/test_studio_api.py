@@ -61,6 +61,7 @@ async def test_a_completed_job_serves_its_analysis_cacheable_and_by_signed_url(s
     response = await client.get(f"/jobs/{job_id}/analysis", headers=KEY)
     assert response.status_code == 200 and response.headers["content-type"] == "application/json"
     assert response.headers["cache-control"] == "private, max-age=3600"
+    assert response.headers["content-encoding"] == "gzip"  # httpx asks for it, as browsers do
     analysis = JobAnalysis.model_validate_json(response.content)
     assert analysis.job_id == job_id and analysis.analysed
     assert analysis.source.duration == pytest.approx(SECONDS, abs=0.1) and analysis.source.playable

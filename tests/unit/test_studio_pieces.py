@@ -20,11 +20,14 @@ def test_a_short_source_gets_a_tile_every_two_seconds_and_a_long_one_at_most_max
     assert layout_for(5.0, 9 / 16) == FilmstripLayout(interval=2.0, tile=(160, 284), columns=3, count=3)
 
 
-def test_each_tile_shows_the_last_keyframe_the_fps_filter_rounds_to_its_slot() -> None:
+def test_each_tile_shows_the_last_keyframe_at_or_before_its_time() -> None:
     layout = FilmstripLayout(interval=2.0, tile=(160, 90), columns=10, count=10)
-    # Keyframes every 3 s, as ffmpeg's fps filter (round=near) was seen to sample them.
+    # Keyframes every 3 s, as ffmpeg's fps filter (round=up) was seen to sample them.
     assert tile_times([0.0, 3.0, 6.0, 9.0, 12.0, 15.0, 18.0], layout) == [0, 0, 3, 6, 6, 9, 12, 12, 15, 18]
     assert tile_times([0.0, 10.0], layout) == [0, 0, 0, 0, 0, 10, 10, 10, 10, 10]
+    # Keyframes every second under tiles every 5 s: each tile its own time's keyframe, not a later one.
+    every_second = FilmstripLayout(interval=5.0, tile=(160, 90), columns=4, count=4)
+    assert tile_times([float(t) for t in range(20)], every_second) == [0, 5, 10, 15]
     assert tile_times([], layout) == []
 
 

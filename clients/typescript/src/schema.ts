@@ -3162,6 +3162,7 @@ export interface operations {
             };
             header?: {
                 "if-none-match"?: string;
+                "accept-encoding"?: string;
             };
             path: {
                 /** @description the job's id, as `POST /jobs` returned it */
