@@ -27,6 +27,13 @@ from tests.support.media import ffmpeg
 KEY = f"studio-{uuid.uuid4().hex[:8]}"
 SPEECH = Path(__file__).parents[1] / "fixtures" / "speech_pauses.flac"
 CUT = 14.0  # the source's one shot cut
+# The mean of a canvas's pixels (R+G+B) is above a dark frame's: the filmstrip's tile was drawn on it.
+PAINTED = """(canvas) => {
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let sum = 0;
+    for (let i = 0; i < data.length; i += 4) sum += data[i] + data[i + 1] + data[i + 2];
+    return sum / (data.length / 4) > 100;
+}"""
 UNTHROTTLED = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
 # Plays the reel (muted, as autoplay allows) until half a second has passed in it, or 10 s in the page.
 PLAY_HALF_A_SECOND = """async () => {
@@ -209,6 +216,30 @@ def _screenshots(page: Any) -> None:
         if directory:
             page.screenshot(path=str(Path(directory) / f"studio-job-{width}.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_a_source_the_browser_cannot_play_is_previewed_from_its_filmstrip(
+    studio: tuple[str, Path], browser: Browser
+) -> None:
+    url, source = studio
+    mkv = source.with_suffix(".mkv")  # Matroska: not a container the source route offers a browser
+    ffmpeg("-i", str(source), "-c", "copy", str(mkv))
+    upload = _api(url, "POST", "/uploads", content=mkv.read_bytes())
+    body = {"input_upload": upload["upload_id"], "highlights": [{"start_time": 3, "end_time": 19}]}
+    job = _api(url, "POST", "/jobs", json={**body, "output": {"aspect_ratio": "1:1"}})
+    with browser.page(url) as page:
+        page.goto(f"{url}/studio")
+        page.evaluate("(key) => sessionStorage.setItem('smartedit.apiKey', key)", KEY)
+        page.goto(f"{url}/studio/jobs/{job['id']}")
+        page.locator("#job-status", has_text="completed").wait_for(timeout=60_000)
+        page.get_by_role("button", name="Play in source clip 1").click()
+        picture = page.get_by_role("img", name="Source preview from the filmstrip")
+        picture.wait_for()
+        page.wait_for_function(PAINTED, arg=picture.element_handle())
+        playhead = page.locator("svg > line")
+        first = float(playhead.get_attribute("x1") or 0)
+        page.wait_for_function("(x) => Number(document.querySelector('svg > line').getAttribute('x1')) > x", arg=first)
+        assert browser.serious_violations(page) == []
 
 
 def test_an_open_server_asks_for_no_key(infra: Infra, tmp_path: Path, browser: Browser) -> None:
