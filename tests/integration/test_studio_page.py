@@ -10,9 +10,9 @@ import tomllib
 import uuid
 from pathlib import Path
 
-from app.api.studio_page import ASSETS
+from app.api.studio_page import ASSETS, content_security_policy
 from app.config import Settings
-from tests.conftest import running_service
+from tests.conftest import Infra, make_settings, running_service
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,6 +41,15 @@ async def test_the_page_and_its_files_are_served_with_a_strict_policy_and_outsid
 
         spec = (await client.get("/openapi.json")).json()
         assert not [path for path in spec["paths"] if path.startswith("/studio")]
+
+
+def test_an_s3_stores_presigned_media_may_load_into_the_page(infra: Infra, tmp_path: Path) -> None:
+    minio = make_settings(infra, tmp_path, storage_url="s3://reels/x", s3_public_endpoint_url="http://127.0.0.1:9000/")
+    aws = make_settings(infra, tmp_path, storage_url="s3://reels/x")
+    local = make_settings(infra, tmp_path)
+    assert "media-src 'self' http://127.0.0.1:9000;" in content_security_policy(minio)
+    assert "img-src 'self' https://*.amazonaws.com;" in content_security_policy(aws)
+    assert "media-src 'self';" in content_security_policy(local)
 
 
 def _imported() -> set[str]:
