@@ -40,6 +40,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="a video already on the server, relative to its MEDIA_ROOT (input_path; local store only); "
         "nothing is uploaded",
     )
+    source.add_argument(
+        "--based-on",
+        metavar="JOB_ID",
+        help="a completed job of yours: its source and analysis are reused (give --highlights); nothing is uploaded",
+    )
     chosen = submit.add_mutually_exclusive_group()
     chosen.add_argument("--highlights", type=Path, help="JSON file: a list of {start_time, end_time, score?}")
     chosen.add_argument("--auto", action="store_true", help="let the service pick the clips (the default)")
@@ -79,6 +84,8 @@ async def _submit(api: ApiClient, args: argparse.Namespace) -> int:
     body: dict[str, Any] = {}
     if args.server_path is not None:
         body["input_path"] = args.server_path
+    elif args.based_on is not None:
+        body["based_on"] = args.based_on
     elif args.source.startswith(_URL):
         body["input_url"] = args.source
     elif Path(args.source).is_file():  # a file on this machine: sent to the server, which may be anywhere
@@ -117,11 +124,13 @@ async def _list(api: ApiClient, args: argparse.Namespace) -> int:
 
 
 def source_of(job: dict[str, Any]) -> str:
-    """The job's source as a person reads it: the server path, the URL, or the upload."""
+    """The job's source as a person reads it: the server path, the URL, the base job, or the upload."""
     if job.get("input_path"):
         return str(job["input_path"])
     if job.get("input_url"):
         return str(job["input_url"])
+    if job.get("based_on"):
+        return f"based on {job['based_on']}"
     return f"upload {job.get('input_upload') or '?'}"
 
 

@@ -141,8 +141,8 @@ class MediaStore(Protocol):
         ...
 
     async def stage_output(self, job_id: str, what: Output, job_dir: Path) -> Path | None:
-        """A local file of a published file for another job to read: the stored file itself, or a copy streamed
-        into `job_dir`; None when it is not stored."""
+        """A local file of a published file for another job to read, in `job_dir` so that it outlives its job's
+        expiry (a hard link on a local disk, a copy streamed from S3); None when it is not stored."""
         ...
 
     async def put_upload(self, upload_id: str, src: Path) -> None:

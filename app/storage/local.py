@@ -56,8 +56,23 @@ class LocalStore:
             return None
 
     async def stage_output(self, job_id: str, what: Output, job_dir: Path) -> Path | None:
-        path = self.reel_path(job_id, what)
-        return path if path.is_file() else None
+        # A second name in the job's dir, so the file outlives its job's expiry while this job reads it; where
+        # the temp dir is another filesystem, the file itself (a link cannot cross, and a copy would cost).
+        path, staged = self.reel_path(job_id, what), job_dir / f"base{SUFFIX[what]}"
+        if staged.is_file():
+            return staged
+        if not path.is_file():
+            return None
+        job_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            await asyncio.to_thread(os.link, path, staged)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            return path
+        return staged
 
     async def put_upload(self, upload_id: str, src: Path) -> None:
         self.uploads_root.mkdir(parents=True, exist_ok=True)
