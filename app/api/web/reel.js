@@ -2,7 +2,7 @@
 // equivalent POST /jobs as a curl command.
 
 import { bindSigned, session } from "./api.js";
-import { announce, clock, h } from "./dom.js";
+import { announce, clock, h, problemBox } from "./dom.js";
 
 /** The reel's clips as [start, end] seconds of the reel: each clip's length, one after the other. */
 export function reelBounds(segments) {
@@ -62,7 +62,8 @@ export function reel(job, on) {
   if (result.output_expired) {
     return h("div", { class: "notice" }, "The reel was deleted (it expires after OUTPUT_TTL, or was deleted by hand).");
   }
-  bindSigned(video, "src", job.id, "output").catch(() => {});
+  const trouble = h("div", {});
+  bindSigned(video, "src", job.id, "output").catch((problem) => trouble.replaceChildren(problemBox(problem, "The reel cannot be played here")));
   bindSigned(video, "poster", job.id, "thumbnail").catch(() => {});
   const download = h("a", { class: "button primary", download: `${job.id}.mp4`, href: "#" }, "Download reel");
   bindSigned(download, "href", job.id, "output").catch(() => {});
@@ -87,6 +88,6 @@ export function reel(job, on) {
     announce(copied.textContent);
   } }, "Copy as curl"), copied);
   on.player(video);
-  return h("div", {}, video, marks, downloads,
+  return h("div", {}, video, trouble, marks, downloads,
     h("details", {}, h("summary", {}, "The request as curl"), command));
 }
