@@ -1,10 +1,13 @@
 """The Studio page in a real browser: Debian's Chromium, driven by Playwright over its protocol (nothing downloaded).
 
 One service (API key, runner) on a free port and one 30 s source (spoken sentences with pauses, a shot cut at
-14 s) drive the whole flow a person would take: sign in, upload, watch the job complete, read the clips and their
-reasons on the timeline, play the reel, drag an edge, render again; the second job asks for the dragged clips.
-A wrong key shows the problem. axe finds no serious or critical violation. With STUDIO_SCREENSHOTS=<dir> the job
-page is also saved there at 1280 px and at a phone's 375 px (the README's `docs/` pictures).
+14 s) drive the flow a person would take: sign in, cancel an upload half-way, upload, watch the job complete,
+read the clips and their reasons on the timeline, play the reel, drag an edge and nudge it by keyboard, render
+again at 9:16; the second job asks for the dragged clips and links back. A wrong key shows the problem; a source
+the browser cannot play is previewed from its filmstrip; an open server asks for no key, and a queued job is
+filtered and cancelled from the list and its page. axe finds no serious or critical violation on any page seen.
+With STUDIO_SCREENSHOTS=<dir> the edit's page is also saved there at 1280 px and at a phone's 375 px (the
+README's `docs/` pictures).
 """
 
 from __future__ import annotations
@@ -242,9 +245,26 @@ def test_a_source_the_browser_cannot_play_is_previewed_from_its_filmstrip(
         assert browser.serious_violations(page) == []
 
 
-def test_an_open_server_asks_for_no_key(infra: Infra, tmp_path: Path, browser: Browser) -> None:
+def test_an_open_server_asks_for_no_key_and_a_queued_job_is_listed_filtered_and_cancelled(
+    infra: Infra, tmp_path: Path, browser: Browser
+) -> None:
     settings = make_settings(infra, tmp_path)  # no API_KEYS: every caller is the one anonymous client
+    (settings.media_root / "later.mp4").write_bytes(b"never read: no worker runs here")
     with serving(create_app(settings, run_worker=False)) as url, browser.page(url) as page:
+        job = httpx.post(f"{url}/jobs", json={"input_path": "later.mp4"}, timeout=30).json()
         page.goto(f"{url}/studio")
         page.get_by_role("heading", name="New reel").wait_for()
         assert page.get_by_label("API key").count() == 0 and page.locator("#sign-out").is_hidden()
+        row = page.locator(f'li[data-job="{job["id"]}"]')
+        row.locator(".badge", has_text="queued").wait_for()
+        page.get_by_label("Completed", exact=True).check()
+        row.wait_for(state="detached")
+        page.get_by_label("Queued", exact=True).check()
+        row.wait_for()
+
+        row.get_by_role("link").click()
+        page.get_by_role("progressbar", name="Progress of the job").wait_for()
+        assert browser.serious_violations(page) == []
+        page.get_by_role("button", name="Cancel this job").click()
+        page.get_by_text("This job was cancelled").wait_for()  # the stream's last event, the job as it ended
+        assert page.locator("#job-status").inner_text() == "cancelled"
