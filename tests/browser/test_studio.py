@@ -1,7 +1,7 @@
 """The Studio page in a real browser: Debian's Chromium, driven by Playwright over its protocol (nothing downloaded).
 
 One service (API key, runner) on a free port and one 30 s source (spoken sentences with pauses, a shot cut at
-14 s) drive the flow a person would take: sign in, cancel an upload half-way, upload, watch the job complete,
+14 s) drive the flow a person would take: sign in, cancel an upload under way, upload, watch the job complete,
 read the clips and their reasons on the timeline, play the reel, drag an edge and nudge it by keyboard, render
 again at 9:16; the second job asks for the dragged clips and links back. A wrong key shows the problem; a source
 the browser cannot play is previewed from its filmstrip; an open server asks for no key, and a queued job is
