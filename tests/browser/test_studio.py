@@ -12,6 +12,7 @@ README's `docs/` pictures).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import uuid
@@ -24,7 +25,7 @@ import pytest
 
 from app.api.app import create_app
 from tests.conftest import Infra, make_settings
-from tests.support.browser import Browser, chromium, serving
+from tests.support.browser import Browser, chromium, database_of_its_own, serving
 from tests.support.media import ffmpeg
 
 KEY = f"studio-{uuid.uuid4().hex[:8]}"
@@ -248,9 +249,13 @@ def test_a_source_the_browser_cannot_play_is_previewed_from_its_filmstrip(
 def test_an_open_server_asks_for_no_key_and_a_queued_job_is_listed_filtered_and_cancelled(
     infra: Infra, tmp_path: Path, browser: Browser
 ) -> None:
-    settings = make_settings(infra, tmp_path)  # no API_KEYS: every caller is the one anonymous client
-    (settings.media_root / "later.mp4").write_bytes(b"never read: no worker runs here")
-    with serving(create_app(settings, run_worker=False)) as url, browser.page(url) as page:
+    # No API_KEYS: every caller is the one anonymous client. A database of its own: the other tests' runners
+    # would claim its job, which must stay queued.
+    with contextlib.ExitStack() as stack:
+        settings = stack.enter_context(database_of_its_own(infra, tmp_path))
+        (settings.media_root / "later.mp4").write_bytes(b"never read: no worker runs here")
+        url = stack.enter_context(serving(create_app(settings, run_worker=False)))
+        page = stack.enter_context(browser.page(url))
         job = httpx.post(f"{url}/jobs", json={"input_path": "later.mp4"}, timeout=30).json()
         page.goto(f"{url}/studio")
         page.get_by_role("heading", name="New reel").wait_for()

@@ -1,20 +1,26 @@
 """Debian's Chromium driven by Playwright (by `executable_path`: Playwright downloads no browser), axe's verdict on a
-page, and an app served over real HTTP for it."""
+page, and an app served over real HTTP for it (on a database of its own when its queue must be its own)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import queue
 import shutil
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
+from app.config import Settings
 from app.ops.embedded import free_port
+from tests.conftest import Infra, make_settings
+from tests.support.database import migrated_store, own_database
 
 SERIOUS = {"serious", "critical"}
 
@@ -40,6 +46,36 @@ def serving(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+@contextlib.contextmanager
+def database_of_its_own(infra: Infra, root: Path) -> Iterator[Settings]:
+    """Settings on a database of their own, migrated (`own_database`, `migrated_store`), for a sync test: held by
+    an event loop in a thread of its own, as Playwright's sync API holds this thread's."""
+    ready: queue.Queue[Settings | BaseException] = queue.Queue()
+    done = threading.Event()
+
+    async def hold() -> None:
+        try:
+            async with own_database(infra, "browser") as database:
+                settings = make_settings(infra, root, postgres_db=database)
+                async with migrated_store(settings):
+                    ready.put(settings)
+                await asyncio.to_thread(done.wait)
+        except BaseException as exc:
+            ready.put(exc)
+            raise
+
+    thread = threading.Thread(target=asyncio.run, args=(hold(),), daemon=True)
+    thread.start()
+    try:
+        settings = ready.get(timeout=60)
+        if isinstance(settings, BaseException):
+            raise settings
+        yield settings
+    finally:
+        done.set()
+        thread.join(60)
 
 
 @dataclass
