@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from app.api.app import create_app
-from tests.conftest import Infra, make_settings
+from tests.conftest import Infra
 from tests.support.browser import Browser, chromium, database_of_its_own, serving
 from tests.support.media import ffmpeg
 
@@ -74,9 +74,9 @@ def _talk(path: Path) -> Path:
 def studio(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """The service's base URL, and the source to upload."""
     root = tmp_path_factory.mktemp("studio")
-    settings = make_settings(infra, root, api_keys=[KEY], rate_limit_per_minute=0)
     source = _talk(root / "talk.mp4")
-    with serving(create_app(settings)) as url:
+    # A queue of its own: no job another test left queued in the session's database delays these.
+    with database_of_its_own(infra, root, api_keys=[KEY]) as settings, serving(create_app(settings)) as url:
         yield url, source
 
 

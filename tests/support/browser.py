@@ -49,7 +49,7 @@ def serving(app: FastAPI) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def database_of_its_own(infra: Infra, root: Path) -> Iterator[Settings]:
+def database_of_its_own(infra: Infra, root: Path, **overrides: object) -> Iterator[Settings]:
     """Settings on a database of their own, migrated (`own_database`, `migrated_store`), for a sync test: held by
     an event loop in a thread of its own, as Playwright's sync API holds this thread's."""
     ready: queue.Queue[Settings | BaseException] = queue.Queue()
@@ -58,7 +58,7 @@ def database_of_its_own(infra: Infra, root: Path) -> Iterator[Settings]:
     async def hold() -> None:
         try:
             async with own_database(infra, "browser") as database:
-                settings = make_settings(infra, root, postgres_db=database)
+                settings = make_settings(infra, root, postgres_db=database, **overrides)
                 async with migrated_store(settings):
                     ready.put(settings)
                 await asyncio.to_thread(done.wait)
