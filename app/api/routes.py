@@ -162,14 +162,16 @@ async def stream_job_events(
     response_model=SignedUrl,
     tags=["jobs"],
     responses=problems(
+        400,
         401,
         404,
         422,
         429,
         503,
         when={
+            400: "The body is not JSON (`http_error`)",
             404: "No such job for this API key (`job_not_found`), or the server has no signing key "
-            "(`signed_urls_not_configured`)"
+            "(`signed_urls_not_configured`)",
         },
     ),
 )
@@ -177,7 +179,8 @@ async def create_signed_url(
     job_id: JobId, body: SignedUrlCreate, services: ServicesDep, client: ClientDep
 ) -> SignedUrl:
     """A short-lived URL (at most 15 min) that opens one resource of the job without an API key: the reel,
-    thumbnail, captions or live events, for `<video>`, `<img>`, `<track>` and EventSource. It is bound to the
+    thumbnail, captions or live events, for `<video>`, `<img>`, `<track>` and EventSource; the Studio's analysis,
+    filmstrip and source likewise. It is bound to the
     job, the resource and the caller's key: another job's or resource's path refuses it (401
     `signed_url_invalid`), and so does every path once the key is revoked or the URL expired
     (`signed_url_expired`)."""

@@ -53,7 +53,7 @@ async def _analysis(
 
     404 `analysis_not_found` until the job is completed, when it failed, and once its reel expired. Without a key,
     a signed URL opens it (`POST /jobs/{job_id}/signed-urls`, resource `analysis`)."""
-    data = await services.jobs.analysis(job_id, client)
+    data = await services.studio.analysis(job_id, client)
     digest = hashlib.sha256(data).hexdigest()[:32]
     # An hour of source is some 500 KB of JSON, a fifth of that gzipped: worth it for a page that loads it first.
     zipped = "gzip" in (accept_encoding or "") and len(data) > GZIP_ABOVE
@@ -78,7 +78,7 @@ async def _source(
     Only when the analysis says `source.playable` (H.264 with AAC or no audio, in MP4/MOV): else 404
     `source_not_playable`, and the filmstrip stands in. Kept as long as the reel. Without a key, a signed URL opens
     it (`POST /jobs/{job_id}/signed-urls`, resource `source`)."""
-    download = await services.jobs.source(job_id, client)
+    download = await services.studio.source(job_id, client)
     return serve(download, "video/mp4", f"{job_id}.mp4", if_none_match)
 
 

@@ -111,7 +111,8 @@ class Attempt:
 
         The source is published too unless it lies under MEDIA_ROOT (kept there already): an upload, a URL's or
         an S3 object's copy, a base job's source, so the Studio can play it and a job based on this one reuse it,
-        for as long as the reel is kept. A hard link on a local store; an upload to S3.
+        for as long as the reel is kept. A hard link on a local store; an upload to S3, or a copy inside the bucket
+        of the base job's.
         """
         job_id, store = str(self.job.id), self.media.store
         files: dict[Output, RenderedFile | None] = {
@@ -124,8 +125,11 @@ class Attempt:
         for what, file in files.items():
             if file is not None:
                 await store.publish(job_id, what, Path(file.path))
-        if self.job.spec.input_path is None:
-            await store.publish(job_id, "source", Path(staged.path))
+        spec = self.job.spec
+        if spec.input_path is None:  # a base's published source is shared, not sent again
+            base = spec.based_on
+            if base is None or not await store.share(job_id, "source", str(base)):
+                await store.publish(job_id, "source", Path(staged.path))
         await store.publish(job_id, "reel", Path(verified.reel.path))
 
     async def complete(self, result: JobResult) -> None:

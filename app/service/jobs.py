@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.domain.jobs import TERMINAL, JobRefused, JobRow, Owner
 from app.domain.spec import JobSpec
+from app.service.bases import on_base
 from app.service.signed_urls import PATHS, SignedResource, UrlSigner
 from app.storage.base import SUFFIX
 
@@ -79,7 +80,7 @@ class JobService:
 
         request_hash = request_fingerprint(spec)
         if spec.based_on is not None:
-            spec = await self._on_base(spec, owner)
+            spec = await on_base(self.store, spec, owner)
         await self._check(spec)
         limit = self.settings.max_highlights
         if spec.highlights is not None and len(spec.highlights) > limit:
@@ -115,29 +116,6 @@ class JobService:
         if spec.input_upload is not None and self.uploads is not None:
             await self.uploads.mark_used(spec.input_upload)
         return row, created
-
-    async def _on_base(self, spec: JobSpec, owner: Owner) -> JobSpec:
-        """The spec of a job based on another: that job must be the caller's, completed, its files still kept.
-
-        An `output` left out is the base job's, so "render again" with new highlights keeps the reel's shape.
-        """
-        assert spec.based_on is not None
-        base = await self.store.get(spec.based_on, client_id=owner.scope)
-        if base is None:
-            raise JobRefused(404, "base_job_not_found", f"No job {spec.based_on} to base a job on.")
-        if base.status != "completed":
-            raise JobRefused(
-                409,
-                "base_job_not_completed",
-                f"Job {spec.based_on} is {base.status}: a job can be based only on a completed one.",
-            )
-        if (base.result or {}).get("output_expired"):
-            raise JobRefused(
-                422,
-                "base_job_expired",
-                f"The files of job {spec.based_on} expired or were deleted: submit its source again.",
-            )
-        return spec if "output" in spec.model_fields_set else spec.model_copy(update={"output": base.spec.output})
 
     async def _upload_usable(self, upload_id: uuid.UUID, owner: Owner) -> bool:
         return self.uploads is not None and await self.uploads.usable(upload_id, owner.key_id) is not None
@@ -247,47 +225,6 @@ class JobService:
         download = None if self.media is None else await self.media.store.download(str(job_id), what, filename=name)
         if download is None:
             raise JobRefused(404, "output_not_found", f"The {what} of job {job_id} is not stored.")
-        return download
-
-    async def analysis(self, job_id: uuid.UUID, owner: Owner) -> bytes:
-        """The completed job's analysis JSON; JobRefused 404 `analysis_not_found` while it has none, or no more."""
-        row = await self.get(job_id, owner)
-        data = None
-        if row.status == "completed" and not (row.result or {}).get("output_expired") and self.media is not None:
-            data = await self.media.store.read(str(job_id), "analysis")
-        if data is None:
-            raise JobRefused(
-                404,
-                "analysis_not_found",
-                f"Job {job_id} has no analysis: it exists once the job is completed, until its reel expires.",
-            )
-        return data
-
-    async def source(self, job_id: uuid.UUID, owner: Owner) -> ReelDownload:
-        """How the caller plays a completed job's source: JobRefused 404 `source_not_playable` unless a browser can."""
-        from app.storage import ReelDownload
-        from app.storage.sources import SourceError, resolve_source
-
-        analysis = json.loads(await self.analysis(job_id, owner))
-        if not analysis["source"]["playable"]:
-            raise JobRefused(
-                404,
-                "source_not_playable",
-                f"The source of job {job_id} is not H.264 with AAC in MP4 or MOV, which browsers play: use the "
-                "filmstrip.",
-            )
-        row = await self.get(job_id, owner)
-        download = None
-        if row.spec.input_path is not None:
-            try:
-                path = resolve_source(self.settings.media_root, row.spec.input_path)
-                download = ReelDownload(path=path, stat=path.stat())
-            except (SourceError, OSError):
-                download = None
-        elif self.media is not None:
-            download = await self.media.store.download(str(job_id), "source", filename=f"{job_id}.mp4")
-        if download is None:
-            raise JobRefused(404, "output_not_found", f"The source of job {job_id} is not stored any more.")
         return download
 
     async def sign_url(

@@ -27,6 +27,7 @@ from app.runner.attempt import job_webhook
 from app.runner.runner import Runner
 from app.service.jobs import JobService
 from app.service.live import JobFeed
+from app.service.studio import StudioService
 from app.service.uploads import UploadService
 from app.storage import Media, open_media
 
@@ -46,6 +47,7 @@ class Services:
     feed: JobFeed
     media: Media
     uploads: UploadService
+    studio: StudioService
 
 
 def make_editor(settings: Settings, *, ranker: AIRanker | None = None) -> SmartVideoEditor:
@@ -140,6 +142,7 @@ async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterato
             feed=feed,
             media=media,
             uploads=uploads,
+            studio=StudioService(jobs),
         )
     finally:
         gauges.cancel()

@@ -136,6 +136,11 @@ class MediaStore(Protocol):
         """
         ...
 
+    async def share(self, job_id: str, what: Output, from_job: str) -> bool:
+        """Publish as the job's `what` the one `from_job` published, no byte through this machine (a hard link on a
+        local disk, a copy inside the bucket); False when that job's is gone."""
+        ...
+
     async def read(self, job_id: str, what: Output) -> bytes | None:
         """The bytes of a small published file (the analysis); None when it is not stored."""
         ...

@@ -49,6 +49,13 @@ class LocalStore:
         elif path != final:  # the pipeline writes into place already; anything else is moved there
             await asyncio.to_thread(shutil.move, path, final)
 
+    async def share(self, job_id: str, what: Output, from_job: str) -> bool:
+        try:
+            await asyncio.to_thread(_link, self.reel_path(from_job, what), self.reel_path(job_id, what))
+        except FileNotFoundError:
+            return False
+        return True
+
     async def read(self, job_id: str, what: Output) -> bytes | None:
         try:
             return await asyncio.to_thread(self.reel_path(job_id, what).read_bytes)

@@ -13,10 +13,11 @@ from app.storage.base import SUFFIX, ObjectError, Output, Progress, ReelDownload
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
-    from types_aiobotocore_s3.type_defs import CompletedPartTypeDef
+    from types_aiobotocore_s3.type_defs import CompletedPartTypeDef, CopySourceTypeDef
 
 CHUNK = 1 << 20  # bytes per read of a download: a thread hop per MiB costs nothing next to the network
 PART = 16 << 20  # bytes per multipart part (S3's minimum is 5 MiB); one part is all an upload holds in memory
+COPY_PART = 1 << 30  # bytes per part of a copy inside the store; one request copies up to 5 GiB, a part as much
 _TYPES: dict[Output, str] = {
     "reel": "video/mp4",
     "thumbnail": "image/jpeg",
@@ -111,6 +112,45 @@ class S3Objects:
                 key, upload_id = where.key, upload["UploadId"]
                 await self.client.abort_multipart_upload(Bucket=where.bucket, Key=key, UploadId=upload_id)
 
+    async def copy(self, src: S3Location, dest: S3Location, *, part: int = COPY_PART) -> bool:
+        """Copy an object inside the store (one request up to `part` bytes, else parts of it); False when `src` is
+        gone. A copy cut off leaves a multipart upload that the next upload to `dest`, or its deletion, aborts."""
+        try:
+            head = await self.client.head_object(Bucket=src.bucket, Key=src.key)
+        except ClientError as exc:
+            if _code(exc) in _MISSING:
+                return False
+            raise
+        source: CopySourceTypeDef = {"Bucket": src.bucket, "Key": src.key}
+        total = int(head["ContentLength"])
+        if total <= part:
+            await self.client.copy_object(Bucket=dest.bucket, Key=dest.key, CopySource=source)
+            return True
+        await self._abort_leftovers(dest)
+        started = await self.client.create_multipart_upload(Bucket=dest.bucket, Key=dest.key)
+        upload_id = started["UploadId"]
+        try:
+            parts: list[CompletedPartTypeDef] = []
+            for number, offset in enumerate(range(0, total, part), start=1):
+                last = min(offset + part, total) - 1
+                done = await self.client.upload_part_copy(
+                    Bucket=dest.bucket,
+                    Key=dest.key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource=source,
+                    CopySourceRange=f"bytes={offset}-{last}",
+                )
+                parts.append({"PartNumber": number, "ETag": done["CopyPartResult"]["ETag"]})
+            await self.client.complete_multipart_upload(
+                Bucket=dest.bucket, Key=dest.key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+        except BaseException:
+            abort = self.client.abort_multipart_upload(Bucket=dest.bucket, Key=dest.key, UploadId=upload_id)
+            await asyncio.shield(abort)
+            raise
+        return True
+
     async def read(self, where: S3Location) -> bytes | None:
         """A small object's bytes; None when there is none."""
         try:
@@ -178,6 +218,9 @@ class S3Store:
 
     async def publish(self, job_id: str, what: Output, path: Path) -> None:
         await self.objects.upload(self.reel_location(job_id, what), path, content_type=_TYPES[what])
+
+    async def share(self, job_id: str, what: Output, from_job: str) -> bool:
+        return await self.objects.copy(self.reel_location(from_job, what), self.reel_location(job_id, what))
 
     async def read(self, job_id: str, what: Output) -> bytes | None:
         return await self.objects.read(self.reel_location(job_id, what))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 import shutil
 import uuid
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,7 @@ import httpx
 import pytest
 
 from app.config import Settings
-from app.storage import open_media
+from app.storage import S3Location, open_media
 from tests.conftest import Infra, make_settings, running_service
 from tests.support.jobs import wait_final
 from tests.support.media import make_source
@@ -300,4 +301,19 @@ async def test_the_studio_files_are_objects_and_a_job_based_on_another_reads_the
         assert job["status"] == "completed", job["error"]
         events = {(e["stage"], e["event"]) for e in (await client.get(f"/jobs/{job_id}/events")).json()}
         assert ("analyze", "reuse") in events  # the features came back from the store: nothing decoded
-    assert s3_server.body(store, f"svc/reels/{job_id}.source") == source
+    assert s3_server.body(store, f"svc/reels/{job_id}.source") == source  # copied inside the bucket
+
+
+async def test_a_copy_inside_the_bucket_goes_in_parts_when_large_and_says_when_there_is_nothing(
+    infra: Infra, tmp_path: Path, s3_server: S3Server, buckets: tuple[str, str]
+) -> None:
+    _, store = buckets
+    large = random.Random(7).randbytes(11 << 20)
+    s3_server.client.put_object(Bucket=store, Key="svc/reels/a.source", Body=large)
+    async with open_media(s3_settings(infra, tmp_path, s3_server, buckets)) as media:
+        assert media.objects is not None
+        src, dest = S3Location(store, "svc/reels/a.source"), S3Location(store, "svc/reels/b.source")
+        assert await media.objects.copy(src, dest, part=5 << 20)  # three parts, as a source over COPY_PART goes
+        assert not await media.objects.copy(S3Location(store, "svc/reels/gone.source"), dest)
+    assert s3_server.body(store, "svc/reels/b.source") == large
+    assert not s3_server.client.list_multipart_uploads(Bucket=store).get("Uploads")

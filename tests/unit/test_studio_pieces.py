@@ -1,4 +1,5 @@
-"""The pure parts behind the Studio API: the filmstrip's grid and tile times, and when a base's analysis is reused."""
+"""The pure parts behind the Studio API: the filmstrip's grid and tile times, when a base's analysis is reused,
+what a browser plays, and the clips as the analysis shows them."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ import dataclasses
 
 import numpy as np
 
+from app.domain.crop import CropKey
 from app.media.filmstrip import MAX_TILES, FilmstripLayout, layout_for, tile_times
+from app.media.probe import AudioStream, MediaInfo, VideoStream
+from app.stages.analyze import Plan, Segment
 from app.stages.choose import Needs, covers
+from app.stages.framing import CropSize
+from app.stages.timeline import build_analysis, playable
+from app.stages.validate import SourceInfo
 from tests.unit.analysis.builders import features
 
 EVERYTHING = Needs(audio=True, faces=True, framing=False)
@@ -57,3 +64,44 @@ def test_an_analysis_without_sound_serves_a_job_that_needs_none() -> None:
     mute = features(60.0, has_audio=False)
     assert not covers(mute, None, EVERYTHING, 60.0)
     assert covers(mute, None, Needs(audio=False, faces=True, framing=False), 60.0)
+
+
+def source(**kw: object) -> SourceInfo:
+    video = VideoStream("h264", 1280, 720, "25/1", "yuv420p", "bt709", "bt709", "bt709", "tv")
+    values: dict[str, object] = dict(
+        path="/m/s.mp4", size=1, sha256="0", duration=60.0, width=1280, height=720, frame_rate="25/1",
+        codec="h264", pix_fmt="yuv420p", color_primaries="bt709", color_transfer="bt709", color_space="bt709",
+        color_range="tv", has_audio=True, audio_channels=2,
+        media=MediaInfo("mov,mp4,m4a,3gp,3g2,mj2", 60.0, 1, video, AudioStream("aac", 2, 48000)),
+    )  # fmt: skip
+    values.update(kw)
+    return SourceInfo(**values)  # type: ignore[arg-type]
+
+
+def test_a_browser_plays_8_bit_h264_with_aac_or_no_audio_in_mp4_or_mov_only() -> None:
+    plain = source()
+    assert playable(plain)
+    assert playable(source(has_audio=False, media=dataclasses.replace(plain.media, audio=None)))
+    assert not playable(source(media=dataclasses.replace(plain.media, audio=AudioStream("pcm_s16le", 2, 48000))))
+    assert not playable(source(media=dataclasses.replace(plain.media, format_name="matroska,webm")))
+    assert not playable(source(codec="hevc"))
+    assert not playable(source(pix_fmt="yuv422p10le"))
+
+
+def test_the_analysis_shows_each_clip_with_its_crop_path_normalised_to_the_picture() -> None:
+    crop = [CropKey(t=10.0, x=0, y=0, track=0, why="speaker"), CropKey(t=12.0, x=640, y=0)]
+    clip = Segment(
+        index=0, start=10.0, frames=500, duration=20.0, score=0.8, transition="fade", loudness=-20.0,
+        true_peak=-3.0, reasons=["speech", "faces"], crop=crop,
+    )  # fmt: skip
+    framing = CropSize(width=405, height=720, output_width=1080, output_height=1920)
+    plan = Plan(segments=[clip], framing=framing, frame_rate="25/1", auto_selected=False)
+    analysis = build_analysis("job", source(), plan, features(60.0), None)
+    [shown] = analysis.clips
+    assert (shown.start, shown.end, shown.reasons, shown.layout) == (10.0, 30.0, ["speech", "faces"], "single")
+    assert shown.crop == [(10.0, 0.0, 0.0, 0.3164, 1.0), (12.0, 0.5, 0.0, 0.3164, 1.0)]
+    assert analysis.analysed and len(analysis.score) == 60 and analysis.filmstrip is None
+
+    nothing = build_analysis("job", source(), plan.model_copy(update={"framing": None}), None, None)
+    assert not nothing.analysed and nothing.score == [] and nothing.features.loudness == []
+    assert nothing.clips[0].crop == []

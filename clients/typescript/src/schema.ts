@@ -108,7 +108,8 @@ export interface paths {
         /**
          * Create Signed Url
          * @description A short-lived URL (at most 15 min) that opens one resource of the job without an API key: the reel,
-         *     thumbnail, captions or live events, for `<video>`, `<img>`, `<track>` and EventSource. It is bound to the
+         *     thumbnail, captions or live events, for `<video>`, `<img>`, `<track>` and EventSource; the Studio's analysis,
+         *     filmstrip and source likewise. It is bound to the
          *     job, the resource and the caller's key: another job's or resource's path refuses it (401
          *     `signed_url_invalid`), and so does every path once the key is revoked or the URL expired
          *     (`signed_url_expired`).
@@ -2222,6 +2223,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SignedUrl"];
+                };
+            };
+            /** @description The body is not JSON (`http_error`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid API key (send `Authorization: Bearer <key>` or `X-API-Key`) */
