@@ -19,6 +19,7 @@ export function timeline(state, on) {
   const targets = snapTargets(analysis);
   const frame = frameSeconds(analysis?.source?.frame_rate);
   let width = 800;
+  let view = [0, state.duration]; // the seconds shown: all of the source, or around one clip
   let selectedEdge = null; // {index, edge}
   let active = -1;
   const svg = s("svg", { role: "group", "aria-label": "Source timeline: clips over the loudness, speech, score and shot cuts", height: HEIGHT });
@@ -29,8 +30,15 @@ export function timeline(state, on) {
   const feature = h("select", { id: "feature", onchange: drawBackdrop },
     h("option", { value: "" }, "none"), FEATURES.filter((f) => analysis?.features?.[f]?.some((v) => v !== null)).map((f) => h("option", { value: f }, f)));
 
-  const x = (t) => PAD + (t / state.duration) * (width - 2 * PAD);
-  const time = (px) => ((px - PAD) / (width - 2 * PAD)) * state.duration;
+  const span = () => view[1] - view[0];
+  const x = (t) => PAD + ((t - view[0]) / span()) * (width - 2 * PAD);
+  const time = (px) => view[0] + ((px - PAD) / (width - 2 * PAD)) * span();
+  /** The indexes of an array of one value per `step` s that fall in view (one more each side), every `every`. */
+  const shown = (length, step) => {
+    const every = Math.max(1, Math.floor(span() / step / width));
+    const from = Math.max(0, Math.floor(view[0] / step) - every);
+    return { from: from - (from % every), to: Math.min(length, Math.ceil(view[1] / step) + every), every };
+  };
   const ySignal = (v) => SIGNAL[1] - v * (SIGNAL[1] - SIGNAL[0]);
 
   /** A path of `values` (one per `step` s; null: not measured, a gap) scaled to the signal band: 0..1 as they
@@ -40,10 +48,10 @@ export function timeline(state, on) {
     if (!known.length) return null;
     const low = unit ? 0 : Math.min(...known);
     const span = unit ? 1 : Math.max(...known) - low || 1;
-    const every = Math.max(1, Math.floor(values.length / width));
+    const { from, to, every } = shown(values.length, step);
     let d = "";
     let pen = "M";
-    for (let i = 0; i < values.length; i += every) {
+    for (let i = from; i < to; i += every) {
       const v = values[i];
       if (v === null || !Number.isFinite(v)) { pen = "M"; continue; }
       d += `${pen}${x(i * step).toFixed(1)},${ySignal(Math.max(0, Math.min(1, (v - low) / span))).toFixed(1)} `;
@@ -54,8 +62,8 @@ export function timeline(state, on) {
 
   function drawBackdrop() {
     const parts = [];
-    const spacing = niceStep(state.duration / Math.max(2, width / 90));
-    for (let t = 0; t <= state.duration + 1e-6; t += spacing) {
+    const spacing = niceStep(span() / Math.max(2, width / 90));
+    for (let t = Math.ceil(view[0] / spacing) * spacing; t <= view[1] + 1e-6; t += spacing) {
       parts.push(s("line", { x1: x(t), x2: x(t), y1: AXIS - 4, y2: AXIS, stroke: "#6e7781" }),
         x(t) + 30 > width ? s("text", { x: x(t) - 2, y: AXIS - 5, "text-anchor": "end" }, clock(t, 0))
           : s("text", { x: x(t) + 2, y: AXIS - 5 }, clock(t, 0)));
@@ -65,14 +73,14 @@ export function timeline(state, on) {
     }
     const env = analysis?.envelope;
     if (env?.db?.some((v) => v !== null)) {
-      const every = Math.max(1, Math.floor(env.db.length / width));
-      let d = `M${x(0)},${SIGNAL[1]}`;
-      for (let i = 0; i < env.db.length; i += every) {
+      const { from, to, every } = shown(env.db.length, env.step);
+      let d = `M${x(from * env.step)},${SIGNAL[1]}`;
+      for (let i = from; i < to; i += every) {
         const heard = env.db.slice(i, i + every).filter((v) => v !== null);
         const level = heard.length ? Math.max(...heard) : -60; // nothing decoded there: drawn as silence
         d += ` L${x(i * env.step).toFixed(1)},${ySignal((Math.max(-60, level) + 60) / 60).toFixed(1)}`;
       }
-      d += ` L${x(Math.min(state.duration, env.db.length * env.step))},${SIGNAL[1]} Z`;
+      d += ` L${x(Math.min(state.duration, to * env.step))},${SIGNAL[1]} Z`;
       parts.push(s("path", { d, fill: "#6e7781", "fill-opacity": 0.45, stroke: "#57606a", "stroke-width": 0.5 }));
     }
     parts.push(line(analysis?.score, analysis?.step || 1, { stroke: "#b3261e", "stroke-width": 1.5 }, true));
@@ -153,7 +161,7 @@ export function timeline(state, on) {
     node.setPointerCapture(event.pointerId);
     const box = svg.getBoundingClientRect();
     const move = (e) => {
-      const tolerance = e.altKey ? 0 : (SNAP_PX / (width - 2 * PAD)) * state.duration;
+      const tolerance = e.altKey ? 0 : (SNAP_PX / (width - 2 * PAD)) * span();
       commit(moveEdge(state.clips, index, edge, time(e.clientX - box.left), { duration: state.duration, targets, tolerance }));
     };
     const up = () => {
@@ -184,12 +192,25 @@ export function timeline(state, on) {
     placeClips();
   }
 
+  /** Show `from`–`to` s (the whole source without them), redrawn at once. */
+  function zoom(from = 0, to = state.duration) {
+    view = [Math.max(0, from), Math.min(state.duration, to)];
+    drawBackdrop();
+    placeClips();
+    whole.disabled = view[0] === 0 && view[1] === state.duration;
+  }
+  const whole = h("button", { type: "button", disabled: true, onclick: () => zoom() }, "Whole source");
+  const around = h("button", { type: "button", onclick: () => {
+    const clip = state.clips[selectedEdge?.index ?? active] || state.clips[0];
+    if (clip) zoom(clip.start - 10, clip.end + 10);
+  } }, "Zoom to the clip");
   const legend = h("div", { class: "legend" },
     h("span", {}, h("span", { class: "swatch", style: "background:#6e7781" }), "loudness"),
     h("span", {}, h("span", { class: "swatch", style: "background:#b7e0c2" }), "speech"),
     h("span", {}, h("span", { class: "swatch", style: "background:#b3261e" }), "score"),
     h("span", {}, h("span", { class: "swatch", style: "background:#7a4d00" }), "shot cut (dashed), pause (tick)"),
-    h("span", {}, h("label", { for: "feature" }, "Feature "), feature));
+    h("span", {}, h("label", { for: "feature" }, "Feature "), feature),
+    h("span", { class: "row" }, around, whole));
   const frameBox = h("div", { class: "timeline" }, svg, legend);
   drawClips();
   new ResizeObserver(resize).observe(frameBox);
