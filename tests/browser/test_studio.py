@@ -16,7 +16,7 @@ import contextlib
 import os
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +232,7 @@ def test_a_source_the_browser_cannot_play_is_previewed_from_its_filmstrip(
     body = {"input_upload": upload["upload_id"], "highlights": [{"start_time": 3, "end_time": 19}]}
     job = _api(url, "POST", "/jobs", json={**body, "output": {"aspect_ratio": "1:1"}})
     with browser.page(url) as page:
+        page.clock.install()  # the page's time runs on as it does, until the test moves it on
         page.goto(f"{url}/studio")
         page.evaluate("(key) => sessionStorage.setItem('smartedit.apiKey', key)", KEY)
         page.goto(f"{url}/studio/jobs/{job['id']}")
@@ -244,6 +245,17 @@ def test_a_source_the_browser_cannot_play_is_previewed_from_its_filmstrip(
         first = float(playhead.get_attribute("x1") or 0)
         page.wait_for_function("(x) => Number(document.querySelector('svg > line').getAttribute('x1')) > x", arg=first)
         assert browser.serious_violations(page) == []
+
+        # 13.5 minutes on, the signed URLs (15 min) of the reel and its poster frame were minted again.
+        with page.expect_request(_minting("output")), page.expect_request(_minting("thumbnail")):
+            page.clock.fast_forward("13:30")
+        page.wait_for_function("() => document.querySelector('#reel').readyState >= 1")
+        assert page.evaluate("() => document.querySelector('#reel').error") is None
+
+
+def _minting(resource: str) -> Callable[[Any], bool]:
+    """Whether a request is the page asking for a signed URL of `resource`."""
+    return lambda request: request.method == "POST" and f'"resource":"{resource}"' in (request.post_data or "")
 
 
 def test_an_open_server_asks_for_no_key_and_a_queued_job_is_listed_filtered_and_cancelled(

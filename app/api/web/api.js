@@ -67,6 +67,7 @@ export async function checkAccess(key) {
 }
 
 const minted = new Map(); // "job/resource" -> {url, expires}
+const renewals = new WeakMap(); // element -> {attribute: timer}: a <video>'s src and poster renew apart
 
 /** A URL that opens `resource` of job `id` without a key (for <video>, <img>, <track>, EventSource). */
 export async function signedUrl(id, resource, { fresh = false } = {}) {
@@ -74,6 +75,7 @@ export async function signedUrl(id, resource, { fresh = false } = {}) {
   const known = minted.get(cacheKey);
   if (!fresh && known && known.expires - Date.now() > REFRESH_MARGIN * 1000) return known;
   let signed;
+  const asked = Date.now();
   try {
     signed = await api(`/jobs/${id}/signed-urls`, { method: "POST", body: { resource, expires_in: SIGNED_LIFETIME } });
   } catch (problem) {
@@ -81,7 +83,8 @@ export async function signedUrl(id, resource, { fresh = false } = {}) {
     if (session.open && problem.code === "signed_urls_not_configured") return { url: plainPath(id, resource), expires: Infinity };
     throw problem;
   }
-  const entry = { url: signed.url, expires: Date.parse(signed.expires_at) };
+  // By this tab's clock, not the server's `expires_at`: a clock set minutes apart must not renew too late or in a loop.
+  const entry = { url: signed.url, expires: asked + SIGNED_LIFETIME * 1000 };
   minted.set(cacheKey, entry);
   return entry;
 }
@@ -111,9 +114,11 @@ export async function bindSigned(element, attribute, id, resource) {
     if (Number.isFinite(expires)) schedule(expires);
   };
   const schedule = (expires) => {
-    clearTimeout(element._signedTimer);
+    const timers = renewals.get(element) || {};
+    renewals.set(element, timers);
+    clearTimeout(timers[attribute]);
     const due = Math.max(5000, expires - Date.now() - REFRESH_MARGIN * 1000);
-    element._signedTimer = setTimeout(function renew() {
+    timers[attribute] = setTimeout(function renew() {
       if (!element.isConnected) return;
       if (attribute === "src" && element instanceof HTMLMediaElement && !element.paused) {
         element.addEventListener("pause", () => apply(true), { once: true });
