@@ -2,7 +2,7 @@
 // what verification measured, and the source timeline to adjust and render again.
 
 import { api, follow } from "./api.js";
-import { h, problemBox, shortId } from "./dom.js";
+import { announce, h, problemBox, shortId } from "./dom.js";
 import { editor } from "./editor.js";
 import { sourceName } from "./jobs.js";
 import { usePlayer, useNudge } from "./keys.js";
@@ -66,7 +66,7 @@ function progressPanel(job) {
   return h("section", { "aria-labelledby": "progress-title" },
     h("h2", { id: "progress-title" }, "Progress"),
     h("progress", { id: "job-progress", max: "1", value: String(job.progress), "aria-label": "Progress of the job" }),
-    h("p", { id: "job-stage", role: "status" }, `${job.stage || "queued"} · ${Math.round(job.progress * 100)} %`),
+    h("p", { id: "job-stage" }, `${job.stage || "queued"} · ${Math.round(job.progress * 100)} %`),
     h("div", { id: "job-stages" }, stagesOf(job, [])));
 }
 
@@ -101,6 +101,7 @@ function cancelButton(job) {
 
 function live(job, page, draw) {
   let events = [];
+  let stage = job.stage; // a screen reader hears each new stage, not every percent
   const refreshStages = (current) => page.querySelector("#job-stages")?.replaceChildren(stagesOf(current, events));
   api(`/jobs/${job.id}/events`).then((known) => { events = known; refreshStages(job); }).catch(() => {});
   return follow(job.id, {
@@ -111,10 +112,11 @@ function live(job, page, draw) {
       if (text) text.textContent = `${p.stage || "queued"} · ${Math.round(p.progress * 100)} %`;
       const badge = page.querySelector("#job-status");
       if (badge) { badge.className = `badge ${p.status}`; badge.textContent = p.status; }
+      if (p.stage && p.stage !== stage) announce(`Stage ${(stage = p.stage)}`);
       refreshStages({ ...job, ...p });
     },
     stage: (event) => { events.push(event); refreshStages(job); },
-    job: (final) => draw(final),
+    job: (final) => { announce(`Job ${final.status}`); draw(final); },
     error: (problem) => page.append(problemBox(problem, "Live progress is unavailable")),
   });
 }

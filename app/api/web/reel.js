@@ -52,12 +52,22 @@ export function reel(job, on) {
   const downloads = h("div", { class: "downloads" });
   const bounds = reelBounds(result.segments);
   const total = bounds.length ? bounds[bounds.length - 1][1] : result.duration;
+  // The reel as measured, against the sum of its clips' lengths (fades and frame rounding move them a little).
+  const scale = () => (video.duration && total ? video.duration / total : 1);
   const marks = h("div", { class: "marks", role: "group", "aria-label": "Clips of the reel" },
     bounds.map(([a, b], i) => h("button", {
       type: "button", style: `flex: ${Math.max(0.5, b - a)} 1 0`, title: `Clip ${i + 1}: ${clock(a)}–${clock(b)}`,
-      onclick: () => { video.currentTime = a + 0.01; video.play().catch(() => {}); on.player(video); },
+      onclick: () => { video.currentTime = a * scale() + 0.01; video.play().catch(() => {}); on.player(video); },
     }, `Clip ${i + 1}`, h("span", { class: "visually-hidden" }, `, ${clock(a)} to ${clock(b)} of ${clock(total)}`))));
   video.addEventListener("play", () => on.player(video));
+  video.addEventListener("timeupdate", () => {
+    bounds.forEach(([a, b], i) => {
+      const playing = video.currentTime >= a * scale() && video.currentTime < b * scale();
+      marks.children[i].classList.toggle("playing", playing);
+      if (playing) marks.children[i].setAttribute("aria-current", "true");
+      else marks.children[i].removeAttribute("aria-current");
+    });
+  });
 
   if (result.output_expired) {
     return h("div", { class: "notice" }, "The reel was deleted (it expires after OUTPUT_TTL, or was deleted by hand).");
