@@ -8,6 +8,7 @@ import { installKeys } from "./keys.js";
 
 const main = document.getElementById("main");
 let leave = () => {}; // stops the live streams and timers of the page being left
+let signedIn = false; // until then a link loads the page anew, which asks for the key
 
 /** Go to `path` inside the Studio without reloading. */
 export function navigate(path) {
@@ -63,6 +64,7 @@ async function start() {
     return;
   }
   signOut.hidden = session.open;
+  signedIn = true;
   route();
 }
 
@@ -74,7 +76,7 @@ document.getElementById("sign-out").addEventListener("click", () => {
 window.addEventListener("popstate", route);
 document.addEventListener("click", (event) => {
   const link = event.target.closest("a[data-route]");
-  if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+  if (!link || !signedIn || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
   event.preventDefault();
   navigate(link.getAttribute("href"));
 });
