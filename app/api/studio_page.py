@@ -56,7 +56,7 @@ async def studio(services: ServicesDep) -> FileResponse:
 
 @router.get("/studio/")
 async def studio_slash() -> RedirectResponse:
-    """One address for the page, so relative links resolve the same way."""
+    """/studio/ is /studio: the page has one address, so a link or bookmark to it is one."""
     return RedirectResponse("/studio", status_code=308)
 
 
