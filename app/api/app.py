@@ -19,6 +19,7 @@ from app.api.problems import Problem
 from app.api.request_id import RequestId
 from app.api.routes import router
 from app.api.studio import router as studio_router
+from app.api.studio_page import router as page_router
 from app.config import Settings
 from app.service.wiring import open_services
 
@@ -68,7 +69,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     app.openapi = openapi  # type: ignore[method-assign]
     app.include_router(media_router)
     app.include_router(studio_router)
-    app.state.routers = (router, media_router, studio_router)  # for the Allow of a 405 (app/api/problems.py)
+    app.include_router(page_router)  # the Studio web page: outside the contract (include_in_schema=False)
+    app.state.routers = (router, media_router, studio_router, page_router)  # for the Allow of a 405 (problems.py)
     guard = [Depends(_metrics_guard(settings.metrics_token))] if settings.metrics_token else []
     Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(
         app, include_in_schema=False, dependencies=guard
