@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 
+import aiohttp
 import asyncpg
 import botocore.exceptions
 import redis.exceptions
@@ -26,8 +27,9 @@ CONNECTION_LOST: tuple[type[Exception], ...] = (
 
 REDIS_DOWN: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 STORAGE_DOWN: tuple[type[Exception], ...] = (
-    botocore.exceptions.ConnectionError,  # endpoint unreachable, connection closed, connect timeout
-    botocore.exceptions.ReadTimeoutError,
+    botocore.exceptions.ConnectionError,  # endpoint unreachable, connect timeout
+    botocore.exceptions.HTTPClientError,  # connection closed, read timeout, a body's stream broken mid-way
+    aiohttp.ClientPayloadError,  # a body cut short (aiobotocore passes it on as it is)
 )
 # The services a job needs, not the job itself: PostgreSQL, Redis, the object store.
 SERVICE_DOWN: tuple[type[Exception], ...] = (*CONNECTION_LOST, *REDIS_DOWN, *STORAGE_DOWN)
