@@ -10,11 +10,12 @@ can see the `Last-Event-ID` a client resumed with. It runs in the test's own eve
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-from collections.abc import AsyncIterator, Coroutine
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
+
+from tests.support.tcp_proxy import Relay, TcpProxy, send
 
 _STREAM = re.compile(rb"GET /jobs/[^ ]+/events/stream HTTP/1\.1\r\n.*?\r\n\r\n", re.S)
 # A stage event, to the blank line that ends it. Usually one HTTP chunk, but a stream opened late replays the
@@ -22,89 +23,52 @@ _STREAM = re.compile(rb"GET /jobs/[^ ]+/events/stream HTTP/1\.1\r\n.*?\r\n\r\n",
 _STAGE = re.compile(rb"id: (\d+)\nevent: stage\n.*?\n\n", re.S)
 
 
-@dataclass
-class StreamBreaker:
-    """Where the proxy listens, how it breaks the first stream, and what it saw."""
+@dataclass(kw_only=True)
+class StreamBreaker(TcpProxy):
+    """How it breaks the first stream, and what it saw."""
 
     mode: Literal["cut", "silent"]
-    port: int = 0
     stream_heads: list[str] = field(default_factory=list)  # each stream request's head, lower-cased
     broken_after: str | None = None  # the id of the stage event after which the stream was broken
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def relay(self) -> Relay:
+        return _Connection(self)
 
-    async def _up(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, armed: asyncio.Event) -> None:
+
+@dataclass
+class _Connection(Relay):
+    """One connection through the breaker; armed when it carries the first stream request."""
+
+    breaker: StreamBreaker
+    armed: bool = False
+    unmatched: bytes = b""  # what the client sent since the last stream request's head, which may straddle reads
+    held: bytes = b""  # what the server sent an armed stream, up to its first stage event
+
+    async def up(self, chunk: bytes, to: asyncio.StreamWriter) -> None:
         """Client to server: unchanged; notes each stream request (and arms the break on the first)."""
-        seen = b""
-        while chunk := await reader.read(1 << 16):
-            seen = seen[-8192:] + chunk  # a request head may straddle two reads
-            end = 0
-            for match in _STREAM.finditer(seen):
-                self.stream_heads.append(match.group().decode(errors="replace").lower())
-                if len(self.stream_heads) == 1:
-                    armed.set()
-                end = match.end()
-            seen = seen[end:]
-            writer.write(chunk)
-            await writer.drain()
+        self.unmatched = self.unmatched[-8192:] + chunk
+        end = 0
+        for match in _STREAM.finditer(self.unmatched):
+            self.breaker.stream_heads.append(match.group().decode(errors="replace").lower())
+            self.armed |= len(self.breaker.stream_heads) == 1
+            end = match.end()
+        self.unmatched = self.unmatched[end:]
+        await send(chunk, to)
 
-    async def _down(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, armed: asyncio.Event) -> None:
+    async def down(self, chunk: bytes, to: asyncio.StreamWriter) -> None:
         """Server to client: unchanged, until an armed stream's first stage event has gone through."""
-        held = b""
-        while chunk := await reader.read(1 << 16):
-            if not armed.is_set():
-                writer.write(chunk)
-                await writer.drain()
-                continue
-            held += chunk
-            if (stage := _STAGE.search(held)) is None:
-                continue
-            writer.write(held[: stage.end()])
-            await writer.drain()
-            self.broken_after = stage.group(1).decode()
-            if self.mode == "cut":
-                writer.transport.abort()
-                return
-            while await reader.read(1 << 16):  # silent: the server's bytes go nowhere, the client waits on
-                pass
-            await asyncio.Event().wait()  # until the client gives up on the connection
+        if not self.armed:
+            return await send(chunk, to)
+        self.held += chunk
+        if (stage := _STAGE.search(self.held)) is None:
+            return
+        await send(self.held[: stage.end()], to)
+        self.breaker.broken_after = stage.group(1).decode()
+        if self.breaker.mode == "cut":
+            to.transport.abort()
+        await asyncio.Event().wait()  # nothing more reaches the client; the connection ends when the client's does
 
 
-@contextlib.asynccontextmanager
-async def stream_breaker(target: str, mode: Literal["cut", "silent"]) -> AsyncIterator[StreamBreaker]:
+def stream_breaker(target: str, mode: Literal["cut", "silent"]) -> AbstractAsyncContextManager[StreamBreaker]:
     """A proxy on a free port in front of `target` (http://127.0.0.1:PORT) that breaks its first event stream."""
-    breaker = StreamBreaker(mode)
-    target_port = int(target.rsplit(":", 1)[1])
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", target_port)
-        armed = asyncio.Event()
-        pipes = {
-            asyncio.create_task(_quietly(breaker._up(reader, server_writer, armed))),
-            asyncio.create_task(_quietly(breaker._down(server_reader, writer, armed))),
-        }
-        breaker._tasks.update(pipes)
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
-        for task in pipes:
-            task.cancel()
-            breaker._tasks.discard(task)
-        for side in (writer, server_writer):
-            side.close()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    breaker.port = server.sockets[0].getsockname()[1]
-    try:
-        yield breaker
-    finally:
-        server.close()
-        for task in list(breaker._tasks):
-            task.cancel()
-
-
-async def _quietly(pipe: Coroutine[Any, Any, None]) -> None:
-    with contextlib.suppress(ConnectionError):
-        await pipe
+    return StreamBreaker(target=("127.0.0.1", int(target.rsplit(":", 1)[1])), mode=mode).running()

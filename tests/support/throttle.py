@@ -9,76 +9,61 @@ It runs in the test's own event loop; the workers it serves are other processes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
-_CHUNK = 4096
+from tests.support.tcp_proxy import Relay, TcpProxy, send
 
 
-@dataclass
-class Throttle:
-    """Where the proxy listens, its rate (bytes per second per direction; change it at will) and what it saw."""
+@dataclass(kw_only=True)
+class Throttle(TcpProxy):
+    """Its rate (bytes per second per direction; change it at will), what to watch for, and what it saw."""
 
-    port: int = 0
+    read_size = 4096  # small steps, so that a kill can land a few KiB into a transfer
     rate: float = 1e12
     watch: bytes | None = None  # a request path to notice in what clients send (e.g. b"/reels/<id>.mp4")
     sent_after_watch: int = 0  # bytes clients sent after the request line that carried `watch`
     stall: bool = False  # forward nothing more of a connection once it sent `watch`: that request never completes
     stalled: asyncio.Event = field(default_factory=asyncio.Event)  # set when `stall` held a request back
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.url
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, upstream: bool) -> None:
-        tail, watching = b"", False
-        try:
-            while chunk := await reader.read(_CHUNK):
-                if upstream and self.watch is not None:
-                    if watching:
-                        self.sent_after_watch += len(chunk)
-                    elif self.watch in tail + chunk:  # the marker may straddle two reads
-                        watching = True
-                        if self.stall:
-                            self.stalled.set()
-                            await asyncio.Event().wait()  # held until the proxy closes
-                    tail = chunk[-len(self.watch) :]
-                writer.write(chunk)
-                await writer.drain()
-                await asyncio.sleep(len(chunk) / self.rate)
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            with contextlib.suppress(Exception):
-                writer.close()
+    def relay(self) -> Relay:
+        return _Watched(self)
+
+    async def paced(self, chunk: bytes, to: asyncio.StreamWriter) -> None:
+        """Pass a chunk on, then wait as long as it takes at `rate`."""
+        await send(chunk, to)
+        await asyncio.sleep(len(chunk) / self.rate)
 
 
-@contextlib.asynccontextmanager
-async def throttled_proxy(target_port: int, *, rate: float) -> AsyncIterator[Throttle]:
+@dataclass
+class _Watched(Relay):
+    """One connection through the throttle, its requests watched for `watch` (which may straddle two reads)."""
+
+    throttle: Throttle
+    tail: bytes = b""
+    watching: bool = False
+
+    async def up(self, chunk: bytes, to: asyncio.StreamWriter) -> None:
+        throttle, watch = self.throttle, self.throttle.watch
+        if watch is not None:
+            if self.watching:
+                throttle.sent_after_watch += len(chunk)
+            elif watch in self.tail + chunk:
+                self.watching = True
+                if throttle.stall:
+                    throttle.stalled.set()
+                    await asyncio.Event().wait()  # held until the proxy closes
+            self.tail = chunk[-len(watch) :]
+        await throttle.paced(chunk, to)
+
+    async def down(self, chunk: bytes, to: asyncio.StreamWriter) -> None:
+        await self.throttle.paced(chunk, to)
+
+
+def throttled_proxy(target_port: int, *, rate: float) -> AbstractAsyncContextManager[Throttle]:
     """A proxy on a free port in front of 127.0.0.1:`target_port`, at `rate` bytes per second each way."""
-    throttle = Throttle(rate=rate)
-
-    async def serve(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        try:
-            server_reader, server_writer = await asyncio.open_connection("127.0.0.1", target_port)
-        except OSError:
-            client_writer.close()
-            return
-        up = asyncio.create_task(throttle._pipe(client_reader, server_writer, upstream=True))
-        down = asyncio.create_task(throttle._pipe(server_reader, client_writer, upstream=False))
-        throttle._tasks.update((up, down))
-        await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (up, down):
-            task.cancel()
-            throttle._tasks.discard(task)
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    throttle.port = server.sockets[0].getsockname()[1]
-    try:
-        yield throttle
-    finally:
-        server.close()
-        for task in list(throttle._tasks):
-            task.cancel()
+    return Throttle(target=("127.0.0.1", target_port), rate=rate).running()
