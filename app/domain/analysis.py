@@ -73,6 +73,11 @@ class ClipView(BaseModel):
     layout: Layout
     crop: list[Box] = Field(description="the crop window over time, linear between entries; [] for the whole picture")
     crop_bottom: list[Box] = Field(description="with layout split, the bottom half's window; else []")
+    crop_tracks: list[int | None] = Field(
+        default=[],
+        description="for each entry of `crop`, the face track it frames (a `faces[].track`); null: no face "
+        "(it follows the motion or holds the centre)",
+    )
 
 
 class Filmstrip(BaseModel):

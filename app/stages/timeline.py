@@ -158,6 +158,7 @@ def _clip(segment: Segment, info: SourceInfo, plan: Plan) -> ClipView:
         layout=segment.layout,
         crop=_boxes(segment.crop, info, plan, half=segment.layout == "split"),
         crop_bottom=_boxes(segment.crop_bottom, info, plan, half=True),
+        crop_tracks=[k.track for k in segment.crop] if plan.framing is not None else [],
     )
 
 

@@ -73,6 +73,11 @@ async def test_vertical_reel_frames_whoever_speaks_and_cuts_to_the_next_speaker(
     assert len({k["track"] for k in path}) == 2
     moves = [(a, b) for a, b in zip(path, path[1:], strict=False) if a["x"] != b["x"]]
     assert moves and all(a["t"] == b["t"] for a, b in moves), "a change of speaker is a cut, never a pan"
+    # The Studio's analysis names the same face for each window, among the tracks it draws.
+    analysis = (await client.get(f"/jobs/{job['id']}/analysis")).json()
+    [shown] = analysis["clips"]
+    assert shown["crop_tracks"] == [k["track"] for k in path]
+    assert set(shown["crop_tracks"]) <= {face["track"] for face in analysis["faces"]}
 
 
 async def test_split_layout_stacks_both_speakers_each_half_on_its_own_face(

@@ -100,8 +100,9 @@ def test_the_analysis_shows_each_clip_with_its_crop_path_normalised_to_the_pictu
     [shown] = analysis.clips
     assert (shown.start, shown.end, shown.reasons, shown.layout) == (10.0, 30.0, ["speech", "faces"], "single")
     assert shown.crop == [(10.0, 0.0, 0.0, 0.3164, 1.0), (12.0, 0.5, 0.0, 0.3164, 1.0)]
+    assert shown.crop_tracks == [0, None]  # the face each window frames, as the job's crop path says
     assert analysis.analysed and len(analysis.score) == 60 and analysis.filmstrip is None
 
     nothing = build_analysis("job", source(), plan.model_copy(update={"framing": None}), None, None)
     assert not nothing.analysed and nothing.score == [] and nothing.features.loudness == []
-    assert nothing.clips[0].crop == []
+    assert nothing.clips[0].crop == [] and nothing.clips[0].crop_tracks == []

@@ -100,13 +100,12 @@ export function preview(job, analysis) {
     context.strokeStyle = "#e8a200";
     context.lineWidth = 3;
     context.strokeRect(cx * W, cy * H, cw * W, ch * H);
-    for (const track of analysis?.faces || []) {
-      const face = nearest(track.boxes, t);
-      if (face && face[1] >= cx && face[1] + face[3] <= cx + cw && face[2] >= cy && face[2] + face[4] <= cy + ch) {
-        context.strokeStyle = "#e8a200";
-        context.lineWidth = 2;
-        context.strokeRect(face[1] * W, face[2] * H, face[3] * W, face[4] * H);
-      }
+    const framed = framedTrack(clip, t);
+    const face = nearest((analysis?.faces || []).find((track) => track.track === framed)?.boxes, t);
+    if (framed != null && face) {
+      context.strokeStyle = "#e8a200";
+      context.lineWidth = 2;
+      context.strokeRect(face[1] * W, face[2] * H, face[3] * W, face[4] * H);
     }
   }
 
@@ -120,7 +119,7 @@ export function preview(job, analysis) {
       stopAt = chosen.end;
       if (!player) return;
       caption.textContent = `Clip ${number}: ${chosen.start.toFixed(2)}–${chosen.end.toFixed(2)} s of the source` +
-        (chosen.crop?.length ? ", the crop window in amber" : "");
+        (chosen.crop?.length ? ", the crop window in amber (and the face it frames)" : "");
       player.currentTime = chosen.start;
       paint(chosen.start);
       if (!paused) player.play().catch(() => {});
@@ -136,6 +135,14 @@ function tileAt(strip, t) {
     return Math.min(i, strip.count - 1);
   }
   return Math.min(strip.count - 1, Math.max(0, Math.floor(t / strip.interval)));
+}
+
+/** The face track the clip's crop window frames at `t`, as the server chose it (null: none, or not said). */
+function framedTrack(clip, t) {
+  const path = clip.crop || [];
+  let i = -1;
+  while (i + 1 < path.length && path[i + 1][0] <= t) i++;
+  return (clip.crop_tracks || [])[Math.max(i, 0)] ?? null;
 }
 
 function nearest(boxes, t) {

@@ -553,6 +553,12 @@ export interface components {
                 number,
                 number
             ][];
+            /**
+             * Crop Tracks
+             * @description for each entry of `crop`, the face track it frames (a `faces[].track`); null: no face (it follows the motion or holds the centre)
+             * @default []
+             */
+            crop_tracks: (number | null)[];
         };
         /**
          * CropWindow
