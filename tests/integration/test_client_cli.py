@@ -58,6 +58,9 @@ async def test_submit_wait_shows_a_bar_and_exits_zero(url: str, settings: Settin
     assert reel.endswith(".mp4") and Path(reel).is_file(), output
 
 
+_JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _last_line(output: str) -> str:
     return re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", output).strip().splitlines()[-1].strip()
 
@@ -107,6 +110,20 @@ async def test_a_local_file_is_uploaded_and_the_reel_downloaded(url: str, settin
     assert status == 0, output
     assert reel.is_file() and reel.stat().st_size > 10_000, output
     assert not any(settings.media_root.iterdir())  # nothing was placed in the server's media directory
+
+    # Again from that job's source, with other highlights: nothing uploaded, and `list` says what it is based on.
+    first = _JOB_ID.search(output)  # printed as soon as it is submitted
+    assert first is not None, output
+    other = tmp_path / "other.json"
+    other.write_text('[{"start_time": 3, "end_time": 19}]')
+    again = tmp_path / "again.mp4"
+    status, output = await asyncio.to_thread(
+        _run, "submit", "--based-on", first[0], "--highlights", str(other), "--output", str(again), "--url", url
+    )
+    assert status == 0, output
+    assert again.is_file() and again.read_bytes() != reel.read_bytes(), output
+    status, listed = await asyncio.to_thread(_run, "list", "--url", url)
+    assert status == 0 and f"based on {first[0]}" in listed, listed
 
 
 def test_submit_says_what_it_sends_and_a_missing_file_is_one_line() -> None:
