@@ -72,14 +72,10 @@ class LocalStore:
             return None
         job_dir.mkdir(parents=True, exist_ok=True)
         try:
-            await asyncio.to_thread(os.link, path, staged)
+            linked = await asyncio.to_thread(_hard_link, path, staged)
         except FileNotFoundError:
             return None
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:
-                raise
-            return path
-        return staged
+        return staged if linked else path
 
     async def put_upload(self, upload_id: str, src: Path) -> None:
         self.uploads_root.mkdir(parents=True, exist_ok=True)
@@ -118,10 +114,17 @@ def _link(src: Path, final: Path) -> None:
         return
     part = part_name(final)
     part.unlink(missing_ok=True)
+    if not _hard_link(src, part):
+        shutil.copyfile(src, part)
+    os.replace(part, final)
+
+
+def _hard_link(src: Path, dest: Path) -> bool:
+    """Give `src` the second name `dest`; False when they lie on different filesystems (a link cannot cross)."""
     try:
-        os.link(src, part)
+        os.link(src, dest)
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-        shutil.copyfile(src, part)
-    os.replace(part, final)
+        return False
+    return True
