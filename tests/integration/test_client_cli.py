@@ -48,7 +48,7 @@ async def url(settings: Settings) -> AsyncIterator[str]:
 
 
 async def test_submit_wait_shows_a_bar_and_exits_zero(url: str, settings: Settings) -> None:
-    make_source(settings.media_root / "talk.mp4", seconds=30, size="640x360")
+    make_source(settings.media_root / "talk.mp4", seconds=30)
     status, output = await asyncio.to_thread(
         _run, "submit", "--server-path", "talk.mp4", "--highlights", str(_highlights(settings)), "--wait", "--url", url
     )

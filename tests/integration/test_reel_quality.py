@@ -11,7 +11,7 @@ import pytest
 
 from app.config import Settings
 from tests.support.cache import SourceCache
-from tests.support.jobs import submit, wait_final
+from tests.support.jobs import QUICK_ENCODE, submit, wait_final
 from tests.support.media import ffmpeg, make_source
 from tests.support.meter import frame_yuv, measure_reel, video_stream
 
@@ -24,7 +24,7 @@ async def test_reel_from_uneven_loudness_meets_every_target(
     name = sources.link(
         "uneven_talk.mp4",  # the picture's size is not what is checked: the smallest that is still a video
         settings.media_root,
-        lambda p: make_source(p, seconds=60, size="640x360", rate="30", levels_lufs=(-40, -12, -25)),
+        lambda p: make_source(p, seconds=60, levels_lufs=(-40, -12, -25)),
     )
     highlights = [
         {"start_time": 2, "end_time": 18, "score": 0.9},
@@ -41,7 +41,7 @@ async def test_reel_from_uneven_loudness_meets_every_target(
     stream = video_stream(reel)
     assert (stream["color_primaries"], stream["color_transfer"], stream["color_space"]) == ("bt709",) * 3
     assert stream["pix_fmt"] == "yuv420p"
-    assert abs(float(stream["duration"]) - 48.0) <= 1 / 30
+    assert abs(float(stream["duration"]) - 48.0) <= 1 / 25
 
     loudness = measure_reel(reel, [16, 16, 16])
     assert abs(loudness.integrated - -16.0) <= 0.5, loudness
@@ -57,13 +57,13 @@ async def test_reel_from_uneven_loudness_meets_every_target(
         (22.0, 38.0, 0.8),
         (42.0, 58.0, 0.7),
     ]
-    assert abs(result["duration"] - 48.0) <= 1 / 30
+    assert abs(result["duration"] - 48.0) <= 1 / 25
     assert result["processing_ratio"] > 0  # speed is measured by bench/, not by timed tests
     assert set(result["stage_seconds"]) == {"fetch", "validate", "analyze", "render", "verify"}
     # The source really was uneven: the gains differ by tens of dB.
     gains = [s["gain_db"] for s in result["segments"]]
     assert max(gains) - min(gains) > 20
-    print(f"\n360p job: {wall:.1f} s wall for a {result['duration']:.0f} s reel (stages {result['stage_seconds']})")
+    print(f"\n180p job: {wall:.1f} s wall for a {result['duration']:.0f} s reel (stages {result['stage_seconds']})")
 
 
 def _ycbcr_709(rgb: tuple[int, int, int], *, primaries_from_601: bool) -> tuple[float, float, float]:
@@ -201,9 +201,8 @@ async def test_vertical_phone_video_with_mono_audio(client: httpx.AsyncClient, s
     # Stored landscape with a rotation flag, as phones write it; mono AAC.
     stored = make_source(settings.media_root / "stored.mp4", seconds=24, size="640x360", rate="30", mono=True)
     ffmpeg("-display_rotation", "90", "-i", str(stored), "-c", "copy", str(settings.media_root / "phone.mp4"))
-    job = await wait_final(
-        client, (await submit(client, "phone.mp4", highlights=[{"start_time": 3, "end_time": 20}]))["id"]
-    )
+    body = {"highlights": [{"start_time": 3, "end_time": 20}], "output": QUICK_ENCODE}
+    job = await wait_final(client, (await submit(client, "phone.mp4", **body))["id"])
     assert job["status"] == "completed", job["error"]
     reel = Path(job["result"]["output_path"])
     stream = video_stream(reel)

@@ -72,7 +72,7 @@ def _kill_embedded_servers(data: Path) -> None:
 
 
 def test_kill_9_of_everything_mid_render_resumes_from_the_checkpoint(server: Server, tmp_path: Path) -> None:
-    make_source(tmp_path / "media" / "talk.mp4", seconds=50, size="640x360", rate="30")
+    make_source(tmp_path / "media" / "talk.mp4", seconds=50, size="480x270", rate="30")
     clips = [{"start_time": 2, "end_time": 17}, {"start_time": 18, "end_time": 33}, {"start_time": 34, "end_time": 49}]
     server.start_ready()
     clean = httpx.post(f"{server.url}/jobs", json={"input_path": "talk.mp4", "highlights": clips}, timeout=10).json()

@@ -23,7 +23,7 @@ from app.media.decode import decode
 from app.media.ffmpeg import find_binaries
 from app.media.probe import probe
 from tests.support.conversation import Conversation, conversation_source
-from tests.support.jobs import submit, wait_final
+from tests.support.jobs import QUICK_ENCODE, submit, wait_final
 from tests.support.media import make_source
 from tests.support.meter import video_stream
 
@@ -118,7 +118,7 @@ async def test_anamorphic_source_is_framed_in_display_pixels(client: httpx.Async
     # PAL widescreen-ish: 720x576 stored, pixels 16:15 wide, so it shows as 768x576.
     pal = settings.media_root / "pal.mp4"
     make_source(pal, seconds=16, size="720x576", video_args=["-vf", "setsar=16/15"], levels_lufs=None)
-    body = {"highlights": [{"start_time": 0.0, "end_time": 16.0}], "output": {"aspect_ratio": "1:1"}}
+    body = {"highlights": [{"start_time": 0.0, "end_time": 16.0}], "output": {"aspect_ratio": "1:1", **QUICK_ENCODE}}
     job = await wait_final(client, (await submit(client, "pal.mp4", **body))["id"], timeout=200)
     assert job["status"] == "completed", job["error"]
     window = job["result"]["segments"][0]["crop_path"][0]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
 from app.media.ffmpeg import find_binaries
+from tests.support.cache import made_once, shared_media
 
 # Pink noise whose level swings a few times a second: closer to speech than a steady tone.
 _SPEECHY = "anoisesrc=color=pink:amplitude=0.5:seed={seed}:d={d},volume='0.55+0.45*sin(2*PI*2.7*t)':eval=frame"
@@ -53,5 +57,20 @@ def make_source(
         maps += ["-map", "[a]", "-c:a", "aac", "-b:a", "128k", "-ar", "48000"]
         if mono:
             maps += ["-ac", "1"]
-    ffmpeg(*args, *maps, *video_args, "-pix_fmt", pix_fmt, *encoder, *container_args, "-t", str(seconds), str(path))
+    args += [*maps, *video_args, "-pix_fmt", pix_fmt, *encoder, *container_args, "-t", str(seconds)]
+    return generated(path, args)
+
+
+def generated(path: Path, args: Sequence[str]) -> Path:
+    """ffmpeg `args` written to `path`: made once per test run and copied (the same arguments give the same file)."""
+    shared = shared_media()
+    if shared is None:
+        ffmpeg(*args, str(path))
+        return path
+    key = hashlib.sha256("\0".join([*args, path.suffix]).encode()).hexdigest()[:24]
+    cached = made_once(shared / f"{key}{path.suffix}", lambda part: ffmpeg(*args, str(part)))
+    # A new file renamed over `path`: a test may change it, and `path` may be another file's hard link.
+    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    shutil.copyfile(cached, part)
+    os.replace(part, path)
     return path
