@@ -130,10 +130,11 @@ async def test_kill_9_mid_render_resumes_from_the_last_clip_with_identical_frame
     talk: str,
     receiver: Receiver,
 ) -> None:
-    job = await submit(api, talk, highlights=CLIPS, webhook_url=receiver.url())
+    # The default encode, smart render included: what a resume must reproduce frame for frame.
+    job = await submit(api, talk, highlights=CLIPS[:2], webhook_url=receiver.url())
     first = worker(settings, workers, "first")
-    await wait_for_event(store, job["id"], "segment:1", "start")
-    first.kill_group()
+    await asyncio.to_thread(first.hold_encoder, 1)
+    first.kill_group()  # clip 0 rendered and checkpointed, clip 1 half-way
 
     # The encoders die with their worker (parent-death signal), not minutes later.
     deadline = time.monotonic() + 5
@@ -150,14 +151,10 @@ async def test_kill_9_mid_render_resumes_from_the_last_clip_with_identical_frame
     events = await store.events(uuid.UUID(job["id"]))
     counted = starts(events)
     assert counted["validate"] == counted["analyze"] == counted["segment:0"] == 1, counted
-    # Clip 1 was rendering at the kill (it may have ended in the instant before): a clip that ended is not
-    # rendered again, every other one is, whatever point the first worker reached.
-    ended = {e["stage"] for e in events if e["attempt"] == 1 and e["event"] == "end"}
-    again = {e["stage"] for e in events if e["attempt"] == 2 and e["event"] == "start"}
-    clips = {"segment:0", "segment:1", "segment:2"}
-    assert "segment:0" in ended and clips & again == clips - ended, (ended, again)
+    again = [(e["stage"], e["event"]) for e in events if e["attempt"] == 2 and e["stage"].startswith("segment:")]
+    assert again == [("segment:0", "skip"), ("segment:1", "start"), ("segment:1", "end")], again
 
-    clean = await submit(api, talk, highlights=CLIPS)
+    clean = await submit(api, talk, highlights=CLIPS[:2])
     started = time.monotonic()
     clean_done = await wait_final(api, clean["id"], timeout=120)
     clean_seconds = time.monotonic() - started
@@ -194,10 +191,11 @@ async def test_two_workers_run_ten_jobs_each_exactly_once(
 async def test_a_stopped_worker_past_its_lease_cannot_write_after_another_finished(
     settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], talk: str, receiver: Receiver
 ) -> None:
-    job = await submit(api, talk, highlights=CLIPS[:2], webhook_url=receiver.url())
+    job = await submit(api, talk, highlights=CLIPS[:2], webhook_url=receiver.url(), output=QUICK_ENCODE)
     a = worker(settings, workers, "a")
-    await wait_for_event(store, job["id"], "segment:0", "start")
+    encoder = await asyncio.to_thread(a.hold_encoder, 0)
     a.signal(signal.SIGSTOP)
+    encoder.resume()  # A's encoder finishes its clip; A, stopped, does not see it
     await asyncio.sleep(settings.lease_seconds + 1)
     worker(settings, workers, "b")
     done = await wait_final(api, job["id"], timeout=120)
@@ -216,10 +214,10 @@ async def test_a_stopped_worker_past_its_lease_cannot_write_after_another_finish
 async def test_redis_flushed_mid_job_still_gives_a_correct_reel(
     settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], talk: str, redis: Redis
 ) -> None:
-    job = await submit(api, talk, highlights=CLIPS)
-    worker(settings, workers, "w")
-    await wait_for_event(store, job["id"], "segment:1", "start")
-    await redis.flushdb()
+    job = await submit(api, talk, highlights=CLIPS, output=QUICK_ENCODE)
+    encoder = await asyncio.to_thread(worker(settings, workers, "w").hold_encoder, 1)
+    await redis.flushdb()  # clip 0's checkpoint among what goes
+    encoder.resume()
     done = await wait_final(api, job["id"], timeout=120)
     assert done["status"] == "completed", done["error"]
     checks = done["result"]["verification"]["checks"]
@@ -230,9 +228,8 @@ async def test_redis_flushed_mid_job_still_gives_a_correct_reel(
 async def test_postgres_connections_killed_mid_job_the_job_completes_once(
     settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], talk: str
 ) -> None:
-    job = await submit(api, talk, highlights=CLIPS, webhook_url="http://127.0.0.1:9/hook")
-    worker(settings, workers, "w")
-    await wait_for_event(store, job["id"], "segment:1", "start")
+    job = await submit(api, talk, highlights=CLIPS, webhook_url="http://127.0.0.1:9/hook", output=QUICK_ENCODE)
+    encoder = await asyncio.to_thread(worker(settings, workers, "w").hold_encoder, 1)
     admin = await asyncpg.connect(settings.postgres_dsn)
     try:
         killed = await admin.fetchval(
@@ -242,6 +239,7 @@ async def test_postgres_connections_killed_mid_job_the_job_completes_once(
     finally:
         await admin.close()
     assert killed >= 2  # the worker's pool and its LISTEN connection at least
+    encoder.resume()
     done = await wait_final(api, job["id"], timeout=120)
     assert done["status"] == "completed", done["error"]
     assert [d["event_type"] for d in await WebhookOutbox(store.pool).deliveries(uuid.UUID(job["id"]))] == [
@@ -253,9 +251,9 @@ async def test_postgres_connections_killed_mid_job_the_job_completes_once(
 async def test_sigterm_mid_job_exits_within_the_grace_period_and_the_job_resumes(
     settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], talk: str
 ) -> None:
-    job = await submit(api, talk, highlights=CLIPS)
+    job = await submit(api, talk, highlights=CLIPS, output=QUICK_ENCODE)
     first = worker(settings, workers, "first")
-    await wait_for_event(store, job["id"], "segment:1", "start")
+    await asyncio.to_thread(first.hold_encoder, 1)
     stopped_at = time.monotonic()
     first.signal(signal.SIGTERM)
     assert first.wait(settings.shutdown_grace_seconds + 5) == 0
@@ -274,10 +272,10 @@ async def test_three_sigterm_hand_backs_in_a_row_do_not_fail_the_job(
     settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], talk: str
 ) -> None:
     assert settings.max_attempts == 3
-    job = await submit(api, talk, highlights=CLIPS[:1])
+    job = await submit(api, talk, highlights=CLIPS[:1], output=QUICK_ENCODE)
     for n in range(1, 4):  # a rolling restart, three times over, each while the clip renders
         w = worker(settings, workers, f"rolling-{n}")
-        await wait_for_event(store, job["id"], "segment:0", "start", attempt=n)
+        await asyncio.to_thread(w.hold_encoder, 0)
         w.signal(signal.SIGTERM)
         assert w.wait(settings.shutdown_grace_seconds + 5) == 0
         assert (await api.get(f"/jobs/{job['id']}")).json()["status"] == "queued"
@@ -290,9 +288,8 @@ async def test_three_sigterm_hand_backs_in_a_row_do_not_fail_the_job(
 async def test_delete_stops_a_running_job_within_two_seconds_and_cleans_up(
     settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], talk: str
 ) -> None:
-    job = await submit(api, talk, highlights=CLIPS, webhook_url="http://127.0.0.1:9/hook")
-    worker(settings, workers, "w")
-    await wait_for_event(store, job["id"], "segment:0", "start")
+    job = await submit(api, talk, highlights=CLIPS, webhook_url="http://127.0.0.1:9/hook", output=QUICK_ENCODE)
+    await asyncio.to_thread(worker(settings, workers, "w").hold_encoder, 0)
     asked = time.monotonic()
     response = await api.delete(f"/jobs/{job['id']}")
     assert response.status_code == 202 and response.json()["cancel_requested"] is True
@@ -322,10 +319,8 @@ async def test_cancel_of_a_queued_job_is_immediate_and_a_finished_job_cannot_be_
 async def test_an_encoder_killed_by_a_signal_is_retried_and_the_job_completes(
     settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], talk: str
 ) -> None:
-    job = await submit(api, talk, highlights=CLIPS[:1])
-    worker(settings, workers, "w")
-    await wait_for_event(store, job["id"], "segment:0", "start")
-    await kill_encoder(settings.temp_dir)
+    job = await submit(api, talk, highlights=CLIPS[:1], output=QUICK_ENCODE)
+    (await asyncio.to_thread(worker(settings, workers, "w").hold_encoder, 0)).kill()  # as the OOM killer would
     retrying = await wait_until(api, job["id"], lambda j: j["status"] == "queued")
     assert retrying["error"]["code"] == "retrying"
     done = await wait_final(api, job["id"], timeout=60)
@@ -338,15 +333,9 @@ async def test_transient_failures_stop_after_max_attempts_with_the_reason(
     settings = make_settings(infra, tmp_path, max_attempts=1, lease_seconds=3.0, poll_interval_seconds=0.3)
     talk = talk_in(settings.media_root, sources)
     async with running_service(settings, run_worker=False) as api:
-        pool = await create_pool(settings.postgres_dsn, max_size=2)
-        try:
-            job = await submit(api, talk, highlights=CLIPS[:1])
-            worker(settings, workers, "w")
-            await wait_for_event(JobStore(pool), job["id"], "segment:0", "start")
-            await kill_encoder(settings.temp_dir)
-            done = await wait_final(api, job["id"], timeout=30)
-        finally:
-            await pool.close()
+        job = await submit(api, talk, highlights=CLIPS[:1], output=QUICK_ENCODE)
+        (await asyncio.to_thread(worker(settings, workers, "w").hold_encoder, 0)).kill()
+        done = await wait_final(api, job["id"], timeout=30)
     assert done["status"] == "failed" and done["attempts"] == 1
     assert done["error"]["code"] == "retries_exhausted"
     assert "Gave up after 1 attempts" in done["error"]["message"] and "signal" not in done["error"]["message"].lower()
@@ -360,16 +349,6 @@ async def wait_until(client: httpx.AsyncClient, job_id: str, condition: Any, tim
             return job
         await asyncio.sleep(0.05)
     raise AssertionError(f"job {job_id} never reached the condition")
-
-
-async def kill_encoder(directory: Path, timeout: float = 30) -> None:
-    """kill -9 the ffmpeg writing under `directory`, as the OOM killer would."""
-    deadline = time.monotonic() + timeout
-    while not (encoders := ffmpeg_children_of(directory)):
-        assert time.monotonic() < deadline, "no encoder ever ran"
-        await asyncio.sleep(0.02)
-    for encoder in encoders:
-        encoder.kill()
 
 
 def _fifos(directory: Path) -> list[Path]:

@@ -85,6 +85,27 @@ class Process:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def hold_encoder(self, clip: int, timeout: float = 60) -> psutil.Process:
+        """Stop (SIGSTOP) the ffmpeg this process starts to encode clip `clip`, the moment it appears.
+
+        The render is then held mid-clip, on any machine however fast or loaded, until the test resumes the
+        encoder or the worker kills it: "while clip N renders" without racing the encoder. Blocking: call it
+        in a thread from async code.
+        """
+        needle = f"segment_{clip:02d}"  # a whole encode, or any part of a smart clip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.alive(), self.tail()
+            for child in psutil.Process(self.pid).children(recursive=True):
+                try:
+                    if needle in " ".join(child.cmdline()):
+                        child.suspend()
+                        return child
+                except psutil.Error:
+                    continue
+            time.sleep(0.002)
+        raise AssertionError(f"clip {clip} was never encoded:\n" + self.tail())
+
     def tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
