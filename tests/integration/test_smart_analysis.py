@@ -18,7 +18,7 @@ from app.config import Settings
 from app.domain.crop import CropKey, path_at
 from app.media.ffmpeg import find_binaries
 from tests.support.cache import SourceCache
-from tests.support.jobs import submit, wait_final
+from tests.support.jobs import QUICK_ENCODE, submit, wait_final
 from tests.support.meter import video_stream
 from tests.support.scenes import Scene, face_box, face_source, scenes_source
 from tests.support.spoken import spoken, talk_source
@@ -44,7 +44,7 @@ async def test_automatic_clips_take_speech_and_motion_and_never_cut_a_word_or_a_
     client: httpx.AsyncClient, settings: Settings, tmp_path: Path
 ) -> None:
     sentences = scenes_source(settings.media_root / "talk.mp4", TALK)
-    job = await wait_final(client, (await submit(client, "talk.mp4"))["id"], timeout=280)
+    job = await wait_final(client, (await submit(client, "talk.mp4", output=QUICK_ENCODE))["id"], timeout=280)
     assert job["status"] == "completed", job["error"]
     segments = job["result"]["segments"]
     assert 1 <= len(segments) <= 5
@@ -152,9 +152,7 @@ async def test_the_crop_jumps_at_the_cut_not_before_or_after(
     assert moves and all(abs(t - 10.0) <= 0.08 for t in moves), moves
 
 
-async def test_letterboxed_source_comes_out_without_black_rows(
-    client: httpx.AsyncClient, settings: Settings
-) -> None:
+async def test_letterboxed_source_comes_out_without_black_rows(client: httpx.AsyncClient, settings: Settings) -> None:
     face_source(settings.media_root / "bars.mp4", seconds=16, corner=lambda t: (200.0, 20.0), letterbox=44)
     job = await submit(client, "bars.mp4", output={"aspect_ratio": "1:1"})
     job = await wait_final(client, job["id"], timeout=200)
@@ -193,8 +191,8 @@ async def test_snap_edges_moves_client_edges_into_pauses_and_exact_edges_stay_by
     sentences = scenes_source(settings.media_root / "talk.mp4", TALK)
     mid_sentence = [{"start_time": 35.0, "end_time": 53.5}]
     assert any(a < 35.0 < b for a, b in sentences) and any(a < 53.5 < b for a, b in sentences)
-    snapped = await submit(client, "talk.mp4", highlights=mid_sentence, output={"snap_edges": True})
-    exact = await submit(client, "talk.mp4", highlights=mid_sentence)
+    snapped = await submit(client, "talk.mp4", highlights=mid_sentence, output={"snap_edges": True, **QUICK_ENCODE})
+    exact = await submit(client, "talk.mp4", highlights=mid_sentence, output=QUICK_ENCODE)
     snapped, exact = await wait_final(client, snapped["id"]), await wait_final(client, exact["id"])
     assert snapped["status"] == exact["status"] == "completed"
     [s] = snapped["result"]["segments"]

@@ -62,7 +62,8 @@ async def test_vertical_reel_frames_whoever_speaks_and_cuts_to_the_next_speaker(
     client: httpx.AsyncClient, conversation: tuple[str, Conversation]
 ) -> None:
     name, truth = conversation
-    body = {"highlights": [{"start_time": 0.0, "end_time": SECONDS}], "output": {"aspect_ratio": "9:16", **FAST}}
+    output = {"aspect_ratio": "9:16", **QUICK_ENCODE}  # at the source's height: no upscale to encode
+    body = {"highlights": [{"start_time": 0.0, "end_time": SECONDS}], "output": output}
     job = await wait_final(client, (await submit(client, name, **body))["id"], timeout=240)
     assert job["status"] == "completed", job["error"]
     [segment] = job["result"]["segments"]
