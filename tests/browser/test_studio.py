@@ -52,10 +52,13 @@ PLAY_HALF_A_SECOND = """async () => {
     return {time: video.currentTime, error: video.error && video.error.code, duration: video.duration};
 }"""
 
-pytestmark = pytest.mark.skipif(
-    chromium() is None,
-    reason="no Chromium on PATH: the Studio's browser tests need Debian's `chromium` (apt-get install chromium)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        chromium() is None,
+        reason="no Chromium on PATH: the Studio's browser tests need Debian's `chromium` (apt-get install chromium)",
+    ),
+    pytest.mark.xdist_group("studio_browser"),  # its tests share one service, one database and one browser
+]
 
 
 def _talk(path: Path) -> Path:

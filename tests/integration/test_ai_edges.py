@@ -21,8 +21,6 @@ from tests.support.jobs import submit, wait_final
 from tests.support.openai_server import FakeOpenAI, serve
 from tests.support.spoken import Span, TalkEar, spoken, talk_source
 
-pytestmark = pytest.mark.xdist_group("render")
-
 SECONDS = 75.0
 FRAME = 1 / 25
 PAUSE = 0.2  # the talk's gaps are 40–90 ms between words and 0.4–0.9 s between its own sentences

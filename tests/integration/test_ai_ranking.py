@@ -32,8 +32,6 @@ from tests.support.ai_talk import (
 from tests.support.cache import SourceCache
 from tests.support.openai_server import CHAT, TRANSCRIBE, FakeOpenAI, Fault, keyword_ranker, serve
 
-pytestmark = pytest.mark.xdist_group("render")
-
 
 @pytest.fixture
 def fake() -> Iterator[FakeOpenAI]:

@@ -30,8 +30,6 @@ from tests.support.jobs import submit, wait_final
 from tests.support.openai_server import CHAT, TRANSCRIBE, FakeOpenAI, Fault, keyword_ranker, serve
 from tests.support.processes import Process, env_for
 
-pytestmark = pytest.mark.xdist_group("workers")
-
 
 @pytest.fixture
 def fake() -> Iterator[FakeOpenAI]:

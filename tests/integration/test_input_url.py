@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Infra, make_settings, running_service
-from tests.support.jobs import wait_final
+from tests.support.jobs import QUICK_ENCODE, wait_final
 from tests.support.media import make_source
 
 HIGHLIGHTS = [{"start_time": 2, "end_time": 17}]
@@ -81,7 +81,9 @@ async def test_input_url_fetches_a_video_and_names_each_failure(
     async with running_service(settings) as client:
         ids = {}
         for path in expected:
-            response = await client.post("/jobs", json={"input_url": base + path, "highlights": HIGHLIGHTS})
+            response = await client.post(
+                "/jobs", json={"input_url": base + path, "highlights": HIGHLIGHTS, "output": QUICK_ENCODE}
+            )
             assert response.status_code == 202, response.text
             ids[path] = response.json()["id"]
         outcomes = {}

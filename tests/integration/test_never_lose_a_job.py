@@ -28,8 +28,6 @@ from tests.support.media import make_source
 from tests.support.processes import Process, env_for, ffmpeg_children_of
 from tests.support.receiver import Receiver
 
-pytestmark = pytest.mark.xdist_group("workers")
-
 CLIPS = [{"start_time": 2, "end_time": 17}, {"start_time": 18, "end_time": 33}, {"start_time": 34, "end_time": 49}]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.db.checkpoint import MemoryCheckpoints
-from app.domain.spec import Highlight, JobSpec
+from app.domain.spec import Highlight, JobSpec, OutputOptions
 from app.media.ffmpeg import find_binaries
 from app.pipeline.editor import Hooks, SmartVideoEditor
 from tests.support.media import make_source
@@ -15,6 +15,7 @@ from tests.support.media import make_source
 SPEC = JobSpec(
     input_path="s.mp4",
     highlights=[Highlight(start_time=1, end_time=16), Highlight(start_time=18, end_time=33)],
+    output=OutputOptions(preset="ultrafast"),  # what is checked is what a resume skips, not the encode
 )
 
 

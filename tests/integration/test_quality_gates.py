@@ -28,8 +28,6 @@ from tests.support.jobs import QUICK_ENCODE, submit, wait_final
 from tests.support.media import ffmpeg, make_source
 from tests.support.meter import measure_reel, reel_audio, true_peak_dbtp
 
-pytestmark = pytest.mark.xdist_group("render")
-
 PASSAGE = 16.0  # seconds of source per level; each clip takes 15 s of it
 
 

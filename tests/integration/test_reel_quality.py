@@ -15,8 +15,6 @@ from tests.support.jobs import QUICK_ENCODE, submit, wait_final
 from tests.support.media import ffmpeg, make_source
 from tests.support.meter import frame_yuv, measure_reel, video_stream
 
-pytestmark = pytest.mark.xdist_group("render")
-
 
 async def test_reel_from_uneven_loudness_meets_every_target(
     client: httpx.AsyncClient, settings: Settings, sources: SourceCache

@@ -14,12 +14,12 @@ from app.db.transcripts import PgTranscripts
 from app.runner.retention import RetentionSweeper
 from app.storage.local import LocalStore
 from tests.conftest import Infra, make_settings, running_service
-from tests.support.jobs import wait_final
+from tests.support.jobs import QUICK_ENCODE, wait_final
 from tests.support.media import make_source
 
 RUN = uuid.uuid4().hex[:8]
 ALICE, BOB = f"alice-{RUN}", f"bob-{RUN}"
-BODY = {"input_path": "small.mp4", "highlights": [{"start_time": 2, "end_time": 17}]}
+BODY = {"input_path": "small.mp4", "highlights": [{"start_time": 2, "end_time": 17}], "output": QUICK_ENCODE}
 
 
 async def _connect(infra: Infra) -> asyncpg.Connection:

@@ -17,7 +17,7 @@ import pytest
 from app.config import Settings
 from app.storage import S3Location, open_media
 from tests.conftest import Infra, make_settings, running_service
-from tests.support.jobs import wait_final
+from tests.support.jobs import QUICK_ENCODE, wait_final
 from tests.support.media import make_source
 from tests.support.processes import Process, env_for
 from tests.support.s3 import S3Server
@@ -76,7 +76,8 @@ async def test_s3_source_to_s3_store_completes_and_presigned_download_is_exact(
     )
     async with running_service(settings) as client:
         response = await client.post(
-            "/jobs", json={"input_url": f"s3://{inputs}/videos/talk.mp4", "highlights": HIGHLIGHTS}
+            "/jobs",
+            json={"input_url": f"s3://{inputs}/videos/talk.mp4", "highlights": HIGHLIGHTS, "output": QUICK_ENCODE},
         )
         assert response.status_code == 202, response.text
         job_id = response.json()["id"]
@@ -148,7 +149,12 @@ async def test_two_workers_with_no_shared_disk_complete_jobs(
             ids = []
             for _ in range(2):
                 response = await client.post(
-                    "/jobs", json={"input_url": f"s3://{inputs}/videos/talk.mp4", "highlights": HIGHLIGHTS}
+                    "/jobs",
+                    json={
+                        "input_url": f"s3://{inputs}/videos/talk.mp4",
+                        "highlights": HIGHLIGHTS,
+                        "output": QUICK_ENCODE,
+                    },
                 )
                 ids.append(response.json()["id"])
             finals = await asyncio.gather(*(wait_final(client, i, timeout=180) for i in ids))
@@ -185,7 +191,7 @@ async def test_upload_to_the_s3_store_feeds_a_job(
     async with running_service(settings) as client:
         upload = (await client.post("/uploads", content=data)).json()
         assert s3_server.body(store, f"svc/uploads/{upload['upload_id']}") == data
-        body = {"input_upload": upload["upload_id"], "highlights": HIGHLIGHTS}
+        body = {"input_upload": upload["upload_id"], "highlights": HIGHLIGHTS, "output": QUICK_ENCODE}
         done = await wait_final(client, (await client.post("/jobs", json=body)).json()["id"])
         assert done["status"] == "completed", done["error"]
     assert not list(settings.temp_dir.rglob("*.part")) and not (settings.data_dir / "uploads").exists()
@@ -210,7 +216,7 @@ async def test_worker_killed_mid_staging_and_mid_upload_resumes_elsewhere_with_o
         workers: list[Process] = []
         try:
             async with running_service(api_settings, run_worker=False) as client:
-                body = {"input_url": f"s3://{inputs}/videos/talk.mp4", "highlights": HIGHLIGHTS}
+                body = {"input_url": f"s3://{inputs}/videos/talk.mp4", "highlights": HIGHLIGHTS, "output": QUICK_ENCODE}
                 job_id = (await client.post("/jobs", json=body)).json()["id"]
                 first, first_tmp = worker("w1")
                 workers.append(first)

@@ -23,6 +23,8 @@ from tests.conftest import Infra, make_settings, running_service
 from tests.support.media import make_source
 from tests.support.sse import served
 
+pytestmark = pytest.mark.xdist_group("sdk")  # its tests share one generated SDK
+
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sdk-key"
 

@@ -24,8 +24,6 @@ from tests.support.cache import SourceCache
 from tests.support.jobs import submit, wait_final
 from tests.support.openai_server import FakeOpenAI, keyword_ranker, serve
 
-pytestmark = pytest.mark.xdist_group("render")
-
 RUN = uuid.uuid4().hex[:8]
 ALICE, BOB = f"alice-{RUN}", f"bob-{RUN}"
 EVENT_SOURCE = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}  # what a browser's EventSource sends

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import numpy as np
-import pytest
 
 from app.config import Settings
 from app.domain.crop import CropKey, path_at
@@ -22,8 +21,6 @@ from tests.support.jobs import QUICK_ENCODE, submit, wait_final
 from tests.support.meter import video_stream
 from tests.support.scenes import Scene, face_box, face_source, scenes_source
 from tests.support.spoken import spoken, talk_source
-
-pytestmark = pytest.mark.xdist_group("render")
 
 TALK = [
     Scene(30, "color=c=gray", speech=False),

@@ -22,8 +22,6 @@ from app.stages.transitions import FADE_SECONDS
 from tests.support.frames import decode_errors, frame_hashes, frame_numbers, idr_frames, luma_frames
 from tests.support.media import make_source
 
-pytestmark = pytest.mark.xdist_group("render")
-
 TAGS_709 = ("-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709")
 
 

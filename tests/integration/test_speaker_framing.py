@@ -27,7 +27,7 @@ from tests.support.jobs import QUICK_ENCODE, submit, wait_final
 from tests.support.media import make_source
 from tests.support.meter import video_stream
 
-pytestmark = pytest.mark.xdist_group("render")
+pytestmark = pytest.mark.xdist_group("speaker_framing")  # its tests share one conversation
 
 SECONDS = 32.0
 FAST = {"resolution": "720p", "preset": "ultrafast"}

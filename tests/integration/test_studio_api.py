@@ -26,7 +26,7 @@ from tests.support.cache import SourceCache
 from tests.support.jobs import wait_final
 from tests.support.media import make_source
 
-pytestmark = pytest.mark.xdist_group("render")
+pytestmark = pytest.mark.xdist_group("studio_api")  # its tests share one rendered job
 
 SECONDS = 20.0
 KEY = {"X-API-Key": f"studio-{uuid.uuid4().hex[:8]}"}
