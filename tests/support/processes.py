@@ -103,7 +103,7 @@ class Process:
                         return child
                 except psutil.Error:
                     continue
-            time.sleep(0.002)
+            time.sleep(0.005)  # a scan takes a few ms; an encode, even of a short clip, some hundreds
         raise AssertionError(f"clip {clip} was never encoded:\n" + self.tail())
 
     def tail(self, chars: int = 3000) -> str:
