@@ -8,6 +8,8 @@ speaks when, where each face is), not against what our analysers report.
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,9 @@ from app.domain.crop import CropKey, path_at
 from app.media.decode import decode
 from app.media.ffmpeg import find_binaries
 from app.media.probe import probe
+from tests.conftest import Infra, make_settings, running_service
 from tests.support.conversation import Conversation, conversation_source
+from tests.support.database import migrated_store, own_database
 from tests.support.jobs import QUICK_ENCODE, submit, wait_final
 from tests.support.media import make_source
 from tests.support.meter import video_stream
@@ -51,20 +55,34 @@ def conversation_made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, C
     return path, conversation_source(path, seconds=SECONDS, seed=5)
 
 
-@pytest.fixture
-def conversation(settings: Settings, conversation_made: tuple[Path, Conversation]) -> tuple[str, Conversation]:
+@dataclass(frozen=True)
+class Talk:
+    """A running service, the conversation's ground truth, and its vertical reel (whose analysis others reuse)."""
+
+    client: httpx.AsyncClient
+    truth: Conversation
+    vertical: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+async def talk(
+    infra: Infra, tmp_path_factory: pytest.TempPathFactory, conversation_made: tuple[Path, Conversation]
+) -> AsyncIterator[Talk]:
     path, truth = conversation_made
-    os.link(path, settings.media_root / path.name)
-    return path.name, truth
+    # A queue of its own: this service lives beside the services of the module's other tests, and must not run
+    # their jobs (nor they its).
+    async with own_database(infra, "framing") as database:
+        settings = make_settings(infra, tmp_path_factory.mktemp("framing"), postgres_db=database)
+        os.link(path, settings.media_root / path.name)
+        async with migrated_store(settings), running_service(settings) as client:
+            output = {"aspect_ratio": "9:16", **QUICK_ENCODE}  # at the source's height: no upscale to encode
+            body = {"highlights": [{"start_time": 0.0, "end_time": SECONDS}], "output": output}
+            vertical = await wait_final(client, (await submit(client, path.name, **body))["id"], timeout=240)
+            yield Talk(client, truth, vertical)
 
 
-async def test_vertical_reel_frames_whoever_speaks_and_cuts_to_the_next_speaker(
-    client: httpx.AsyncClient, conversation: tuple[str, Conversation]
-) -> None:
-    name, truth = conversation
-    output = {"aspect_ratio": "9:16", **QUICK_ENCODE}  # at the source's height: no upscale to encode
-    body = {"highlights": [{"start_time": 0.0, "end_time": SECONDS}], "output": output}
-    job = await wait_final(client, (await submit(client, name, **body))["id"], timeout=240)
+async def test_vertical_reel_frames_whoever_speaks_and_cuts_to_the_next_speaker(talk: Talk) -> None:
+    job, truth = talk.vertical, talk.truth
     assert job["status"] == "completed", job["error"]
     [segment] = job["result"]["segments"]
     path = segment["crop_path"]
@@ -75,26 +93,24 @@ async def test_vertical_reel_frames_whoever_speaks_and_cuts_to_the_next_speaker(
     moves = [(a, b) for a, b in zip(path, path[1:], strict=False) if a["x"] != b["x"]]
     assert moves and all(a["t"] == b["t"] for a, b in moves), "a change of speaker is a cut, never a pan"
     # The Studio's analysis names the same face for each window, among the tracks it draws.
-    analysis = (await client.get(f"/jobs/{job['id']}/analysis")).json()
+    analysis = (await talk.client.get(f"/jobs/{job['id']}/analysis")).json()
     [shown] = analysis["clips"]
     assert shown["crop_tracks"] == [k["track"] for k in path]
     assert set(shown["crop_tracks"]) <= {face["track"] for face in analysis["faces"]}
 
 
-async def test_split_layout_stacks_both_speakers_each_half_on_its_own_face(
-    client: httpx.AsyncClient, conversation: tuple[str, Conversation], settings: Settings
-) -> None:
-    name, truth = conversation
+async def test_split_layout_stacks_both_speakers_each_half_on_its_own_face(talk: Talk) -> None:
+    # Based on the vertical job: the same source and analysis, reused rather than decoded again.
     output = {"aspect_ratio": "9:16", "layout": "split", **FAST}
-    body = {"highlights": [{"start_time": 0.0, "end_time": SECONDS}], "output": output}
-    job = await wait_final(client, (await submit(client, name, **body))["id"], timeout=240)
+    body = {"based_on": talk.vertical["id"], "highlights": [{"start_time": 0.0, "end_time": SECONDS}], "output": output}
+    job = await wait_final(talk.client, (await submit(talk.client, None, **body))["id"], timeout=240)
     assert job["status"] == "completed", job["error"]
     [segment] = job["result"]["segments"]
     assert segment["layout"] == "split"
     top, bottom = segment["crop_paths"]
     assert segment["crop_path"] == top
     kept = sorted(
-        (truth.kept_share(_window(half), speaker), speaker, i)
+        (talk.truth.kept_share(_window(half), speaker), speaker, i)
         for i, half in enumerate((top, bottom))
         for speaker in (0, 1)
     )
