@@ -94,15 +94,10 @@ def talk(settings: Settings, sources: SourceCache) -> str:
     return talk_in(settings.media_root, sources)
 
 
-async def wait_for_event(
-    store: JobStore, job_id: str, stage: str, event: str, timeout: float = 60, *, attempt: int | None = None
-) -> None:
+async def wait_for_event(store: JobStore, job_id: str, stage: str, event: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(
-            e["stage"] == stage and e["event"] == event and attempt in (None, e["attempt"])
-            for e in await store.events(uuid.UUID(job_id))
-        ):
+        if any(e["stage"] == stage and e["event"] == event for e in await store.events(uuid.UUID(job_id))):
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"no {stage} {event} for {job_id}")
@@ -212,7 +207,7 @@ async def test_a_stopped_worker_past_its_lease_cannot_write_after_another_finish
 
 
 async def test_redis_flushed_mid_job_still_gives_a_correct_reel(
-    settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], talk: str, redis: Redis
+    settings: Settings, api: httpx.AsyncClient, workers: list[Process], talk: str, redis: Redis
 ) -> None:
     job = await submit(api, talk, highlights=CLIPS, output=QUICK_ENCODE)
     encoder = await asyncio.to_thread(worker(settings, workers, "w").hold_encoder, 1)
@@ -269,7 +264,7 @@ async def test_sigterm_mid_job_exits_within_the_grace_period_and_the_job_resumes
 
 
 async def test_three_sigterm_hand_backs_in_a_row_do_not_fail_the_job(
-    settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], talk: str
+    settings: Settings, api: httpx.AsyncClient, workers: list[Process], talk: str
 ) -> None:
     assert settings.max_attempts == 3
     job = await submit(api, talk, highlights=CLIPS[:1], output=QUICK_ENCODE)
@@ -317,7 +312,7 @@ async def test_cancel_of_a_queued_job_is_immediate_and_a_finished_job_cannot_be_
 
 
 async def test_an_encoder_killed_by_a_signal_is_retried_and_the_job_completes(
-    settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], talk: str
+    settings: Settings, api: httpx.AsyncClient, workers: list[Process], talk: str
 ) -> None:
     job = await submit(api, talk, highlights=CLIPS[:1], output=QUICK_ENCODE)
     (await asyncio.to_thread(worker(settings, workers, "w").hold_encoder, 0)).kill()  # as the OOM killer would

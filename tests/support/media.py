@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app.media.ffmpeg import find_binaries
+from app.media.files import part_name
 from tests.support.cache import made_once, shared_media
 
 # Pink noise whose level swings a few times a second: closer to speech than a steady tone.
@@ -70,7 +71,7 @@ def generated(path: Path, args: Sequence[str]) -> Path:
     key = hashlib.sha256("\0".join([*args, path.suffix]).encode()).hexdigest()[:24]
     cached = made_once(shared / f"{key}{path.suffix}", lambda part: ffmpeg(*args, str(part)))
     # A new file renamed over `path`: a test may change it, and `path` may be another file's hard link.
-    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    part = part_name(path)
     shutil.copyfile(cached, part)
     os.replace(part, path)
     return path
