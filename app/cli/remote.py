@@ -49,6 +49,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     chosen.add_argument("--highlights", type=Path, help="JSON file: a list of {start_time, end_time, score?}")
     chosen.add_argument("--auto", action="store_true", help="let the service pick the clips (the default)")
     submit.add_argument("--aspect", default=None, help="aspect ratio of the reel: source, 16:9, 9:16, 1:1, 4:5")
+    submit.add_argument(
+        "--preset", default=None, help="libx264 preset, ultrafast to slow (default fast); setting it forces an encode"
+    )
     submit.add_argument("--wait", action="store_true", help="show progress until the job ends")
     submit.add_argument("--output", type=Path, metavar="FILE", help="download the reel here (implies --wait)")
     for name, text in (("status", "a job's status"), ("cancel", "cancel a job"), ("watch", "a job's live progress")):
@@ -101,8 +104,9 @@ async def _submit(api: ApiClient, args: argparse.Namespace) -> int:
             body["highlights"] = json.loads(args.highlights.read_text())
         except (OSError, ValueError) as exc:
             raise ClientError(f"cannot read highlights from {args.highlights}: {exc}", exit_code=2) from exc
-    if args.aspect:
-        body["output"] = {"aspect_ratio": args.aspect}
+    output = {"aspect_ratio": args.aspect, "preset": args.preset}
+    if output := {name: value for name, value in output.items() if value}:
+        body["output"] = output
     job = await api.call("POST", "/jobs", json=body)
     print(job["id"], file=sys.stderr if args.wait or args.output else sys.stdout)
     if not (args.wait or args.output):

@@ -83,10 +83,11 @@ async def analyze(
     fps = Fraction(source.frame_rate)
     snapped = [snap(c, fps, source.duration) for c in clips]
     # Loudness on the part verify will meter (fades left out), so the gain lands that part on target; the true
-    # peak over the whole clip as it will sound (fades in), since the limiter must hold every sample of it.
+    # peak over the whole clip as it will sound (fades in), since the limiter must hold every sample of it. A clip
+    # without fades is one range, metered once.
     lengths = [float(frames / fps) for _, frames in snapped]
     metered = [
-        TimeRange(start + offset, length)
+        TimeRange(start + offset, length, true_peak=False)
         for clip, (start, _), whole in zip(clips, snapped, lengths, strict=True)
         for offset, length in [metered_part(clip.transition, whole)]
     ]

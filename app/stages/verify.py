@@ -121,7 +121,7 @@ async def measure(reel: Reel, plan: Plan, *, binaries: Binaries, has_audio: bool
         audio_loudness=None if loudness is None else round(loudness, 2),
         true_peak=None if true_peak is None else round(true_peak, 2),
         clip_loudness=[None if m.silent else round(m.integrated, 2) for m in clips],
-        clip_true_peak=[None if m.silent else round(m.true_peak, 2) for m in clips],
+        clip_true_peak=[None if m.silent or m.true_peak is None else round(m.true_peak, 2) for m in clips],
         silent_clips=[i for i, m in enumerate(clips) if m.silent],
         loudness_spread_lu=spread,
         checks=checks,

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from app.config import Settings
-from tests.support.jobs import submit, wait_final
+from tests.support.jobs import QUICK_ENCODE, submit, wait_final
 from tests.support.media import make_source
 
 
@@ -95,7 +95,7 @@ async def test_unknown_job_is_404_problem(client: httpx.AsyncClient) -> None:
 
 
 async def test_list_pages_newest_first_and_filters(client: httpx.AsyncClient, small_source: str) -> None:
-    ids = [(await submit(client, small_source))["id"] for _ in range(3)]
+    ids = [(await submit(client, small_source, output=QUICK_ENCODE))["id"] for _ in range(3)]
     first = (await client.get("/jobs", params={"limit": 2})).json()
     assert [j["id"] for j in first["items"]][:2] == ids[::-1][:2]
     second = (await client.get("/jobs", params={"limit": 2, "cursor": first["next_cursor"]})).json()
@@ -125,7 +125,7 @@ async def test_openapi_documents_the_job_routes(client: httpx.AsyncClient) -> No
 
 
 async def test_events_show_the_timeline_of_a_job(client: httpx.AsyncClient, small_source: str) -> None:
-    job = await submit(client, small_source)
+    job = await submit(client, small_source, output=QUICK_ENCODE)
     await wait_final(client, job["id"])
     events = (await client.get(f"/jobs/{job['id']}/events")).json()
     stages = [(e["stage"], e["event"]) for e in events]

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Literal
 
+import httpx
 import pexpect
 import pytest
 
@@ -50,8 +51,9 @@ async def url(settings: Settings) -> AsyncIterator[str]:
 async def test_submit_wait_shows_a_bar_and_exits_zero(url: str, settings: Settings) -> None:
     make_source(settings.media_root / "talk.mp4", seconds=30)
     status, output = await asyncio.to_thread(
-        _run, "submit", "--server-path", "talk.mp4", "--highlights", str(_highlights(settings)), "--wait", "--url", url
-    )
+        _run, "submit", "--server-path", "talk.mp4", "--highlights", str(_highlights(settings)), "--wait",
+        "--preset", "ultrafast", "--url", url,
+    )  # fmt: skip
     assert status == 0, output
     assert "━" in output and "100%" in output, output  # rich's bar, drawn live, reaching the end
     reel = _last_line(output)
@@ -105,8 +107,9 @@ async def test_a_local_file_is_uploaded_and_the_reel_downloaded(url: str, settin
     mine = make_source(tmp_path / "mine.mp4", seconds=20)  # on the client's disk, not under MEDIA_ROOT
     reel = tmp_path / "reel.mp4"
     status, output = await asyncio.to_thread(
-        _run, "submit", str(mine), "--highlights", str(_highlights(settings)), "--output", str(reel), "--url", url
-    )
+        _run, "submit", str(mine), "--highlights", str(_highlights(settings)), "--output", str(reel),
+        "--preset", "ultrafast", "--url", url,
+    )  # fmt: skip
     assert status == 0, output
     assert reel.is_file() and reel.stat().st_size > 10_000, output
     assert not any(settings.media_root.iterdir())  # nothing was placed in the server's media directory
@@ -118,10 +121,14 @@ async def test_a_local_file_is_uploaded_and_the_reel_downloaded(url: str, settin
     other.write_text('[{"start_time": 3, "end_time": 19}]')
     again = tmp_path / "again.mp4"
     status, output = await asyncio.to_thread(
-        _run, "submit", "--based-on", first[0], "--highlights", str(other), "--output", str(again), "--url", url
-    )
+        _run, "submit", "--based-on", first[0], "--highlights", str(other), "--output", str(again),
+        "--preset", "ultrafast", "--url", url,
+    )  # fmt: skip
     assert status == 0, output
     assert again.is_file() and again.read_bytes() != reel.read_bytes(), output
+    async with httpx.AsyncClient(base_url=url) as client:
+        sent = (await client.get(f"/jobs/{first[0]}")).json()["output"]
+    assert sent["preset"] == "ultrafast" and sent["aspect_ratio"] == "source", sent  # --preset went; no --aspect
     status, listed = await asyncio.to_thread(_run, "list", "--url", url)
     assert status == 0 and f"based on {first[0]}" in listed, listed
 

@@ -8,9 +8,11 @@ from pathlib import Path
 import httpx
 
 from app.config import Settings
+from app.media.ffmpeg import find_binaries
+from app.media.loudness import TimeRange, measure_ranges
 from app.stages.transitions import FADE_SECONDS, metered_part
 from tests.support.jobs import submit, wait_final
-from tests.support.media import ffmpeg
+from tests.support.media import ffmpeg, make_source
 
 
 def test_the_metered_part_of_a_clip_leaves_its_fades_out() -> None:
@@ -37,3 +39,18 @@ async def test_room_tone_behind_a_faded_burst_is_left_as_it_is(settings: Setting
     assert segment["silent"] is True and segment["loudness"] is None
     assert segment["source_loudness"] is not None and segment["source_loudness"] < -60
     assert segment["gain_db"] == 0.0
+
+
+async def test_ranges_are_metered_once_each_with_their_true_peak_only_where_asked(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "two.mp4", seconds=8, levels_lufs=(-30.0, -20.0))
+    ranges = [
+        TimeRange(0.0, 8.0),
+        TimeRange(4.0, 4.0, true_peak=False),
+        TimeRange(0.0, 8.0, true_peak=False),  # the first range again: metered once, with its true peak
+        TimeRange(0.5, 7.0, ("volume=-6dB",), true_peak=False),
+    ]
+    whole, loud, again, quieter = await measure_ranges(find_binaries().ffmpeg, source, ranges)
+    assert again == whole and whole.true_peak is not None
+    assert loud.true_peak is None and quieter.true_peak is None
+    assert abs(loud.integrated - -20.0) <= 0.5, loud  # the generator's passage level, on the meter
+    assert whole.integrated < loud.integrated and quieter.integrated < whole.integrated

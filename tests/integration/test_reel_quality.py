@@ -186,7 +186,7 @@ async def test_source_without_audio_gives_a_reel_with_a_silent_track(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     make_source(settings.media_root / "mute.mp4", seconds=20, levels_lufs=None)
-    job = await wait_final(client, (await submit(client, "mute.mp4"))["id"])
+    job = await wait_final(client, (await submit(client, "mute.mp4", output=QUICK_ENCODE))["id"])
     assert job["status"] == "completed", job["error"]
     result = job["result"]
     assert result["audio_loudness"] is None and result["loudness_spread_lu"] is None

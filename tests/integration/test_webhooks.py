@@ -19,7 +19,7 @@ from app.db import JobStore, WebhookOutbox
 from app.domain.spec import JobSpec
 from tests.conftest import WEBHOOK_SECRET, Infra, make_settings, running_service
 from tests.support.database import migrated_store, own_database
-from tests.support.jobs import submit, wait_final
+from tests.support.jobs import QUICK_ENCODE, submit, wait_final
 from tests.support.media import make_source
 from tests.support.receiver import Received, Receiver, Reply
 from tests.support.results import sample_result
@@ -64,7 +64,7 @@ async def test_completed_job_sends_one_signed_job_completed_webhook_with_the_job
 ) -> None:
     make_source(settings.media_root / "talk.mp4", seconds=16)
     async with Receiver() as receiver, running_service(settings) as client:
-        job = await submit(client, "talk.mp4", webhook_url=receiver.url())
+        job = await submit(client, "talk.mp4", webhook_url=receiver.url(), output=QUICK_ENCODE)
         done = await wait_final(client, job["id"], timeout=60)
         assert done["status"] == "completed", done["error"]
         [request] = await receiver.wait_for(1)

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from app.media.ffmpeg import find_binaries
+from tests.support.media import AAC
 from tests.support.talking_head import LEVELS, talking_head
 
 Box = tuple[float, float, float, float]  # x, y, w, h in source pixels
@@ -242,7 +243,7 @@ def conversation_source(
     args = [find_binaries().ffmpeg, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}"]
     args += ["-r", str(rate), "-i", "-", "-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", str(len(gains[0]))]
     args += ["-i", str(audio), "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23"]
-    args += ["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-ar", str(SAMPLE_RATE), str(path)]
+    args += ["-pix_fmt", "yuv420p", *AAC, "-b:a", "128k", "-ar", str(SAMPLE_RATE), str(path)]
     try:
         with subprocess.Popen(args, stdin=subprocess.PIPE) as encoder:
             assert encoder.stdin is not None

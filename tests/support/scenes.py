@@ -16,6 +16,7 @@ import numpy as np
 from skimage import data
 
 from app.media.ffmpeg import find_binaries
+from tests.support.media import AAC
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "speech_pauses.flac"
 RATE = 16000
@@ -77,7 +78,7 @@ def scenes_source(
             "-f", "s16le", "-ar", str(RATE), "-ac", "1", "-i", str(wav),
             "-filter_complex", joined, "-map", "[v]", *(["-map", f"{n}:a"] if audio else []),
             "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-b:a", "96k", "-ar", "48000", str(path),
+            *AAC, "-b:a", "96k", "-ar", "48000", str(path),
         ],
         check=True,
     )  # fmt: skip
@@ -120,7 +121,7 @@ def face_source(
     args = [find_binaries().ffmpeg, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "gray"]
     args += ["-s", f"{w}x{h}", "-r", str(rate), "-i", "-"]
     if audio:
-        args += ["-f", "lavfi", "-i", f"sine=frequency=220:sample_rate=48000:duration={seconds}", "-c:a", "aac"]
+        args += ["-f", "lavfi", "-i", f"sine=frequency=220:sample_rate=48000:duration={seconds}", *AAC]
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", "-pix_fmt", "yuv420p", "-t", str(seconds)]
     with subprocess.Popen([*args, str(path)], stdin=subprocess.PIPE) as encoder:
         assert encoder.stdin is not None

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.signal import correlate
 
 from tests.support import speech
-from tests.support.media import ffmpeg
+from tests.support.media import AAC, ffmpeg
 from tests.support.openai_server import HeardWord
 
 Span = speech.Span
@@ -52,7 +52,7 @@ def talk_source(path: Path, talk: Talk, *, size: str = "320x180") -> Path:
             "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={seconds}",
             "-f", "s16le", "-ar", str(speech.RATE), "-ac", "1", "-i", str(raw),
             "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23",
-            "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-t", str(seconds), str(path),
+            "-pix_fmt", "yuv420p", *AAC, "-b:a", "128k", "-ar", "48000", "-t", str(seconds), str(path),
         )  # fmt: skip
     finally:
         raw.unlink()
