@@ -42,12 +42,13 @@ def server(tmp_path: Path) -> Iterator[Server]:
 def test_restarting_serve_keeps_every_job_and_its_result(server: Server, tmp_path: Path) -> None:
     make_source(tmp_path / "media" / "talk.mp4", seconds=20)
     server.start_ready()
-    response = httpx.post(f"{server.url}/jobs", json={"input_path": "talk.mp4"}, timeout=10)
+    body = {"input_path": "talk.mp4", "output": QUICK_ENCODE}  # what is kept, not how it was encoded
+    response = httpx.post(f"{server.url}/jobs", json=body, timeout=10)
     assert response.status_code == 202, response.text
     job_id = response.json()["id"]
     done = server.wait_final(job_id)
     assert done["status"] == "completed", done["error"]
-    queued = httpx.post(f"{server.url}/jobs", json={"input_path": "talk.mp4"}, timeout=10).json()
+    queued = httpx.post(f"{server.url}/jobs", json=body, timeout=10).json()
     server.signal(signal.SIGTERM)
     assert server.wait(45) == 0
 

@@ -38,7 +38,7 @@ def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 async def test_automatic_clips_take_speech_and_motion_and_never_cut_a_word_or_a_shot(
-    client: httpx.AsyncClient, settings: Settings, tmp_path: Path
+    client: httpx.AsyncClient, settings: Settings
 ) -> None:
     sentences = scenes_source(settings.media_root / "talk.mp4", TALK)
     job = await wait_final(client, (await submit(client, "talk.mp4", output=QUICK_ENCODE))["id"], timeout=280)
