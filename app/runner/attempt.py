@@ -249,13 +249,16 @@ class Attempt:
             log_trouble(log, "job %s: could not record the stop (%s)", self.job.id, reason, level=logging.ERROR)
 
     async def _on_stage(self, stage: str, event: str, seconds: float | None) -> None:
-        if not stage.startswith("segment:"):  # clips are events, not metric labels
+        clip = stage.startswith("segment:")  # clips are events, not metric labels
+        if not clip:
             self.stage = stage
             logs.stage.set(stage)
-            if event == "start":  # the job shows the stage it is in (and fails in) at once, not a second later
-                await self.store.set_progress(self.job.id, self.token, stage, self._progress)
             if event == "end" and seconds is not None:
                 metrics.stage_duration.labels(stage).observe(seconds)
+        # The job shows the stage it is in (and fails in) at once, not a second later; and each finished clip,
+        # whose last progress the interval may have held back, so the bar never stays behind a rendered clip.
+        if (event == "start" and not clip) or (event == "end" and clip):
+            await self.store.set_progress(self.job.id, self.token, self.stage, self._progress)
         if not await self.store.record_event(self.job.id, self.token, stage, event, seconds):
             raise asyncio.CancelledError  # the lease is gone: stop working for nothing
 

@@ -106,7 +106,11 @@ class _Cursor:
 async def job_stream(
     feed: JobFeed, job_id: uuid.UUID, *, client_id: str | None, last_event_id: int, heartbeat: float
 ) -> AsyncIterator[str]:
-    """Server-Sent Events of one job: stage events after `last_event_id`, progress, then the final job."""
+    """Server-Sent Events of one job: where the bar is, stage events after `last_event_id`, then the final job.
+
+    Each round sends the progress first: a stream that (re)connects is told where the bar is at once, before
+    the stage events it missed, however many there are.
+    """
     cursor = _Cursor(last_event_id)
     yield "retry: 2000\n\n"
     async with feed.watch(job_id) as wake:
@@ -115,11 +119,11 @@ async def job_stream(
             row = await feed.store.get(job_id, client_id=client_id)
             if row is None:  # deleted by retention while watched
                 return
-            for chunk in cursor.stages(await feed.store.events(job_id, after=cursor.last_event_id)):
-                yield chunk
             job = Job.of(row)
             if (chunk_or_none := cursor.progress_of(job)) is not None:
                 yield chunk_or_none
+            for chunk in cursor.stages(await feed.store.events(job_id, after=cursor.last_event_id)):
+                yield chunk
             if row.status in TERMINAL:
                 yield _sse("job", job.model_dump(mode="json"))
                 return

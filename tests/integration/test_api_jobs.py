@@ -14,7 +14,7 @@ from tests.support.media import make_source
 
 @pytest.fixture
 def small_source(settings: Settings) -> str:
-    make_source(settings.media_root / "small.mp4", seconds=20, size="320x180")
+    make_source(settings.media_root / "small.mp4", seconds=20)
     return "small.mp4"
 
 

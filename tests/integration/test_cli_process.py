@@ -33,7 +33,7 @@ def test_process_renders_a_reel_and_prints_the_result(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["segments_processed"] == 1 and abs(result["duration"] - 16) < 0.05
-    assert result["verification"]["width"] == result["verification"]["height"] == 180
+    assert result["verification"]["width"] == result["verification"]["height"] == 90  # 1:1 of the 160x90 source
     assert (tmp_path / "reel.mp4").stat().st_size == result["output_size"]
 
 

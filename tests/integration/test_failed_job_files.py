@@ -23,7 +23,7 @@ from tests.support.processes import Process, env_for
 from tests.support.s3 import S3Server
 from tests.support.throttle import throttled_proxy
 
-SMALL = {"aspect_ratio": "source", "resolution": "source"}  # the reel at the source's 320x180: quick to render
+SMALL = {"aspect_ratio": "source", "resolution": "source"}  # the reel at the source's own size: quick to render
 CLIP = [{"start_time": 2, "end_time": 17}]
 BEFORE_REEL = (".analysis.json", ".filmstrip.jpg", ".jpg", ".source")  # published before the reel, which goes last
 
@@ -66,7 +66,7 @@ async def test_a_reel_that_fails_verify_leaves_nothing_in_output_root(infra: Inf
     settings = make_settings(infra, tmp_path)
     # Sparse clicks: loud enough to count as sound, too sparse to reach −16 LUFS: verify fails after correcting.
     ffmpeg(
-        "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=20",
+        "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25:duration=20",
         "-f", "lavfi", "-i", "aevalsrc=exprs='0.3*lt(mod(t\\,2)\\,0.001)':s=48000:d=20",
         "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "pcm_s16le", "-t", "20",
         str(settings.media_root / "clicks.mov"),

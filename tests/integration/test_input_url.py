@@ -38,7 +38,7 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def media_server(tmp_path: Path) -> Iterator[tuple[str, int]]:
     """A plain HTTP server on 127.0.0.1; returns its base URL and the good video's size."""
-    video = make_source(tmp_path / "talk.mp4", seconds=20, size="320x180").read_bytes()
+    video = make_source(tmp_path / "talk.mp4", seconds=20).read_bytes()
     mp4 = {"Content-Type": "video/mp4"}
     _Handler.routes = {
         "/talk.mp4": (200, mp4, video),

@@ -15,7 +15,7 @@ from tests.support.media import make_source
 def _outside(tmp_path: Path) -> Path:
     secret = tmp_path / "elsewhere" / "other-job-reel.mp4"
     secret.parent.mkdir()
-    make_source(secret, seconds=20, size="320x180")
+    make_source(secret, seconds=20)
     return secret
 
 

@@ -15,7 +15,7 @@ ALICE, BOB = f"alice-{RUN}", f"bob-{RUN}"
 
 async def test_reel_is_served_with_ranges_etag_and_only_to_its_key(infra: Infra, tmp_path: Path) -> None:
     settings = make_settings(infra, tmp_path, api_keys=[ALICE, BOB], public_base_url="https://reels.example/")
-    make_source(settings.media_root / "small.mp4", seconds=20, size="320x180")
+    make_source(settings.media_root / "small.mp4", seconds=20)
     alice, bob = {"X-API-Key": ALICE}, {"X-API-Key": BOB}
     async with running_service(settings) as client:
         body = {"input_path": "small.mp4", "highlights": [{"start_time": 2, "end_time": 17}]}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import asyncpg
@@ -12,8 +12,10 @@ import pytest
 
 from app.api.app import create_app
 from app.config import Settings
+from app.pipeline.editor import TABLE
 from app.service.wiring import Services
 from tests.conftest import Infra, make_settings
+from tests.support.jobs import QUICK_ENCODE
 from tests.support.media import make_source
 from tests.support.processes import Process, env_for
 from tests.support.sse import Event, events, served
@@ -33,15 +35,23 @@ async def api(api_settings: Settings) -> AsyncIterator[tuple[str, Services]]:
 
 
 async def _read(
-    client: httpx.AsyncClient, job_id: str, *, last_id: str | None = None, stop_after_stages: int = 0
+    client: httpx.AsyncClient,
+    job_id: str,
+    *,
+    last_id: str | None = None,
+    stop_after_stages: int = 0,
+    after_first: Callable[[], object] | None = None,
 ) -> list[Event]:
-    """Events of one connection, until the final job event or `stop_after_stages` stage events."""
+    """Events of one connection, until the final job event or `stop_after_stages` stage events; `after_first` is
+    called once the first event has arrived."""
     headers = {"Last-Event-ID": last_id} if last_id else {}
     got: list[Event] = []
     async with client.stream("GET", f"/jobs/{job_id}/events/stream", headers=headers) as response:
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
         async for event in events(response):
             got.append(event)
+            if len(got) == 1 and after_first is not None:
+                after_first()
             stages = sum(e.name == "stage" for e in got)
             if event.name == "job" or (stop_after_stages and stages >= stop_after_stages):
                 break
@@ -52,27 +62,38 @@ async def test_stream_pushes_progress_from_a_separate_worker_and_resumes(
     api: tuple[str, Services], api_settings: Settings
 ) -> None:
     url, _ = api
-    make_source(api_settings.media_root / "talk.mp4", seconds=40, size="640x360")
+    make_source(api_settings.media_root / "talk.mp4", seconds=40)
     worker = Process("worker", env_for(api_settings), api_settings.data_dir / "worker.log").start()
     try:
         async with httpx.AsyncClient(base_url=url, timeout=120) as client:
             highlights = [{"start_time": 2, "end_time": 18}, {"start_time": 20, "end_time": 36}]
-            job = (await client.post("/jobs", json={"input_path": "talk.mp4", "highlights": highlights})).json()
+            body = {"input_path": "talk.mp4", "highlights": highlights, "output": QUICK_ENCODE}
+            # Clip 1's encoder is stopped as it starts: the job is held mid-render (clip 0 done) on any machine,
+            # however fast, until the reconnected stream has been told where the bar is.
+            holding = asyncio.create_task(asyncio.to_thread(worker.hold_encoder, 1))
+            job = (await client.post("/jobs", json=body)).json()
             first = await _read(client, job["id"], stop_after_stages=3)
+            encoder = await holding
             last_id = [e.id for e in first if e.name == "stage"][-1]
-            second = await _read(client, job["id"], last_id=last_id)
+            second = await _read(client, job["id"], last_id=last_id, after_first=encoder.resume)
             timeline = (await client.get(f"/jobs/{job['id']}/events")).json()
     finally:
         worker.kill_group()
-    # The reconnect is told where the bar is at once, before anything new happens.
-    assert [e.name for e in second[:1]] == ["progress"], second[:3]
+    # The reconnect is told where the bar is at once, before the stage events it missed: at the end of clip 0,
+    # half the render (the clip's last progress is written with its end, whatever the write interval held back).
+    told = second[0]
+    assert told.name == "progress" and told.data["stage"] == "render", second[:3]
+    assert told.data["progress"] == pytest.approx(TABLE.overall("render", 0.5), abs=0.01), told
+    missed = [e for e in second if e.name == "stage" and e.data["stage"] == "segment:0"]
+    assert [e.data["event"] for e in missed] == ["start", "end"], "clip 0's events, missed while away, came after"
     stage_ids = [int(e.id) for e in first + second if e.name == "stage" and e.id]
     assert stage_ids == [e["id"] for e in timeline], "a stage event was missed or repeated across the reconnect"
     for connection in (first, second):
         values = [e.data["progress"] for e in connection if e.name == "progress"]
         assert values == sorted(values), f"progress went backwards: {values}"
-    rendering = [e for e in first + second if e.name == "progress" and e.data["stage"] == "render"]
-    assert len(rendering) >= 3, [(e.data["stage"], e.data["progress"]) for e in first + second if e.name == "progress"]
+    # Once the encoder goes on, the worker's progress is pushed to the stream until the job ends.
+    pushed = [e.data["progress"] for e in second[1:] if e.name == "progress"]
+    assert pushed and pushed[-1] == 1.0 and pushed[0] > told.data["progress"], pushed
     final = second[-1]
     assert final.name == "job" and final.data["status"] == "completed", worker.tail()
     assert final.data["result"]["segments_processed"] == 2 and final.data["progress"] == 1.0

@@ -24,7 +24,7 @@ def test_the_metered_part_of_a_clip_leaves_its_fades_out() -> None:
 def _room_tone_after_a_burst(path: Path) -> None:
     # A loud tone for the first 0.4 s (inside the fade-in), then room tone at about -75 dBFS for 15.6 s.
     sound = "aevalsrc=exprs='if(lt(t\\,0.4)\\, 0.5*sin(2*PI*440*t)\\, 0.0002*(2*random(0)-1))':s=48000:d=16"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=16", "-f", "lavfi", "-i", sound,
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25:duration=16", "-f", "lavfi", "-i", sound,
            "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "128k", "-t", "16", str(path))  # fmt: skip
 
 

@@ -131,7 +131,7 @@ async def test_a_miss_that_cannot_be_corrected_fails_with_the_figures(
 ) -> None:
     # Sparse clicks: loud enough to count as sound, too sparse to reach −16 LUFS under a −1 dBTP peak.
     ffmpeg(
-        "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=20",
+        "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25:duration=20",
         "-f", "lavfi", "-i", "aevalsrc=exprs='0.3*lt(mod(t\\,2)\\,0.001)':s=48000:d=20",
         "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "pcm_s16le", "-t", "20",
         str(settings.media_root / "clicks.mov"),

@@ -34,7 +34,7 @@ async def _connect(infra: Infra) -> asyncpg.Connection:
 
 async def test_expired_reels_are_swept_deleted_on_request_and_old_jobs_purged(infra: Infra, tmp_path: Path) -> None:
     settings = make_settings(infra, tmp_path, api_keys=[ALICE, BOB])
-    make_source(settings.media_root / "small.mp4", seconds=20, size="320x180")
+    make_source(settings.media_root / "small.mp4", seconds=20)
     store = LocalStore(output_root=settings.output_root, uploads_root=settings.data_dir / "uploads")
     conn = await _connect(infra)
     try:

@@ -53,7 +53,7 @@ def s3_settings(infra: Infra, root: Path, s3: S3Server, buckets: tuple[str, str]
 
 
 def put_source(s3: S3Server, bucket: str, key: str, tmp: Path) -> bytes:
-    source = make_source(tmp / "source.mp4", seconds=20, size="320x180")
+    source = make_source(tmp / "source.mp4", seconds=20)
     data = source.read_bytes()
     s3.client.put_object(Bucket=bucket, Key=key, Body=data)
     source.unlink()
@@ -186,7 +186,7 @@ async def test_upload_to_the_s3_store_feeds_a_job(
     infra: Infra, tmp_path: Path, s3_server: S3Server, buckets: tuple[str, str]
 ) -> None:
     _, store = buckets
-    data = make_source(tmp_path / "talk.mp4", seconds=20, size="320x180").read_bytes()
+    data = make_source(tmp_path / "talk.mp4", seconds=20).read_bytes()
     settings = s3_settings(infra, tmp_path / "svc", s3_server, buckets)
     async with running_service(settings) as client:
         upload = (await client.post("/uploads", content=data)).json()

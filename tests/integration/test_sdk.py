@@ -59,7 +59,7 @@ class Service:
 @pytest.fixture
 async def service(infra: Infra, tmp_path: Path) -> AsyncIterator[Service]:
     settings: Settings = make_settings(infra, tmp_path, api_keys=[KEY], rate_limit_per_minute=RATE_LIMIT)
-    make_source(settings.media_root / "talk.mp4", seconds=20, size="320x180")
+    make_source(settings.media_root / "talk.mp4", seconds=20)
     async with served(create_app(settings, run_worker=False)) as address, contextlib.AsyncExitStack() as runner:
         await runner.enter_async_context(running_service(settings, run_worker=True))
         yield Service(address, runner)

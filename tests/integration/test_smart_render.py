@@ -87,7 +87,7 @@ async def test_one_second_gops_with_b_frames_are_copied_bit_exact(editor: SmartV
 
 
 async def test_two_second_gops_without_b_frames_at_30_fps(editor: SmartVideoEditor, tmp_path: Path) -> None:
-    source = make_source(tmp_path / "s.mp4", seconds=24, rate="30", encoder=h264(60, 0))
+    source = make_source(tmp_path / "s.mp4", seconds=24, size="320x180", rate="30", encoder=h264(60, 0))
     result, reel = await run_job(editor, source, [Highlight(start_time=2.05, end_time=19.9, transition="cut")])
     assert [s.render_mode for s in result.segments] == ["smart"]
     assert check_reel(result, source, reel, Fraction(30), (320, 180), [False]) > 0

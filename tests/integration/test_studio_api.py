@@ -68,7 +68,7 @@ async def test_a_completed_job_serves_its_analysis_cacheable_and_by_signed_url(s
     analysis = JobAnalysis.model_validate_json(response.content)
     assert analysis.job_id == job_id and analysis.analysed
     assert analysis.source.duration == pytest.approx(SECONDS, abs=0.1) and analysis.source.playable
-    assert (analysis.source.width, analysis.source.height, analysis.source.has_audio) == (320, 180, True)
+    assert (analysis.source.width, analysis.source.height, analysis.source.has_audio) == (160, 90, True)
     seconds = len(analysis.score)
     assert seconds in (20, 21) and all(0 <= s <= 1 for s in analysis.score)  # the sound may end after 20 s
     assert all(len(values) == seconds for values in analysis.features.model_dump().values())

@@ -33,7 +33,7 @@ def _leftovers(settings: Settings) -> list[Path]:
 
 async def test_raw_upload_becomes_a_job_source_and_only_for_its_key(infra: Infra, tmp_path: Path) -> None:
     settings = _settings(infra, tmp_path)
-    data = make_source(tmp_path / "talk.mp4", seconds=20, size="320x180").read_bytes()
+    data = make_source(tmp_path / "talk.mp4", seconds=20).read_bytes()
     assert len(data) > settings.max_body_bytes // 4
     async with running_service(settings) as client:
         client.headers["X-API-Key"] = ALICE

@@ -43,7 +43,7 @@ def make_source(
     path: Path,
     *,
     seconds: float,
-    size: str = "320x180",
+    size: str = "160x90",
     rate: str = "25",
     levels_lufs: Sequence[float] | None = (-23.0,),
     mono: bool = False,
@@ -52,7 +52,11 @@ def make_source(
     encoder: Sequence[str] = ("-c:v", "libx264", "-preset", "ultrafast", "-crf", "20"),
     container_args: Sequence[str] = (),
 ) -> Path:
-    """An H.264 test source: testsrc2 picture, speech-like audio in equal passages at `levels_lufs`."""
+    """An H.264 test source: testsrc2 picture, speech-like audio in equal passages at `levels_lufs`.
+
+    160x90 unless a test needs more pixels: every encode, decode and scale of a source costs by the pixel, and
+    most tests check what happens to a job, not to a picture.
+    """
     video = f"testsrc2=size={size}:rate={rate}:duration={seconds}"
     args = ["-f", "lavfi", "-i", video]
     maps = ["-map", "0:v"]

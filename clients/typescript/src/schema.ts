@@ -2127,7 +2127,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-Sent Events: `stage` (id = the event's id, data a JobEvent), `progress` (no id; data {stage, progress, status}; the current value is sent on every connect and never goes backwards), one final `job` (data a Job) before the stream ends, and `: ping` comments as heartbeats. */
+            /** @description Server-Sent Events: `stage` (id = the event's id, data a JobEvent), `progress` (no id; data {stage, progress, status}; the current value is sent first on every connect, before the stage events missed, and never goes backwards), one final `job` (data a Job) before the stream ends, and `: ping` comments as heartbeats. */
             200: {
                 headers: {
                     [name: string]: unknown;
