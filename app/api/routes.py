@@ -121,7 +121,8 @@ async def list_job_events(job_id: JobId, services: ServicesDep, client: ClientDe
         200: {
             "description": "Server-Sent Events: `stage` (id = the event's id, data a JobEvent), `progress` (no id; "
             "data {stage, progress, status}; the current value is sent first on every connect, before the stage "
-            "events missed, and never goes backwards), one final `job` (data a Job) before the stream ends, and `: ping` comments as heartbeats.",
+            "events missed, and never goes backwards), one final `job` (data a Job) before the stream ends, and "
+            "`: ping` comments as heartbeats.",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
         **problems(401, 404, 422, 429, 503, when={401: SIGNED_401}),
