@@ -134,7 +134,8 @@ async def test_the_crop_jumps_at_the_cut_not_before_or_after(
     client: httpx.AsyncClient, settings: Settings, sources: SourceCache
 ) -> None:
     name = sources.link("sides.mp4", settings.media_root, lambda p: face_source(p, seconds=20, corner=_two_sides))
-    job = await submit(client, name, highlights=[{"start_time": 2, "end_time": 18}], output={"aspect_ratio": "9:16"})
+    highlights, output = [{"start_time": 2, "end_time": 18}], {"aspect_ratio": "9:16", **QUICK_ENCODE}  # the path
+    job = await submit(client, name, highlights=highlights, output=output)
     job = await wait_final(client, job["id"], timeout=200)
     assert job["status"] == "completed", job["error"]
     [segment] = job["result"]["segments"]
@@ -151,7 +152,7 @@ async def test_the_crop_jumps_at_the_cut_not_before_or_after(
 
 async def test_letterboxed_source_comes_out_without_black_rows(client: httpx.AsyncClient, settings: Settings) -> None:
     face_source(settings.media_root / "bars.mp4", seconds=16, corner=lambda t: (200.0, 20.0), letterbox=44)
-    job = await submit(client, "bars.mp4", output={"aspect_ratio": "1:1"})
+    job = await submit(client, "bars.mp4", output={"aspect_ratio": "1:1", **QUICK_ENCODE})
     job = await wait_final(client, job["id"], timeout=200)
     assert job["status"] == "completed", job["error"]
     v = job["result"]["verification"]
@@ -165,8 +166,9 @@ async def test_no_face_and_no_audio_still_complete_with_a_crop_on_the_motion_and
 ) -> None:
     scenes = [Scene(40, "color=c=gray", speech=False), Scene(40, "testsrc2", speech=False)]
     scenes_source(settings.media_root / "silent.mp4", scenes, size="640x360", audio=False)
-    # A 20 s budget at ultrafast keeps the upscaled 720x1280 render short; the choice it tests is the same.
-    output = {"aspect_ratio": "9:16", "resolution": "720p", "max_duration": 20, "preset": "ultrafast"}
+    # A 15 s budget (one clip at its shortest) at ultrafast keeps the upscaled 720x1280 render short; the choice it
+    # tests is the same.
+    output = {"aspect_ratio": "9:16", "resolution": "720p", "max_duration": 15, **QUICK_ENCODE}
     job = await wait_final(client, (await submit(client, "silent.mp4", output=output))["id"])
     assert job["status"] == "completed", job["error"]
     stream = video_stream(Path(job["result"]["output_path"]))
