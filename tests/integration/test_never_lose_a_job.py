@@ -83,7 +83,7 @@ def talk_in(media_root: Path, sources: SourceCache) -> str:
 
     Small, since no test here needs a clip to take long: what must happen mid-render holds the encoder."""
     return sources.link(
-        "talk_180p.mp4",
+        "talk_90p.mp4",
         media_root,
         lambda p: make_source(p, seconds=50, rate="30", levels_lufs=(-30, -18, -24)),
     )
