@@ -143,13 +143,19 @@ def segment_args(
 # byte-identical to a clean run's. Four: what two to three CPUs get from auto, where workers usually run; a
 # bigger machine is used by RENDER_PARALLELISM and WORKER_CONCURRENCY rather than by more threads per clip.
 X264_THREADS = 4
+# Nor is a fixed thread count enough: x264's lookahead in a thread of its own makes the stream depend on how the
+# threads are scheduled. On a loaded 2-core machine one 320x180 clip coded 4 different streams in 24 encodes;
+# with the lookahead in the encoding threads, one stream in 24, at no cost (1080p fast: 3.94 s against 3.92,
+# the same bytes). `python -m bench.encoder_determinism` measures it (bench/README.md, "Encoder determinism").
+X264_PARAMS = "sync-lookahead=0"
 
 
 def x264_args(options: OutputOptions) -> list[str]:
     """The reel's video encoder: libx264 at the request's CRF and preset, 4:2:0, tagged BT.709."""
     crf, preset = str(options.encoder_crf), options.encoder_preset
     return [
-        *("-c:v", "libx264", "-threads", str(X264_THREADS), "-crf", crf, "-preset", preset),
+        *("-c:v", "libx264", "-threads", str(X264_THREADS), "-x264-params", X264_PARAMS),
+        *("-crf", crf, "-preset", preset),
         *("-pix_fmt", "yuv420p", *BT709_TAGS),
     ]
 
