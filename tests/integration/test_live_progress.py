@@ -79,11 +79,11 @@ async def test_stream_pushes_progress_from_a_separate_worker_and_resumes(
             timeline = (await client.get(f"/jobs/{job['id']}/events")).json()
     finally:
         worker.kill_group()
-    # The reconnect is told where the bar is at once, before the stage events it missed: at the end of clip 0,
-    # half the render (the clip's last progress is written with its end, whatever the write interval held back).
+    # The reconnect is told where the bar is at once, before the stage events it missed: clip 0 done, half the
+    # render at least (the clip's last progress is written with its end, whatever the write interval held back).
     told = second[0]
     assert told.name == "progress" and told.data["stage"] == "render", second[:3]
-    assert told.data["progress"] == pytest.approx(TABLE.overall("render", 0.5), abs=0.01), told
+    assert TABLE.overall("render", 0.5) - 0.01 <= told.data["progress"] < TABLE.overall("render", 1.0), told
     missed = [e for e in second if e.name == "stage" and e.data["stage"] == "segment:0"]
     assert [e.data["event"] for e in missed] == ["start", "end"], "clip 0's events, missed while away, came after"
     stage_ids = [int(e.id) for e in first + second if e.name == "stage" and e.id]
