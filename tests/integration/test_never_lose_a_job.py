@@ -164,7 +164,9 @@ async def test_two_workers_run_ten_jobs_each_exactly_once(
     settings: Settings, api: httpx.AsyncClient, store: JobStore, workers: list[Process], sources: SourceCache
 ) -> None:
     tiny = sources.link("tiny.mp4", settings.media_root, lambda p: make_source(p, seconds=15, size="128x72", rate="10"))
-    ids = [(await submit(api, tiny))["id"] for _ in range(10)]  # claims at scale: bench/claims.py
+    # The claims are the subject (at scale: bench/claims.py), not the picking or the encode.
+    body = {"highlights": [{"start_time": 0, "end_time": 15}], "output": QUICK_ENCODE}
+    ids = [(await submit(api, tiny, **body))["id"] for _ in range(10)]
     worker(settings, workers, "a")
     worker(settings, workers, "b")
     jobs = [await wait_final(api, job_id, timeout=300) for job_id in ids]
