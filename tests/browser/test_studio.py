@@ -89,8 +89,11 @@ def browser() -> Iterator[Browser]:
         yield opened
 
 
+_HTTP = httpx.Client(headers={"Authorization": f"Bearer {KEY}"}, timeout=30)  # one client (and TLS context) for all
+
+
 def _api(url: str, method: str, path: str, **kwargs: Any) -> Any:
-    response = httpx.request(method, url + path, headers={"Authorization": f"Bearer {KEY}"}, timeout=30, **kwargs)
+    response = _HTTP.request(method, url + path, **kwargs)
     assert response.status_code < 300, response.text
     return response.json()
 

@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.support.embedded_tmp import outside_pytest_root
@@ -43,12 +42,12 @@ def test_restarting_serve_keeps_every_job_and_its_result(server: Server, tmp_pat
     make_source(tmp_path / "media" / "talk.mp4", seconds=20)
     server.start_ready()
     body = {"input_path": "talk.mp4", "output": QUICK_ENCODE}  # what is kept, not how it was encoded
-    response = httpx.post(f"{server.url}/jobs", json=body, timeout=10)
+    response = server.http.post("/jobs", json=body, timeout=10)
     assert response.status_code == 202, response.text
     job_id = response.json()["id"]
     done = server.wait_final(job_id)
     assert done["status"] == "completed", done["error"]
-    queued = httpx.post(f"{server.url}/jobs", json=body, timeout=10).json()
+    queued = server.http.post("/jobs", json=body, timeout=10).json()
     server.signal(signal.SIGTERM)
     assert server.wait(45) == 0
 
@@ -58,7 +57,7 @@ def test_restarting_serve_keeps_every_job_and_its_result(server: Server, tmp_pat
     assert Path(again["result"]["output_path"]).is_file()
     # The job that was queued or running at shutdown is not lost: it completes after the restart.
     assert server.wait_final(queued["id"])["status"] == "completed"
-    listed = {j["id"] for j in httpx.get(f"{server.url}/jobs", timeout=5).json()["items"]}
+    listed = {j["id"] for j in server.http.get("/jobs").json()["items"]}
     assert {job_id, queued["id"]} <= listed
     server.signal(signal.SIGTERM)
     assert server.wait(45) == 0
@@ -80,12 +79,12 @@ def test_kill_9_of_everything_mid_render_resumes_from_the_checkpoint(server: Ser
     make_source(tmp_path / "media" / "talk.mp4", seconds=35)
     body = {"input_path": "talk.mp4", "highlights": CLIPS, "output": QUICK_ENCODE}
     server.start_ready()
-    clean = httpx.post(f"{server.url}/jobs", json=body, timeout=10).json()
+    clean = server.http.post("/jobs", json=body, timeout=10).json()
     started = time.monotonic()
     server.wait_final(clean["id"])
     clean_seconds = time.monotonic() - started
 
-    job = httpx.post(f"{server.url}/jobs", json=body, timeout=10).json()
+    job = server.http.post("/jobs", json=body, timeout=10).json()
     server.hold_encoder(1)  # clip 0 rendered and checkpointed, clip 1 half-way
     server.kill_group()
     _kill_embedded_servers(tmp_path / ".smartedit")
