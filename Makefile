@@ -66,8 +66,9 @@ lint: $(VENV)/.test-deps
 	$(BIN)/lint-imports --no-cache
 
 # The suite starts some 70 Python processes (workers, serve, the CLI, checkov). Where the environment sets
-# PYTHONDONTWRITEBYTECODE, each would compile every module it imports again (2-4 CPU s each on 2 cores, a few
-# hundred in all): `make test` lets Python cache them in __pycache__, as it does by default.
+# PYTHONDONTWRITEBYTECODE, each would compile every module it imports again (the worker's imports: 3.5 CPU s
+# against 1.2 cached; 74-130 CPU s of a run in all, bench/README.md): `make test` lets Python cache them in
+# __pycache__, as it does by default.
 test: export PYTHONDONTWRITEBYTECODE :=
 test: lint $(CHECKOV_VENV)/.deps
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15

@@ -152,13 +152,17 @@ class Server(Process):
         raise AssertionError(f"job {job_id} did not finish:\n" + self.tail())
 
 
+# False on a kernel without CONFIG_PROC_CHILDREN: `descendants` then asks psutil.
+_KERNEL_LISTS_CHILDREN = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
+
+
 def descendants(pid: int) -> list[int]:
     """Every process under `pid`, from the kernel's list of each thread's children.
 
     psutil's `children()` reads every process's stat file on each call; a loop that watches for one child
     spent some 8 CPU seconds of the suite doing that.
     """
-    if not os.path.exists(f"/proc/self/task/{os.getpid()}/children"):  # a kernel without CONFIG_PROC_CHILDREN
+    if not _KERNEL_LISTS_CHILDREN:
         return [child.pid for child in psutil.Process(pid).children(recursive=True)]
     found, todo = [], [pid]
     while todo:
