@@ -108,17 +108,20 @@ def frame_clips(
     return framing, crops
 
 
-def split_filter(top: Sequence[CropKey], bottom: Sequence[CropKey], framing: CropSize, clip_start: float) -> str:
+def split_filter(
+    top: Sequence[CropKey], bottom: Sequence[CropKey], framing: CropSize, clip_start: float, *, colour: str = ""
+) -> str:
     """Two crops stacked top and bottom, each scaled to half the reel: a graph of one input and one output.
 
-    It is the middle of the clip's one filter chain (between fps and colour), so the split costs no
-    extra encode: each frame is still decoded once and encoded once.
+    It is the middle of the clip's one filter chain (after fps), so the split costs no extra encode: each
+    frame is still decoded once and encoded once. `colour`, if given, converts each crop before its scale.
     """
     assert framing.half_width is not None and framing.half_height is not None
     w, h = framing.half_width, framing.half_height
     ow, oh = framing.output_width, framing.output_height // 2
+    convert = f",{colour}" if colour else ""
     halves = [
-        f"[split{i}]{crop_filter(keys, w, h, clip_start)},scale={ow}:{oh}:flags=lanczos,setsar=1[half{i}]"
+        f"[split{i}]{crop_filter(keys, w, h, clip_start)}{convert},scale={ow}:{oh}:flags=lanczos,setsar=1[half{i}]"
         for i, keys in enumerate((top, bottom))
     ]
     return "split=2[split0][split1];" + ";".join(halves) + ";[half0][half1]vstack"

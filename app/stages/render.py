@@ -161,18 +161,30 @@ def x264_args(options: OutputOptions) -> list[str]:
 
 
 def video_chain(source: SourceInfo, plan: Plan, segment: Segment) -> str:
-    """fps, crop path and scale, colour, and fades, in that order."""
+    """fps, crop path, colour and scale (colour on whichever side has fewer pixels), and fades, in that order."""
     filters = [f"fps={plan.frame_rate}"]
+    # zscale's conversion to BT.709 costs by the pixel (a 33 s split reel of a 960x540 BT.601 source at 720x1280:
+    # 10.6 CPU s converting the stacked picture, 13.9 with the encode), so it runs before an upscale, on the crop.
+    colour = colour_filter(source)
     if (f := plan.framing) and segment.layout == "split":
-        filters.append(split_filter(segment.crop, segment.crop_bottom, f, segment.start))
+        assert f.half_width is not None and f.half_height is not None
+        early = f.output_width * (f.output_height // 2) > f.half_width * f.half_height
+        filters.append(
+            split_filter(segment.crop, segment.crop_bottom, f, segment.start, colour=colour if early else "")
+        )
+        if early:
+            colour = ""
     elif f := plan.framing:
         # The crop follows the clip's path (a steady window is a path of one position); then the
         # reel's size, in the same encode.
         filters.append(crop_filter(segment.crop, f.width, f.height, segment.start))
         if (f.output_width, f.output_height) != (f.width, f.height):
+            if colour and f.output_width * f.output_height > f.width * f.height:
+                filters.append(colour)
+                colour = ""
             # setsar=1: the few-pixel change of shape to a standard size must not become non-square pixels.
             filters.append(f"scale={f.output_width}:{f.output_height}:flags=lanczos,setsar=1")
-    if colour := colour_filter(source):
+    if colour:
         filters.append(colour)
     filters += video_fades(segment.transition, segment.duration)
     return ",".join(filters)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -151,6 +152,32 @@ def test_a_crop_path_and_the_reel_size_go_into_the_one_encode() -> None:
     assert "crop=606:1080:'600+25.0000*clip(t-(0.0000),0,4.0000)':'0'" in chain
     assert chain.index("crop=") < chain.index("scale=1080:1924:flags=lanczos,setsar=1") < chain.index("fade=")
 
+
+SD = dict(width=640, height=360, color_primaries="smpte170m", color_transfer="smpte170m", color_space="smpte170m")
+
+
+@pytest.mark.parametrize(
+    ("framing", "converted_before_scale"),
+    [
+        (CropSize(width=202, height=360, output_width=720, output_height=1280), True),  # a vertical crop made bigger
+        (CropSize(width=640, height=360, output_width=320, output_height=180), False),  # the whole picture made smaller
+        (CropSize(width=202, height=360, output_width=720, output_height=1280, half_width=202, half_height=180), True),
+        (CropSize(width=202, height=360, output_width=180, output_height=320, half_width=202, half_height=180), False),
+    ],
+)
+def test_colour_is_converted_on_the_side_of_the_scale_with_fewer_pixels(
+    framing: CropSize, converted_before_scale: bool
+) -> None:
+    plan = PLAN.model_copy(update={"framing": framing})
+    split = {"layout": "split", "crop_bottom": [CropKey(t=10.0, x=0, y=180)]} if framing.half_width else {}
+    clip = segment(crop=[CropKey(t=10.0, x=0, y=0)], **split)
+    chain = graph(segment_args(source(**SD), plan, clip, OutputOptions(), Path("o.mov"), has_audio=True))
+    scales = [m.start() for m in re.finditer(r"(?<!z)scale=", chain)]
+    conversions = [m.start() for m in re.finditer(r"zscale=", chain)]
+    assert len(conversions) == (2 if split and converted_before_scale else 1)  # each half, or the whole, once
+    assert len(scales) == (2 if split else 1)
+    assert all((z < s) == converted_before_scale for z, s in zip(conversions, scales, strict=False))
+    assert chain.index("crop=") < min(conversions) and max(conversions) < chain.index("fade=")
 
 
 def test_a_clip_encoded_whole_beside_copied_gops_is_coded_like_them() -> None:
