@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,8 +47,6 @@ def _worker_index() -> int:
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
     """A fresh database for this session (dropped at the end) and a Redis database of its own."""
-    import asyncio
-
     from app.ops.embedded import embedded_services, ensure_database
 
     env_pg, env_redis = os.environ.get("POSTGRES_HOST"), os.environ.get("REDIS_HOST")
@@ -68,6 +68,40 @@ def infra() -> Iterator[Infra]:
         redis_db = 8 + _worker_index()
         yield Infra(pg_host, pg_port, pg_user, pg_password, database, redis_host, redis_port, redis_db, redis_password)
         asyncio.run(drop_database(pg_host, pg_port, pg_user, pg_password, database))
+
+
+@pytest.fixture(autouse=True)
+def _no_job_outlives_its_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Cancel the jobs a test left queued in the session's database (or running with no live worker) once it ends.
+
+    The tests of one xdist worker share a database: a job one test submits and does not wait for (a listing's,
+    a refusal's) would otherwise be claimed and rendered by the next test whose service runs jobs, costing that
+    test the time and CPU of a job it never asked for (the job-events test rendered two of the listing test's).
+    Jobs a live worker holds (a module's service) are left to it.
+    """
+    yield
+    if "infra" in request.fixturenames:
+        # In a thread of its own: a test may leave an event loop running in this one (Playwright's sync API does).
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            thread.submit(asyncio.run, _cancel_leftovers(request.getfixturevalue("infra"))).result()
+
+
+async def _cancel_leftovers(infra: Infra) -> None:
+    conn = await asyncpg.connect(
+        host=infra.pg_host, port=infra.pg_port, user=infra.pg_user, password=infra.pg_password or None,
+        database=infra.database,
+    )  # fmt: skip
+    try:
+        # What DELETE /jobs/{id} does to a queued job and to a running one whose lease has lapsed.
+        await conn.execute(
+            "UPDATE jobs SET status = 'cancelled', cancel_requested = true, lease_token = NULL, "
+            "lease_expires_at = NULL, finished_at = now(), updated_at = now(), discard_outputs = true "
+            "WHERE status = 'queued' OR (status = 'running' AND coalesce(lease_expires_at < now(), true))"
+        )
+    except asyncpg.UndefinedTableError:
+        pass  # no service has migrated this session's database yet
+    finally:
+        await conn.close()
 
 
 async def drop_database(host: str, port: int, user: str, password: str, database: str) -> None:

@@ -26,7 +26,7 @@ import pytest
 from app.api.app import create_app
 from tests.conftest import Infra
 from tests.support.browser import Browser, chromium, database_of_its_own, serving
-from tests.support.media import ffmpeg
+from tests.support.media import AAC, ffmpeg
 
 KEY = f"studio-{uuid.uuid4().hex[:8]}"
 SPEECH = Path(__file__).parents[1] / "fixtures" / "speech_pauses.flac"
@@ -68,7 +68,7 @@ def _talk(path: Path) -> Path:
         "[a][b]concat=n=2:v=1:a=0,format=yuv420p[v];[0:a]aresample=48000,aformat=channel_layouts=stereo[s]"
     )
     ffmpeg("-stream_loop", "1", "-i", str(SPEECH), "-filter_complex", graph,
-           "-map", "[v]", "-map", "[s]", "-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-c:a", "aac",
+           "-map", "[v]", "-map", "[s]", "-c:v", "libx264", "-preset", "ultrafast", "-g", "50", *AAC,
            "-t", "30", str(path))  # fmt: skip
     return path
 
