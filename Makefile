@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
 # `make bench` ends by playing reel (c) in headless Chromium (Debian's `chromium`; skipped with a message without it).
-.PHONY: run test lint checkov bench bench-smart bench-claims bench-analysis bench-uploads bench-faces bench-vad bench-suite install clean env fuzz openapi sdk sdk-typescript sdk-typescript-types lock
+.PHONY: run test suite lint checkov bench bench-smart bench-claims bench-analysis bench-uploads bench-faces bench-vad bench-suite install clean env fuzz openapi sdk sdk-typescript sdk-typescript-types lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,8 +69,15 @@ lint: $(VENV)/.test-deps
 # PYTHONDONTWRITEBYTECODE, each would compile every module it imports again (the worker's imports: 3.5 CPU s
 # against 1.2 cached; 74-130 CPU s of a run in all, bench/README.md): `make test` lets Python cache them in
 # __pycache__, as it does by default.
+#
+# The checks and the suite run side by side (`make -j2`): mypy is one thread for 25-30 CPU s on a clean checkout,
+# which the suite's waits have room for. Run first, the checks and the install took 2m30s before the first test on
+# a shared machine (bench/README.md). Either failing fails `make test`; output is kept whole line by line.
 test: export PYTHONDONTWRITEBYTECODE :=
-test: lint $(CHECKOV_VENV)/.deps
+test: $(VENV)/.test-deps $(CHECKOV_VENV)/.deps
+	@$(MAKE) --no-print-directory -j2 --output-sync=line lint suite
+
+suite: $(VENV)/.test-deps $(CHECKOV_VENV)/.deps
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
 
 # The committed contract: regenerate after changing the API (a test fails while it is stale), and the TypeScript
