@@ -70,15 +70,20 @@ lint: $(VENV)/.test-deps
 # against 1.2 cached; 74-130 CPU s of a run in all, bench/README.md): `make test` lets Python cache them in
 # __pycache__, as it does by default.
 #
-# The checks and the suite run side by side (`make -j2`): mypy is one thread for 25-30 CPU s on a clean checkout,
-# which the suite's waits have room for. Run first, the checks and the install took 2m30s before the first test on
-# a shared machine (bench/README.md). Either failing fails `make test`; output is kept whole line by line.
+# The checks run beside the suite, not before it: mypy is one thread for 25-30 CPU s on a clean checkout, which
+# the suite's waits have room for, and run first, the checks and the install took 2m30s before the first test on a
+# shared machine (bench/README.md). Their output goes to .venv/lint.log and is printed the moment they fail;
+# either failing fails `make test`. PYTEST_ARGS narrows the suite (`make test PYTEST_ARGS=tests/unit`).
 test: export PYTHONDONTWRITEBYTECODE :=
 test: $(VENV)/.test-deps $(CHECKOV_VENV)/.deps
-	@$(MAKE) --no-print-directory -j2 --output-sync=line lint suite
+	@{ $(MAKE) -s lint > $(VENV)/lint.log 2>&1 || { cat $(VENV)/lint.log; echo "make lint failed (above)"; exit 1; }; } & \
+	checks=$$!; \
+	$(MAKE) -s suite; tests=$$?; \
+	if wait $$checks; then echo "make lint passed: ruff, mypy, import contracts ($(VENV)/lint.log)"; else tests=1; fi; \
+	exit $$tests
 
 suite: $(VENV)/.test-deps $(CHECKOV_VENV)/.deps
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
 
 # The committed contract: regenerate after changing the API (a test fails while it is stale), and the TypeScript
 # SDK's types from it (committed too; skipped with a message without npm, and their own test then fails).
