@@ -19,7 +19,7 @@ from app.media.ffmpeg import find_binaries
 from tests.support.cache import SourceCache
 from tests.support.jobs import QUICK_ENCODE, submit, wait_final
 from tests.support.meter import video_stream
-from tests.support.scenes import Scene, face_box, face_source, scenes_source
+from tests.support.scenes import Scene, face_box, face_source, scene_sentences, scenes_source
 from tests.support.spoken import spoken, talk_source
 
 TALK = [
@@ -37,11 +37,17 @@ def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
     return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
 
 
+def talk_in(settings: Settings, sources: SourceCache) -> tuple[str, list[tuple[float, float]]]:
+    """TALK under the media root (made once per run): its input path, and the spans of its sentences."""
+    name = sources.link("scenes_talk.mp4", settings.media_root, lambda p: scenes_source(p, TALK))
+    return name, scene_sentences(TALK)
+
+
 async def test_automatic_clips_take_speech_and_motion_and_never_cut_a_word_or_a_shot(
-    client: httpx.AsyncClient, settings: Settings
+    client: httpx.AsyncClient, settings: Settings, sources: SourceCache
 ) -> None:
-    sentences = scenes_source(settings.media_root / "talk.mp4", TALK)
-    job = await wait_final(client, (await submit(client, "talk.mp4", output=QUICK_ENCODE))["id"], timeout=280)
+    talk, sentences = talk_in(settings, sources)
+    job = await wait_final(client, (await submit(client, talk, output=QUICK_ENCODE))["id"], timeout=280)
     assert job["status"] == "completed", job["error"]
     segments = job["result"]["segments"]
     assert 1 <= len(segments) <= 5
@@ -185,13 +191,13 @@ async def test_no_face_and_no_audio_still_complete_with_a_crop_on_the_motion_and
 
 
 async def test_snap_edges_moves_client_edges_into_pauses_and_exact_edges_stay_by_default(
-    client: httpx.AsyncClient, settings: Settings
+    client: httpx.AsyncClient, settings: Settings, sources: SourceCache
 ) -> None:
-    sentences = scenes_source(settings.media_root / "talk.mp4", TALK)
+    talk, sentences = talk_in(settings, sources)
     mid_sentence = [{"start_time": 35.0, "end_time": 53.5}]
     assert any(a < 35.0 < b for a, b in sentences) and any(a < 53.5 < b for a, b in sentences)
-    snapped = await submit(client, "talk.mp4", highlights=mid_sentence, output={"snap_edges": True, **QUICK_ENCODE})
-    exact = await submit(client, "talk.mp4", highlights=mid_sentence, output=QUICK_ENCODE)
+    snapped = await submit(client, talk, highlights=mid_sentence, output={"snap_edges": True, **QUICK_ENCODE})
+    exact = await submit(client, talk, highlights=mid_sentence, output=QUICK_ENCODE)
     snapped, exact = await wait_final(client, snapped["id"]), await wait_final(client, exact["id"])
     assert snapped["status"] == exact["status"] == "completed"
     [s] = snapped["result"]["segments"]

@@ -46,6 +46,24 @@ def speech_fixture() -> np.ndarray:
     return np.frombuffer(raw, dtype="<i2")
 
 
+def _spoken(scenes: Sequence[Scene]) -> list[float]:
+    """Where the fixture starts, each time it is spoken: from 0.5 s into a scene with speech, as often as it fits."""
+    starts: list[float] = []
+    t = 0.0
+    for scene in scenes:
+        offset = t + 0.5
+        while scene.speech and offset + FIXTURE_SECONDS <= t + scene.seconds:
+            starts.append(offset)
+            offset += FIXTURE_SECONDS
+        t += scene.seconds
+    return starts
+
+
+def scene_sentences(scenes: Sequence[Scene]) -> list[tuple[float, float]]:
+    """The spans of every sentence a source of `scenes` speaks (what `scenes_source` returns), without making it."""
+    return [(offset + a, offset + b) for offset in _spoken(scenes) for a, b in SENTENCES]
+
+
 def scenes_source(
     path: Path, scenes: Sequence[Scene], *, size: str = "320x180", rate: int = 25, audio: bool = True
 ) -> list[tuple[float, float]]:
@@ -54,16 +72,9 @@ def scenes_source(
     total = sum(s.seconds for s in scenes)
     rng = np.random.default_rng(5)
     pcm = rng.normal(0, 20, int(total * RATE)).astype(np.int16)  # room tone at about −64 dBFS
-    sentences: list[tuple[float, float]] = []
-    t = 0.0
-    for scene in scenes:
-        offset = t + 0.5
-        while scene.speech and offset + FIXTURE_SECONDS <= t + scene.seconds:
-            start = int(offset * RATE)
-            pcm[start : start + len(speech)] = speech
-            sentences += [(offset + a, offset + b) for a, b in SENTENCES]
-            offset += FIXTURE_SECONDS
-        t += scene.seconds
+    for offset in _spoken(scenes):
+        start = int(offset * RATE)
+        pcm[start : start + len(speech)] = speech
     wav = path.with_suffix(".s16")
     wav.write_bytes(pcm.astype("<i2").tobytes())
     inputs: list[str] = []
@@ -83,7 +94,7 @@ def scenes_source(
         check=True,
     )  # fmt: skip
     wav.unlink()
-    return sentences
+    return scene_sentences(scenes)
 
 
 def astronaut(size: int) -> np.ndarray:
