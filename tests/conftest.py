@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from app.api.app import create_app
 from app.config import Settings
+from app.db import JobStore, create_pool
 from tests.support.embedded_tmp import outside_pytest_root
 
 pytest_plugins = ["tests.support.cache", "tests.support.s3"]
@@ -87,21 +88,32 @@ def _no_job_outlives_its_test(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 async def _cancel_leftovers(infra: Infra) -> None:
+    """`JobStore.request_cancel` each leftover; a plain connection finds them (mostly none: no pool for that)."""
     conn = await asyncpg.connect(
         host=infra.pg_host, port=infra.pg_port, user=infra.pg_user, password=infra.pg_password or None,
         database=infra.database,
     )  # fmt: skip
     try:
-        # What DELETE /jobs/{id} does to a queued job and to a running one whose lease has lapsed.
-        await conn.execute(
-            "UPDATE jobs SET status = 'cancelled', cancel_requested = true, lease_token = NULL, "
-            "lease_expires_at = NULL, finished_at = now(), updated_at = now(), discard_outputs = true "
+        # The jobs DELETE /jobs/{id} cancels outright: queued, or running with its lease lapsed.
+        leftovers = await conn.fetch(
+            "SELECT id FROM jobs "
             "WHERE status = 'queued' OR (status = 'running' AND coalesce(lease_expires_at < now(), true))"
         )
     except asyncpg.UndefinedTableError:
-        pass  # no service has migrated this session's database yet
+        return  # no service has migrated this session's database yet
     finally:
         await conn.close()
+    if leftovers:
+        settings = Settings(
+            postgres_host=infra.pg_host, postgres_port=infra.pg_port, postgres_user=infra.pg_user,
+            postgres_password=infra.pg_password, postgres_db=infra.database,
+        )  # fmt: skip
+        pool = await create_pool(settings.postgres_dsn, max_size=1)
+        try:
+            for row in leftovers:
+                await JobStore(pool).request_cancel(row["id"])
+        finally:
+            await pool.close()
 
 
 async def drop_database(host: str, port: int, user: str, password: str, database: str) -> None:
