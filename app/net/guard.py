@@ -4,12 +4,16 @@ when it connects, so a name that resolves to a private address later is refused 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+import httpx
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +128,17 @@ def pinned(parts: SplitResult, address: str, port: int) -> str:
     answer otherwise between check and connect (the name stays for the Host header and SNI)."""
     netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
     return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The verifying TLS context of every outgoing call (webhooks, input URLs), made once per process.
+
+    httpx builds one per client by loading the whole CA bundle, 50 ms of CPU each time (0.3 ms with this one):
+    a fetch of an `input_url` would pay it per job. The same context as httpx's own (certifi, or SSL_CERT_FILE
+    or SSL_CERT_DIR when set); one context serves any number of connections.
+    """
+    return httpx.create_ssl_context()
 
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the last 32 bits

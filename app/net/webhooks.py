@@ -22,7 +22,7 @@ from standardwebhooks import Webhook as Signer
 
 from app.db import Delivery, WebhookOutbox
 from app.db.outbox import target_of
-from app.net.guard import Resolver, UnsafeTarget, host_and_port, pinned, resolve_public, system_resolver
+from app.net.guard import Resolver, UnsafeTarget, host_and_port, pinned, resolve_public, system_resolver, tls_context
 from app.ops import metrics
 from app.ops.outages import log_trouble
 
@@ -88,7 +88,7 @@ class WebhookSender:
         self.lease_seconds = lease_seconds
         self.concurrency = concurrency
         self.per_target = per_target
-        self._client = httpx.AsyncClient(timeout=attempt_seconds, follow_redirects=False)
+        self._client = httpx.AsyncClient(timeout=attempt_seconds, follow_redirects=False, verify=tls_context())
         self._task: asyncio.Task[None] | None = None
         self._attempts: set[asyncio.Task[None]] = set()
         self._load: Counter[str] = Counter()  # attempts in flight per target

@@ -11,7 +11,16 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from app.domain.errors import TransientError
-from app.net.guard import Resolver, UnsafeTarget, check_url, host_and_port, pinned, resolve_public, system_resolver
+from app.net.guard import (
+    Resolver,
+    UnsafeTarget,
+    check_url,
+    host_and_port,
+    pinned,
+    resolve_public,
+    system_resolver,
+    tls_context,
+)
 from app.storage.base import ObjectError, Progress, save_stream
 from app.storage.s3 import CHUNK
 
@@ -63,7 +72,7 @@ async def _follow(
     url: str, dest: Path, limits: FetchLimits, resolver: Resolver, on_progress: Progress | None
 ) -> tuple[int, str]:
     origin: tuple[str, int] | None = None
-    async with httpx.AsyncClient(follow_redirects=False, timeout=30.0) as client:
+    async with httpx.AsyncClient(follow_redirects=False, timeout=30.0, verify=tls_context()) as client:
         for hop in range(MAX_REDIRECTS + 1):
             if reason := url_refusal(url, allow_http=limits.allow_http):
                 raise ObjectError("input_url_refused", f"{reason} (after a redirect)" if hop else reason)
@@ -115,9 +124,7 @@ def _check_response(response: httpx.Response, max_bytes: int) -> None:
         raise ObjectError("input_too_large", f"input_url is {length} bytes; at most {max_bytes} are accepted.")
 
 
-async def _save(
-    response: httpx.Response, dest: Path, max_bytes: int, on_progress: Progress | None
-) -> tuple[int, str]:
+async def _save(response: httpx.Response, dest: Path, max_bytes: int, on_progress: Progress | None) -> tuple[int, str]:
     length = response.headers.get("content-length", "")
     return await save_stream(
         response.aiter_bytes(CHUNK),  # type: ignore[arg-type]  # an async generator, typed as an iterator

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import ssl
+from typing import cast
 
-from app.net.guard import UnsafeTarget, check_target, check_url, resolve_public
+import pytest
+from asyncpg import Pool
+
+from app.db import WebhookOutbox
+from app.net.guard import UnsafeTarget, check_target, check_url, resolve_public, tls_context
+from app.net.webhooks import WebhookSender
 
 PRIVATE_LITERALS = [
     "127.0.0.1",
@@ -107,3 +113,11 @@ async def test_ipv6_forms_of_a_private_ipv4_address_are_refused(address: str, pu
     else:
         with pytest.raises(UnsafeTarget):
             await resolve_public("h.example", 443, allow_private=False, resolver=resolves)
+
+
+def test_outgoing_calls_share_one_context_that_verifies_certificates_and_names() -> None:
+    sender = WebhookSender(WebhookOutbox(cast(Pool, None)), secret="whsec_" + "A" * 32, allow_private=False)
+    context = sender._client._transport._pool._ssl_context  # type: ignore[attr-defined]  # httpx keeps it there
+    assert context is tls_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] > 0, "no CA was loaded"
