@@ -24,7 +24,7 @@ from tests.support.spoken import Span, TalkEar, spoken, talk_source
 SECONDS = 75.0
 FRAME = 1 / 25
 PAUSE = 0.2  # the talk's gaps are 40–90 ms between words and 0.4–0.9 s between its own sentences
-OUTPUT = {"max_duration": 20, "preset": "ultrafast"}  # one clip of 15–20 s, from candidates 20 s long
+OUTPUT: dict[str, Any] = {"max_duration": 20, "preset": "ultrafast"}  # one clip of 15–20 s, from candidates 20 s long
 
 
 def full_stops(words: list[Span]) -> set[int]:

@@ -11,8 +11,8 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict
 
 import cv2
 import numpy as np
@@ -20,7 +20,7 @@ import numpy.typing as npt
 import psutil
 import pytest
 
-from app.media.decode import SAMPLE_RATE, DecodeOptions, decode
+from app.media.decode import SAMPLE_RATE, AudioConsumer, DecodeOptions, FrameConsumer, PictureConsumer, decode
 from app.media.ffmpeg import FFmpegError, find_binaries
 from app.media.probe import MediaInfo, probe
 from tests.support.media import ffmpeg, make_source
@@ -74,6 +74,15 @@ def assert_nothing_left(work: Path) -> None:
     assert ffmpeg_children_of(work) == []
     assert [c for c in psutil.Process().children(recursive=True) if c.name() == "ffmpeg"] == []
     assert list(work.iterdir()) == []
+
+
+class Consumers(TypedDict, total=False):
+    """The consumer arguments of `decode`, for a test that chooses them at run time."""
+
+    on_frame: FrameConsumer
+    on_audio: AudioConsumer
+    on_picture: PictureConsumer
+    on_channels: AudioConsumer
 
 
 class Collect:
@@ -190,11 +199,15 @@ async def test_a_slow_consumer_does_not_deadlock_the_other_pipes_or_block_the_lo
 
     beating = asyncio.create_task(heartbeat())
     started = time.monotonic()
-    consumers = {"on_frame": got.frame, "on_audio": got.audio, "on_picture": got.picture, "on_channels": got.stereo}
-    consumers |= {"frames": {"on_frame": slow_frame}, "audio": {"on_audio": slow_audio},
-                  "pictures": {"on_picture": slow_picture}}[slow]
+    consumers = Consumers(on_frame=got.frame, on_audio=got.audio, on_picture=got.picture, on_channels=got.stereo)
+    slowed: dict[str, Consumers] = {
+        "frames": {"on_frame": slow_frame},
+        "audio": {"on_audio": slow_audio},
+        "pictures": {"on_picture": slow_picture},
+    }
+    consumers |= slowed[slow]
     info = await info_of(long_small)
-    await asyncio.wait_for(decode(find_binaries().ffmpeg, long_small, info, work, **consumers), 60)  # type: ignore[arg-type]
+    await asyncio.wait_for(decode(find_binaries().ffmpeg, long_small, info, work, **consumers), 60)
     elapsed = time.monotonic() - started
     beating.cancel()
     assert len(got.frames) == len(got.pictures) == 450 and abs(got.samples - 45 * SAMPLE_RATE) <= AAC_FRAME_AT_16K
@@ -239,8 +252,7 @@ async def test_a_consumer_exception_propagates_and_leaves_nothing_behind(
         if t >= 2:
             raise ValueError(f"analyser failed at {t}")
 
-    consumers: dict[str, Callable[[float, npt.NDArray[np.generic]], None]] = {"on_frame": lambda t, f: None,
-                                                                               "on_audio": lambda t, c: None}
+    consumers: Consumers = {"on_frame": lambda t, f: None, "on_audio": lambda t, c: None}
     consumers["on_frame" if which == "frames" else "on_audio"] = boom
     info = await info_of(long_small)
     with pytest.raises(ValueError, match="analyser failed at 2"):

@@ -127,7 +127,8 @@ async def test_the_stream_of_a_job_rendering_clips_in_parallel_delivers_every_st
     streamed = [{"id": int(e.id), **e.data} for e in got if e.name == "stage" and e.id is not None]
     assert streamed == timeline, "the stream skipped, repeated or reordered a stage event"
     # The clips really rendered at once: some clip started while another was still being encoded.
-    open_clips, most = set(), 0
+    open_clips: set[str] = set()
+    most = 0
     for e in timeline:
         if e["stage"].startswith("segment:"):
             (open_clips.add if e["event"] == "start" else open_clips.discard)(e["stage"])

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -41,13 +42,13 @@ async def wait_running(client: httpx.AsyncClient, job_id: str, *, timeout: float
     raise AssertionError(f"job {job_id} still queued after {timeout} s")
 
 
-async def delivered(client: httpx.AsyncClient, job_id: str, *, timeout: float = 30.0) -> list[dict[str, object]]:
+async def delivered(client: httpx.AsyncClient, job_id: str, *, timeout: float = 30.0) -> list[dict[str, Any]]:
     """The job's webhook deliveries, once none is pending (the receiver's answer is recorded after it arrives)."""
     deadline = time.monotonic() + timeout
     while True:
         response = await client.get(f"/jobs/{job_id}/webhooks")
         assert response.status_code == 200, response.text
-        deliveries: list[dict[str, object]] = response.json()
+        deliveries: list[dict[str, Any]] = response.json()
         if deliveries and all(d["status"] != "pending" for d in deliveries) or time.monotonic() > deadline:
             assert [d["status"] for d in deliveries] == ["delivered"], deliveries
             return deliveries

@@ -122,7 +122,9 @@ async def test_a_cancel_asked_for_as_the_attempt_completes_ends_the_job_cancelle
     ended = await store.get(job.id)
     assert ended is not None and (ended.status, ended.result, ended.error) == ("cancelled", None, None)
     assert [d["event_type"] for d in await WebhookOutbox(store.pool).deliveries(job.id)] == ["job.cancelled"]
-    assert not attempt.media.store.reel_path(str(job.id)).exists()
+    local = attempt.media.store
+    assert isinstance(local, LocalStore)
+    assert not local.reel_path(str(job.id)).exists()
 
 
 async def _claimed(store: JobStore) -> tuple[JobRow, Claim]:

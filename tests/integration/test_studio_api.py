@@ -102,6 +102,7 @@ async def test_the_filmstrip_is_a_sprite_of_the_source_keyframes_the_analysis_de
     response = await client.get(signed.json()["url"])
     assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
     sprite = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
+    assert sprite is not None, "not a JPEG"
     rows = -(-film.count // film.columns)
     assert sprite.shape == (rows * film.tile[1], film.columns * film.tile[0], 3)
     assert float(sprite[: film.tile[1], : film.tile[0]].std()) > 10  # testsrc2's picture, not a blank tile
@@ -203,6 +204,12 @@ async def test_based_on_refuses_an_unknown_or_unfinished_job_and_a_second_source
     assert two.status_code == 422 and two.json()["code"] == "invalid_request"
 
 
+def read_picture(path: Path) -> np.ndarray:
+    picture = cv2.imread(str(path))
+    assert picture is not None, f"cannot read {path}"
+    return picture
+
+
 async def test_an_intra_only_source_is_seeked_tile_by_tile_to_the_sprite_a_keyframe_decode_makes(
     tmp_path: Path,
 ) -> None:
@@ -213,7 +220,7 @@ async def test_an_intra_only_source_is_seeked_tile_by_tile_to_the_sprite_a_keyfr
     decoded = await write_filmstrip(ffmpeg, mjpeg, tmp_path / "decoded.jpg", layout)
     seeked = await write_filmstrip(ffmpeg, mjpeg, tmp_path / "seeked.jpg", layout, intra_only=True)
     assert seeked.times == decoded.times == [0.0, 2.0, 4.0, 6.0, 8.0]  # every frame a keyframe: each tile on time
-    a, b = (cv2.imread(str(s.path)).astype(np.int16) for s in (decoded, seeked))
+    a, b = (read_picture(s.path).astype(np.int16) for s in (decoded, seeked))
     assert a.shape == b.shape == (90, 5 * 160, 3)
     tiles_a, tiles_b = ([x[:, i * 160 : (i + 1) * 160] for i in range(5)] for x in (a, b))
     assert all(float(t.std()) > 10 for t in tiles_b)  # no blank tile

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from starlette.types import Message, Scope
 
 from app.api.app import create_app
 from app.config import Settings
@@ -93,20 +94,20 @@ async def test_upload_over_max_input_bytes_is_refused_and_leaves_nothing(infra: 
 async def test_upload_cut_off_halfway_leaves_nothing_behind(infra: Infra, tmp_path: Path) -> None:
     settings = _settings(infra, tmp_path)
     app = create_app(settings, run_worker=False)
-    sent: list[dict[str, Any]] = []
-    messages = [
+    sent: list[Message] = []
+    messages: list[Message] = [
         {"type": "http.request", "body": b"\1" * 300_000, "more_body": True},
         {"type": "http.request", "body": b"\2" * 300_000, "more_body": True},
         {"type": "http.disconnect"},  # the client went away with 400 kB of the promised 1 MB unsent
     ]
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return messages.pop(0) if messages else {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {
+    scope: Scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -123,7 +124,7 @@ async def test_upload_cut_off_halfway_leaves_nothing_behind(infra: Infra, tmp_pa
     async with app.router.lifespan_context(app):
         scope["app"] = app
         scope["state"] = {}
-        await app(scope, receive, send)  # type: ignore[arg-type]
+        await app(scope, receive, send)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             listed = await client.get("/jobs", headers={"X-API-Key": ALICE})
             assert listed.status_code == 200

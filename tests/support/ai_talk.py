@@ -25,7 +25,8 @@ QUIET = ((30.0, 60.0), (90.0, 120.0))  # where the source is quiet; the fake hea
 LOUD = ((0.0, 30.0), (60.0, 90.0))
 SECRET = "Here is the secret everyone came for. Write it down."
 FILLER = "Small talk about the weather. More of it."
-OUTPUT = {"max_duration": 15, "preset": "ultrafast"}  # one 15 s clip of a 2-minute source: quick to render
+# One 15 s clip of a 2-minute source: quick to render.
+OUTPUT: dict[str, Any] = {"max_duration": 15, "preset": "ultrafast"}
 FPS = 25
 
 

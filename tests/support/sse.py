@@ -27,6 +27,7 @@ class Event:
 
 async def events(response: httpx.Response) -> AsyncIterator[Event]:
     """Parse the body of a text/event-stream response as it arrives."""
+    data: list[str]
     name, event_id, data = "message", None, []
     async for line in response.aiter_lines():
         if line.startswith(":"):

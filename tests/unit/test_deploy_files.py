@@ -308,7 +308,9 @@ def test_compose_minio_bucket_is_created_before_the_app_starts(compose: dict[str
     minio, init = services["minio"], services["minio-init"]
     assert init["depends_on"] == {"minio": {"condition": "service_healthy"}}
     script = _command(init["entrypoint"])[-1]
-    bucket = _env(services["api"])["STORAGE_URL"].removeprefix("s3://").split("/")[0]
+    storage_url = _env(services["api"])["STORAGE_URL"]
+    assert storage_url is not None
+    bucket = storage_url.removeprefix("s3://").split("/")[0]
     assert f"mc mb --ignore-existing local/{bucket}" in script
     # One set of credentials: MinIO's root user is what the app's S3 client signs with.
     app = _env(services["worker"])

@@ -77,13 +77,15 @@ def test_the_ordering_puts_connection_and_timeout_errors_before_file_errors() ->
 
 def _raised_codes() -> set[str]:
     """Every code the app passes to SourceError, InputError, ObjectError or Attempt.fail, read from its source."""
-    codes = set()
+    codes: set[str] = set()
     for path in (ROOT / "app").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
                 name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
                 if name in ("SourceError", "InputError", "ObjectError", "fail"):
-                    codes.add(node.args[0].value)
+                    code = node.args[0].value
+                    assert isinstance(code, str), f"{path}:{node.lineno}: the code {code!r} is not a string"
+                    codes.add(code)
     return codes
 
 

@@ -53,7 +53,7 @@ REEL_ALLOWANCE_BYTES = 4 << 30  # clips, reel and thumbnail beside the staged so
 # Every checkov failure we accept, by render and check, and why. The test fails on any other failure and on a
 # listed one that no longer fails, so this list is exactly what is skipped.
 _APP = ("smartedit-api", "smartedit-worker", "smartedit-migrate")
-_EVERYWHERE = {
+_EVERYWHERE: dict[str, tuple[str, ...]] = {
     # The image is built from this repository's Dockerfile by whoever deploys it: there is no published digest to
     # pin. Production pins one with `kustomize edit set image smartedit=<registry>/smartedit@sha256:...`.
     "CKV_K8S_43": _APP,

@@ -16,7 +16,9 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 def _pins(name: str) -> dict[str, str]:
     text = (ROOT / name).read_text()
-    pins = {canonicalize_name(m[1]): m[2] for m in re.finditer(r"^([A-Za-z0-9_.\-]+)==([^ \\;]+)", text, re.M)}
+    pins: dict[str, str] = {
+        canonicalize_name(m[1]): m[2] for m in re.finditer(r"^([A-Za-z0-9_.\-]+)==([^ \\;]+)", text, re.M)
+    }
     assert "://" not in text, "a lock file names an index; export it without URLs"
     return pins
 

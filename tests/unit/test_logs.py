@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from contextvars import ContextVar, Token
+from typing import Any
 
 import pytest
 
@@ -15,9 +17,15 @@ def test_a_json_line_names_the_request_and_the_job_in_context(capsys: pytest.Cap
     saved = root.handlers[:], root.level
     try:
         logs.configure("json")
-        tokens = [logs.request_id.set("req-1"), logs.job_id.set("job-9"), logs.attempt.set(2), logs.stage.set("render")]
+        tokens: list[Token[Any]] = [
+            logs.request_id.set("req-1"),
+            logs.job_id.set("job-9"),
+            logs.attempt.set(2),
+            logs.stage.set("render"),
+        ]
         logging.getLogger("app.test").warning("a service failed; handing it back")
-        for var, token in zip((logs.request_id, logs.job_id, logs.attempt, logs.stage), tokens, strict=True):
+        context: tuple[ContextVar[Any], ...] = (logs.request_id, logs.job_id, logs.attempt, logs.stage)
+        for var, token in zip(context, tokens, strict=True):
             var.reset(token)
         logging.getLogger("app.test").info("outside any job")
     finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,17 @@ DURATION = 600.0
 HOT = [(100, 160), (400, 430)]  # speech and motion here; silence and a still frame elsewhere
 
 
-def hot_source(**overrides: object) -> dict[str, object]:
+class HotSource(TypedDict):
+    """The per-second values and events of `features` that make a source with two hot spans."""
+
+    speech: np.ndarray
+    motion: np.ndarray
+    loudness: np.ndarray
+    pauses: list[tuple[float, float]]
+    cuts: list[float]
+
+
+def hot_source() -> HotSource:
     n = int(DURATION)
     speech, motion, loudness = np.zeros(n), np.full(n, 0.2), np.full(n, -70.0)
     for a, b in HOT:
@@ -22,9 +34,7 @@ def hot_source(**overrides: object) -> dict[str, object]:
     pauses = [(0.0, 100.0), (160.0, 400.0), (430.0, DURATION)]
     pauses += [(t + 1.7, t + 2.0) for a, b in HOT for t in range(a, b - 2, 4)]
     cuts = [float(t) + 0.3 for t in range(5, 600, 7)]  # a cut every 7 s
-    kwargs: dict[str, object] = dict(speech=speech, motion=motion, loudness=loudness, pauses=sorted(pauses), cuts=cuts)
-    kwargs.update(overrides)
-    return kwargs
+    return HotSource(speech=speech, motion=motion, loudness=loudness, pauses=sorted(pauses), cuts=cuts)
 
 
 def check_rules(picks: list[Pick], duration: float, max_total: float = 300.0) -> None:
@@ -63,7 +73,7 @@ def test_every_automatic_edge_is_in_a_pause_and_clear_of_cuts() -> None:
 
 
 def test_without_audio_motion_chooses() -> None:
-    f = features(DURATION, has_audio=False, **{k: v for k, v in hot_source().items() if k == "motion"})
+    f = features(DURATION, has_audio=False, motion=hot_source()["motion"])
     picks = pick_highlights(f)
     check_rules(picks, DURATION)
     assert all(any(overlaps(p, s) for p in picks) for s in HOT)
