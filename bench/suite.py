@@ -82,6 +82,7 @@ def main() -> int:
     parser.add_argument("--only", choices=("idle", "shared"), help="run one of the two")
     parser.add_argument("--logs", type=Path, default=Path(tempfile.gettempdir()), help="where each run's output goes")
     args = parser.parse_args()
+    args.logs.mkdir(parents=True, exist_ok=True)
     modes = [args.only] if args.only else ["idle", "shared"]
     print(f"{os.cpu_count()} CPUs; target: .ci/run within {minutes(TARGET_SECONDS)} while another job shares them")
     runs = []
