@@ -54,18 +54,20 @@ def run_once(mode: str, log: Path) -> Run:
         clone = Path(tmp) / "clone"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
         other = competitor() if mode == "shared" else None
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.monotonic()
-        with log.open("wb") as out:
-            done = subprocess.run([str(clone / ".ci" / "run")], cwd=clone, stdout=out, stderr=subprocess.STDOUT)
-        total = time.monotonic() - started
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         competitor_cpu = 0.0
-        if other is not None:
-            times = psutil.Process(other.pid).cpu_times()
-            competitor_cpu = times.user + times.system
-            other.kill()
-            other.wait()
+        try:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.monotonic()
+            with log.open("wb") as out:
+                done = subprocess.run([str(clone / ".ci" / "run")], cwd=clone, stdout=out, stderr=subprocess.STDOUT)
+            total = time.monotonic() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        finally:  # however the run ends: a competitor left running would skew every later measurement
+            if other is not None:
+                times = psutil.Process(other.pid).cpu_times()
+                competitor_cpu = times.user + times.system
+                other.kill()
+                other.wait()
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     text = log.read_text(errors="replace")
     found = re.findall(r"=+ (.*?) in ([0-9.]+)s", text)
