@@ -209,8 +209,7 @@ async def _verify(editor: SmartVideoEditor, run: StageRun) -> Verified:
 
 async def _verified_still_there(verified: Verified) -> bool:
     # Verify may have re-joined the reel with corrected sound: the files it vouched for must be there.
-    extras = (verified.thumbnail, verified.captions, verified.analysis, verified.filmstrip, verified.features)
-    files = [verified.reel, *(f for f in extras if f is not None)]
+    files = [verified.reel, *verified.extras().values()]
     made = verified.thumbnail is not None and verified.analysis is not None
     return made and all([await _still_there(f) for f in files])
 

@@ -28,10 +28,8 @@ from app.pipeline.editor import STAGE_NAMES, Hooks, SmartVideoEditor
 from app.runner.failures import Failure, Outcome, classify
 from app.runner.retention import discard_outputs
 from app.stages.fetch import FetchProgress, Staged
-from app.stages.render import RenderedFile
 from app.stages.verify import Verified
 from app.storage import Media
-from app.storage.base import Output
 from app.storage.sources import SourceError, SourceRules, stage_base, stage_source
 
 log = logging.getLogger(__name__)
@@ -115,16 +113,8 @@ class Attempt:
         of the base job's.
         """
         job_id, store = str(self.job.id), self.media.store
-        files: dict[Output, RenderedFile | None] = {
-            "thumbnail": verified.thumbnail,
-            "captions": verified.captions,
-            "analysis": verified.analysis,
-            "filmstrip": verified.filmstrip,
-            "features": verified.features,
-        }
-        for what, file in files.items():
-            if file is not None:
-                await store.publish(job_id, what, Path(file.path))
+        for what, file in verified.extras().items():
+            await store.publish(job_id, what, Path(file.path))
         spec = self.job.spec
         if spec.input_path is None:  # a base's published source is shared, not sent again
             base = spec.based_on

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -31,6 +32,9 @@ SPREAD_LIMIT_LU = 1.5
 TRUE_PEAK_TOLERANCE_DB = 0.05  # the meter's own rounding; nothing more
 MAX_CORRECTIONS = 2
 _SOUND_CHECKS = ("loudness", "clips", "spread", "true_peak")
+# The files made beside the reel, named as the stores publish them.
+Extra = Literal["thumbnail", "captions", "analysis", "filmstrip", "features"]
+EXTRAS: tuple[Extra, ...] = get_args(Extra)
 
 
 class Verified(BaseModel):
@@ -45,6 +49,10 @@ class Verified(BaseModel):
     analysis: RenderedFile | None = None  # the JobAnalysis JSON (`stages/timeline.py`)
     filmstrip: RenderedFile | None = None  # the source's keyframes as one sprite; None when ffmpeg made none
     features: RenderedFile | None = None  # the plan's features, compressed, for a job based on this one
+
+    def extras(self) -> dict[Extra, RenderedFile]:
+        """The files made beside the reel, by the name each is published under."""
+        return {name: file for name in EXTRAS if (file := getattr(self, name)) is not None}
 
 
 async def verify(
