@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     s3_max_attempts: int = Field(default=5, ge=1, le=20, description="tries of one S3 request, the first included")
     s3_connect_timeout_seconds: float = Field(default=5.0, gt=0, description="time to open a connection to S3")
     s3_read_timeout_seconds: float = Field(default=30.0, gt=0, description="time S3 may stay silent mid-request")
+    source_cache_bytes: int = Field(
+        default=0,
+        ge=0,
+        description="bytes of S3 sources a worker keeps under TEMP_DIR for the jobs based on them (the Studio's "
+        "edits), least recently used out first; 0: none",
+    )
     input_allow_private: bool = Field(default=False, description="let input_url reach private/loopback addresses")
     input_allow_http: bool = Field(default=False, description="accept http:// input URLs (https:// always)")
     input_fetch_seconds: float = Field(default=1800.0, gt=0, description="time limit of one input_url download")

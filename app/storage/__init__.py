@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from app.config import Settings
 from app.storage.base import MediaStore, ObjectError, ReelDownload, S3Location
+from app.storage.cache import ObjectCache
 from app.storage.local import LocalStore
 from app.storage.s3 import S3Objects, S3Store
 
@@ -50,7 +51,9 @@ async def open_media(settings: Settings) -> AsyncIterator[Media]:
         objects = S3Objects(client, presigner=presigner)
         store: MediaStore
         if settings.storage_url:
-            store = S3Store(objects, S3Location.parse(settings.storage_url), presign_seconds=settings.presign_seconds)
+            cache = ObjectCache(settings.temp_dir / "cache" / "sources", settings.source_cache_bytes)
+            location = S3Location.parse(settings.storage_url)
+            store = S3Store(objects, location, presign_seconds=settings.presign_seconds, cache=cache)
         else:
             store = _local(settings)
         yield Media(store, objects)

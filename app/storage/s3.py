@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from app.storage.base import SUFFIX, ObjectError, Output, Progress, ReelDownload, S3Location, save_stream
+from app.storage.cache import ObjectCache, object_key
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -165,13 +166,17 @@ class S3Objects:
 
     async def exists(self, where: S3Location) -> bool:
         """True when the object is there."""
+        return await self.version(where) is not None
+
+    async def version(self, where: S3Location) -> str | None:
+        """The object's name in an ObjectCache (its ETag and size); None when there is no object."""
         try:
-            await self.client.head_object(Bucket=where.bucket, Key=where.key)
+            head = await self.client.head_object(Bucket=where.bucket, Key=where.key)
         except ClientError as exc:
             if _code(exc) in _MISSING:
-                return False
+                return None
             raise
-        return True
+        return object_key(head["ETag"], head["ContentLength"])
 
     async def presign(self, where: S3Location, *, seconds: int, filename: str) -> str:
         """A GET URL for the object, valid `seconds`, that downloads it under `filename`."""
@@ -200,10 +205,13 @@ class S3Store:
 
     shares_disk = False
 
-    def __init__(self, objects: S3Objects, root: S3Location, *, presign_seconds: int) -> None:
+    def __init__(
+        self, objects: S3Objects, root: S3Location, *, presign_seconds: int, cache: ObjectCache | None = None
+    ) -> None:
         self.objects = objects
         self.root = S3Location(root.bucket, root.key.strip("/") + "/" if root.key.strip("/") else "")
         self.presign_seconds = presign_seconds
+        self.cache = cache if cache is not None and cache.enabled else None
 
     def reel_location(self, job_id: str, what: Output = "reel") -> S3Location:
         """The key of the job's reel or thumbnail: the one place that builds it."""
@@ -217,7 +225,11 @@ class S3Store:
         killed attempt left, and the reel's temp file lives in the job's dir."""
 
     async def publish(self, job_id: str, what: Output, path: Path) -> None:
-        await self.objects.upload(self.reel_location(job_id, what), path, content_type=_TYPES[what])
+        where = self.reel_location(job_id, what)
+        await self.objects.upload(where, path, content_type=_TYPES[what])
+        # The source a job published: the Studio's first edit of the job finds it in this worker's cache.
+        if what == "source" and self.cache is not None and (key := await self._version(where)) is not None:
+            await asyncio.to_thread(self.cache.keep, key, path)
 
     async def share(self, job_id: str, what: Output, from_job: str) -> bool:
         return await self.objects.copy(self.reel_location(from_job, what), self.reel_location(job_id, what))
@@ -226,15 +238,30 @@ class S3Store:
         return await self.objects.read(self.reel_location(job_id, what))
 
     async def stage_output(self, job_id: str, what: Output, job_dir: Path) -> Path | None:
+        """Download the job's file into `job_dir`; a source from the cache when it holds the same object."""
         dest = job_dir / f"base{SUFFIX[what]}"
         if dest.is_file():  # staged completely by an earlier attempt on this machine
             return dest
         job_dir.mkdir(parents=True, exist_ok=True)
+        where, cache = self.reel_location(job_id, what), self.cache if what == "source" else None
+        key = await self._version(where) if cache is not None else None
+        if cache is not None and key is not None and await asyncio.to_thread(cache.link_out, key, dest):
+            return dest
         try:
-            await self.objects.download(self.reel_location(job_id, what), dest)
+            await self.objects.download(where, dest)
         except ObjectError:
             return None
+        if cache is not None and key is not None:
+            await asyncio.to_thread(cache.keep, key, dest)
         return dest
+
+    async def _version(self, where: S3Location) -> str | None:
+        # The cache's name for the object; on any refusal, None: the download then says what is wrong, as it would
+        # with no cache.
+        try:
+            return await self.objects.version(where)
+        except ClientError:
+            return None
 
     def upload_location(self, upload_id: str) -> S3Location:
         """An upload's key."""

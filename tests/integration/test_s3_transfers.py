@@ -126,3 +126,34 @@ async def test_an_s3_endpoint_that_never_answers_times_out_on_each_attempt(
             with pytest.raises(ReadTimeoutError):
                 await asyncio.wait_for(media.store.publish("silent", "reel", reel), 30)
     assert endpoint.seen == 2
+
+
+async def test_an_edit_links_the_source_its_worker_published_or_downloaded_and_downloads_it_no_more(
+    infra: Infra, tmp_path: Path, s3_server: S3Server, bucket: str
+) -> None:
+    moto_port = int(s3_server.endpoint.rsplit(":", 1)[1])
+    async with throttled_proxy(moto_port, rate=1e12) as proxy:
+        # Any download of a job's file through this proxy never completes: what does complete came from the cache.
+        proxy.watch, proxy.stall = f"GET /{bucket}/svc/reels/".encode(), True
+        settings = _settings(infra, tmp_path / "w1", bucket, proxy.endpoint, source_cache_bytes=64 << 20)
+        jobs = settings.temp_dir / "jobs"
+        staged = jobs / "base" / "source"  # where a job stages an upload or a URL's source
+        staged.parent.mkdir(parents=True)
+        staged.write_bytes(os.urandom(3 << 20))
+        async with open_media(settings) as media:
+            await media.store.publish("base", "source", staged)  # the base job's end
+            edit = await asyncio.wait_for(media.store.stage_output("base", "source", jobs / "edit"), 30)
+            assert await media.store.share("edit", "source", "base")  # the edit publishes the source it read
+            again = await asyncio.wait_for(media.store.stage_output("edit", "source", jobs / "again"), 30)
+    assert not proxy.stalled.is_set(), "a job downloaded a source the worker had"
+    assert edit is not None and again is not None
+    assert edit.stat().st_ino == again.stat().st_ino == staged.stat().st_ino  # linked: not a byte copied
+
+    # Another worker, whose cache is empty, downloads it once, then has it too.
+    other = _settings(infra, tmp_path / "w2", bucket, s3_server.endpoint, source_cache_bytes=64 << 20)
+    async with open_media(other) as media:
+        first = await media.store.stage_output("edit", "source", other.temp_dir / "jobs" / "one")
+        second = await media.store.stage_output("edit", "source", other.temp_dir / "jobs" / "two")
+    assert first is not None and second is not None and first.read_bytes() == staged.read_bytes()
+    assert first.stat().st_ino == second.stat().st_ino
+    assert len(list((other.temp_dir / "cache" / "sources").iterdir())) == 1
