@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
 # `make bench` ends by playing reel (c) in headless Chromium (Debian's `chromium`; skipped with a message without it).
-.PHONY: run test suite lint checkov bench bench-smart bench-claims bench-analysis bench-uploads bench-faces bench-vad bench-suite install clean env fuzz openapi sdk sdk-typescript sdk-typescript-types lock
+.PHONY: run test suite lint checkov bench bench-smart bench-claims bench-analysis bench-uploads bench-faces bench-vad bench-suite bench-source-cache install clean env fuzz openapi sdk sdk-typescript sdk-typescript-types lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -142,6 +142,10 @@ bench-analysis: $(VENV)/.test-deps
 # RSS growth of the API while a 500 MB file streams through POST /uploads (embedded servers; goal < 50 MB).
 bench-uploads: $(VENV)/.test-deps
 	$(BIN)/python -m bench.uploads $(BENCH_ARGS)
+
+# A Studio edit's staging of its S3 source, with SOURCE_CACHE_BYTES off and on (moto in process).
+bench-source-cache: $(VENV)/.test-deps
+	$(BIN)/python -m bench.source_cache $(BENCH_ARGS)
 
 # Haar against CenterFace and BlazeFace on a labelled set made from scikit-image's face photos (a few minutes).
 bench-faces: $(VENV)/.test-deps
