@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ async def open_media(settings: Settings) -> AsyncIterator[Media]:
         store: MediaStore
         if settings.storage_url:
             cache = ObjectCache(settings.temp_dir / "cache" / "sources", settings.source_cache_bytes)
+            if cache.root.is_dir():  # what a larger SOURCE_CACHE_BYTES kept before a restart: trimmed to this one
+                await asyncio.to_thread(cache.evict)
             location = S3Location.parse(settings.storage_url)
             store = S3Store(objects, location, presign_seconds=settings.presign_seconds, cache=cache)
         else:

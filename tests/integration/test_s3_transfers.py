@@ -157,3 +157,5 @@ async def test_an_edit_links_the_source_its_worker_published_or_downloaded_and_d
     assert first is not None and second is not None and first.read_bytes() == staged.read_bytes()
     assert first.stat().st_ino == second.stat().st_ino
     assert len(list((other.temp_dir / "cache" / "sources").iterdir())) == 1
+    async with open_media(other.model_copy(update={"source_cache_bytes": 0})):  # restarted with the cache off
+        assert list((other.temp_dir / "cache" / "sources").iterdir()) == []
