@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import sys
 
-import aiohttp
 import asyncpg
 import botocore.exceptions
 import redis.exceptions
@@ -28,8 +27,9 @@ CONNECTION_LOST: tuple[type[Exception], ...] = (
 REDIS_DOWN: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 STORAGE_DOWN: tuple[type[Exception], ...] = (
     botocore.exceptions.ConnectionError,  # endpoint unreachable, connect timeout
-    botocore.exceptions.HTTPClientError,  # connection closed, read timeout, a body's stream broken mid-way
-    aiohttp.ClientPayloadError,  # a body cut short (aiobotocore passes it on as it is)
+    # Connection closed, read timeout, a body's stream broken or cut short mid-way (`storage/s3.py` gives
+    # aiohttp's error, which aiobotocore lets through, as botocore's ResponseStreamingError).
+    botocore.exceptions.HTTPClientError,
 )
 # The services a job needs, not the job itself: PostgreSQL, Redis, the object store.
 SERVICE_DOWN: tuple[type[Exception], ...] = (*CONNECTION_LOST, *REDIS_DOWN, *STORAGE_DOWN)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ResponseStreamingError
 
 from app.storage.base import SUFFIX, ObjectError, Output, Progress, ReelDownload, S3Location, save_stream
 from app.storage.cache import ObjectCache, object_key
@@ -30,6 +31,19 @@ _TYPES: dict[Output, str] = {
 }
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 _FORBIDDEN = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled"}
+
+
+@contextlib.asynccontextmanager
+async def _body(response: Any) -> AsyncIterator[Any]:
+    """An object's body. One cut short raises botocore's ResponseStreamingError, as botocore's own client does:
+    aiobotocore lets aiohttp's error through, and the rest of the service knows S3's failures by botocore's."""
+    from aiohttp import ClientPayloadError  # loaded already: aiobotocore made the request with it
+
+    try:
+        async with response["Body"] as body:
+            yield body
+    except ClientPayloadError as exc:
+        raise ResponseStreamingError(error=exc) from exc
 
 
 def _read(path: Path, offset: int, size: int) -> bytes:
@@ -61,7 +75,7 @@ class S3Objects:
             raise ObjectError("input_too_large", f"The source is {length} bytes; at most {max_bytes} are accepted.")
 
         async def chunks() -> AsyncGenerator[bytes, None]:
-            async with response["Body"] as body:
+            async with _body(response) as body:
                 while chunk := await body.read(CHUNK):
                     yield chunk
 
@@ -160,7 +174,7 @@ class S3Objects:
             if _code(exc) in _MISSING:
                 return None
             raise
-        async with response["Body"] as body:
+        async with _body(response) as body:
             data: bytes = await body.read()
         return data
 

@@ -8,17 +8,21 @@ import hashlib
 import os
 import signal
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.exceptions import ClientError, ReadTimeoutError, ResponseStreamingError
 
 from app.config import Settings
+from app.runner.failures import Outcome, classify
 from app.storage import open_media
+from app.storage.base import S3Location
 from app.storage.s3 import PART
 from tests.conftest import Infra, make_settings
 from tests.support.processes import Process, env_for
 from tests.support.s3 import S3Server
+from tests.support.tcp_proxy import Relay, TcpProxy, send
 from tests.support.throttle import throttled_proxy
 from tests.support.unreliable import unreliable_endpoint
 
@@ -159,3 +163,43 @@ async def test_an_edit_links_the_source_its_worker_published_or_downloaded_and_d
     assert len(list((other.temp_dir / "cache" / "sources").iterdir())) == 1
     async with open_media(other.model_copy(update={"source_cache_bytes": 0})):  # restarted with the cache off
         assert list((other.temp_dir / "cache" / "sources").iterdir()) == []
+
+
+@dataclass(kw_only=True)
+class _BodyCut(TcpProxy):
+    """Drops each connection once `keep` bytes of the server's answers have reached the client."""
+
+    keep: int
+
+    def relay(self) -> Relay:
+        return _Cut(self.keep)
+
+
+@dataclass
+class _Cut(Relay):
+    left: int
+
+    async def down(self, chunk: bytes, to: asyncio.StreamWriter) -> None:
+        if len(chunk) >= self.left:
+            await send(chunk[: self.left], to)
+            raise ConnectionResetError("cut mid-body")  # ends the connection, both sides closed
+        self.left -= len(chunk)
+        await send(chunk, to)
+
+
+async def test_an_object_cut_short_mid_body_is_an_outage_of_the_store_not_a_fault(
+    infra: Infra, tmp_path: Path, s3_server: S3Server, bucket: str
+) -> None:
+    s3_server.client.put_object(Bucket=bucket, Key="svc/reels/cut.mp4", Body=os.urandom(1 << 20))
+    moto_port = int(s3_server.endpoint.rsplit(":", 1)[1])
+    async with _BodyCut(target=("127.0.0.1", moto_port), keep=64 << 10).running() as proxy:
+        settings = _settings(infra, tmp_path, bucket, proxy.url)
+        async with open_media(settings) as media:
+            assert media.objects is not None
+            with pytest.raises(ResponseStreamingError) as downloading:
+                await media.objects.download(S3Location(bucket, "svc/reels/cut.mp4"), tmp_path / "staged.mp4")
+            with pytest.raises(ResponseStreamingError) as reading:
+                await media.store.read("cut", "reel")
+    for cut in (downloading.value, reading.value):  # botocore's error, which every layer above knows
+        assert classify(cut, "fetch").outcome is Outcome.HAND_BACK
+    assert list(tmp_path.glob("*staged*")) == []  # nothing half-written is left

@@ -9,7 +9,6 @@ import re
 import socket
 from pathlib import Path
 
-import aiohttp
 import asyncpg
 import botocore.exceptions
 import pytest
@@ -42,7 +41,6 @@ CASES: list[tuple[BaseException, Outcome, str]] = [
     (botocore.exceptions.EndpointConnectionError(endpoint_url="http://s3"), Outcome.HAND_BACK, "service_unavailable"),
     # An S3 outage that lands mid-download: the body's stream breaks, or ends short of its length.
     (botocore.exceptions.ResponseStreamingError(error="reset"), Outcome.HAND_BACK, "service_unavailable"),
-    (aiohttp.ClientPayloadError("Response payload is not completed"), Outcome.HAND_BACK, "service_unavailable"),
     (TransientError("input_url answered 503"), Outcome.RETRY, "transient"),
     (TimeoutError("DNS lookup of /srv/secret timed out"), Outcome.RETRY, "timeout"),
     (FFmpegError("ffmpeg", -9, STDERR), Outcome.RETRY, "killed"),
