@@ -6,10 +6,11 @@ still wrong after them becomes a ProviderError whose `reason` is what `result.ai
 
 from __future__ import annotations
 
+import ssl
 from typing import Any, cast
 
 import openai
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 
@@ -24,9 +25,23 @@ OPENAI_URL = "https://api.openai.com/v1"
 class OpenAIProvider:
     """One AsyncOpenAI client for the process, pointed at AI_BASE_URL (OpenAI itself when None)."""
 
-    def __init__(self, *, base_url: str | None, api_key: str | None, timeout: float, max_retries: int) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str | None,
+        api_key: str | None,
+        timeout: float,
+        max_retries: int,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        # `tls`: the process's one verifying context (the client's own default builds another, loading the CAs).
+        http_client = DefaultAsyncHttpxClient(verify=tls) if tls is not None else None
         self.client = AsyncOpenAI(
-            api_key=api_key or _NO_KEY, base_url=base_url or OPENAI_URL, timeout=timeout, max_retries=max_retries
+            api_key=api_key or _NO_KEY,
+            base_url=base_url or OPENAI_URL,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=http_client,
         )
 
     async def transcribe(self, wav: bytes, *, model: str) -> Heard:

@@ -20,6 +20,7 @@ from app.db.retention import RetentionStore
 from app.db.transcripts import PgTranscripts
 from app.db.uploads import UploadQuota, UploadStore
 from app.media.ffmpeg import find_binaries
+from app.net.guard import tls_context
 from app.net.webhooks import WebhookSender
 from app.ops import metrics
 from app.pipeline.editor import SmartVideoEditor
@@ -72,6 +73,7 @@ def make_ranker(settings: Settings, transcripts: TranscriptCache, ledger: CostLe
         api_key=settings.ai_api_key,
         timeout=settings.ai_timeout_seconds,
         max_retries=settings.ai_max_retries,
+        tls=tls_context(),
     )
     return AIRanker(
         provider,

@@ -8,9 +8,13 @@ from typing import cast
 import pytest
 from asyncpg import Pool
 
+from app.ai.memory import MemoryLedger, MemoryTranscripts
+from app.ai.provider import OpenAIProvider
+from app.config import Settings
 from app.db import WebhookOutbox
 from app.net.guard import UnsafeTarget, check_target, check_url, resolve_public, tls_context
 from app.net.webhooks import WebhookSender
+from app.service.wiring import make_ranker
 
 PRIVATE_LITERALS = [
     "127.0.0.1",
@@ -119,5 +123,9 @@ def test_outgoing_calls_share_one_context_that_verifies_certificates_and_names()
     sender = WebhookSender(WebhookOutbox(cast(Pool, None)), secret="whsec_" + "A" * 32, allow_private=False)
     context = sender._client._transport._pool._ssl_context  # type: ignore[attr-defined]  # httpx keeps it there
     assert context is tls_context()
+    settings = Settings(ai_base_url="https://ai.example/v1", ai_api_key="key")
+    ranker = make_ranker(settings, MemoryTranscripts(), MemoryLedger())
+    assert ranker is not None and isinstance(ranker.provider, OpenAIProvider)
+    assert ranker.provider.client._client._transport._pool._ssl_context is context  # type: ignore[attr-defined]
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert context.cert_store_stats()["x509_ca"] > 0, "no CA was loaded"
