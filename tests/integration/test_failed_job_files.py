@@ -84,8 +84,7 @@ async def test_a_job_cancelled_while_publishing_to_s3_leaves_nothing_in_the_buck
 ) -> None:
     inputs, store = buckets
     url = _put_source(s3_server, inputs, tmp_path)
-    moto_port = int(s3_server.endpoint.rsplit(":", 1)[1])
-    async with throttled_proxy(moto_port, rate=1e12) as proxy:
+    async with throttled_proxy(s3_server.port, rate=1e12) as proxy:
         settings = _s3_settings(infra, tmp_path, buckets, proxy.endpoint)
         async with running_service(settings) as client:
             response = await client.post("/jobs", json={"input_url": url, "highlights": CLIP, "output": SMALL})
@@ -110,9 +109,11 @@ async def test_a_job_whose_worker_died_mid_publish_is_cancelled_with_its_files(
 ) -> None:
     inputs, store = buckets
     url = _put_source(s3_server, inputs, tmp_path)
-    moto_port = int(s3_server.endpoint.rsplit(":", 1)[1])
     api_settings = _s3_settings(infra, tmp_path / "api", buckets, s3_server.endpoint)
-    async with throttled_proxy(moto_port, rate=1e12) as proxy, running_service(api_settings, run_worker=False) as api:
+    async with (
+        throttled_proxy(s3_server.port, rate=1e12) as proxy,
+        running_service(api_settings, run_worker=False) as api,
+    ):
         response = await api.post("/jobs", json={"input_url": url, "highlights": CLIP, "output": SMALL})
         job_id = response.json()["id"]
         proxy.watch, proxy.stall = f"/svc/reels/{job_id}.mp4".encode(), True

@@ -204,9 +204,8 @@ async def test_worker_killed_mid_staging_and_mid_upload_resumes_elsewhere_with_o
     inputs, store = buckets
     source_size = len(put_source(s3_server, inputs, "videos/talk.mp4", tmp_path))
     api_settings = s3_settings(infra, tmp_path / "api", s3_server, buckets)
-    moto_port = int(s3_server.endpoint.rsplit(":", 1)[1])
     # Every transfer a worker makes crawls (about 3 s for the source), so a kill lands in the middle of one.
-    async with throttled_proxy(moto_port, rate=source_size / 3) as proxy:
+    async with throttled_proxy(s3_server.port, rate=source_size / 3) as proxy:
 
         def worker(name: str) -> tuple[Process, Path]:
             own = s3_settings(infra, tmp_path / name, s3_server, buckets, s3_endpoint_url=proxy.endpoint)

@@ -58,10 +58,9 @@ async def test_a_publisher_killed_mid_multipart_upload_leaves_no_object_and_a_re
     job_id = str(uuid.uuid4())
     key = f"svc/reels/{job_id}.mp4"
 
-    moto_port = int(s3_server.endpoint.rsplit(":", 1)[1])
     # The proxy lets the first part through and holds the second back: the kill lands with one part stored and
     # the next on its way, however fast or slow this machine is.
-    async with throttled_proxy(moto_port, rate=1e12) as proxy:
+    async with throttled_proxy(s3_server.port, rate=1e12) as proxy:
         proxy.watch, proxy.stall = b"partNumber=2", True
         env = env_for(_settings(infra, tmp_path / "first", bucket, proxy.endpoint))
         argv = [job_id, str(reel)]
@@ -101,7 +100,7 @@ async def test_a_503_is_retried_until_s3_max_attempts(
 ) -> None:
     reel = tmp_path / "reel.mp4"
     reel.write_bytes(b"reel" * 256)
-    async with unreliable_endpoint(int(s3_server.endpoint.rsplit(":", 1)[1])) as endpoint:
+    async with unreliable_endpoint(s3_server.port) as endpoint:
         settings = _settings(infra, tmp_path, bucket, endpoint.url, s3_max_attempts=2)
         endpoint.failures = 1
         async with open_media(settings) as media:
@@ -122,7 +121,7 @@ async def test_an_s3_endpoint_that_never_answers_times_out_on_each_attempt(
 ) -> None:
     reel = tmp_path / "reel.mp4"
     reel.write_bytes(b"reel" * 256)
-    async with unreliable_endpoint(int(s3_server.endpoint.rsplit(":", 1)[1])) as endpoint:
+    async with unreliable_endpoint(s3_server.port) as endpoint:
         endpoint.failures, endpoint.silent = 10, True
         settings = _settings(infra, tmp_path, bucket, endpoint.url, s3_max_attempts=2, s3_read_timeout_seconds=0.5)
         async with open_media(settings) as media:
@@ -135,8 +134,7 @@ async def test_an_s3_endpoint_that_never_answers_times_out_on_each_attempt(
 async def test_an_edit_links_the_source_its_worker_published_or_downloaded_and_downloads_it_no_more(
     infra: Infra, tmp_path: Path, s3_server: S3Server, bucket: str
 ) -> None:
-    moto_port = int(s3_server.endpoint.rsplit(":", 1)[1])
-    async with throttled_proxy(moto_port, rate=1e12) as proxy:
+    async with throttled_proxy(s3_server.port, rate=1e12) as proxy:
         # Any download of a job's file through this proxy never completes: what does complete came from the cache.
         proxy.watch, proxy.stall = f"GET /{bucket}/svc/reels/".encode(), True
         settings = _settings(infra, tmp_path / "w1", bucket, proxy.endpoint, source_cache_bytes=64 << 20)
@@ -191,8 +189,7 @@ async def test_an_object_cut_short_mid_body_is_an_outage_of_the_store_not_a_faul
     infra: Infra, tmp_path: Path, s3_server: S3Server, bucket: str
 ) -> None:
     s3_server.client.put_object(Bucket=bucket, Key="svc/reels/cut.mp4", Body=os.urandom(1 << 20))
-    moto_port = int(s3_server.endpoint.rsplit(":", 1)[1])
-    async with _BodyCut(target=("127.0.0.1", moto_port), keep=64 << 10).running() as proxy:
+    async with _BodyCut(target=("127.0.0.1", s3_server.port), keep=64 << 10).running() as proxy:
         settings = _settings(infra, tmp_path, bucket, proxy.url)
         async with open_media(settings) as media:
             assert media.objects is not None

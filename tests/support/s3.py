@@ -21,6 +21,11 @@ class S3Server:
     endpoint: str
     client: Any
 
+    @property
+    def port(self) -> int:
+        """The port it listens on (127.0.0.1), for a proxy to stand in front of it."""
+        return int(self.endpoint.rsplit(":", 1)[1])
+
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
         listed = self.client.list_objects_v2(Bucket=bucket, Prefix=prefix)
         return sorted(o["Key"] for o in listed.get("Contents", []))
