@@ -88,8 +88,9 @@ class S3Objects:
             on_progress=on_progress,
         )
 
-    async def upload(self, where: S3Location, src: Path, *, content_type: str = "video/mp4") -> None:
+    async def upload(self, where: S3Location, src: Path, *, content_type: str = "video/mp4") -> str:
         """Upload a file: one PUT when small, else a multipart upload aborted on any failure (no half object).
+        Returns the object's version, as `version` names it.
 
         A worker killed mid-upload cannot abort its multipart upload; the next upload to the same key, or its
         deletion, does, so the parts it stored are not kept (and billed) forever.
@@ -98,8 +99,8 @@ class S3Objects:
         total = src.stat().st_size
         if total <= PART:
             body = await asyncio.to_thread(src.read_bytes)
-            await self.client.put_object(Bucket=where.bucket, Key=where.key, Body=body, ContentType=content_type)
-            return
+            put = await self.client.put_object(Bucket=where.bucket, Key=where.key, Body=body, ContentType=content_type)
+            return object_key(put["ETag"], total)
         started = await self.client.create_multipart_upload(
             Bucket=where.bucket, Key=where.key, ContentType=content_type
         )
@@ -112,13 +113,14 @@ class S3Objects:
                     Bucket=where.bucket, Key=where.key, UploadId=upload_id, PartNumber=number, Body=chunk
                 )
                 parts.append({"PartNumber": number, "ETag": done["ETag"]})
-            await self.client.complete_multipart_upload(
+            completed = await self.client.complete_multipart_upload(
                 Bucket=where.bucket, Key=where.key, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )
         except BaseException:
             abort = self.client.abort_multipart_upload(Bucket=where.bucket, Key=where.key, UploadId=upload_id)
             await asyncio.shield(abort)
             raise
+        return object_key(completed["ETag"], total)
 
     async def _abort_leftovers(self, where: S3Location) -> None:
         listed = await self.client.list_multipart_uploads(Bucket=where.bucket, Prefix=where.key)
@@ -239,11 +241,9 @@ class S3Store:
         killed attempt left, and the reel's temp file lives in the job's dir."""
 
     async def publish(self, job_id: str, what: Output, path: Path) -> None:
-        where = self.reel_location(job_id, what)
-        await self.objects.upload(where, path, content_type=_TYPES[what])
-        # The source a job published: the Studio's first edit of the job finds it in this worker's cache.
-        if what == "source" and self.cache is not None and (key := await self._version(where)) is not None:
-            await asyncio.to_thread(self.cache.keep, key, path)
+        version = await self.objects.upload(self.reel_location(job_id, what), path, content_type=_TYPES[what])
+        if what == "source" and self.cache is not None:  # the Studio's first edit of the job finds it here
+            await asyncio.to_thread(self.cache.keep, version, path)
 
     async def share(self, job_id: str, what: Output, from_job: str) -> bool:
         return await self.objects.copy(self.reel_location(from_job, what), self.reel_location(job_id, what))
