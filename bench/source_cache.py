@@ -17,12 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import boto3
-from moto.server import ThreadedMotoServer
-
 from app.config import Settings
-from app.ops.embedded import free_port
 from app.storage import open_media
+from tests.support.s3 import moto_server
 
 BUCKET = "bench-sources"
 
@@ -48,24 +45,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=int, default=512, help="the source's size in MiB")
     args = parser.parse_args()
-    for name, value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench")):
-        os.environ.setdefault(name, value)
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server would log every request
     size = args.mb << 20
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        client = boto3.client("s3", endpoint_url=endpoint)
-        client.create_bucket(Bucket=BUCKET)
-        client.put_object(Bucket=BUCKET, Key="svc/reels/base.source", Body=os.urandom(size))
+    with moto_server() as s3:
+        s3.client.create_bucket(Bucket=BUCKET)
+        s3.client.put_object(Bucket=BUCKET, Key="svc/reels/base.source", Body=os.urandom(size))
         with tempfile.TemporaryDirectory(prefix="smartedit-cache-bench-") as tmp:
-            off = asyncio.run(_edits(endpoint, Path(tmp), 0, size))
-            on = asyncio.run(_edits(endpoint, Path(tmp), 2 * size, size))
-    finally:
-        server.stop()
+            off = asyncio.run(_edits(s3.endpoint, Path(tmp), 0, size))
+            on = asyncio.run(_edits(s3.endpoint, Path(tmp), 2 * size, size))
     reference = off[0][0]
     print(f"Staging a {args.mb} MiB source for two edits (jobs based_on one job), S3 store on moto")
     print("| SOURCE_CACHE_BYTES | edit | wall s | CPU s | wall / first edit without a cache |")

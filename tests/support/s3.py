@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,9 +36,10 @@ class S3Server:
         return data
 
 
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    """moto's S3 server for the session; AWS credentials set the usual way (environment), as a deployment would."""
+@contextlib.contextmanager
+def moto_server() -> Iterator[S3Server]:
+    """moto's S3 server in this process until the block ends; AWS credentials set the usual way (environment), as a
+    deployment would."""
     for name, value in (
         ("AWS_ACCESS_KEY_ID", "test-key"),
         ("AWS_SECRET_ACCESS_KEY", "test-secret"),
@@ -52,3 +54,10 @@ def s3_server() -> Iterator[S3Server]:
         yield S3Server(endpoint, boto3.client("s3", endpoint_url=endpoint))
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server for the session."""
+    with moto_server() as server:
+        yield server
