@@ -38,6 +38,13 @@ def source_colorimetry(source: SourceInfo) -> Colorimetry:
     return Colorimetry(matrix, primaries, transfer, full)
 
 
+# The dither of zscale's 8-bit output. Against a 16-bit conversion of the same frames (a gradient and testsrc2,
+# 640x360, BT.601 to BT.709), ordered dither comes within 0.3 dB PSNR of error diffusion (55.7 against 56.0 dB,
+# both at the limit of 8 bits and far above what the encode at CRF 18 keeps), and error diffusion, serial by the
+# pixel, made zscale 1.8 times as costly: 1.54 CPU s against 0.86 for 6 s of 1080p.
+DITHER = "ordered"
+
+
 def colour_filter(source: SourceInfo) -> str:
     """Filter to BT.709 limited-range yuv420p; only a format change when the source already is BT.709."""
     c = source_colorimetry(source)
@@ -46,5 +53,5 @@ def colour_filter(source: SourceInfo) -> str:
     return (
         f"zscale=matrixin={c.matrix}:primariesin={c.primaries}:transferin={c.transfer}:"
         f"rangein={'full' if c.full_range else 'limited'}:"
-        "matrix=bt709:primaries=bt709:transfer=bt709:range=limited:dither=error_diffusion,format=yuv420p"
+        f"matrix=bt709:primaries=bt709:transfer=bt709:range=limited:dither={DITHER},format=yuv420p"
     )

@@ -30,6 +30,10 @@ SAMPLE_RATE = 48000
 BT709_TAGS = ("-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv")
 QUIET = ("-hide_banner", "-nostdin", "-y", "-v", "error")  # every render command: errors only, never a prompt
 AAC_BITRATE = "192k"
+# The reel's AAC coder. ffmpeg's default, twoloop, tunes for low bitrates; at 192k its own maintainer found the fast
+# coder sounds better and costs far less CPU (FFmpeg commit fcb681ac, "aacenc: use the fast coder as the default").
+# Measured on a 40 s stereo join: 0.33 CPU s against 0.62, and the reel's loudness and true peak checks unchanged.
+AAC_CODER = ("-aac_coder", "fast")
 
 
 # alimiter holds sample peaks; its ceiling sits this far under the true-peak ceiling so that
@@ -267,6 +271,7 @@ async def concat(
         *tag,
         "-c:a",
         "aac",
+        *AAC_CODER,
         "-b:a",
         AAC_BITRATE,
         "-ar",
