@@ -33,7 +33,7 @@ from tests.support.meter import video_stream
 
 pytestmark = pytest.mark.xdist_group("speaker_framing")  # its tests share one conversation
 
-SECONDS = 32.0
+SECONDS = 24.0  # four turns, three changes of speaker (seed 5)
 # The analysis looks for faces on pictures at most 960 px wide: a larger conversation costs more to draw, encode and
 # decode and shows the detector nothing more. 1080p is its own case below.
 FRAME = (960, 540)
@@ -53,7 +53,7 @@ def _window(segment_path: list[dict[str, Any]]) -> Any:
 
 @pytest.fixture(scope="module")
 def conversation_made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Conversation]:
-    """Made once for the module's tests (some 3 s of drawing and encoding)."""
+    """Made once for the module's tests (some 2 s of drawing and encoding)."""
     path = tmp_path_factory.mktemp("conversation") / "conversation.mp4"
     return path, conversation_source(path, seconds=SECONDS, frame=FRAME, seed=5)
 
@@ -161,6 +161,9 @@ async def _features(path: Path) -> SourceFeatures:
     return analyser.result()
 
 
+TURNS = 16.0
+
+
 @pytest.mark.parametrize(
     ("case", "options"),
     [
@@ -173,9 +176,10 @@ async def test_the_speaker_is_framed_under_music_on_mono_and_with_small_faces(
     tmp_path: Path, case: str, options: dict[str, Any]
 ) -> None:
     source = tmp_path / "talk.mp4"
-    truth = conversation_source(source, seconds=24.0, seed=11, **options)
+    # Three turns, two changes of speaker (seed 11): each case needs only both people heard and seen.
+    truth = conversation_source(source, seconds=TURNS, seed=11, **options)
     features = await _features(source)
     assert len(features.face_tracks) == 2, case
-    path = reframe(features, 0.0, 24.0, aspect="9:16", source_size=truth.frame)
+    path = reframe(features, 0.0, TURNS, aspect="9:16", source_size=truth.frame)
     share = truth.framed_share(lambda t: path.at(t))
     assert share >= 0.9, f"{case}: the speaker alone in the crop for {share:.0%} of speech time"
