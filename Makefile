@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
 # `make bench` ends by playing reel (c) in headless Chromium (Debian's `chromium`; skipped with a message without it).
-.PHONY: run test suite lint checkov bench bench-smart bench-claims bench-analysis bench-uploads bench-faces bench-vad bench-suite bench-source-cache install clean env fuzz openapi sdk sdk-typescript sdk-typescript-types lock
+.PHONY: run test suite lint checkov bench bench-smart bench-claims bench-analysis bench-uploads bench-faces bench-vad bench-suite bench-source-cache bench-encode-choices install clean env fuzz openapi sdk sdk-typescript sdk-typescript-types lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -146,6 +146,10 @@ bench-uploads: $(VENV)/.test-deps
 # A Studio edit's staging of its S3 source, with SOURCE_CACHE_BYTES off and on (moto in process).
 bench-source-cache: $(VENV)/.test-deps
 	$(BIN)/python -m bench.source_cache $(BENCH_ARGS)
+
+# The render's AAC coder (fast against twoloop) and zscale's dither (ordered against error diffusion): CPU and quality.
+bench-encode-choices: $(VENV)/.test-deps
+	$(BIN)/python -m bench.encode_choices $(BENCH_ARGS)
 
 # Haar against CenterFace and BlazeFace on a labelled set made from scikit-image's face photos (a few minutes).
 bench-faces: $(VENV)/.test-deps
