@@ -3,11 +3,11 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Three workers on 2 cores, as x264 takes 1.5 threads per core: a worker waits on ffmpeg, PostgreSQL, a browser or a
-# lease about a quarter of its time, and a third keeps both cores busy through those waits. Beside a job that wants
-# both cores (bench/README.md, "Suite benchmark") the suite gets its share by the runnable thread as well:
-# `.ci/run` took 8m10s there with three, 9m55s with two.
-PYTEST_WORKERS ?= 3
+# Two workers per core. A worker waits on ffmpeg's pipes, PostgreSQL, a browser or a lease about a quarter of its
+# time, which more workers fill; and beside another job that wants both cores, the scheduler shares them by the
+# runnable thread, so two workers got 0.9 of a core there and four 1.2 (bench/README.md, "Suite benchmark":
+# `.ci/run` 9m55s with two workers, 8m10s-8m16s with three, 7m33s with four).
+PYTEST_WORKERS ?= 4
 
 # `make bench` ends by playing reel (c) in headless Chromium (Debian's `chromium`; skipped with a message without it).
 .PHONY: run test suite lint checkov bench bench-smart bench-claims bench-analysis bench-uploads bench-faces bench-vad bench-suite bench-source-cache bench-encode-choices install clean env fuzz openapi sdk sdk-typescript sdk-typescript-types lock
