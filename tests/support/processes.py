@@ -16,7 +16,21 @@ import httpx
 import psutil
 
 from app.config import Settings
+from app.media.ffmpeg import find_binaries
 from app.ops.embedded import free_port
+
+# The gate in front of a process's ffmpeg that `Process.hold_encoder` arms. A run whose arguments name a clip
+# with a file in the gate directory takes that file (one rename: of two such runs only one wins) and stops
+# itself (SIGSTOP) before ffmpeg starts; SIGCONT lets it exec the real ffmpeg as asked, under the same pid, so the
+# worker's parent-death signal and every kill still reach it. Every run is still the real ffmpeg.
+_GATE = """#!/bin/sh
+for gate in "{gates}"/segment_??; do
+    case " $* " in
+        *"${{gate##*/}}"*) mv "$gate" "$gate.taken" 2>/dev/null && kill -STOP $$ ;;
+    esac
+done
+exec "{ffmpeg}" "$@"
+"""
 
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
@@ -46,10 +60,20 @@ class Process:
         module: str = "app.cli",
     ) -> None:
         self.argv = [sys.executable, "-m", module, *([command] if isinstance(command, str) else command)]
-        self.env = env
         self.log = log
         self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
+        # ffmpeg behind a gate of this process's own (see _GATE), ffprobe beside it as FFMPEG_PATH asks.
+        self.gates = log.with_name(f"{log.stem}.gates")
+        self.gates.mkdir(parents=True, exist_ok=True)
+        real = find_binaries(env.get("FFMPEG_PATH"))
+        self._ffmpeg = os.path.realpath(real.ffmpeg)
+        gate = self.gates / "ffmpeg"
+        gate.write_text(_GATE.format(gates=self.gates, ffmpeg=real.ffmpeg))
+        gate.chmod(0o755)
+        if not (self.gates / "ffprobe").exists():
+            (self.gates / "ffprobe").symlink_to(real.ffprobe)
+        self.env = {**env, "FFMPEG_PATH": str(gate)}
 
     @property
     def pid(self) -> int:
@@ -86,26 +110,40 @@ class Process:
         return self.proc is not None and self.proc.poll() is None
 
     def hold_encoder(self, clip: int, timeout: float = 60) -> psutil.Process:
-        """Stop (SIGSTOP) the ffmpeg this process starts to encode clip `clip`, the moment it appears.
+        """The first ffmpeg run this process starts for clip `clip`, stopped (SIGSTOP) before it encodes a frame.
 
-        The render is then held mid-clip, on any machine however fast or loaded, until the test resumes the
-        encoder or the worker kills it: "while clip N renders" without racing the encoder. Blocking: call it
-        in a thread from async code.
+        The gate stops the run itself, so the hold does not depend on seeing the encoder in time: on a loaded
+        machine a short clip's encode can start and end between two looks (it did, beside four workers and a
+        competing encoder). The render is then held at that clip until the test resumes the run (`resume()`:
+        ffmpeg starts) or something kills it. A run already past the gate when this is called (started
+        before it) is stopped where it is, as before the gate. Blocking: call it in a thread from async code.
         """
         needle = f"segment_{clip:02d}"  # a whole encode, or any part of a smart clip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.alive(), self.tail()
-            for pid in descendants(self.pid):
-                try:
-                    child = psutil.Process(pid)
-                    if needle in " ".join(child.cmdline()):
-                        child.suspend()
-                        return child
-                except psutil.Error:
-                    continue
-            time.sleep(0.005)  # a scan takes well under a millisecond; an encode, even of a short clip, some hundreds
-        raise AssertionError(f"clip {clip} was never encoded:\n" + self.tail())
+        gate, taken = self.gates / needle, self.gates / f"{needle}.taken"
+        gate.touch()
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                assert self.alive(), self.tail()
+                for pid in descendants(self.pid):
+                    try:
+                        child = psutil.Process(pid)
+                        if needle not in " ".join(child.cmdline()):
+                            continue
+                        if child.status() == psutil.STATUS_STOPPED:
+                            return child  # caught by the gate
+                        # Past the gate before it was armed: stopped where it is.
+                        if not taken.exists() and os.path.realpath(child.exe()) == self._ffmpeg:
+                            gate.unlink(missing_ok=True)
+                            child.suspend()
+                            return child
+                    except psutil.Error:
+                        continue
+                time.sleep(0.005)
+            raise AssertionError(f"clip {clip} was never encoded:\n" + self.tail())
+        finally:
+            gate.unlink(missing_ok=True)
+            taken.unlink(missing_ok=True)
 
     def tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
