@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyloudnorm
-from scipy.signal import resample_poly
 
 from app.media.ffmpeg import find_binaries
 
@@ -34,6 +32,8 @@ class ReelLoudness:
 def measure_reel(path: Path, clip_seconds: Sequence[float]) -> ReelLoudness:
     """Decode the reel's audio and meter it with pyloudnorm, not with ffmpeg's ebur128."""
     audio = reel_audio(path)
+    import pyloudnorm  # here: with scipy.signal it costs every xdist worker 0.8 s to import at collection
+
     meter = pyloudnorm.Meter(RATE)
     clips, t = [], 0.0
     for d in clip_seconds:
@@ -44,6 +44,8 @@ def measure_reel(path: Path, clip_seconds: Sequence[float]) -> ReelLoudness:
 
 def true_peak_dbtp(audio: np.ndarray) -> float:
     """BS.1770 true peak: the highest sample after 4x oversampling (scipy's polyphase resampler), in dBTP."""
+    from scipy.signal import resample_poly  # here, as pyloudnorm above
+
     oversampled = resample_poly(audio, 4, 1, axis=0)
     return float(20 * np.log10(max(np.max(np.abs(oversampled)), 1e-12)))
 

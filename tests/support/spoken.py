@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import correlate
 
 from tests.support import speech
 from tests.support.media import AAC, ffmpeg
@@ -73,6 +72,8 @@ class TalkEar:
 
     def __call__(self, pcm: np.ndarray) -> list[HeardWord]:
         """The words in `pcm` (16 kHz), timed from its first sample."""
+        from scipy.signal import correlate  # here: it costs every xdist worker 0.8 s to import at collection
+
         padded = np.concatenate([self.talk.samples, np.zeros(len(pcm))])  # a range may run past the talk's end
         lags = correlate(padded, pcm, mode="valid", method="fft")
         offset = int(np.argmax(lags)) / speech.RATE
