@@ -18,6 +18,7 @@ from app.db import create_pool
 from app.db.ledger import PgLedger
 from tests.conftest import Infra, running_service
 from tests.support.ai_talk import (
+    AI_TIMEOUT,
     LOUD,
     QUIET,
     ai_settings,
@@ -105,7 +106,8 @@ async def test_ranking_follows_what_is_said_keeps_the_edge_rules_and_pays_for_ea
 async def test_a_slow_a_rate_limited_and_a_garbled_provider_never_fail_a_job(
     client: httpx.AsyncClient, fake: FakeOpenAI, talk: str, ledger: PgLedger
 ) -> None:
-    fake.script(CHAT, Fault(delay=3.0), Fault(delay=3.0))  # past the 1.5 s timeout, on the try and the retry
+    late = Fault(delay=AI_TIMEOUT + 1.5)
+    fake.script(CHAT, late, late)  # past the timeout, on the try and the retry
     slow = await run_job(client, talk)
     assert slow["result"]["ai"]["used"] is False and slow["result"]["ai"]["reason"] == "timeout"
     [*heard, rank] = await ledger.entries(slow["id"])

@@ -28,6 +28,7 @@ FILLER = "Small talk about the weather. More of it."
 # One 15 s clip of a 2-minute source: quick to render.
 OUTPUT: dict[str, Any] = {"max_duration": 15, "preset": "ultrafast"}
 FPS = 25
+AI_TIMEOUT = 5.0  # seconds: the services' AI_TIMEOUT_SECONDS
 
 
 def hearing(level_dbfs: float) -> str:
@@ -42,7 +43,8 @@ def ai_settings(infra: Infra, root: Path, fake: FakeOpenAI, **overrides: object)
         "ai_base_url": fake.url,
         "ai_transcribe_model": hearing,
         "ai_prices": {hearing: DEFAULT_AI_PRICES["whisper-1"]},
-        "ai_timeout_seconds": 1.5,
+        # Room for a loaded machine: the fake answers in milliseconds idle, but shares the test's process and cores.
+        "ai_timeout_seconds": AI_TIMEOUT,
         "ai_max_retries": 1,
     }
     return make_settings(infra, root, **(values | overrides))

@@ -68,14 +68,20 @@ class TalkEar:
     talk: Talk
     stops: FullStop
     heard: list[Span] = field(default_factory=list)
+    _correlate: Callable[..., np.ndarray] = field(init=False, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        # Imported when a test makes its ear: at collection it cost every xdist worker 0.8 s, and in the first
+        # answer it would count against the service's AI_TIMEOUT_SECONDS (a job fell back on a loaded machine).
+        from scipy.signal import correlate
+
+        self._correlate = correlate
 
     def __call__(self, pcm: np.ndarray) -> list[HeardWord]:
         """The words in `pcm` (16 kHz), timed from its first sample."""
-        from scipy.signal import correlate  # here: it costs every xdist worker 0.8 s to import at collection
-
         padded = np.concatenate([self.talk.samples, np.zeros(len(pcm))])  # a range may run past the talk's end
-        lags = correlate(padded, pcm, mode="valid", method="fft")
+        lags = self._correlate(padded, pcm, mode="valid", method="fft")
         offset = int(np.argmax(lags)) / speech.RATE
         span = (offset, offset + len(pcm) / speech.RATE)
         with self.lock:
