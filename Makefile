@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # Two workers per core. A worker waits on ffmpeg's pipes, PostgreSQL, a browser or a lease about a quarter of its
 # time, which more workers fill; and beside another job that wants both cores, the scheduler shares them by the
 # runnable thread, so two workers got 0.9 of a core there and four 1.2 (bench/README.md, "Suite benchmark":
-# `.ci/run` 9m55s with two workers, 8m10s-8m16s with three, 7m33s with four).
+# `.ci/run` 9m55s with two workers, 8m10s-8m16s with three, 7m33s-8m03s with four).
 PYTEST_WORKERS ?= 4
 
 # `make bench` ends by playing reel (c) in headless Chromium (Debian's `chromium`; skipped with a message without it).
