@@ -29,7 +29,7 @@ from pathlib import Path
 
 from app.media.ffmpeg import find_binaries
 from app.media.loudness import Loudness, TimeRange, measure_ranges
-from app.stages.colour import DITHER
+from app.stages.colour import DITHER, Colorimetry, to_bt709
 from app.stages.render import AAC_BITRATE, AAC_CODER, SAMPLE_RATE
 
 AUDIO_SECONDS = 40
@@ -49,10 +49,7 @@ QUALITY_SOURCES = {
     "gradients": "gradients=s=640x360:d=4:r=25:speed=0.01",
     "testsrc2": "testsrc2=size=640x360:rate=25:duration=4",
 }
-BT601_TO_BT709 = (
-    "zscale=matrixin=smpte170m:primariesin=smpte170m:transferin=bt709:rangein=limited:"
-    "matrix=bt709:primaries=bt709:transfer=bt709:range=limited"
-)
+BT601 = Colorimetry(matrix="smpte170m", primaries="smpte170m", transfer="bt709", full_range=False)
 REFERENCE_DITHER = "error_diffusion"  # the render's dither before DITHER
 DITHERS = tuple(dict.fromkeys((REFERENCE_DITHER, DITHER, "ordered", "none")))  # the reference first, ours next
 # (name, CPU s, kbit/s, loudness); the WAV has no CPU s or bitrate
@@ -89,8 +86,8 @@ def best_cpu(args: list[str], runs: int) -> float:
 
 
 def conversion(dither: str, pix_fmt: str = "yuv420p") -> str:
-    """The render's BT.601 to BT.709 conversion (app.stages.colour.colour_filter) with `dither`."""
-    return f"{BT601_TO_BT709}:dither={dither},format={pix_fmt}"
+    """The render's BT.601 to BT.709 conversion (app.stages.colour.to_bt709) with `dither`, to `pix_fmt`."""
+    return f"{to_bt709(BT601, dither)},format={pix_fmt}"
 
 
 def loudness(path: Path) -> Loudness:

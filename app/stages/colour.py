@@ -46,13 +46,18 @@ def source_colorimetry(source: SourceInfo) -> Colorimetry:
 DITHER = "ordered"
 
 
+def to_bt709(c: Colorimetry, dither: str = DITHER) -> str:
+    """zscale from colorimetry `c` to BT.709 limited range, with `dither`; the pixel format is the caller's."""
+    return (
+        f"zscale=matrixin={c.matrix}:primariesin={c.primaries}:transferin={c.transfer}:"
+        f"rangein={'full' if c.full_range else 'limited'}:"
+        f"matrix=bt709:primaries=bt709:transfer=bt709:range=limited:dither={dither}"
+    )
+
+
 def colour_filter(source: SourceInfo) -> str:
     """Filter to BT.709 limited-range yuv420p; only a format change when the source already is BT.709."""
     c = source_colorimetry(source)
     if c.is_bt709_limited:
         return "format=yuv420p" if source.pix_fmt != "yuv420p" else ""
-    return (
-        f"zscale=matrixin={c.matrix}:primariesin={c.primaries}:transferin={c.transfer}:"
-        f"rangein={'full' if c.full_range else 'limited'}:"
-        f"matrix=bt709:primaries=bt709:transfer=bt709:range=limited:dither={DITHER},format=yuv420p"
-    )
+    return f"{to_bt709(c)},format=yuv420p"
