@@ -46,7 +46,7 @@ REFERENCE_CODER = ("-aac_coder", "twoloop")  # ffmpeg 6.0's default
 
 VIDEO = "testsrc2=size=1920x1080:rate=30:duration=6"
 QUALITY_SOURCES = {
-    "gradients": "gradients=s=640x360:d=4:r=25:speed=0.01",
+    "gradients": "gradients=s=640x360:d=4:r=25:speed=0.01:seed=1",  # seeded: its colours are random otherwise
     "testsrc2": "testsrc2=size=640x360:rate=25:duration=4",
 }
 BT601 = Colorimetry(matrix="smpte170m", primaries="smpte170m", transfer="bt709", full_range=False)

@@ -40,9 +40,9 @@ def source_colorimetry(source: SourceInfo) -> Colorimetry:
 
 # The dither of zscale's 8-bit output. `make bench-encode-choices`: against a 16-bit conversion of the same frames
 # (a gradient and testsrc2, 640x360, BT.601 to BT.709), ordered dither comes within 0.2 dB PSNR of error diffusion
-# (55.6 against 55.7 dB on the gradient, both at the limit of 8 bits and far above what the encode at CRF 18
+# (55.7 against 55.9 dB on the gradient, both at the limit of 8 bits and far above what the encode at CRF 18
 # keeps), and costs what no dither costs, where error diffusion, serial by the pixel, made the filter 1.6 times as
-# costly (1.82 CPU s against 1.10 for 6 s of 1080p).
+# costly (1.93 CPU s against 1.18 for 6 s of 1080p).
 DITHER = "ordered"
 
 

@@ -32,7 +32,7 @@ QUIET = ("-hide_banner", "-nostdin", "-y", "-v", "error")  # every render comman
 AAC_BITRATE = "192k"
 # The reel's AAC coder. ffmpeg 6.0's default, twoloop, is tuned for low bitrates; at higher ones the encoder's
 # maintainer found the fast coder sounds better and needs far less CPU (FFmpeg fcb681ac, 2018, which made it the
-# default for a time). `make bench-encode-choices`, 40 s of stereo at 192k: 0.34 CPU s against 0.73, the same
+# default for a time). `make bench-encode-choices`, 40 s of stereo at 192k: 0.43 CPU s against 0.87, the same
 # integrated loudness, and a true peak 0.8 dB under the source's where twoloop's was 0.4 dB over.
 AAC_CODER = ("-aac_coder", "fast")
 
