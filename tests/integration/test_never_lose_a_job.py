@@ -25,7 +25,7 @@ from tests.conftest import WEBHOOK_SECRET, Infra, make_settings, running_service
 from tests.support.cache import SourceCache
 from tests.support.jobs import QUICK_ENCODE, submit, wait_final
 from tests.support.media import make_source
-from tests.support.processes import Process, env_for, ffmpeg_children_of
+from tests.support.processes import ANALYSIS_DECODE, Process, env_for, ffmpeg_children_of
 from tests.support.receiver import Receiver
 
 CLIPS = [{"start_time": 2, "end_time": 17}, {"start_time": 18, "end_time": 33}, {"start_time": 34, "end_time": 49}]
@@ -72,9 +72,12 @@ def workers(settings: Settings, tmp_path: Path) -> Iterator[list[Process]]:
         w.kill_group()
 
 
-def worker(settings: Settings, workers: list[Process], name: str, **env: str) -> Process:
-    process = Process("worker", env_for(settings, **env), settings.data_dir / f"{name}.log").start()
-    workers.append(process)
+def worker(settings: Settings, workers: list[Process], name: str, *, arm: str | None = None, **env: str) -> Process:
+    """A worker process; `arm` names ffmpeg runs it stops at the gate, armed before it starts (`Process.arm`)."""
+    process = Process("worker", env_for(settings, **env), settings.data_dir / f"{name}.log")
+    if arm is not None:
+        process.arm(arm)
+    workers.append(process.start())
     return process
 
 
@@ -362,14 +365,10 @@ async def test_kill_9_during_analysis_leaves_no_ffmpeg_and_no_pipe_and_the_job_r
         lambda p: make_source(p, seconds=60, rate="30", levels_lufs=(-30, -18, -24)),
     )
     job = await submit(api, name, output={"max_duration": 20, **QUICK_ENCODE})
-    first = worker(settings, workers, "first")
-    await wait_for_event(store, job["id"], "analyze", "start")
-    deadline = time.monotonic() + 30
-    # Killed once the decode feeding the analysers runs with its pipes open: their names are unlinked the
-    # moment both ends are open. (Killed before, a worker leaves the names until the job's work dir goes.)
-    while not ffmpeg_children_of(settings.temp_dir) or _fifos(settings.temp_dir):
-        assert time.monotonic() < deadline, "analysis never opened its pipes"
-        await asyncio.sleep(0.01)
+    first = worker(settings, workers, "first", arm=ANALYSIS_DECODE)
+    # Killed while the decode feeding the analysers runs with its pipes open, whose names are unlinked the moment
+    # both ends are open. (Killed before, a worker leaves the names until the job's work dir goes.)
+    await asyncio.to_thread(first.hold_analysis_decode)
     first.kill_group()
     events = await store.events(uuid.UUID(job["id"]))
     assert not any(e["stage"] == "analyze" and e["event"] == "end" for e in events)  # killed mid-analysis

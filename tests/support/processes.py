@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +20,22 @@ from app.config import Settings
 from app.media.ffmpeg import find_binaries
 from app.ops.embedded import free_port
 
-# The gate in front of a process's ffmpeg that `Process.hold_encoder` arms. A run whose arguments name a clip
-# with a file in the gate directory takes that file (one rename: of two such runs only one wins) and stops
-# itself (SIGSTOP) before ffmpeg starts; SIGCONT lets it exec the real ffmpeg as asked, under the same pid, so the
-# worker's parent-death signal and every kill still reach it. Every run is still the real ffmpeg.
+# The gate in front of a process's ffmpeg that `Process.arm` sets. A run whose arguments contain the name of a
+# `<name>.hold` file in the gate directory takes that file (one rename to `<name>.taken`: of two such runs only one
+# wins) and stops itself (SIGSTOP) before ffmpeg starts; SIGCONT lets it exec the real ffmpeg as asked, under the
+# same pid, so the worker's parent-death signal and every kill still reach it. Every run is still the real ffmpeg.
 _GATE = """#!/bin/sh
-for gate in "{gates}"/segment_??; do
+for gate in "{gates}"/*.hold; do
+    [ -e "$gate" ] || continue
+    name=${{gate##*/}}
     case " $* " in
-        *"${{gate##*/}}"*) mv "$gate" "$gate.taken" 2>/dev/null && kill -STOP $$ ;;
+        *"${{name%.hold}}"*) mv "$gate" "${{gate%.hold}}.taken" 2>/dev/null && kill -STOP $$ ;;
     esac
 done
 exec "{ffmpeg}" "$@"
 """
+# What names the decode that feeds the analysers (`app/media/decode.py`): its frames go to a pipe of this name.
+ANALYSIS_DECODE = "decode-frame"
 
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
@@ -109,6 +114,12 @@ class Process:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def arm(self, needle: str) -> tuple[Path, Path]:
+        """Stop the next ffmpeg run whose arguments contain `needle` at the gate; the gate file and its taken name."""
+        gate, taken = self.gates / f"{needle}.hold", self.gates / f"{needle}.taken"
+        gate.touch()
+        return gate, taken
+
     def hold_encoder(self, clip: int, timeout: float = 60) -> psutil.Process:
         """The first ffmpeg run this process starts for clip `clip`, stopped (SIGSTOP) before it encodes a frame.
 
@@ -119,8 +130,7 @@ class Process:
         before it) is stopped where it is, as before the gate. Blocking: call it in a thread from async code.
         """
         needle = f"segment_{clip:02d}"  # a whole encode, or any part of a smart clip
-        gate, taken = self.gates / needle, self.gates / f"{needle}.taken"
-        gate.touch()
+        gate, taken = self.arm(needle)
         try:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
@@ -143,6 +153,48 @@ class Process:
             raise AssertionError(f"clip {clip} was never encoded:\n" + self.tail())
         finally:
             gate.unlink(missing_ok=True)
+            taken.unlink(missing_ok=True)
+
+    def hold_analysis_decode(self, timeout: float = 60) -> psutil.Process:
+        """The decode that feeds the analysers, stopped mid-stream with its pipes open and their names unlinked:
+        what a kill -9 in the middle of analysis finds. `arm(ANALYSIS_DECODE)` before the process starts.
+
+        Each step waits for a state, never for a time, so the decode cannot finish before the hold (a 60 s
+        source's decode did, between two looks, beside six workers and a competing encoder): the gate stops the
+        run before ffmpeg starts; the worker is stopped and the run let go, so ffmpeg opens every pipe and writes
+        into each while nothing reads; with data in every pipe ffmpeg is stopped and the worker let go, whose
+        readers see the data, unlink the names and read what is there, and then wait for more. The pipes hold
+        seconds of a source, so the source must be longer. Blocking: call it in a thread from async code.
+        """
+        run = self._stopped_at_gate(ANALYSIS_DECODE, timeout)
+        pipes = [Path(arg) for arg in run.cmdline() if arg.endswith(".fifo")]
+        worker = psutil.Process(self.pid)
+        worker.suspend()
+        try:
+            run.resume()
+            _until(lambda: all(map(_holds_data, pipes)), timeout, "the decode never wrote into every pipe")
+            run.suspend()
+        finally:
+            worker.resume()
+        _until(lambda: not any(p.exists() for p in pipes), timeout, "the worker never opened its pipes")
+        return run
+
+    def _stopped_at_gate(self, needle: str, timeout: float) -> psutil.Process:
+        taken = self.gates / f"{needle}.taken"
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                assert self.alive(), self.tail()
+                for pid in descendants(self.pid):
+                    try:
+                        child = psutil.Process(pid)
+                        if needle in " ".join(child.cmdline()) and child.status() == psutil.STATUS_STOPPED:
+                            return child
+                    except psutil.Error:
+                        continue
+                time.sleep(0.005)
+            raise AssertionError(f"no ffmpeg run with {needle!r} reached the gate:\n" + self.tail())
+        finally:
             taken.unlink(missing_ok=True)
 
     def tail(self, chars: int = 3000) -> str:
@@ -188,6 +240,28 @@ class Server(Process):
                 return job
             time.sleep(0.2)
         raise AssertionError(f"job {job_id} did not finish:\n" + self.tail())
+
+
+def _until(condition: Callable[[], bool], timeout: float, failure: str) -> None:
+    """Wait for `condition`; the timeout only turns a hang into a failure."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.005)
+
+
+def _holds_data(pipe: Path) -> bool:
+    """Whether the named pipe has bytes waiting, asked through a read end of our own that reads nothing."""
+    try:
+        fd = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return False
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return any(events & select.POLLIN for _, events in poller.poll(0))
+    finally:
+        os.close(fd)
 
 
 # False on a kernel without CONFIG_PROC_CHILDREN: `descendants` then asks psutil.
