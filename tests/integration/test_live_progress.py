@@ -112,9 +112,18 @@ async def test_a_thousand_disconnects_leave_no_task_or_connection(
                 async for event in events(response):
                     assert event.name == "progress"
                     break
-        await asyncio.sleep(1.0)  # the server notices the last disconnects
+        # The server notices the last disconnects: wait for that state (a leak never reaches it).
+        pool = services.store.pool
+
+        def settled() -> bool:
+            idle = pool.get_idle_size() == pool.get_size()
+            return not services.feed.watchers and len(asyncio.all_tasks()) <= tasks_before and idle
+
+        for _ in range(200):  # 10 s at most
+            if settled():
+                break
+            await asyncio.sleep(0.05)
         tasks_after = len(asyncio.all_tasks())
-    pool = services.store.pool
     assert services.feed.watchers == 0
     assert tasks_after <= tasks_before, (tasks_before, tasks_after)
     assert pool.get_size() - pool.get_idle_size() == 0, "a stream still holds a pool connection"

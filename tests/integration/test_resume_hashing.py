@@ -17,6 +17,7 @@ from tests.conftest import Infra, make_settings, running_service
 from tests.support.database import own_database
 from tests.support.jobs import submit, wait_final
 from tests.support.media import make_source
+from tests.support.processes import Gate
 
 PADDING = 1536 * 2**20  # hashing this takes seconds even at 1 GB/s: a loop blocked by it shows plainly
 
@@ -53,26 +54,28 @@ class LoopLag:
         self._task.cancel()
 
 
-async def wait_for_event(store: JobStore, job_id: str, stage: str, event: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not any(e["stage"] == stage and e["event"] == event for e in await store.events(uuid.UUID(job_id))):
-        assert time.monotonic() < deadline, f"no {stage} {event}"
-        await asyncio.sleep(0.05)
-
-
 async def test_a_resume_that_rehashes_a_large_source_keeps_the_loop_responsive_and_the_lease(
     infra: Infra, tmp_path: Path
 ) -> None:
     async with own_database(infra, "smartedit_resume") as database:
-        settings = make_settings(infra, tmp_path, postgres_db=database, lease_seconds=3.0, poll_interval_seconds=0.3)
+        gate = Gate(tmp_path / "gate")
+        settings = make_settings(
+            infra,
+            tmp_path,
+            postgres_db=database,
+            lease_seconds=3.0,
+            poll_interval_seconds=0.3,
+            ffmpeg_path=str(gate.path),
+        )
         source = large_source(settings.media_root / "long.mp4")
         pool = await create_pool(settings.postgres_dsn, max_size=2)
         try:
+            gate.arm("segment_00")  # the clip's render stops before ffmpeg starts, however quick it would be
             async with running_service(settings) as api:
                 job = await submit(api, "long.mp4", highlights=[{"start_time": 2, "end_time": 17}])
-                await wait_for_event(JobStore(pool), job["id"], "segment:0", "start")
-            # Shut down mid-render (the job is handed back); then touch the source so the resume cannot
-            # trust its identity and must hash all of it again.
+                await asyncio.to_thread(gate.stopped_run, os.getpid(), "segment_00", 60)
+            # Shut down mid-render (the job is handed back, the held run killed); then touch the source so the
+            # resume cannot trust its identity and must hash all of it again.
             os.utime(source)
             async with running_service(settings) as api:
                 with LoopLag() as lag:

@@ -52,6 +52,50 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
+class Gate:
+    """A directory whose `ffmpeg` (the `path` to give as FFMPEG_PATH) runs the real ffmpeg behind `_GATE`, with
+    ffprobe beside it as FFMPEG_PATH asks. `Process` puts one in front of each service process; a test gives one
+    to a service it runs in its own process through `Settings.ffmpeg_path`."""
+
+    def __init__(self, directory: Path, ffmpeg_path: str | None = None) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        real = find_binaries(ffmpeg_path)
+        self.real_ffmpeg = os.path.realpath(real.ffmpeg)
+        self.path = directory / "ffmpeg"
+        self.path.write_text(_GATE.format(gates=directory, ffmpeg=real.ffmpeg))
+        self.path.chmod(0o755)
+        if not (directory / "ffprobe").exists():
+            (directory / "ffprobe").symlink_to(real.ffprobe)
+
+    def arm(self, needle: str) -> tuple[Path, Path]:
+        """Stop the next ffmpeg run whose arguments contain `needle` at the gate; the gate file and its taken name."""
+        gate, taken = self.directory / f"{needle}.hold", self.directory / f"{needle}.taken"
+        gate.touch()
+        return gate, taken
+
+    def stopped_run(
+        self, root: int, needle: str, timeout: float, alive: Callable[[], bool] = lambda: True
+    ) -> psutil.Process:
+        """The run under process `root` that the gate stopped for `needle` (armed before that run started)."""
+        taken = self.directory / f"{needle}.taken"
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                assert alive(), "the process running ffmpeg died"
+                for pid in descendants(root):
+                    try:
+                        child = psutil.Process(pid)
+                        if needle in " ".join(child.cmdline()) and child.status() == psutil.STATUS_STOPPED:
+                            return child
+                    except psutil.Error:
+                        continue
+                time.sleep(0.005)
+            raise AssertionError(f"no ffmpeg run with {needle!r} reached the gate")
+        finally:
+            taken.unlink(missing_ok=True)
+
+
 class Process:
     """`python -m app.cli <command>` (or another `module` with its arguments) in its own session, logging to a file."""
 
@@ -68,17 +112,8 @@ class Process:
         self.log = log
         self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
-        # ffmpeg behind a gate of this process's own (see _GATE), ffprobe beside it as FFMPEG_PATH asks.
-        self.gates = log.with_name(f"{log.stem}.gates")
-        self.gates.mkdir(parents=True, exist_ok=True)
-        real = find_binaries(env.get("FFMPEG_PATH"))
-        self._ffmpeg = os.path.realpath(real.ffmpeg)
-        gate = self.gates / "ffmpeg"
-        gate.write_text(_GATE.format(gates=self.gates, ffmpeg=real.ffmpeg))
-        gate.chmod(0o755)
-        if not (self.gates / "ffprobe").exists():
-            (self.gates / "ffprobe").symlink_to(real.ffprobe)
-        self.env = {**env, "FFMPEG_PATH": str(gate)}
+        self.gate = Gate(log.with_name(f"{log.stem}.gates"), env.get("FFMPEG_PATH"))  # ffmpeg behind a gate of its own
+        self.env = {**env, "FFMPEG_PATH": str(self.gate.path)}
 
     @property
     def pid(self) -> int:
@@ -114,11 +149,9 @@ class Process:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def arm(self, needle: str) -> tuple[Path, Path]:
-        """Stop the next ffmpeg run whose arguments contain `needle` at the gate; the gate file and its taken name."""
-        gate, taken = self.gates / f"{needle}.hold", self.gates / f"{needle}.taken"
-        gate.touch()
-        return gate, taken
+    def arm(self, needle: str) -> None:
+        """Stop the next ffmpeg run whose arguments contain `needle` at this process's gate (`Gate.arm`)."""
+        self.gate.arm(needle)
 
     def hold_encoder(self, clip: int, timeout: float = 60) -> psutil.Process:
         """The first ffmpeg run this process starts for clip `clip`, stopped (SIGSTOP) before it encodes a frame.
@@ -130,7 +163,7 @@ class Process:
         before it) is stopped where it is, as before the gate. Blocking: call it in a thread from async code.
         """
         needle = f"segment_{clip:02d}"  # a whole encode, or any part of a smart clip
-        gate, taken = self.arm(needle)
+        gate, taken = self.gate.arm(needle)
         try:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
@@ -143,7 +176,7 @@ class Process:
                         if child.status() == psutil.STATUS_STOPPED:
                             return child  # caught by the gate
                         # Past the gate before it was armed: stopped where it is.
-                        if not taken.exists() and os.path.realpath(child.exe()) == self._ffmpeg:
+                        if not taken.exists() and os.path.realpath(child.exe()) == self.gate.real_ffmpeg:
                             gate.unlink(missing_ok=True)
                             child.suspend()
                             return child
@@ -166,7 +199,7 @@ class Process:
         readers see the data, unlink the names and read what is there, and then wait for more. The pipes hold
         seconds of a source, so the source must be longer. Blocking: call it in a thread from async code.
         """
-        run = self._stopped_at_gate(ANALYSIS_DECODE, timeout)
+        run = self.gate.stopped_run(self.pid, ANALYSIS_DECODE, timeout, alive=self.alive)
         pipes = [Path(arg) for arg in run.cmdline() if arg.endswith(".fifo")]
         worker = psutil.Process(self.pid)
         worker.suspend()
@@ -178,24 +211,6 @@ class Process:
             worker.resume()
         _until(lambda: not any(p.exists() for p in pipes), timeout, "the worker never opened its pipes")
         return run
-
-    def _stopped_at_gate(self, needle: str, timeout: float) -> psutil.Process:
-        taken = self.gates / f"{needle}.taken"
-        try:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                assert self.alive(), self.tail()
-                for pid in descendants(self.pid):
-                    try:
-                        child = psutil.Process(pid)
-                        if needle in " ".join(child.cmdline()) and child.status() == psutil.STATUS_STOPPED:
-                            return child
-                    except psutil.Error:
-                        continue
-                time.sleep(0.005)
-            raise AssertionError(f"no ffmpeg run with {needle!r} reached the gate:\n" + self.tail())
-        finally:
-            taken.unlink(missing_ok=True)
 
     def tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
