@@ -42,7 +42,8 @@ class _Connection(Relay):
     breaker: StreamBreaker
     armed: bool = False
     unmatched: bytes = b""  # what the client sent since the last stream request's head, which may straddle reads
-    held: bytes = b""  # what the server sent an armed stream, up to its first stage event
+    seen: bytes = b""  # what the server sent an armed stream, up to its first stage event
+    passed: int = 0  # how much of it has gone through to the client
 
     async def up(self, chunk: bytes, to: asyncio.StreamWriter) -> None:
         """Client to server: unchanged; notes each stream request (and arms the break on the first)."""
@@ -56,13 +57,21 @@ class _Connection(Relay):
         await send(chunk, to)
 
     async def down(self, chunk: bytes, to: asyncio.StreamWriter) -> None:
-        """Server to client: unchanged, until an armed stream's first stage event has gone through."""
+        """Server to client: unchanged, until an armed stream's first stage event has gone through.
+
+        What comes before that event (the response head, pings) goes through as it comes: held back, it would be
+        the silence the client gives up on, and a stream whose first event comes late (a loaded machine) would
+        be abandoned before it could be broken.
+        """
         if not self.armed:
             return await send(chunk, to)
-        self.held += chunk
-        if (stage := _STAGE.search(self.held)) is None:
+        self.seen += chunk
+        stage = _STAGE.search(self.seen)
+        end = len(self.seen) if stage is None else stage.end()
+        await send(self.seen[self.passed : end], to)
+        self.passed = end
+        if stage is None:
             return
-        await send(self.held[: stage.end()], to)
         self.breaker.broken_after = stage.group(1).decode()
         if self.breaker.mode == "cut":
             to.transport.abort()
