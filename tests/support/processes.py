@@ -20,10 +20,11 @@ from app.config import Settings
 from app.media.ffmpeg import find_binaries
 from app.ops.embedded import free_port
 
-# The gate in front of a process's ffmpeg that `Process.arm` sets. A run whose arguments contain the name of a
-# `<name>.hold` file in the gate directory takes that file (one rename to `<name>.taken`: of two such runs only one
-# wins) and stops itself (SIGSTOP) before ffmpeg starts; SIGCONT lets it exec the real ffmpeg as asked, under the
-# same pid, so the worker's parent-death signal and every kill still reach it. Every run is still the real ffmpeg.
+# The gate in front of ffmpeg that `Gate.arm` sets (`Process.arm` for a service process). A run whose arguments
+# contain the name of a `<name>.hold` file in the gate directory takes that file (one rename to `<name>.taken`: of
+# two such runs only one wins) and stops itself (SIGSTOP) before ffmpeg starts; SIGCONT lets it exec the real ffmpeg
+# as asked, under the same pid, so the worker's parent-death signal and every kill still reach it. Every run is
+# still the real ffmpeg.
 _GATE = """#!/bin/sh
 for gate in "{gates}"/*.hold; do
     [ -e "$gate" ] || continue
