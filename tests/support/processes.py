@@ -69,17 +69,19 @@ class Gate:
         if not (directory / "ffprobe").exists():
             (directory / "ffprobe").symlink_to(real.ffprobe)
 
-    def arm(self, needle: str) -> tuple[Path, Path]:
-        """Stop the next ffmpeg run whose arguments contain `needle` at the gate; the gate file and its taken name."""
-        gate, taken = self.directory / f"{needle}.hold", self.directory / f"{needle}.taken"
-        gate.touch()
-        return gate, taken
+    def arm(self, needle: str) -> None:
+        """Stop the next ffmpeg run whose arguments contain `needle` at the gate."""
+        (self.directory / f"{needle}.hold").touch()
 
     def stopped_run(
-        self, root: int, needle: str, timeout: float, alive: Callable[[], bool] = lambda: True
+        self, root: int, needle: str, timeout: float, alive: Callable[[], bool] = lambda: True, *, running: bool = False
     ) -> psutil.Process:
-        """The run under process `root` that the gate stopped for `needle` (armed before that run started)."""
-        taken = self.directory / f"{needle}.taken"
+        """The run under process `root` that the gate stopped for `needle`; the gate is disarmed on return.
+
+        With `running`, a run that got past the gate before it was armed (the real ffmpeg already, the gate
+        untaken) is stopped where it is instead.
+        """
+        gate, taken = self.directory / f"{needle}.hold", self.directory / f"{needle}.taken"
         try:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
@@ -87,13 +89,20 @@ class Gate:
                 for pid in descendants(root):
                     try:
                         child = psutil.Process(pid)
-                        if needle in " ".join(child.cmdline()) and child.status() == psutil.STATUS_STOPPED:
+                        if needle not in " ".join(child.cmdline()):
+                            continue
+                        if child.status() == psutil.STATUS_STOPPED:
+                            return child  # caught by the gate
+                        if running and not taken.exists() and os.path.realpath(child.exe()) == self.real_ffmpeg:
+                            gate.unlink(missing_ok=True)
+                            child.suspend()
                             return child
                     except psutil.Error:
                         continue
                 time.sleep(0.005)
             raise AssertionError(f"no ffmpeg run with {needle!r} reached the gate")
         finally:
+            gate.unlink(missing_ok=True)
             taken.unlink(missing_ok=True)
 
 
@@ -164,30 +173,8 @@ class Process:
         before it) is stopped where it is, as before the gate. Blocking: call it in a thread from async code.
         """
         needle = f"segment_{clip:02d}"  # a whole encode, or any part of a smart clip
-        gate, taken = self.gate.arm(needle)
-        try:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                assert self.alive(), self.tail()
-                for pid in descendants(self.pid):
-                    try:
-                        child = psutil.Process(pid)
-                        if needle not in " ".join(child.cmdline()):
-                            continue
-                        if child.status() == psutil.STATUS_STOPPED:
-                            return child  # caught by the gate
-                        # Past the gate before it was armed: stopped where it is.
-                        if not taken.exists() and os.path.realpath(child.exe()) == self.gate.real_ffmpeg:
-                            gate.unlink(missing_ok=True)
-                            child.suspend()
-                            return child
-                    except psutil.Error:
-                        continue
-                time.sleep(0.005)
-            raise AssertionError(f"clip {clip} was never encoded:\n" + self.tail())
-        finally:
-            gate.unlink(missing_ok=True)
-            taken.unlink(missing_ok=True)
+        self.gate.arm(needle)
+        return self._stopped(needle, timeout, running=True)
 
     def hold_analysis_decode(self, timeout: float = 60) -> psutil.Process:
         """The decode that feeds the analysers, stopped mid-stream with its pipes open and their names unlinked:
@@ -200,7 +187,7 @@ class Process:
         readers see the data, unlink the names and read what is there, and then wait for more. The pipes hold
         seconds of a source, so the source must be longer. Blocking: call it in a thread from async code.
         """
-        run = self.gate.stopped_run(self.pid, ANALYSIS_DECODE, timeout, alive=self.alive)
+        run = self._stopped(ANALYSIS_DECODE, timeout)
         pipes = [Path(arg) for arg in run.cmdline() if arg.endswith(".fifo")]
         worker = psutil.Process(self.pid)
         worker.suspend()
@@ -212,6 +199,12 @@ class Process:
             worker.resume()
         _until(lambda: not any(p.exists() for p in pipes), timeout, "the worker never opened its pipes")
         return run
+
+    def _stopped(self, needle: str, timeout: float, *, running: bool = False) -> psutil.Process:
+        try:
+            return self.gate.stopped_run(self.pid, needle, timeout, self.alive, running=running)
+        except AssertionError as failure:
+            raise AssertionError(f"{failure}:\n{self.tail()}") from None
 
     def tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
