@@ -43,7 +43,6 @@ class _Connection(Relay):
     armed: bool = False
     unmatched: bytes = b""  # what the client sent since the last stream request's head, which may straddle reads
     seen: bytes = b""  # what the server sent an armed stream, up to its first stage event
-    passed: int = 0  # how much of it has gone through to the client
 
     async def up(self, chunk: bytes, to: asyncio.StreamWriter) -> None:
         """Client to server: unchanged; notes each stream request (and arms the break on the first)."""
@@ -65,13 +64,11 @@ class _Connection(Relay):
         """
         if not self.armed:
             return await send(chunk, to)
+        passed = len(self.seen)  # all of it, so far
         self.seen += chunk
-        stage = _STAGE.search(self.seen)
-        end = len(self.seen) if stage is None else stage.end()
-        await send(self.seen[self.passed : end], to)
-        self.passed = end
-        if stage is None:
-            return
+        if (stage := _STAGE.search(self.seen)) is None:
+            return await send(chunk, to)
+        await send(self.seen[passed : stage.end()], to)
         self.breaker.broken_after = stage.group(1).decode()
         if self.breaker.mode == "cut":
             to.transport.abort()
