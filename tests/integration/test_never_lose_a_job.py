@@ -97,15 +97,6 @@ def talk(settings: Settings, sources: SourceCache) -> str:
     return talk_in(settings.media_root, sources)
 
 
-async def wait_for_event(store: JobStore, job_id: str, stage: str, event: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(e["stage"] == stage and e["event"] == event for e in await store.events(uuid.UUID(job_id))):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no {stage} {event} for {job_id}")
-
-
 def starts(events: list[dict[str, Any]]) -> Counter[str]:
     return Counter(e["stage"] for e in events if e["event"] == "start")
 
