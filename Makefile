@@ -74,7 +74,7 @@ lint: $(VENV)/.test-deps
 # against 1.2 cached; 74-130 CPU s of a run in all, bench/README.md): `make test` lets Python cache them in
 # __pycache__, as it does by default.
 #
-# The checks run beside the suite, not before it: mypy is one thread for 25-30 CPU s on a clean checkout, which
+# The checks run beside the suite, not before it: mypy is one thread for about 19 CPU s on a clean checkout, which
 # the suite's waits have room for, and run first, the checks and the install took 2m30s before the first test on a
 # shared machine (bench/README.md). Their output goes to .venv/lint.log and is printed the moment they fail;
 # either failing fails `make test`. PYTEST_ARGS narrows the suite (`make test PYTEST_ARGS=tests/unit`).
