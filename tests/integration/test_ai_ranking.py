@@ -21,6 +21,7 @@ from tests.support.ai_talk import (
     AI_TIMEOUT,
     LOUD,
     QUIET,
+    SECONDS,
     ai_settings,
     clips,
     cost_counted,
@@ -79,7 +80,7 @@ async def test_ranking_follows_what_is_said_keeps_the_edge_rules_and_pays_for_ea
     # Only the candidate windows were heard, each a clip's length, never the whole source.
     assert fake.answered[TRANSCRIBE] == ai["transcribed"] == ai["candidates"] >= 2
     assert fake.word_timings == ai["transcribed"]  # word timestamps asked for, for edges at sentence ends
-    assert all(15 <= s <= 60 for s in fake.heard_seconds) and sum(fake.heard_seconds) < 120
+    assert all(15 <= s <= 60 for s in fake.heard_seconds) and sum(fake.heard_seconds) < SECONDS
     entries = await ledger.entries(ranked["id"])
     assert [e.operation for e in entries] == ["transcribe"] * ai["transcribed"] + ["rank"]
     assert all(e.cost_usd is not None and e.cost_usd <= e.reserved_usd for e in entries)
@@ -135,19 +136,20 @@ async def test_a_slow_a_rate_limited_and_a_garbled_provider_never_fail_a_job(
 async def test_a_call_that_would_pass_the_budget_is_not_made_and_the_job_completes(
     infra: Infra, tmp_path: Path, fake: FakeOpenAI, sources: SourceCache
 ) -> None:
-    # A window costs $0.25 to hear; hearing all and ranking fits $1.60 as planned, but the transcripts come back
+    # A window costs $0.25 to hear; hearing all three and ranking fits $1.10 as planned, but the transcripts come back
     # far longer than speech can be, so the ranking call's worst case, reserved before it, would pass the budget.
     fake.hearing = lambda _level: "So. " * 500
     hearing = f"whisper-{uuid.uuid4().hex[:8]}"
     prices = {hearing: {"audio_minute": 1.0}, "gpt-4o-mini": {"input_1k": 0.1, "output_1k": 0.1}}
-    settings = ai_settings(infra, tmp_path, fake, budget_limit=1.60, ai_transcribe_model=hearing, ai_prices=prices)
+    settings = ai_settings(infra, tmp_path, fake, budget_limit=1.10, ai_transcribe_model=hearing, ai_prices=prices)
     talk = talk_source(sources, settings.media_root)
     async with running_service(settings) as client:
         job = await run_job(client, talk)
     entries, spent = await ledger_of(settings, job["id"])
     ai = job["result"]["ai"]
     assert ai["used"] is False and ai["reason"] == "budget", ai
-    assert spent <= 1.60 and job["result"]["cost_usd"] == spent == ai["spent_usd"] > 0
+    assert spent <= 1.10 and job["result"]["cost_usd"] == spent == ai["spent_usd"] > 0
+    assert ai["transcribed"] == ai["candidates"] == 3, ai  # every window heard, as planned
     assert [e.operation for e in entries] == ["transcribe"] * ai["transcribed"]  # no ranking row: never reserved
     assert fake.calls[CHAT] == 0
 

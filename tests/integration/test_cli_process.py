@@ -50,7 +50,7 @@ def test_process_auto_ranks_through_a_provider_with_the_in_memory_cache_and_ledg
 ) -> None:
     name = talk_source(sources, tmp_path)
     for fake in serve(FakeOpenAI(hearing=hearing, choosing=keyword_ranker("secret"))):
-        args = ("--auto", "--max-duration", "30", "--preset", "ultrafast", "-o", "reel.mp4")
+        args = ("--auto", "--max-duration", "15", "--preset", "ultrafast", "-o", "reel.mp4")
         done = smartedit("process", name, *args, cwd=tmp_path, AI_BASE_URL=fake.url)
         assert done.returncode == 0, done.stderr
         assert fake.answered[CHAT] == 1 and fake.answered[TRANSCRIBE] >= 3

@@ -21,11 +21,12 @@ from tests.support.jobs import submit, wait_final
 from tests.support.media import make_source
 from tests.support.openai_server import FakeOpenAI
 
-QUIET = ((30.0, 60.0), (90.0, 120.0))  # where the source is quiet; the fake hears the secret there
-LOUD = ((0.0, 30.0), (60.0, 90.0))
+SECONDS = 80.0
+QUIET = ((20.0, 40.0), (60.0, 80.0))  # where the source is quiet; the fake hears the secret there
+LOUD = ((0.0, 20.0), (40.0, 60.0))
 SECRET = "Here is the secret everyone came for. Write it down."
 FILLER = "Small talk about the weather. More of it."
-# One 15 s clip of a 2-minute source: quick to render.
+# One 15 s clip of an 80 s source: quick to render.
 OUTPUT: dict[str, Any] = {"max_duration": 15, "preset": "ultrafast"}
 FPS = 25
 AI_TIMEOUT = 5.0  # seconds: the services' AI_TIMEOUT_SECONDS
@@ -51,10 +52,10 @@ def ai_settings(infra: Infra, root: Path, fake: FakeOpenAI, **overrides: object)
 
 
 def talk_source(sources: SourceCache, media_root: Path) -> str:
-    """A 2-minute talk: 30 s loud, 30 s quiet, twice."""
+    """An 80 s talk: 20 s loud, 20 s quiet, twice (a passage holds a 15 s clip with room for its edges)."""
     levels = (-18.0, -30.0, -18.0, -30.0)
     return sources.link(
-        "ai_talk.mp4", media_root, lambda p: make_source(p, seconds=120, size="160x90", levels_lufs=levels)
+        "ai_talk.mp4", media_root, lambda p: make_source(p, seconds=SECONDS, size="160x90", levels_lufs=levels)
     )
 
 
@@ -71,11 +72,11 @@ def within(clip: tuple[float, float], spans: tuple[tuple[float, float], ...]) ->
 def clips(job: dict[str, Any]) -> list[tuple[float, float]]:
     """The reel's clips, checked against every rule of automatic picks on the way."""
     segments = job["result"]["segments"]
-    assert 1 <= len(segments) <= 1  # max_duration 15 over a 2-minute source keeps one clip
+    assert 1 <= len(segments) <= 1  # max_duration 15 over an 80 s source keeps one clip
     assert sum(s["end"] - s["start"] for s in segments) <= OUTPUT["max_duration"] + 1 / FPS
     for s in segments:
         assert 15 - 1 / FPS <= s["end"] - s["start"] <= 60, s
-        assert s["start"] >= 0 and s["end"] <= 120, s
+        assert s["start"] >= 0 and s["end"] <= SECONDS, s
         assert abs(s["start"] * FPS - round(s["start"] * FPS)) < 1e-6, "not on the frame grid"
     return [(s["start"], s["end"]) for s in segments]
 
