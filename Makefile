@@ -49,10 +49,11 @@ lock: | $(UV)
 		--custom-compile-command "make lock" requirements-checkov.in -o requirements-checkov.lock
 
 # checkov (the policy checks of deploy/kubernetes/) in a venv of its own: its pins cannot share the test venv's
-# (requirements-checkov.in says which). tests/unit/test_kubernetes.py runs it as a subprocess.
+# (requirements-checkov.in says which). tests/unit/test_kubernetes.py runs it as a subprocess. The venv has no pip
+# (uv installs into it): ensurepip is 3.7 CPU s of a fresh machine's install, the venv itself 0.1.
 CHECKOV_VENV := $(VENV)/tools/checkov
 $(CHECKOV_VENV)/.deps: requirements-checkov.lock | $(BIN)/python $(UV)
-	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(PYTHON) -m venv --without-pip $(CHECKOV_VENV)
 	VIRTUAL_ENV=$(CURDIR)/$(CHECKOV_VENV) $(UV) pip install -q --no-config --no-deps --require-hashes \
 		-r requirements-checkov.lock
 	touch $@
