@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from app.analysis import face_detector
-from bench import face_blaze, face_haar
+from bench import face_blaze, face_dnn, face_haar
 from bench.face_set import Box, Frame, labelled_set
 from bench.machine import load
 from bench.report import table
@@ -36,6 +36,10 @@ def centerface(area: int) -> Detector:
     return lambda p: [(f.x, f.y, f.w, f.h) for f in face_detector.detect_faces(p, area=area)]
 
 
+def centerface_dnn(area: int) -> Detector:
+    return lambda p: [(f.x, f.y, f.w, f.h) for f in face_dnn.detect(p, area=area)]
+
+
 def blazeface(tiles: bool) -> Detector:
     return lambda p: [(f.x, f.y, f.w, f.h) for f in face_blaze.detect(p, tiles=tiles)[: face_detector.MAX_FACES]]
 
@@ -47,6 +51,9 @@ DETECTORS: dict[str, Detector] = {
     ],
     "CenterFace 448x252 >=0.2 guarded": centerface(448 * 252),
     "CenterFace 768x432 >=0.2 guarded (chosen)": centerface(768 * 432),
+    # The two areas the analysis runs, on onnxruntime (above) and on OpenCV's dnn (before it): the same boxes.
+    "CenterFace 448x252 >=0.2 guarded, cv2.dnn": centerface_dnn(448 * 252),
+    "CenterFace 768x432 >=0.2 guarded, cv2.dnn": centerface_dnn(768 * 432),
     "BlazeFace full-range, whole": blazeface(False),
     "BlazeFace full-range, tiles": blazeface(True),
 }

