@@ -1,13 +1,14 @@
 """Generated sources shared by a test run: each made once, by whichever xdist worker needs it first.
 
 The run's controller makes one directory for every worker (`SMARTEDIT_TEST_MEDIA`, removed at the end);
-`make_source` keeps what it generates there by its arguments, and `SourceCache` by name. A maker writes
-under a name of its own process and renames into place, so two workers making the same source at once
-both succeed and leave one file.
+`make_source` keeps what it generates there by its arguments, and `SourceCache` by name. A maker holds a lock
+file beside the source while it writes (under a name of its own process, renamed into place): a second worker
+that wants the same source meanwhile waits for it instead of making it again.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -27,10 +28,14 @@ def shared_media() -> Path | None:
 
 def made_once(cached: Path, make: Callable[[Path], object]) -> Path:
     """`cached`, made by `make` (given a temporary path beside it with the same suffix) unless already there."""
-    if not cached.exists():
-        part = cached.with_name(f".{cached.stem}.{os.getpid()}.part{cached.suffix}")
-        make(part)
-        os.replace(part, cached)
+    if cached.exists():
+        return cached
+    with open(cached.with_name(f".{cached.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or when its process dies
+        if not cached.exists():  # not made by the worker that held the lock before
+            part = cached.with_name(f".{cached.stem}.{os.getpid()}.part{cached.suffix}")
+            make(part)
+            os.replace(part, cached)
     return cached
 
 
