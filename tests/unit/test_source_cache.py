@@ -9,9 +9,13 @@ from pathlib import Path
 from tests.support.cache import made_once
 
 
-def _a_lock_is_waited_for() -> bool:
-    # /proc/locks lists a blocked request under the lock it waits for, its line marked "->".
-    return any("->" in line for line in Path("/proc/locks").read_text().splitlines())
+def _waited_for(lock: Path) -> bool:
+    """True when a request for `lock` is blocked: /proc/locks marks its line "->" and names the file by
+    device:inode (its last field but two), so another test's locks are not taken for it."""
+    inode = f":{lock.stat().st_ino}"
+    return any(
+        "->" in line and line.split()[-3].endswith(inode) for line in Path("/proc/locks").read_text().splitlines()
+    )
 
 
 def test_a_source_wanted_while_it_is_being_made_is_waited_for_not_made_again(tmp_path: Path) -> None:
@@ -33,7 +37,8 @@ def test_a_source_wanted_while_it_is_being_made_is_waited_for_not_made_again(tmp
     second = threading.Thread(target=made_once, args=(cached, make), name="second")
     second.start()
     deadline = time.monotonic() + 30
-    while not (_a_lock_is_waited_for() or len(made) > 1) and time.monotonic() < deadline:
+    lock = tmp_path / ".talk.mp4.lock"  # made_once's lock file, held by the first maker
+    while not (_waited_for(lock) or len(made) > 1) and time.monotonic() < deadline:
         time.sleep(0.01)
     release.set()
     first.join(30)
