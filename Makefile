@@ -3,11 +3,11 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Two workers per core. A worker waits on ffmpeg's pipes, PostgreSQL, a browser or a lease about a quarter of its
-# time, which more workers fill; and beside another job that wants both cores, the scheduler shares them by the
-# runnable thread, so two workers got 0.9 of a core there and four 1.2 (bench/README.md, "Suite benchmark":
-# `.ci/run` 9m55s with two workers, 8m10s-8m16s with three, 7m33s-8m03s with four).
-PYTEST_WORKERS ?= 4
+# Three workers per core. A test waits on ffmpeg's pipes, PostgreSQL, a browser or a lease more than half of its
+# time (idle: 497 CPU s in 1,135 s of tests), which more workers fill; and beside another job that wants both
+# cores, the scheduler shares them by runnable thread, so each worker counts (bench/README.md, "Suite benchmark":
+# beside x264, `.ci/run` took 9m55s with two workers, 8m08s with four and 7m37s with six on one host).
+PYTEST_WORKERS ?= 6
 
 # `make bench` ends by playing reel (c) in headless Chromium (Debian's `chromium`; skipped with a message without it).
 .PHONY: run test suite lint checkov bench bench-smart bench-claims bench-analysis bench-uploads bench-faces bench-vad bench-suite bench-source-cache bench-encode-choices install clean env fuzz openapi sdk sdk-typescript sdk-typescript-types lock

@@ -68,7 +68,7 @@ class Face:
 
 
 def load() -> None:
-    """Read the network now (imports and session: about a second of CPU, holding the GIL), not at the first
+    """Read the network now (imports and session: 0.4 s of CPU, most of it holding the GIL), not at the first
     detection: a worker calls it before it claims a job, so no job's analysis stalls the loop renewing its lease."""
     _session()
 
