@@ -75,7 +75,8 @@ async def _run(settings: Settings, receiver: Receiver) -> tuple[dict[str, Any], 
     async with running_service(settings) as client:
         job = await submit(client, "talk.mp4", highlights=CLIP, webhook_url=receiver.url())
         done = await wait_final(client, job["id"], timeout=120)
-    [request] = await receiver.wait_for(1)
+        # While the service runs: the webhook is sent from its outbox a moment after the final status is written.
+        [request] = await receiver.wait_for(1, timeout=60)
     return done, json.loads(request.body)
 
 
