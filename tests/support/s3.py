@@ -10,7 +10,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from app.ops.embedded import free_port
 
@@ -46,6 +45,8 @@ def moto_server() -> Iterator[S3Server]:
         ("AWS_DEFAULT_REGION", "us-east-1"),
     ):
         os.environ.setdefault(name, value)
+    from moto.server import ThreadedMotoServer  # here: moto costs every worker 0.26 CPU s to import
+
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

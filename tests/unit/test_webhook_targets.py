@@ -9,7 +9,6 @@ import pytest
 from asyncpg import Pool
 
 from app.ai.memory import MemoryLedger, MemoryTranscripts
-from app.ai.provider import OpenAIProvider
 from app.config import Settings
 from app.db import WebhookOutbox
 from app.net.guard import UnsafeTarget, check_target, check_url, resolve_public, tls_context
@@ -123,6 +122,8 @@ def test_outgoing_calls_share_one_context_that_verifies_certificates_and_names()
     sender = WebhookSender(WebhookOutbox(cast(Pool, None)), secret="whsec_" + "A" * 32, allow_private=False)
     context = sender._client._transport._pool._ssl_context  # type: ignore[attr-defined]  # httpx keeps it there
     assert context is tls_context()
+    from app.ai.provider import OpenAIProvider  # here: the openai client costs every worker 0.45 CPU s to import
+
     settings = Settings(ai_base_url="https://ai.example/v1", ai_api_key="key")
     ranker = make_ranker(settings, MemoryTranscripts(), MemoryLedger())
     assert ranker is not None and isinstance(ranker.provider, OpenAIProvider)
