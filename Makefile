@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # Three workers per core. A test waits on ffmpeg's pipes, PostgreSQL, a browser or a lease more than half of its
 # time (idle: 497 CPU s in 1,135 s of tests), which more workers fill; and beside another job that wants both
 # cores, the scheduler shares them by runnable thread, so each worker counts (bench/README.md, "Suite benchmark":
-# beside x264, `.ci/run` took 9m55s with two workers, 8m08s with four and 7m37s with six on one host).
+# beside x264, `.ci/run` took 8m08s with four workers and 7m29s-7m59s with six on one host).
 PYTEST_WORKERS ?= 6
 
 # `make bench` ends by playing reel (c) in headless Chromium (Debian's `chromium`; skipped with a message without it).
