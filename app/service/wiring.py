@@ -113,8 +113,8 @@ async def open_services(settings: Settings, *, run_worker: bool) -> AsyncIterato
                 sender.start()
             ranker = make_ranker(settings, PgTranscripts(pool), PgLedger(pool))
             editor = make_editor(settings, ranker=ranker)
-            # Before any claim: loading the face detector holds the GIL for a second (longer on a first import that
-            # compiles onnx), which inside a job would stall the loop that renews its lease.
+            # Before any claim: loading the face detector holds the GIL for some 0.4 s (longer on a first import that
+            # compiles onnxruntime's Python files), which inside a job would stall the loop that renews its lease.
             await asyncio.to_thread(editor.prepare)
             runner = Runner(settings, store, editor, redis, media, on_finished=sender.wake if sender else None)
             await runner.start()
